@@ -1,0 +1,42 @@
+# Two commands do all the setup on a fresh machine: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+
+.PHONY: demo test lint format bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+
+# Core install: what a user needs to run forgeml.
+$(VENV)/.core: pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -e .
+	touch $@
+
+# Development install: core + every test dependency.
+$(VENV)/.dev: pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $@ $(VENV)/.core
+
+demo: $(VENV)/.core
+	$(BIN)/forgeml demo --dir demo-project
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+bench: $(VENV)/.dev
+	$(BIN)/python benchmarks/ingest_csv.py
+
+clean:
+	rm -rf $(VENV) demo-project .pytest_cache .mypy_cache .ruff_cache

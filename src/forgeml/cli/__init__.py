@@ -1,0 +1,71 @@
+"""The ``forgeml`` command line. Commands only parse arguments and print results."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from forgeml import __version__
+from forgeml.cli.context import state
+from forgeml.cli.datasets import datasets_app, ingest_command, validate_command
+from forgeml.cli.demo import demo
+from forgeml.cli.output import print_error
+from forgeml.cli.project import db_app, init
+from forgeml.errors import ForgemlError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="forgeml",
+    help="forgeml: versioned data, gated models, fast serving, monitoring and retraining.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    project: Path | None = typer.Option(
+        None, "--project", "-p", envvar="FORGEML_PROJECT",
+        help="Project folder (default: search upward from the current folder).",
+    ),
+) -> None:
+    state(ctx).project_dir = project
+    ctx.call_on_close(state(ctx).close)
+
+
+@app.command("version")
+def _version() -> None:
+    """Print forgeml's version."""
+    typer.echo(__version__)
+
+
+app.command("init")(init)
+app.command("ingest")(ingest_command)
+app.command("validate")(validate_command)
+app.command("demo")(demo)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(db_app, name="db")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except ForgemlError as error:
+        print_error(error)
+        sys.exit(1)
+    except typer.Abort:
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as done:
+        sys.exit(getattr(done, "exit_code", None) or getattr(done, "code", 0) or 0)
+    except Exception as error:  # click usage errors and the like
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise

@@ -1,0 +1,50 @@
+"""forgeml demo"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from forgeml.cli.output import console, violation_table
+from forgeml.demo.scenario import run_demo
+from forgeml.errors import ValidationFailed
+
+
+class _Console:
+    def __init__(self) -> None:
+        self.number = 0
+
+    def step(self, title: str) -> None:
+        self.number += 1
+        console.print(f"\n[bold cyan]{self.number}. {title}[/]")
+
+    def say(self, text: str) -> None:
+        console.print(f"   {text}", markup=False)
+
+    def rejected(self, error: ValidationFailed) -> None:
+        console.print(f"   [red]refused:[/] {error.message}")
+        console.print(violation_table(error.violations))
+
+    def shift(self, rows: list[tuple[str, str, str]]) -> None:
+        table = Table("", "months 1-6", "months 7-12")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+def demo(
+    directory: Path = typer.Option(Path("demo-project"), "--dir", help="Folder for the demo project."),
+    rows_per_month: int = typer.Option(2000, min=100, help="Applications generated per month."),
+) -> None:
+    """Run the demo scenario end to end in a throw-away project."""
+    started = time.perf_counter()
+    result = run_demo(directory, _Console(), rows_per_month=rows_per_month)
+    console.print(
+        f"\n[bold green]done[/] in {time.perf_counter() - started:.1f}s: "
+        f"{len(result.versions)} dataset versions stored, a corrupted batch refused on "
+        f"{len(result.rejected)} rules. Inspect with: "
+        f"forgeml --project {result.project} datasets show credit"
+    )

@@ -1,0 +1,49 @@
+"""Terminal output shared by the commands: one console, error rendering, tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from forgeml.data.validation import Violation
+from forgeml.errors import ForgemlError
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def print_error(error: ForgemlError) -> None:
+    errors.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True)
+    violations = getattr(error, "violations", None)
+    if violations:
+        errors.print(violation_table(violations))
+    if error.fix:
+        errors.print(f"[bold]fix:[/] {error.fix}", soft_wrap=True)
+
+
+def violation_table(violations: list[Violation]) -> Table:
+    table = Table(title="validation failures", title_justify="left")
+    for header in ("column", "rule", "rows", "examples"):
+        table.add_column(header, justify="right" if header == "rows" else "left")
+    for v in violations:
+        table.add_row(v.column, v.rule, f"{v.count:,}", ", ".join(v.examples), markup=False)
+    return table
+
+
+def print_json(data: Any) -> None:
+    console.print_json(json.dumps(data, default=str))
+
+
+@contextmanager
+def stages(title: str, quiet: bool = False) -> Iterator[Any]:
+    """A spinner whose text follows the stage names a long job reports."""
+    if quiet or not console.is_terminal:
+        yield lambda _stage: None
+        return
+    with console.status(f"{title}…") as status:
+        yield lambda stage: status.update(f"{title}: {stage}…")

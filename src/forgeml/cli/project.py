@@ -1,0 +1,45 @@
+"""forgeml init, forgeml db ..."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from forgeml.cli.context import state
+from forgeml.cli.output import console
+from forgeml.project import Project
+from forgeml.store import migrate
+
+db_app = typer.Typer(help="Inspect and upgrade the metadata store.", no_args_is_help=True)
+
+
+def init(
+    directory: Path = typer.Argument(Path("."), help="Folder for the project (created if missing)."),
+    name: str | None = typer.Option(None, help="Project name (default: the folder name)."),
+) -> None:
+    """Create a project: forgeml.yaml with commented defaults and the .forgeml/ store."""
+    project = Project.init(directory, name=name)
+    console.print(f"project [bold]{project.spec.project}[/] ready in {project.root}")
+    console.print(f"  spec:      {project.root / 'forgeml.yaml'}")
+    console.print(f"  metadata:  {project.store.display_url}")
+    console.print(f"  artifacts: {project.artifacts.url}")
+    project.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Upgrade the metadata store's schema to this forgeml's newest revision."""
+    store = state(ctx).project().store
+    before, after = store.upgrade()
+    if before == after:
+        console.print(f"{store.display_url} is up to date (revision {after})")
+    else:
+        console.print(f"{store.display_url} upgraded: {before or 'empty'} → {after}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the store's location and schema revision."""
+    store = state(ctx).project().store
+    console.print(f"{store.display_url}: revision {store.revision()} (newest {migrate.head_revision()})")

@@ -1,0 +1,221 @@
+"""The project spec (``forgeml.yaml``) and the settings that override it.
+
+The spec is validated with pydantic; an error names the key path, the line, what was found,
+what was expected and, for a misspelt key, the nearest valid one:
+
+>>> try:
+...     parse_spec("datasets:\\n  credit:\\n    validation:\\n      rowz: {min: 1}\\n")
+... except ConfigError as e:
+...     print(e.message)
+forgeml.yaml is invalid:
+  datasets.credit.validation.rowz (line 4): unknown key; did you mean 'rows'?
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from forgeml.errors import ConfigError
+
+__all__ = [
+    "SPEC_FILE",
+    "ColumnRule",
+    "DatasetSpec",
+    "RowRule",
+    "Settings",
+    "Spec",
+    "StoreSpec",
+    "ValidationSpec",
+    "load_spec",
+    "parse_spec",
+]
+
+SPEC_FILE = "forgeml.yaml"
+STATE_DIR = ".forgeml"
+ENV_DB_URL = "FORGEML_DB_URL"
+ENV_ARTIFACTS_URL = "FORGEML_ARTIFACTS_URL"
+
+ColumnType = Literal["integer", "float", "number", "boolean", "string", "category", "timestamp"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RowRule(_Strict):
+    """Bounds on the number of rows of every version."""
+
+    min: Annotated[int, Field(ge=0)] = 1
+    max: Annotated[int, Field(ge=1)] | None = None
+
+
+class ColumnRule(_Strict):
+    """Rules for one column. Unset rules are not checked."""
+
+    type: ColumnType | None = None
+    nullable: bool = True
+    max_null_fraction: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    min: float | None = None
+    max: float | None = None
+    allowed: list[str | int | float | bool] | None = None
+    unique: bool = False
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> ColumnRule:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class ValidationSpec(_Strict):
+    """Rules every version of a dataset must pass before it is stored."""
+
+    rows: RowRule = RowRule()
+    required: list[str] = []
+    columns: dict[str, ColumnRule] = {}
+
+
+class DatasetSpec(_Strict):
+    """Per-dataset settings."""
+
+    validation: ValidationSpec = ValidationSpec()
+
+
+class StoreSpec(_Strict):
+    """Where metadata and artifacts live; environment variables override both."""
+
+    db_url: str | None = None
+    artifacts_url: str | None = None
+
+
+class Spec(_Strict):
+    """The whole ``forgeml.yaml``."""
+
+    project: str = "forgeml-project"
+    store: StoreSpec = StoreSpec()
+    datasets: dict[str, DatasetSpec] = {}
+
+    def dataset(self, name: str) -> DatasetSpec:
+        """Settings for dataset ``name``; defaults when it has none."""
+        return self.datasets.get(name, DatasetSpec())
+
+
+class Settings(BaseModel):
+    """Resolved locations of the stores: environment, then spec, then the embedded default."""
+
+    model_config = ConfigDict(frozen=True)
+
+    db_url: str
+    artifacts_url: str
+
+    @classmethod
+    def resolve(cls, root: Path, spec: Spec, env: typing.Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        state = root / STATE_DIR
+        db_url = env.get(ENV_DB_URL) or spec.store.db_url or f"sqlite:///{state / 'forgeml.db'}"
+        artifacts = env.get(ENV_ARTIFACTS_URL) or spec.store.artifacts_url or str(state / "artifacts")
+        return cls(db_url=db_url, artifacts_url=artifacts)
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and validate ``forgeml.yaml`` at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path} is not UTF-8 text", fix="save it as UTF-8") from e
+    return parse_spec(text, source=str(path))
+
+
+def parse_spec(text: str, source: str = SPEC_FILE) -> Spec:
+    """Validate spec text; raise :class:`ConfigError` with one line per problem."""
+    try:
+        data = yaml.safe_load(text)
+        root_node = yaml.compose(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(
+            f"{source} is not valid YAML{where}: {problem}", fix="correct the YAML syntax there"
+        ) from e
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source} must be a mapping of keys to values, got {type(data).__name__}",
+            fix="start the file with keys such as 'project:' and 'datasets:'",
+        )
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as e:
+        lines = [_describe(err, root_node) for err in e.errors()]
+        raise ConfigError(
+            f"{source} is invalid:\n" + "\n".join(f"  {line}" for line in lines),
+            fix="edit the keys named above; 'forgeml init' writes a commented example",
+        ) from None
+
+
+def _describe(err: Any, root_node: yaml.Node | None) -> str:
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    path = ".".join(str(p) for p in loc) or "(top level)"
+    line = _line_of(root_node, loc)
+    where = f"{path} (line {line})" if line else path
+    if err["type"] == "extra_forbidden":
+        allowed = _fields_at(Spec, loc[:-1])
+        near = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
+        hint = f"did you mean '{near[0]}'?" if near else f"expected one of {', '.join(allowed)}"
+        return f"{where}: unknown key; {hint}"
+    got = err.get("input")
+    shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+    return f"{where}: {err['msg']} (got {shown})"
+
+
+def _fields_at(model: type[BaseModel], loc: list[Any]) -> list[str]:
+    """Names of the fields valid at ``loc``, following nested models and dict values."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = _unwrap(field.annotation)
+        else:  # a dict of models: this part is a user-chosen key
+            current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Model type inside ``X | None`` or ``dict[str, X]``, else the annotation itself."""
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return _unwrap(typing.get_args(annotation)[1])
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                return arg
+    return annotation
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
+    line = None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key, value in node.value:
+            if key.value == str(part):
+                line = key.start_mark.line + 1
+                node = value
+                break
+        else:
+            break
+    return line

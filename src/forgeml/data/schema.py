@@ -1,0 +1,45 @@
+"""Schema inference: the contract a dataset version (and later a model's input) keeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from forgeml.data.profile import MAX_CATEGORIES
+
+__all__ = ["infer_schema"]
+
+
+def infer_schema(table: pa.Table, profile: dict[str, Any]) -> dict[str, Any]:
+    """Column types, kinds, nullability, categories and ranges, from the table and profile.
+
+    >>> from forgeml.data.normalize import normalize
+    >>> from forgeml.data.profile import profile_table
+    >>> t = normalize(pa.table({"plan": ["a", "b", "a"], "paid": [1.0, None, 3.0]}))
+    >>> s = infer_schema(t, profile_table(t))
+    >>> s["columns"][0]
+    {'name': 'plan', 'type': 'large_string', 'kind': 'category', 'nullable': False, 'categories': ['a', 'b']}
+    >>> s["columns"][1]["nullable"], s["columns"][1]["min"], s["columns"][1]["max"]
+    (True, 1.0, 3.0)
+    """
+    columns = []
+    for name in table.column_names:
+        stats = profile["columns"][name]
+        entry: dict[str, Any] = {
+            "name": name,
+            "type": stats["type"],
+            "kind": stats["kind"],
+            "nullable": stats["nulls"] > 0,
+        }
+        if stats["kind"] == "category" and stats["unique"] <= MAX_CATEGORIES:
+            uniques = pc.unique(table.column(name).drop_null())
+            entry["categories"] = sorted(uniques.to_pylist())
+        if stats["kind"] in ("integer", "float", "timestamp"):
+            entry["min"], entry["max"] = stats.get("min"), stats.get("max")
+        columns.append(entry)
+    return {
+        "columns": columns,
+        "timestamp_columns": [c["name"] for c in columns if c["kind"] == "timestamp"],
+    }

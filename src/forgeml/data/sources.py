@@ -1,0 +1,273 @@
+"""Read a source into an Arrow table: files (CSV, Parquet, JSON lines), SQL queries, frames.
+
+Files are sniffed before they are parsed, so a file that is not what its extension says
+fails with a message naming what it looks like instead of a parser's stack trace.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from forgeml.errors import MissingDependency, SourceError
+from forgeml.store.engine import display_url
+
+__all__ = ["FileFormat", "Loaded", "is_sql_url", "read_file", "read_frame", "read_sql"]
+
+FileFormat = Literal["csv", "parquet", "jsonl"]
+EXTENSIONS: dict[str, FileFormat] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+_SNIFF_BYTES = 64 * 1024
+_MAX_BAD_ROWS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A table read from a source, with a description safe to store and print."""
+
+    table: pa.Table
+    source: str
+
+
+def is_sql_url(text: str) -> bool:
+    """True for a SQLAlchemy database URL such as ``postgresql+psycopg://...``.
+
+    >>> is_sql_url("sqlite:///shop.db"), is_sql_url("data/train.csv"), is_sql_url("s3://b/x")
+    (True, False, False)
+    """
+    scheme = text.split("://", 1)[0].split("+", 1)[0] if "://" in text else ""
+    return scheme in {"sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle"}
+
+
+def read_file(
+    path: str | Path, *, file_format: FileFormat | None = None, encoding: str = "utf-8"
+) -> Loaded:
+    """Read a CSV, Parquet or JSON-lines file."""
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"{path} does not exist", fix="check the path and the current folder")
+    if path.is_dir():
+        raise SourceError(f"{path} is a folder, not a file", fix="name one data file")
+    head = _head(path)
+    if not head:
+        raise SourceError(f"{path} is empty (0 bytes)", fix="export the data again, with a header")
+    sniffed = _sniff(head)
+    declared = file_format or EXTENSIONS.get(path.suffix.lower())
+    if sniffed is None:
+        raise SourceError(
+            f"{path} is a binary file forgeml cannot read (it is neither Parquet nor text)",
+            fix="ingest a CSV, Parquet or JSON-lines file",
+        )
+    if declared is not None and declared != sniffed:
+        raise SourceError(
+            f"{path} is not a {_NAMES[declared]} file: its content looks like {_NAMES[sniffed]}",
+            fix=f"rename it with the right extension, or pass --format {sniffed}",
+        )
+    reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[sniffed]
+    table = reader(path, encoding)
+    if table.num_rows == 0:
+        raise SourceError(
+            f"{path} has a header but no rows", fix="ingest a file that contains data rows"
+        )
+    return Loaded(table, str(path))
+
+
+def read_sql(url: str, query: str) -> Loaded:
+    """Run ``query`` on the database at ``url`` (any SQLAlchemy URL)."""
+    import pandas as pd
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+    shown = display_url(url)
+    try:
+        engine = create_engine(url)
+    except (NoSuchModuleError, ModuleNotFoundError) as e:
+        raise MissingDependency(getattr(e, "name", None) or "a database driver", "postgres",
+                                f"Reading from {shown}") from e
+    try:
+        with engine.connect() as connection:
+            frame = pd.read_sql_query(text(query), connection, dtype_backend="pyarrow")
+    except DBAPIError as e:
+        reason = _scrub(str(e.orig).strip().splitlines()[0] if e.orig else type(e).__name__, url)
+        stage = "cannot connect to" if e.connection_invalidated or _is_connect(e) else "query failed on"
+        raise SourceError(
+            f"{stage} {shown}: {reason}",
+            fix="check the URL, that the server is running, and the query",
+        ) from None
+    except SQLAlchemyError as e:
+        raise SourceError(f"query failed on {shown}: {_scrub(str(e), url)}",
+                          fix="check the query") from None
+    finally:
+        engine.dispose()
+    return Loaded(read_frame(frame).table, f"sql:{shown}")
+
+
+def read_frame(frame: Any) -> Loaded:
+    """Turn a pandas or polars DataFrame, or an Arrow table or record batch, into a table."""
+    if isinstance(frame, pa.Table):
+        return Loaded(frame, "arrow table")
+    if isinstance(frame, pa.RecordBatch):
+        return Loaded(pa.Table.from_batches([frame]), "arrow record batch")
+    module = type(frame).__module__.split(".", 1)[0]
+    if module == "polars":
+        return Loaded(frame.to_arrow(), "polars frame")
+    if module == "pandas":
+        return Loaded(_from_pandas(frame), "pandas frame")
+    raise SourceError(
+        f"cannot ingest an object of type {type(frame).__name__}",
+        fix="pass a file path, a SQL URL with a query, or a pandas/polars/Arrow table",
+    )
+
+
+_NAMES = {"csv": "CSV text", "parquet": "Parquet", "jsonl": "JSON lines"}
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(_SNIFF_BYTES)
+
+
+def _sniff(head: bytes) -> FileFormat | None:
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if b"\x00" in head:
+        return None
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return "jsonl" if stripped.startswith(b"{") else "csv"
+
+
+def _read_csv(path: Path, encoding: str) -> pa.Table:
+    bad_rows: list[pacsv.InvalidRow] = []
+
+    def on_bad_row(row: pacsv.InvalidRow) -> str:
+        bad_rows.append(row)
+        return "skip"
+
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=encoding),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_bad_row),
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+        )
+    except pa.ArrowInvalid as e:
+        raise _csv_error(path, str(e), encoding) from None
+    except LookupError as e:
+        raise SourceError(f"unknown text encoding {encoding!r}",
+                          fix="pass a Python codec name such as utf-8 or latin-1") from e
+    if bad_rows:
+        shown = "; ".join(
+            f"row {r.number if r.number is not None else '?'} has {r.actual_columns} fields"
+            for r in bad_rows[:_MAX_BAD_ROWS_SHOWN]
+        )
+        more = len(bad_rows) - _MAX_BAD_ROWS_SHOWN
+        raise SourceError(
+            f"{path} has {len(bad_rows)} row(s) with the wrong number of fields "
+            f"(the header has {bad_rows[0].expected_columns}): {shown}"
+            + (f"; and {more} more" if more > 0 else ""),
+            fix="fix those rows (often an unquoted comma inside a value) and ingest again",
+        )
+    return table
+
+
+def _csv_error(path: Path, message: str, encoding: str) -> SourceError:
+    if "Empty CSV file" in message:
+        return SourceError(f"{path} has no header line", fix="add a header row naming the columns")
+    if "invalid UTF8" in message or "UTF8" in message:
+        where = _first_undecodable(path, encoding)
+        return SourceError(
+            f"{path} is not valid {encoding} text{where}",
+            fix="pass --encoding with the file's real encoding (e.g. latin-1 or cp1252)",
+        )
+    return SourceError(f"{path} cannot be parsed as CSV: {message.splitlines()[0]}",
+                       fix="check the file's delimiter and quoting")
+
+
+def _first_undecodable(path: Path, encoding: str) -> str:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line, offset = 1, 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                bad = chunk[e.start : e.start + 1].hex().upper()
+                line += chunk[: e.start].count(b"\n")
+                return f": byte 0x{bad} at offset {offset + e.start} (line {line}) cannot be decoded"
+            line += chunk.count(b"\n")
+            offset += len(chunk)
+    return ""
+
+
+def _read_parquet(path: Path, _encoding: str) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise SourceError(f"{path} is not a readable Parquet file: {str(e).splitlines()[0]}",
+                          fix="write the file again; it may be truncated") from None
+
+
+def _read_jsonl(path: Path, _encoding: str) -> pa.Table:
+    try:
+        table = pajson.read_json(path)
+    except pa.ArrowInvalid as e:
+        raise SourceError(
+            f"{path} is not valid JSON lines: {str(e).splitlines()[0]}",
+            fix="write one JSON object per line, all with the same keys and value types",
+        ) from None
+    while any(pa.types.is_struct(field.type) for field in table.schema):
+        table = table.flatten()  # nested objects become 'parent.child' columns
+    return table
+
+
+def _from_pandas(frame: Any) -> pa.Table:
+    import pandas as pd
+
+    frame = frame.copy(deep=False)
+    frame.columns = [str(c) for c in frame.columns]
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowTypeError, pa.ArrowInvalid) as e:
+        for name in frame.columns:
+            column = frame[name]
+            if isinstance(column, pd.DataFrame):
+                continue  # duplicate names are reported by normalisation
+            kinds = {type(v).__name__ for v in column.dropna().head(100_000)}
+            if len(kinds) > 1 and column.dtype == object:
+                raise SourceError(
+                    f"column '{name}' mixes value types ({', '.join(sorted(kinds))})",
+                    fix=f"convert it to one type first, e.g. frame['{name}'].astype(str)",
+                ) from None
+        raise SourceError(f"the frame cannot be converted to columns: {e}",
+                          fix="convert object columns to plain types first") from None
+
+
+def _is_connect(error: Any) -> bool:
+    text = str(error).lower()
+    return any(w in text for w in ("connect", "refused", "unable to open", "authentication"))
+
+
+def _scrub(message: str, url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        password = make_url(url).password
+    except Exception:
+        return message
+    return message.replace(str(password), "***") if password else message

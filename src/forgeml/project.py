@@ -1,0 +1,140 @@
+"""A forgeml project: a folder with ``forgeml.yaml`` and its stores.
+
+>>> import tempfile
+>>> project = Project.init(tempfile.mkdtemp(), name="churn")
+>>> project.spec.project
+'churn'
+>>> Project.find(project.root / "sub" / "folder").root == project.root
+True
+>>> project.close()
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from forgeml.artifacts import ArtifactStore, open_artifact_store
+from forgeml.config import SPEC_FILE, STATE_DIR, Settings, Spec, load_spec
+from forgeml.errors import ConfigError, ProjectNotFound
+from forgeml.store import MetadataStore
+
+__all__ = ["ENV_PROJECT", "Project", "ProjectLike", "resolve_project"]
+
+ENV_PROJECT = "FORGEML_PROJECT"
+
+SPEC_TEMPLATE = """\
+# forgeml project spec. Every key is optional; defaults are shown commented out.
+project: {name}
+
+# Where metadata and artifacts live. Environment variables win over these keys:
+#   FORGEML_DB_URL         e.g. postgresql+psycopg://user@host:5432/forgeml
+#   FORGEML_ARTIFACTS_URL  e.g. s3://bucket/forgeml  (needs forgeml[s3])
+# store:
+#   db_url: sqlite:///.forgeml/forgeml.db
+#   artifacts_url: .forgeml/artifacts
+
+# Validation rules per dataset name; a version that breaks one is not stored.
+# datasets:
+#   credit:
+#     validation:
+#       rows: {{min: 1000}}
+#       required: [income, defaulted]
+#       columns:
+#         age: {{type: integer, min: 18, max: 120, nullable: false}}
+#         region: {{type: category, allowed: [north, south, east, west]}}
+#         income: {{type: number, min: 0, max_null_fraction: 0.05}}
+#         customer_id: {{unique: true}}
+"""
+
+
+class Project:
+    """The spec, the resolved settings and (opened on first use) the two stores."""
+
+    def __init__(self, root: Path, spec: Spec, settings: Settings) -> None:
+        self.root = root
+        self.spec = spec
+        self.settings = settings
+
+    @classmethod
+    def find(cls, start: str | os.PathLike[str] | None = None) -> Project:
+        """The project containing ``start`` (default: ``$FORGEML_PROJECT`` or the cwd)."""
+        origin = Path(start or os.environ.get(ENV_PROJECT) or Path.cwd()).resolve()
+        for folder in (origin, *origin.parents):
+            if (folder / SPEC_FILE).is_file():
+                return cls.load(folder)
+        raise ProjectNotFound(
+            f"no {SPEC_FILE} in {origin} or any folder above it",
+            fix="run 'forgeml init' to create a project here, or pass --project DIR",
+        )
+
+    @classmethod
+    def load(cls, root: str | os.PathLike[str]) -> Project:
+        folder = Path(root).resolve()
+        spec = load_spec(folder / SPEC_FILE)
+        return cls(folder, spec, Settings.resolve(folder, spec))
+
+    @classmethod
+    def init(cls, directory: str | os.PathLike[str] = ".", *, name: str | None = None) -> Project:
+        """Create a project in ``directory``; an existing ``forgeml.yaml`` is kept as it is."""
+        folder = Path(directory).resolve()
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"{folder} is a file", fix="choose a folder for the project")
+        folder.mkdir(parents=True, exist_ok=True)
+        spec_path = folder / SPEC_FILE
+        if not spec_path.exists():
+            text = SPEC_TEMPLATE.format(name=_quote(name or folder.name or "forgeml-project"))
+            tmp = spec_path.with_suffix(".yaml.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(spec_path)
+        (folder / STATE_DIR).mkdir(exist_ok=True)
+        project = cls.load(folder)
+        _ = project.store  # create the metadata store now, so init reports any problem
+        return project
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def tmp_dir(self) -> Path:
+        path = self.state_dir / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @cached_property
+    def store(self) -> MetadataStore:
+        return MetadataStore(self.settings.db_url)
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        return open_artifact_store(self.settings.artifacts_url, cache_dir=self.state_dir / "cache")
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+            del self.__dict__["store"]
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Project({str(self.root)!r})"
+
+
+ProjectLike = Project | str | os.PathLike[str] | None
+
+
+def resolve_project(project: ProjectLike) -> Project:
+    """A :class:`Project` from an instance, a folder, or None (search from the cwd)."""
+    return project if isinstance(project, Project) else Project.find(project)
+
+
+def _quote(name: str) -> str:
+    import json
+
+    return name if name.replace("-", "").replace("_", "").isalnum() else json.dumps(name)

@@ -1,0 +1,40 @@
+"""Race-safe row helpers shared by every numbered series (dataset versions, model versions)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from forgeml.store.models import Base
+
+__all__ = ["insert_ignore", "locked_parent", "next_number"]
+
+M = TypeVar("M", bound=Base)
+
+
+def insert_ignore(session: Session, model: type[Base], values: dict[str, Any]) -> None:
+    """INSERT unless a row with the same unique key exists (no error, no race)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+def locked_parent(session: Session, model: type[M], key: InstrumentedAttribute[Any], value: Any,
+                  defaults: dict[str, Any] | None = None) -> M:
+    """Get or create the parent row ``model`` where ``key == value`` and lock it.
+
+    Holding the lock until commit serialises everyone who numbers children of this parent
+    (PostgreSQL row lock; on SQLite the write transaction already holds the database lock).
+    """
+    insert_ignore(session, model, {key.key: value, **(defaults or {})})
+    row = session.scalars(select(model).where(key == value).with_for_update()).one()
+    return row
+
+
+def next_number(session: Session, column: InstrumentedAttribute[int], *where: Any) -> int:
+    """One more than the highest ``column`` among rows matching ``where`` (1 for none)."""
+    highest = session.scalar(select(func.max(column)).where(*where))
+    return int(highest or 0) + 1
