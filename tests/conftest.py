@@ -40,8 +40,10 @@ def _pg_available() -> bool:
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh, private schema."""
     if not _pg_available():
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}: start it, or point "
-                    "FORGEML_TEST_PG_URL at a server, to run the PostgreSQL tests")
+        pytest.skip(
+            f"PostgreSQL is not reachable at {PG_URL}: start it, or point "
+            "FORGEML_TEST_PG_URL at a server, to run the PostgreSQL tests"
+        )
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

@@ -117,11 +117,15 @@ class Settings(BaseModel):
     artifacts_url: str
 
     @classmethod
-    def resolve(cls, root: Path, spec: Spec, env: typing.Mapping[str, str] | None = None) -> Settings:
+    def resolve(
+        cls, root: Path, spec: Spec, env: typing.Mapping[str, str] | None = None
+    ) -> Settings:
         env = os.environ if env is None else env
         state = root / STATE_DIR
         db_url = env.get(ENV_DB_URL) or spec.store.db_url or f"sqlite:///{state / 'forgeml.db'}"
-        artifacts = env.get(ENV_ARTIFACTS_URL) or spec.store.artifacts_url or str(state / "artifacts")
+        artifacts = (
+            env.get(ENV_ARTIFACTS_URL) or spec.store.artifacts_url or str(state / "artifacts")
+        )
         return cls(db_url=db_url, artifacts_url=artifacts)
 
 
@@ -182,24 +186,23 @@ def _fields_at(model: type[BaseModel], loc: list[Any]) -> list[str]:
     """Names of the fields valid at ``loc``, following nested models and dict values."""
     current: Any = model
     for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel):
+        if typing.get_origin(current) is dict:  # this part is a user-chosen key
+            current = typing.get_args(current)[1]
+        elif isinstance(current, type) and issubclass(current, BaseModel):
             field = current.model_fields.get(str(part))
             if field is None:
                 return []
             current = _unwrap(field.annotation)
-        else:  # a dict of models: this part is a user-chosen key
-            current = _unwrap(current)
+        else:
+            return []
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
     return []
 
 
 def _unwrap(annotation: Any) -> Any:
-    """Model type inside ``X | None`` or ``dict[str, X]``, else the annotation itself."""
-    origin = typing.get_origin(annotation)
-    if origin is dict:
-        return _unwrap(typing.get_args(annotation)[1])
-    if origin in (Union, types.UnionType):
+    """The model inside ``X | None``; other annotations (e.g. ``dict[str, X]``) as they are."""
+    if typing.get_origin(annotation) in (Union, types.UnionType):
         for arg in typing.get_args(annotation):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
                 return arg

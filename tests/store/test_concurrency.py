@@ -26,9 +26,17 @@ def _writer(url: str, worker: int, writes: int) -> None:
 def _record(store: MetadataStore, name: str, digest: str) -> None:
     with store.write() as session:
         queries.add_version(
-            session, name=name, content_hash=digest, artifact_sha256=digest, size_bytes=1,
-            n_rows=1, n_columns=1, schema={"columns": []}, profile={"rows": 1},
-            source="concurrency test", created_by=f"writer-{digest[:4]}",
+            session,
+            name=name,
+            content_hash=digest,
+            artifact_sha256=digest,
+            size_bytes=1,
+            n_rows=1,
+            n_columns=1,
+            schema={"columns": []},
+            profile={"rows": 1},
+            source="concurrency test",
+            created_by=f"writer-{digest[:4]}",
         )
 
 
@@ -47,8 +55,11 @@ def test_concurrent_writers_get_distinct_consecutive_versions(db_url: str) -> No
         shared = queries.list_versions(session, "shared")
         same = queries.list_versions(session, "same-content")
     assert [v.version for v in shared] == list(range(1, PROCESSES * WRITES + 1))
-    expected = {hashlib.sha256(f"{w}-{i}".encode()).hexdigest()
-                for w in range(PROCESSES) for i in range(WRITES)}
+    expected = {
+        hashlib.sha256(f"{w}-{i}".encode()).hexdigest()
+        for w in range(PROCESSES)
+        for i in range(WRITES)
+    }
     assert {v.content_hash for v in shared} == expected
     assert [v.version for v in same] == [1]
 

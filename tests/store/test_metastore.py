@@ -60,7 +60,7 @@ def test_store_behind_with_check_policy_refuses_and_says_how(db_url: str) -> Non
     assert "forgeml db upgrade" in str(info.value)
     with MetadataStore(db_url, upgrade="auto") as store:
         before, after = store.upgrade()
-        assert after == migrate.head_revision()
+        assert (before, after) == (migrate.head_revision(), migrate.head_revision())
 
 
 def test_timestamps_come_back_timezone_aware_utc(db_url: str) -> None:
@@ -73,11 +73,15 @@ def test_timestamps_come_back_timezone_aware_utc(db_url: str) -> None:
 
 
 def test_a_failed_write_leaves_nothing_behind(db_url: str) -> None:
-    with MetadataStore(db_url) as store:
-        with pytest.raises(RuntimeError), store.write() as session:
+    def crash_midway(store: MetadataStore) -> None:
+        with store.write() as session:
             session.add(DatasetRecord(name="half", created_at=datetime.now(UTC)))
             session.flush()
             raise RuntimeError("crash in the middle")
+
+    with MetadataStore(db_url) as store:
+        with pytest.raises(RuntimeError, match="crash in the middle"):
+            crash_midway(store)
         with store.read() as session:
             assert queries.list_datasets(session) == []
             assert session.query(DatasetRecord).count() == 0
@@ -109,7 +113,15 @@ def test_sqlite_store_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
 def _add(store: MetadataStore, name: str, digest: str) -> None:
     with store.write() as session:
         queries.add_version(
-            session, name=name, content_hash=digest, artifact_sha256=digest, size_bytes=1,
-            n_rows=1, n_columns=1, schema={"columns": []}, profile={"rows": 1}, source="test",
+            session,
+            name=name,
+            content_hash=digest,
+            artifact_sha256=digest,
+            size_bytes=1,
+            n_rows=1,
+            n_columns=1,
+            schema={"columns": []},
+            profile={"rows": 1},
+            source="test",
             created_by="tester",
         )

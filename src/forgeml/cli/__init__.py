@@ -30,7 +30,10 @@ app = typer.Typer(
 def _root(
     ctx: typer.Context,
     project: Path | None = typer.Option(
-        None, "--project", "-p", envvar="FORGEML_PROJECT",
+        None,
+        "--project",
+        "-p",
+        envvar="FORGEML_PROJECT",
         help="Project folder (default: search upward from the current folder).",
     ),
 ) -> None:

@@ -36,7 +36,9 @@ class _Console:
 
 
 def demo(
-    directory: Path = typer.Option(Path("demo-project"), "--dir", help="Folder for the demo project."),
+    directory: Path = typer.Option(
+        Path("demo-project"), "--dir", help="Folder for the demo project."
+    ),
     rows_per_month: int = typer.Option(2000, min=100, help="Applications generated per month."),
 ) -> None:
     """Run the demo scenario end to end in a throw-away project."""

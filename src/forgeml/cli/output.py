@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from forgeml.data.validation import Violation
 from forgeml.errors import ForgemlError
@@ -31,8 +32,13 @@ def violation_table(violations: list[Violation]) -> Table:
     for header in ("column", "rule", "rows", "examples"):
         table.add_column(header, justify="right" if header == "rows" else "left")
     for v in violations:
-        table.add_row(v.column, v.rule, f"{v.count:,}", ", ".join(v.examples), markup=False)
+        add_row(table, v.column, v.rule, f"{v.count:,}", ", ".join(v.examples))
     return table
+
+
+def add_row(table: Table, *values: str) -> None:
+    """Add a row of plain text: data values are never read as rich markup."""
+    table.add_row(*(Text(value) for value in values))
 
 
 def print_json(data: Any) -> None:

@@ -15,7 +15,9 @@ db_app = typer.Typer(help="Inspect and upgrade the metadata store.", no_args_is_
 
 
 def init(
-    directory: Path = typer.Argument(Path("."), help="Folder for the project (created if missing)."),
+    directory: Path = typer.Argument(
+        Path("."), help="Folder for the project (created if missing)."
+    ),
     name: str | None = typer.Option(None, help="Project name (default: the folder name)."),
 ) -> None:
     """Create a project: forgeml.yaml with commented defaults and the .forgeml/ store."""
@@ -42,4 +44,6 @@ def db_upgrade(ctx: typer.Context) -> None:
 def db_current(ctx: typer.Context) -> None:
     """Show the store's location and schema revision."""
     store = state(ctx).project().store
-    console.print(f"{store.display_url}: revision {store.revision()} (newest {migrate.head_revision()})")
+    console.print(
+        f"{store.display_url}: revision {store.revision()} (newest {migrate.head_revision()})"
+    )

@@ -53,7 +53,7 @@ def ingest(
     """
     say = progress or (lambda _stage: None)
     found = resolve_project(project)
-    name = check_name(name or default_name(source))
+    name = check_name(default_name(source) if name is None else name)
     say("reading")
     table = load_source(source, query=query, file_format=file_format, encoding=encoding)
     say("validating")
@@ -113,8 +113,10 @@ def load_source(
     """Read any supported source and normalise it."""
     if isinstance(source, str) and is_sql_url(source):
         if not query:
-            raise ConfigError("a SQL source needs a query",
-                              fix="pass --query 'SELECT ...' (or query=... in Python)")
+            raise ConfigError(
+                "a SQL source needs a query",
+                fix="pass --query 'SELECT ...' (or query=... in Python)",
+            )
         loaded = read_sql(source, query)
     elif isinstance(source, str | os.PathLike):
         loaded = read_file(source, file_format=file_format, encoding=encoding)
@@ -124,12 +126,16 @@ def load_source(
 
 
 def default_name(source: Any) -> str:
-    if isinstance(source, str | os.PathLike) and not (isinstance(source, str) and is_sql_url(source)):
+    if isinstance(source, str | os.PathLike) and not (
+        isinstance(source, str) and is_sql_url(source)
+    ):
         stem = Path(source).name.split(".", 1)[0]
         if stem:
             return stem
-    raise ConfigError("this source has no file name to name the dataset after",
-                      fix="pass --name NAME (or name=... in Python)")
+    raise ConfigError(
+        "this source has no file name to name the dataset after",
+        fix="pass --name NAME (or name=... in Python)",
+    )
 
 
 def _write_parquet(table: pa.Table, tmp_dir: Path, project: Project) -> tuple[str, int]:

@@ -79,7 +79,9 @@ def column_kind(column: pa.ChunkedArray) -> str:
 def _numeric(column: pa.ChunkedArray) -> dict[str, Any]:
     values = column.cast(pa.float64())
     finite_mask = pc.is_finite(values)
-    infinite = int(pc.sum(pc.invert(finite_mask)).as_py() or 0) if values.null_count < len(values) else 0
+    infinite = (
+        int(pc.sum(pc.invert(finite_mask)).as_py() or 0) if values.null_count < len(values) else 0
+    )
     finite = pc.filter(values, finite_mask)
     if len(finite) == 0:
         return {"inf": infinite}
@@ -103,8 +105,9 @@ def _numeric(column: pa.ChunkedArray) -> dict[str, Any]:
 def _strings(column: pa.ChunkedArray) -> dict[str, Any]:
     counts = pc.value_counts(column.drop_null())
     values, freq = counts.field("values"), counts.field("counts")
-    order = pc.sort_indices(pa.table({"c": freq, "v": values}),
-                            sort_keys=[("c", "descending"), ("v", "ascending")])
+    order = pc.sort_indices(
+        pa.table({"c": freq, "v": values}), sort_keys=[("c", "descending"), ("v", "ascending")]
+    )
     top = order[:TOP_K]
     top_values = pc.take(values, top).to_pylist()
     top_counts = pc.take(freq, top).to_pylist()

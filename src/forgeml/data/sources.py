@@ -7,6 +7,7 @@ fails with a message naming what it looks like instead of a parser's stack trace
 from __future__ import annotations
 
 import codecs
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -55,7 +56,7 @@ def is_sql_url(text: str) -> bool:
 
 
 def read_file(
-    path: str | Path, *, file_format: FileFormat | None = None, encoding: str = "utf-8"
+    path: str | os.PathLike[str], *, file_format: FileFormat | None = None, encoding: str = "utf-8"
 ) -> Loaded:
     """Read a CSV, Parquet or JSON-lines file."""
     path = Path(path)
@@ -97,21 +98,32 @@ def read_sql(url: str, query: str) -> Loaded:
     try:
         engine = create_engine(url)
     except (NoSuchModuleError, ModuleNotFoundError) as e:
-        raise MissingDependency(getattr(e, "name", None) or "a database driver", "postgres",
-                                f"Reading from {shown}") from e
+        if url.startswith(("postgresql", "postgres")):
+            raise MissingDependency("psycopg", "postgres", f"Reading from {shown}") from e
+        raise SourceError(
+            f"no database driver for {shown} is installed",
+            fix="install the SQLAlchemy driver named in the URL (e.g. pymysql for mysql+pymysql)",
+        ) from e
     try:
         with engine.connect() as connection:
             frame = pd.read_sql_query(text(query), connection, dtype_backend="pyarrow")
+    except pd.errors.DatabaseError as wrapped:
+        cause = wrapped.__cause__ if isinstance(wrapped.__cause__, DBAPIError) else None
+        reason = _scrub(_first_line(cause.orig), url) if cause and cause.orig else "failed"
+        raise SourceError(f"query failed on {shown}: {reason}", fix="check the query") from None
     except DBAPIError as e:
-        reason = _scrub(str(e.orig).strip().splitlines()[0] if e.orig else type(e).__name__, url)
-        stage = "cannot connect to" if e.connection_invalidated or _is_connect(e) else "query failed on"
+        reason = _scrub(_first_line(e.orig) if e.orig else type(e).__name__, url)
+        stage = (
+            "cannot connect to" if e.connection_invalidated or _is_connect(e) else "query failed on"
+        )
         raise SourceError(
             f"{stage} {shown}: {reason}",
             fix="check the URL, that the server is running, and the query",
         ) from None
     except SQLAlchemyError as e:
-        raise SourceError(f"query failed on {shown}: {_scrub(str(e), url)}",
-                          fix="check the query") from None
+        raise SourceError(
+            f"query failed on {shown}: {_scrub(str(e), url)}", fix="check the query"
+        ) from None
     finally:
         engine.dispose()
     return Loaded(read_frame(frame).table, f"sql:{shown}")
@@ -169,34 +181,58 @@ def _read_csv(path: Path, encoding: str) -> pa.Table:
     except pa.ArrowInvalid as e:
         raise _csv_error(path, str(e), encoding) from None
     except LookupError as e:
-        raise SourceError(f"unknown text encoding {encoding!r}",
-                          fix="pass a Python codec name such as utf-8 or latin-1") from e
+        raise SourceError(
+            f"unknown text encoding {encoding!r}",
+            fix="pass a Python codec name such as utf-8 or latin-1",
+        ) from e
+    if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
+        raise _encoding_error(path, encoding)  # Arrow keeps undecodable text as bytes
     if bad_rows:
-        shown = "; ".join(
-            f"row {r.number if r.number is not None else '?'} has {r.actual_columns} fields"
-            for r in bad_rows[:_MAX_BAD_ROWS_SHOWN]
-        )
-        more = len(bad_rows) - _MAX_BAD_ROWS_SHOWN
+        expected = bad_rows[0].expected_columns
+        lines = _ragged_lines(path, encoding, delimiter, expected)
+        shown = "; ".join(f"line {line} has {fields} fields" for line, fields in lines)
+        more = len(bad_rows) - len(lines)
         raise SourceError(
             f"{path} has {len(bad_rows)} row(s) with the wrong number of fields "
-            f"(the header has {bad_rows[0].expected_columns}): {shown}"
-            + (f"; and {more} more" if more > 0 else ""),
+            f"(the header has {expected}): {shown}" + (f"; and {more} more" if more > 0 else ""),
             fix="fix those rows (often an unquoted comma inside a value) and ingest again",
         )
     return table
 
 
+def _ragged_lines(
+    path: Path, encoding: str, delimiter: str, expected: int
+) -> list[tuple[int, int]]:
+    """Line numbers of the first rows whose field count differs (error path only)."""
+    import csv
+
+    found: list[tuple[int, int]] = []
+    with path.open(encoding=encoding, errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        for row in reader:
+            if row and len(row) != expected:
+                found.append((reader.line_num, len(row)))
+                if len(found) == _MAX_BAD_ROWS_SHOWN:
+                    break
+    return found
+
+
 def _csv_error(path: Path, message: str, encoding: str) -> SourceError:
     if "Empty CSV file" in message:
         return SourceError(f"{path} has no header line", fix="add a header row naming the columns")
-    if "invalid UTF8" in message or "UTF8" in message:
-        where = _first_undecodable(path, encoding)
-        return SourceError(
-            f"{path} is not valid {encoding} text{where}",
-            fix="pass --encoding with the file's real encoding (e.g. latin-1 or cp1252)",
-        )
-    return SourceError(f"{path} cannot be parsed as CSV: {message.splitlines()[0]}",
-                       fix="check the file's delimiter and quoting")
+    if "UTF8" in message:
+        return _encoding_error(path, encoding)
+    return SourceError(
+        f"{path} cannot be parsed as CSV: {message.splitlines()[0]}",
+        fix="check the file's delimiter and quoting",
+    )
+
+
+def _encoding_error(path: Path, encoding: str) -> SourceError:
+    return SourceError(
+        f"{path} is not valid {encoding} text{_first_undecodable(path, encoding)}",
+        fix="pass --encoding with the file's real encoding (e.g. latin-1 or cp1252)",
+    )
 
 
 def _first_undecodable(path: Path, encoding: str) -> str:
@@ -209,7 +245,9 @@ def _first_undecodable(path: Path, encoding: str) -> str:
             except UnicodeDecodeError as e:
                 bad = chunk[e.start : e.start + 1].hex().upper()
                 line += chunk[: e.start].count(b"\n")
-                return f": byte 0x{bad} at offset {offset + e.start} (line {line}) cannot be decoded"
+                return (
+                    f": byte 0x{bad} at offset {offset + e.start} (line {line}) cannot be decoded"
+                )
             line += chunk.count(b"\n")
             offset += len(chunk)
     return ""
@@ -219,8 +257,10 @@ def _read_parquet(path: Path, _encoding: str) -> pa.Table:
     try:
         return pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as e:
-        raise SourceError(f"{path} is not a readable Parquet file: {str(e).splitlines()[0]}",
-                          fix="write the file again; it may be truncated") from None
+        raise SourceError(
+            f"{path} is not a readable Parquet file: {str(e).splitlines()[0]}",
+            fix="write the file again; it may be truncated",
+        ) from None
 
 
 def _read_jsonl(path: Path, _encoding: str) -> pa.Table:
@@ -254,8 +294,15 @@ def _from_pandas(frame: Any) -> pa.Table:
                     f"column '{name}' mixes value types ({', '.join(sorted(kinds))})",
                     fix=f"convert it to one type first, e.g. frame['{name}'].astype(str)",
                 ) from None
-        raise SourceError(f"the frame cannot be converted to columns: {e}",
-                          fix="convert object columns to plain types first") from None
+        raise SourceError(
+            f"the frame cannot be converted to columns: {e}",
+            fix="convert object columns to plain types first",
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _is_connect(error: Any) -> bool:

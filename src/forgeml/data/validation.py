@@ -12,6 +12,7 @@ plan allowed 1 ["'gold'"]
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -76,15 +77,27 @@ def _check_column(name: str, column: pa.ChunkedArray, rule: ColumnRule) -> list[
     if rule.max_null_fraction is not None and len(column):
         fraction = nulls / len(column)
         if fraction > rule.max_null_fraction:
-            found.append(Violation(name, f"max_null_fraction {rule.max_null_fraction}", nulls,
-                                   [f"{fraction:.1%} null"]))
+            found.append(
+                Violation(
+                    name,
+                    f"max_null_fraction {rule.max_null_fraction}",
+                    nulls,
+                    [f"{fraction:.1%} null"],
+                )
+            )
     numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
     for bound, op, label in ((rule.min, pc.less, "min"), (rule.max, pc.greater, "max")):
         if bound is None:
             continue
         if not numeric:
-            found.append(Violation(name, f"{label} {bound}", len(column),
-                                   [f"{label} needs a numeric column, found {kind}"]))
+            found.append(
+                Violation(
+                    name,
+                    f"{label} {bound:g}",
+                    len(column),
+                    [f"{label} needs a numeric column, found {kind}"],
+                )
+            )
             continue
         found.extend(_offending(name, f"{label} {bound:g}", column, op(column, bound)))
     if rule.allowed is not None:
@@ -103,7 +116,9 @@ def _check_column(name: str, column: pa.ChunkedArray, rule: ColumnRule) -> list[
     return found
 
 
-def _offending(name: str, rule: str, column: pa.ChunkedArray, mask: pa.ChunkedArray) -> list[Violation]:
+def _offending(
+    name: str, rule: str, column: pa.ChunkedArray, mask: pa.ChunkedArray
+) -> list[Violation]:
     mask = pc.fill_null(mask, False)
     count = int(pc.sum(mask).as_py() or 0)
     if not count:
@@ -113,7 +128,7 @@ def _offending(name: str, rule: str, column: pa.ChunkedArray, mask: pa.ChunkedAr
     return [Violation(name, rule, count, [_show(v) for v in examples])]
 
 
-def _castable(values: list[object], kind: pa.DataType) -> bool:
+def _castable(values: Sequence[object], kind: pa.DataType) -> bool:
     try:
         pa.array(values).cast(kind)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):

@@ -19,8 +19,7 @@ from forgeml.store.datasets import DatasetSummary
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DatasetSummary", "DatasetVersion", "dataset", "list_datasets", "parse_ref",
-           "versions"]
+__all__ = ["DatasetSummary", "DatasetVersion", "dataset", "list_datasets", "parse_ref", "versions"]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 
@@ -56,10 +55,13 @@ class DatasetVersion:
         return pq.read_table(self.project.artifacts.local_path(self.artifact_sha256))
 
     def to_pandas(self) -> pd.DataFrame:
-        return self.to_arrow().to_pandas()
+        frame: pd.DataFrame = self.to_arrow().to_pandas()
+        return frame
 
     @classmethod
-    def from_record(cls, record: DatasetVersionRecord, name: str, project: Project) -> DatasetVersion:
+    def from_record(
+        cls, record: DatasetVersionRecord, name: str, project: Project
+    ) -> DatasetVersion:
         return cls(
             name=name,
             version=record.version,
@@ -97,8 +99,10 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     if version in ("", "latest"):
         return name, None
     if not version.isdigit() or int(version) < 1:
-        raise ConfigError(f"{ref!r} has an invalid version {version!r}",
-                          fix="write NAME@N with N a version number from 1, or NAME@latest")
+        raise ConfigError(
+            f"{ref!r} has an invalid version {version!r}",
+            fix="write NAME@N with N a version number from 1, or NAME@latest",
+        )
     return name, int(version)
 
 
@@ -115,8 +119,10 @@ def versions(name: str, *, project: ProjectLike = None) -> list[DatasetVersion]:
     """Every version of dataset ``name``, oldest first."""
     found = resolve_project(project)
     with found.store.read() as session:
-        return [DatasetVersion.from_record(r, name, found)
-                for r in queries.list_versions(session, check_name(name))]
+        return [
+            DatasetVersion.from_record(r, name, found)
+            for r in queries.list_versions(session, check_name(name))
+        ]
 
 
 def list_datasets(*, project: ProjectLike = None) -> list[DatasetSummary]:

@@ -57,8 +57,9 @@ class DemoResult:
     rejected: list[Violation]
 
 
-def run_demo(directory: str | Path, narrator: Narrator, *, rows_per_month: int = 2000,
-             seed: int = 7) -> DemoResult:
+def run_demo(
+    directory: str | Path, narrator: Narrator, *, rows_per_month: int = 2000, seed: int = 7
+) -> DemoResult:
     root = Path(directory).resolve()
     root.mkdir(parents=True, exist_ok=True)
     spec = root / SPEC_FILE
@@ -77,15 +78,21 @@ def run_demo(directory: str | Path, narrator: Narrator, *, rows_per_month: int =
         inbox.mkdir(exist_ok=True)
         pacsv.write_csv(first, inbox / "credit_h1.csv")
         pq.write_table(second, inbox / "credit_h2.parquet")
-        narrator.say(f"{first.num_rows:,} rows → inbox/credit_h1.csv, "
-                     f"{second.num_rows:,} rows → inbox/credit_h2.parquet")
+        narrator.say(
+            f"{first.num_rows:,} rows → inbox/credit_h1.csv, "
+            f"{second.num_rows:,} rows → inbox/credit_h2.parquet"
+        )
 
         narrator.step("Ingest months 1-6 (CSV)")
         h1 = ingest(inbox / "credit_h1.csv", name="credit", project=project).version
-        narrator.say(f"{h1.ref}: {h1.rows:,} rows, {h1.columns} columns, content {h1.content_hash[:12]}")
+        narrator.say(
+            f"{h1.ref}: {h1.rows:,} rows, {h1.columns} columns, content {h1.content_hash[:12]}"
+        )
         again = ingest(inbox / "credit_h1.csv", name="credit", project=project)
-        narrator.say(f"the same file again → {again.version.ref} "
-                     f"({'new' if again.created else 'identical content, no new version'})")
+        narrator.say(
+            f"the same file again → {again.version.ref} "
+            f"({'new' if again.created else 'identical content, no new version'})"
+        )
 
         narrator.step("A corrupted batch is refused by the dataset's validation rules")
         bad_path = inbox / "credit_bad.parquet"
@@ -115,17 +122,20 @@ def _corrupt(table: pa.Table, seed: int) -> pa.Table:
     region[rng.choice(n, 12, replace=False)] = "atlantis"
     ids = np.asarray(table.column("customer_id").to_pylist(), dtype=object)
     ids[1:6] = ids[0]
-    return (table.set_column(table.schema.get_field_index("income"), "income", pa.array(income))
-                 .set_column(table.schema.get_field_index("region"), "region", pa.array(region, pa.string()))
-                 .set_column(0, "customer_id", pa.array(ids, pa.string())))
+    return (
+        table.set_column(table.schema.get_field_index("income"), "income", pa.array(income))
+        .set_column(table.schema.get_field_index("region"), "region", pa.array(region, pa.string()))
+        .set_column(0, "customer_id", pa.array(ids, pa.string()))
+    )
 
 
 def _shift_rows(before: DatasetVersion, after: DatasetVersion) -> list[tuple[str, str, str]]:
     rows = []
     for column in ("income", "utilisation", "late_payments_12m"):
         a, b = before.profile["columns"][column], after.profile["columns"][column]
-        rows.append((f"{column} (median)", f"{a['quantiles']['0.5']:,.4g}",
-                     f"{b['quantiles']['0.5']:,.4g}"))
+        rows.append(
+            (f"{column} (median)", f"{a['quantiles']['0.5']:,.4g}", f"{b['quantiles']['0.5']:,.4g}")
+        )
     a, b = before.profile["columns"]["defaulted"], after.profile["columns"]["defaulted"]
     rows.append(("default rate", f"{_rate(a):.1%}", f"{_rate(b):.1%}"))
     return rows

@@ -14,7 +14,14 @@ from forgeml.errors import NotFound
 from forgeml.store.models import ArtifactRecord, DatasetRecord, DatasetVersionRecord, utcnow
 from forgeml.store.rows import insert_ignore, locked_parent, next_number
 
-__all__ = ["DatasetSummary", "add_version", "find_by_content", "get_version", "list_datasets", "list_versions"]
+__all__ = [
+    "DatasetSummary",
+    "add_version",
+    "find_by_content",
+    "get_version",
+    "list_datasets",
+    "list_versions",
+]
 
 
 @dataclass(frozen=True)
@@ -44,19 +51,27 @@ def add_version(
     The same content always maps to the same version: a second ingest of identical data
     returns the existing row with ``created=False``.
     """
-    dataset = locked_parent(session, DatasetRecord, DatasetRecord.name, name, {"created_at": utcnow()})
+    dataset = locked_parent(
+        session, DatasetRecord, DatasetRecord.name, name, {"created_at": utcnow()}
+    )
     existing = find_by_content(session, name, content_hash)
     if existing is not None:
         return existing, False
     insert_ignore(
         session,
         ArtifactRecord,
-        {"sha256": artifact_sha256, "size_bytes": size_bytes, "kind": "dataset/parquet",
-         "created_at": utcnow()},
+        {
+            "sha256": artifact_sha256,
+            "size_bytes": size_bytes,
+            "kind": "dataset/parquet",
+            "created_at": utcnow(),
+        },
     )
     row = DatasetVersionRecord(
         dataset_id=dataset.id,
-        version=next_number(session, DatasetVersionRecord.version, DatasetVersionRecord.dataset_id == dataset.id),
+        version=next_number(
+            session, DatasetVersionRecord.version, DatasetVersionRecord.dataset_id == dataset.id
+        ),
         content_hash=content_hash,
         artifact_sha256=artifact_sha256,
         n_rows=n_rows,

@@ -22,8 +22,13 @@ def insert_ignore(session: Session, model: type[Base], values: dict[str, Any]) -
     session.execute(insert(model).values(**values).on_conflict_do_nothing())
 
 
-def locked_parent(session: Session, model: type[M], key: InstrumentedAttribute[Any], value: Any,
-                  defaults: dict[str, Any] | None = None) -> M:
+def locked_parent(
+    session: Session,
+    model: type[M],
+    key: InstrumentedAttribute[Any],
+    value: Any,
+    defaults: dict[str, Any] | None = None,
+) -> M:
     """Get or create the parent row ``model`` where ``key == value`` and lock it.
 
     Holding the lock until commit serialises everyone who numbers children of this parent

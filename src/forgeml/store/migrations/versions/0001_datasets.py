@@ -62,9 +62,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_number"),
         sa.UniqueConstraint("dataset_id", "content_hash", name="uq_dataset_versions_content"),
     )
-    op.create_index(
-        op.f("ix_dataset_versions_content_hash"), "dataset_versions", ["content_hash"]
-    )
+    op.create_index(op.f("ix_dataset_versions_content_hash"), "dataset_versions", ["content_hash"])
 
 
 def downgrade() -> None:

@@ -1,0 +1,95 @@
+"""The command line end to end: init, ingest, validate, datasets, db, demo."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+Invoke = Callable[..., Any]  # the forgeml_cli fixture (tests/cli/conftest.py)
+
+
+def _csv(path: Path, rows: list[str]) -> Path:
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_help_lists_every_command(forgeml_cli: Invoke) -> None:
+    out = forgeml_cli("--help").out
+    for command in ("init", "ingest", "validate", "datasets", "db", "demo", "version"):
+        assert f" {command} " in out
+
+
+def test_init_ingest_list_show(
+    forgeml_cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "shop"
+    assert forgeml_cli("init", str(root)).code == 0
+    assert (root / "forgeml.yaml").is_file() and (root / ".forgeml" / "forgeml.db").is_file()
+    monkeypatch.chdir(root)
+    data = _csv(
+        root / "orders.csv", ["id,amount,region", "1,9.5,north", "2,12.0,south", "3,,north"]
+    )
+
+    first = forgeml_cli("ingest", str(data))
+    assert first.code == 0 and "orders@1 stored: 3 rows × 3 columns" in first.out
+    again = forgeml_cli("ingest", str(data))
+    assert "orders@1 already stored, unchanged" in again.out
+
+    listing = forgeml_cli("datasets").out
+    assert "orders" in listing and "@1" in listing
+    shown = forgeml_cli("datasets", "show", "orders@1").out
+    assert "amount" in shown and "float" in shown and "33.3%" in shown
+    as_json = forgeml_cli("datasets", "show", "orders", "--json").json()
+    assert isinstance(as_json, dict) and as_json["rows"] == 3
+    assert "@1" in forgeml_cli("datasets", "show", "orders", "--versions").out
+
+
+def test_validation_failure_prints_the_table_and_exits_non_zero(
+    forgeml_cli: Invoke, tmp_path: Path
+) -> None:
+    root = tmp_path / "p"
+    forgeml_cli("init", str(root))
+    (root / "forgeml.yaml").write_text(
+        "datasets:\n  orders:\n    validation:\n      columns:\n        amount: {min: 10}\n"
+    )
+    data = _csv(root / "orders.csv", ["id,amount", "1,9.5", "2,12.0", "3,3"])
+    checked = forgeml_cli("--project", str(root), "validate", str(data))
+    assert checked.code == 1
+    assert "breaks 1 validation rule" in checked.err and "min 10" in checked.err
+    assert "9.5, 3" in checked.err
+    stored = forgeml_cli("--project", str(root), "ingest", str(data))
+    assert stored.code == 1 and "nothing was stored" in stored.err
+    assert "no datasets yet" in forgeml_cli("--project", str(root), "datasets").out
+
+
+def test_errors_are_one_clear_message_not_a_traceback(
+    forgeml_cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    outside = forgeml_cli("datasets")
+    assert outside.code == 1 and "no forgeml.yaml" in outside.err and "forgeml init" in outside.err
+    forgeml_cli("init", ".")
+    (tmp_path / "forgeml.yaml").write_text("projec: x\n")
+    typo = forgeml_cli("datasets")
+    assert "did you mean 'project'?" in typo.err and "Traceback" not in typo.err
+    (tmp_path / "forgeml.yaml").write_text("project: x\n")
+    missing = forgeml_cli("ingest", "nope.csv")
+    assert missing.code == 1 and "does not exist" in missing.err
+
+
+def test_db_commands(forgeml_cli: Invoke, tmp_path: Path) -> None:
+    forgeml_cli("init", str(tmp_path))
+    assert "revision 0001" in forgeml_cli("-p", str(tmp_path), "db", "current").out
+    assert "up to date" in forgeml_cli("-p", str(tmp_path), "db", "upgrade").out
+
+
+def test_demo_runs_end_to_end(forgeml_cli: Invoke, tmp_path: Path) -> None:
+    result = forgeml_cli("demo", "--dir", str(tmp_path / "demo"), "--rows-per-month", "200")
+    assert result.code == 0, result.err
+    assert "credit@1" in result.out and "credit@2" in result.out
+    assert "identical content, no new version" in result.out
+    assert "refused" in result.out and "atlantis" in result.out
+    assert "default rate" in result.out

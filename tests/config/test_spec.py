@@ -1,0 +1,73 @@
+"""forgeml.yaml errors name the key path, the line, what was found and the nearest key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forgeml.config import Settings, Spec, parse_spec
+from forgeml.errors import ConfigError
+
+
+def _error(text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_spec(text)
+    return str(info.value)
+
+
+def test_typo_suggests_the_nearest_key_with_its_line() -> None:
+    message = _error("project: x\ndatasets:\n  credit:\n    validaton:\n      rows: {min: 1}\n")
+    assert "datasets.credit.validaton (line 4): unknown key; did you mean 'validation'?" in message
+
+
+def test_typo_at_top_level() -> None:
+    assert "did you mean 'datasets'?" in _error("datasetz: {}\n")
+
+
+def test_unrelated_key_lists_what_is_valid() -> None:
+    assert "expected one of project, store, datasets" in _error("zzzqqq: 1\n")
+
+
+def test_wrong_type_says_what_it_got() -> None:
+    message = _error("datasets:\n  d:\n    validation:\n      columns:\n        age: {min: old}\n")
+    assert "datasets.d.validation.columns.age.min (line 5)" in message
+    assert "'old'" in message
+
+
+def test_unknown_column_type_lists_the_choices() -> None:
+    message = _error(
+        "datasets:\n  d:\n    validation:\n      columns:\n        a: {type: integr}\n"
+    )
+    assert "'integer'" in message and "'integr'" in message
+
+
+def test_min_above_max_is_refused() -> None:
+    assert "min (5.0) is greater than max (1.0)" in _error(
+        "datasets:\n  d:\n    validation:\n      columns:\n        a: {min: 5, max: 1}\n"
+    )
+
+
+def test_yaml_syntax_error_has_line_and_column() -> None:
+    assert "not valid YAML at line 2" in _error("project: x\n  bad: [\n")
+
+
+def test_top_level_must_be_a_mapping() -> None:
+    assert "must be a mapping" in _error("- a\n- b\n")
+
+
+def test_empty_spec_is_all_defaults() -> None:
+    spec = parse_spec("")
+    assert spec == Spec()
+    assert spec.dataset("anything").validation.rows.min == 1
+
+
+def test_environment_wins_over_spec_wins_over_default(tmp_path: Path) -> None:
+    spec = parse_spec("store: {db_url: 'sqlite:///from-spec.db'}\n")
+    assert Settings.resolve(tmp_path, spec, env={}).db_url == "sqlite:///from-spec.db"
+    env = {"FORGEML_DB_URL": "postgresql+psycopg://u@h/db", "FORGEML_ARTIFACTS_URL": "memory://a"}
+    settings = Settings.resolve(tmp_path, spec, env=env)
+    assert (settings.db_url, settings.artifacts_url) == (env["FORGEML_DB_URL"], "memory://a")
+    default = Settings.resolve(tmp_path, Spec(), env={})
+    assert default.db_url == f"sqlite:///{tmp_path / '.forgeml' / 'forgeml.db'}"
+    assert default.artifacts_url == str(tmp_path / ".forgeml" / "artifacts")
