@@ -9,6 +9,7 @@ import pytest
 
 from forgeml.store import MetadataStore
 from forgeml.store import datasets as queries
+from support import record_version
 
 PROCESSES = 8
 WRITES = 200
@@ -18,26 +19,9 @@ def _writer(url: str, worker: int, writes: int) -> None:
     with MetadataStore(url) as store:
         for i in range(writes):
             digest = hashlib.sha256(f"{worker}-{i}".encode()).hexdigest()
-            _record(store, "shared", digest)
+            record_version(store, "shared", digest, created_by=f"writer-{worker}")
             if i % 50 == 0:  # everyone also stores one identical version now and then
-                _record(store, "same-content", "f" * 64)
-
-
-def _record(store: MetadataStore, name: str, digest: str) -> None:
-    with store.write() as session:
-        queries.add_version(
-            session,
-            name=name,
-            content_hash=digest,
-            artifact_sha256=digest,
-            size_bytes=1,
-            n_rows=1,
-            n_columns=1,
-            schema={"columns": []},
-            profile={"rows": 1},
-            source="concurrency test",
-            created_by=f"writer-{digest[:4]}",
-        )
+                record_version(store, "same-content", "f" * 64)
 
 
 @pytest.mark.slow

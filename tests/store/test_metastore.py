@@ -14,6 +14,7 @@ from forgeml.errors import ConfigError, StoreError, StoreVersionError
 from forgeml.store import MetadataStore, migrate
 from forgeml.store import datasets as queries
 from forgeml.store.models import Base, DatasetRecord
+from support import record_version
 
 
 def test_new_store_is_created_at_the_newest_revision(db_url: str) -> None:
@@ -30,7 +31,7 @@ def test_migrations_produce_exactly_the_models(db_url: str) -> None:
 @pytest.mark.parametrize("start", [None, *migrate.known_revisions()[:-1]])
 def test_older_store_upgrades_in_place_keeping_its_rows(db_url: str, start: str | None) -> None:
     with MetadataStore(db_url) as store:
-        _add(store, "kept", "a" * 64)
+        record_version(store, "kept", "a" * 64)
         with store.engine.begin() as connection:
             migrate.downgrade(connection, start or "base")
             migrate.upgrade(connection, start) if start else None
@@ -65,7 +66,7 @@ def test_store_behind_with_check_policy_refuses_and_says_how(db_url: str) -> Non
 
 def test_timestamps_come_back_timezone_aware_utc(db_url: str) -> None:
     with MetadataStore(db_url) as store:
-        _add(store, "ts", "b" * 64)
+        record_version(store, "ts", "b" * 64)
         with store.read() as session:
             created = queries.get_version(session, "ts").created_at
     assert created.tzinfo is not None
@@ -110,18 +111,11 @@ def test_sqlite_store_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def _add(store: MetadataStore, name: str, digest: str) -> None:
-    with store.write() as session:
-        queries.add_version(
-            session,
-            name=name,
-            content_hash=digest,
-            artifact_sha256=digest,
-            size_bytes=1,
-            n_rows=1,
-            n_columns=1,
-            schema={"columns": []},
-            profile={"rows": 1},
-            source="test",
-            created_by="tester",
-        )
+def test_head_constant_matches_the_migration_scripts() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "forgeml.store:migrations")
+    assert ScriptDirectory.from_config(cfg).get_current_head() == migrate.HEAD_REVISION
+    assert migrate.known_revisions()[-1] == migrate.HEAD_REVISION

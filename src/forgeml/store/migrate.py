@@ -1,42 +1,53 @@
-"""Schema revisions of the metadata store, applied with Alembic under a store-wide lock."""
+"""Schema revisions of the metadata store, applied with Alembic under a store-wide lock.
+
+Alembic is imported only to migrate: checking that a store is current is one query, so
+every process start stays cheap.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 
-__all__ = ["current_revision", "head_revision", "known_revisions", "lock_for_migration", "upgrade"]
+if TYPE_CHECKING:
+    from alembic.config import Config
 
+__all__ = [
+    "HEAD_REVISION",
+    "current_revision",
+    "downgrade",
+    "known_revisions",
+    "lock_for_migration",
+    "upgrade",
+]
+
+# The newest revision in migrations/versions; a test checks it against Alembic's head.
+HEAD_REVISION = "0001"
 # Arbitrary constant naming forgeml's migration lock in pg_advisory_xact_lock.
 _PG_LOCK_ID = 0x466F7267654D4C
 
 
-@cache
-def _config() -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", "forgeml.store:migrations")
-    return cfg
-
-
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    assert head is not None  # the package always ships at least one revision
-    return head
-
-
-def known_revisions() -> list[str]:
-    """Every revision this version of forgeml knows, oldest first."""
-    scripts = ScriptDirectory.from_config(_config())
-    return [s.revision for s in reversed(list(scripts.walk_revisions()))]
+    return HEAD_REVISION
 
 
 def current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    """The store's revision, or None for a store that has never been migrated."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+@cache
+def known_revisions() -> list[str]:
+    """Every revision this version of forgeml knows, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(_config())
+    return [s.revision for s in reversed(list(scripts.walk_revisions()))]
 
 
 def lock_for_migration(connection: Connection) -> None:
@@ -47,18 +58,31 @@ def lock_for_migration(connection: Connection) -> None:
 
 def upgrade(connection: Connection, target: str = "head") -> None:
     """Apply migrations up to ``target`` inside the caller's transaction."""
-    cfg = _config()
-    cfg.attributes["connection"] = connection
-    try:
-        command.upgrade(cfg, target)
-    finally:
-        cfg.attributes.pop("connection", None)
+    from alembic import command
+
+    _run(command.upgrade, connection, target)
 
 
 def downgrade(connection: Connection, target: str) -> None:
+    """Revert migrations down to ``target`` inside the caller's transaction."""
+    from alembic import command
+
+    _run(command.downgrade, connection, target)
+
+
+def _run(step: Callable[[Config, str], None], connection: Connection, target: str) -> None:
     cfg = _config()
     cfg.attributes["connection"] = connection
     try:
-        command.downgrade(cfg, target)
+        step(cfg, target)
     finally:
         cfg.attributes.pop("connection", None)
+
+
+@cache
+def _config() -> Config:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "forgeml.store:migrations")
+    return cfg
