@@ -10,18 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from forgeml.data.hashing import content_hash
 from forgeml.data.normalize import normalize
+from forgeml.data.parquet import BackgroundWrite
 from forgeml.data.profile import profile_table
 from forgeml.data.schema import infer_schema
 from forgeml.data.sources import FileFormat, Loaded, is_sql_url, read_file, read_frame, read_sql
 from forgeml.data.validation import Violation, validate
 from forgeml.data.versions import DatasetVersion, check_name
 from forgeml.errors import ConfigError, ValidationFailed
-from forgeml.project import Project, ProjectLike, resolve_project
+from forgeml.project import ProjectLike, resolve_project
 from forgeml.store import datasets as queries
 
 __all__ = ["IngestResult", "Progress", "default_name", "ingest", "load_source", "validate_source"]
@@ -60,17 +58,22 @@ def ingest(
     violations = validate(table.table, found.spec.dataset(name).validation)
     if violations:
         raise ValidationFailed(name, violations)
-    say("hashing")
-    digest = content_hash(table.table)
-    with found.store.read() as session:
-        existing = queries.find_by_content(session, name, digest)
-        if existing is not None:
-            return IngestResult(DatasetVersion.from_record(existing, name, found), False)
-    say("profiling")
-    profile = profile_table(table.table)
-    schema = infer_schema(table.table, profile)
-    say("writing")
-    sha, size = _write_parquet(table.table, found.tmp_dir, found)
+    say("writing, hashing and profiling")
+    tmp = found.tmp_dir / f"ingest-{uuid.uuid4().hex}.parquet"
+    try:
+        with BackgroundWrite(table.table, tmp) as write:
+            digest = content_hash(table.table)
+            with found.store.read() as session:
+                existing = queries.find_by_content(session, name, digest)
+                if existing is not None:
+                    return IngestResult(DatasetVersion.from_record(existing, name, found), False)
+            profile = profile_table(table.table)
+            schema = infer_schema(table.table, profile)
+            size = write.result().stat().st_size
+        say("storing")
+        sha = found.artifacts.put_file(tmp, move=True)
+    finally:
+        tmp.unlink(missing_ok=True)
     with found.store.write() as session:
         record, created = queries.add_version(
             session,
@@ -136,17 +139,6 @@ def default_name(source: Any) -> str:
         "this source has no file name to name the dataset after",
         fix="pass --name NAME (or name=... in Python)",
     )
-
-
-def _write_parquet(table: pa.Table, tmp_dir: Path, project: Project) -> tuple[str, int]:
-    path = tmp_dir / f"ingest-{uuid.uuid4().hex}.parquet"
-    try:
-        pq.write_table(table, path, compression="zstd")
-        size = path.stat().st_size
-        sha = project.artifacts.put_file(path, move=True)
-    finally:
-        path.unlink(missing_ok=True)
-    return sha, size
 
 
 def _who() -> str:

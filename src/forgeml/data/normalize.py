@@ -64,7 +64,10 @@ def _normalize_column(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
         return column.cast(pa.int64())
     if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         column = column.cast(pa.float64())
-        return pc.if_else(pc.is_nan(column), None, column)
+        nan = pc.is_nan(column)
+        if not pc.any(nan).as_py():
+            return column
+        return pc.if_else(nan, pa.nulls(len(column), pa.float64()), column)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_string_view(kind):
         return column.cast(pa.large_string())
     if pa.types.is_timestamp(kind):

@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-
-from forgeml.data.profile import MAX_CATEGORIES
 
 __all__ = ["infer_schema"]
 
@@ -33,9 +30,8 @@ def infer_schema(table: pa.Table, profile: dict[str, Any]) -> dict[str, Any]:
             "kind": stats["kind"],
             "nullable": stats["nulls"] > 0,
         }
-        if stats["kind"] == "category" and stats["unique"] <= MAX_CATEGORIES:
-            uniques = pc.unique(table.column(name).drop_null())
-            entry["categories"] = sorted(uniques.to_pylist())
+        if stats["kind"] == "category":
+            entry["categories"] = sorted(value for value, _count in stats["top"])
         if stats["kind"] in ("integer", "float", "timestamp"):
             entry["min"], entry["max"] = stats.get("min"), stats.get("max")
         columns.append(entry)

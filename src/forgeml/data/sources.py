@@ -177,6 +177,8 @@ def _read_csv(path: Path, encoding: str) -> pa.Table:
             read_options=pacsv.ReadOptions(encoding=encoding),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_bad_row),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+            # The system allocator parses a large file a third faster in a fresh process.
+            memory_pool=pa.system_memory_pool(),
         )
     except pa.ArrowInvalid as e:
         raise _csv_error(path, str(e), encoding) from None
