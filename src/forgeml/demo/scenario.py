@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -131,14 +131,24 @@ def _corrupt(table: pa.Table, seed: int) -> pa.Table:
 
 def _shift_rows(before: DatasetVersion, after: DatasetVersion) -> list[tuple[str, str, str]]:
     rows = []
-    for column in ("income", "utilisation", "late_payments_12m"):
-        a, b = before.profile["columns"][column], after.profile["columns"][column]
-        rows.append(
-            (f"{column} (median)", f"{a['quantiles']['0.5']:,.4g}", f"{b['quantiles']['0.5']:,.4g}")
-        )
+    for column, statistic in (
+        ("income", "median"),
+        ("utilisation", "median"),
+        ("late_payments_12m", "mean"),
+    ):
+        values = [_statistic(v.profile["columns"][column], statistic) for v in (before, after)]
+        rows.append((f"{column} ({statistic})", *(_number(x) for x in values)))
     a, b = before.profile["columns"]["defaulted"], after.profile["columns"]["defaulted"]
     rows.append(("default rate", f"{_rate(a):.1%}", f"{_rate(b):.1%}"))
     return rows
+
+
+def _statistic(stats: dict[str, Any], statistic: str) -> float:
+    return float(stats["quantiles"]["0.5"] if statistic == "median" else stats["mean"])
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def _rate(stats: dict[str, int]) -> float:
