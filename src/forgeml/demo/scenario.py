@@ -136,8 +136,8 @@ def _shift_rows(before: DatasetVersion, after: DatasetVersion) -> list[tuple[str
         ("utilisation", "median"),
         ("late_payments_12m", "mean"),
     ):
-        values = [_statistic(v.profile["columns"][column], statistic) for v in (before, after)]
-        rows.append((f"{column} ({statistic})", *(_number(x) for x in values)))
+        a, b = (_statistic(v.profile["columns"][column], statistic) for v in (before, after))
+        rows.append((f"{column} ({statistic})", _number(a), _number(b)))
     a, b = before.profile["columns"]["defaulted"], after.profile["columns"]["defaulted"]
     rows.append(("default rate", f"{_rate(a):.1%}", f"{_rate(b):.1%}"))
     return rows
