@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +154,14 @@ def test_top_level_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert forgeml.open_project().root == project.root
     finally:
         project.close()
+
+
+def test_temp_files_left_by_a_killed_ingest_are_swept(sqlite_project: Project) -> None:
+    old = sqlite_project.tmp_dir / "ingest-deadbeef.parquet"
+    recent = sqlite_project.tmp_dir / "ingest-inflight.parquet"
+    old.write_bytes(b"partial")
+    recent.write_bytes(b"someone else's write in progress")
+    os.utime(old, (time.time() - 7 * 3600,) * 2)
+    ingest(_frame(20), name="small", project=sqlite_project)
+    assert not old.exists()
+    assert recent.exists()

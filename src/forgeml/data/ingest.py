@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +27,8 @@ from forgeml.store import datasets as queries
 __all__ = ["IngestResult", "Progress", "default_name", "ingest", "load_source", "validate_source"]
 
 Progress = Callable[[str], None]
+TMP_PREFIX = "ingest-"
+STALE_AFTER_S = 6 * 3600
 
 
 class IngestResult(NamedTuple):
@@ -59,7 +63,8 @@ def ingest(
     if violations:
         raise ValidationFailed(name, violations)
     say("writing, hashing and profiling")
-    tmp = found.tmp_dir / f"ingest-{uuid.uuid4().hex}.parquet"
+    _sweep_stale(found.tmp_dir)
+    tmp = found.tmp_dir / f"{TMP_PREFIX}{uuid.uuid4().hex}.parquet"
     try:
         with BackgroundWrite(table.table, tmp) as write:
             digest = content_hash(table.table)
@@ -139,6 +144,15 @@ def default_name(source: Any) -> str:
         "this source has no file name to name the dataset after",
         fix="pass --name NAME (or name=... in Python)",
     )
+
+
+def _sweep_stale(folder: Path) -> None:
+    """Remove temp files left by ingests that were killed (old enough to be no one's)."""
+    cutoff = time.time() - STALE_AFTER_S
+    for leftover in folder.glob(f"{TMP_PREFIX}*.parquet"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 def _who() -> str:
