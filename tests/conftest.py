@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from forgeml.project import Project
+from support import BUCKET, S3Server
 
 PG_URL = os.environ.get("FORGEML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _pg_reachable: bool | None = None
@@ -83,3 +84,30 @@ def sqlite_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     found = Project.init(tmp_path / "proj", name="test")
     yield found
     found.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    try:
+        import boto3
+        import s3fs  # noqa: F401  (the store needs it)
+        from moto.server import ThreadedMotoServer
+    except ImportError as e:
+        pytest.skip(f"S3 backend tests need moto[server], boto3 and s3fs ({e}); install '.[dev]'")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    client.create_bucket(Bucket=BUCKET)
+    try:
+        yield S3Server(endpoint=endpoint, client=client)
+    finally:
+        client.close()
+        server.stop()

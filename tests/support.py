@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from forgeml.store import MetadataStore
 from forgeml.store import datasets as queries
 
@@ -24,3 +27,21 @@ def record_version(
             source="test",
             created_by=created_by,
         )
+
+
+BUCKET = "forgeml-artifacts-test"
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    client: Any  # boto3 S3 client, for writes that bypass the store
+
+    def storage_options(self, **overrides: Any) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "key": "test",
+            "secret": "test",
+            "client_kwargs": {"endpoint_url": self.endpoint, "region_name": "us-east-1"},
+        }
+        options.update(overrides)
+        return options

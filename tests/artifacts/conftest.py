@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import fsspec
 import pytest
 
 from forgeml.artifacts import ArtifactStore, FsspecArtifactStore, LocalArtifactStore
-
-BUCKET = "forgeml-artifacts-test"
+from support import BUCKET, S3Server
 
 
 @dataclass
@@ -23,48 +21,6 @@ class Backend:
     name: str
     store: ArtifactStore
     raw_write: Callable[[str, bytes], None]
-
-
-@dataclass
-class S3Server:
-    endpoint: str
-    client: Any  # boto3 S3 client, for writes that bypass the store
-
-    def storage_options(self, **overrides: Any) -> dict[str, Any]:
-        options: dict[str, Any] = {
-            "key": "test",
-            "secret": "test",
-            "client_kwargs": {"endpoint_url": self.endpoint, "region_name": "us-east-1"},
-        }
-        options.update(overrides)
-        return options
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    try:
-        import boto3
-        import s3fs  # noqa: F401  (the store needs it)
-        from moto.server import ThreadedMotoServer
-    except ImportError as e:
-        pytest.skip(f"S3 backend tests need moto[server], boto3 and s3fs ({e}); install '.[dev]'")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    client.create_bucket(Bucket=BUCKET)
-    try:
-        yield S3Server(endpoint=endpoint, client=client)
-    finally:
-        client.close()
-        server.stop()
 
 
 def _local(tmp_path: Path) -> Backend:
