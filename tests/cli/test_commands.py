@@ -82,7 +82,7 @@ def test_errors_are_one_clear_message_not_a_traceback(
 
 def test_db_commands(forgeml_cli: Invoke, tmp_path: Path) -> None:
     forgeml_cli("init", str(tmp_path))
-    assert "revision 0001" in forgeml_cli("-p", str(tmp_path), "db", "current").out
+    assert "revision 0002" in forgeml_cli("-p", str(tmp_path), "db", "current").out
     assert "up to date" in forgeml_cli("-p", str(tmp_path), "db", "upgrade").out
 
 

@@ -9,7 +9,9 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -21,7 +23,20 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["ArtifactRecord", "Base", "DatasetRecord", "DatasetVersionRecord", "utcnow"]
+__all__ = [
+    "AliasEventRecord",
+    "AliasRecord",
+    "ArtifactRecord",
+    "Base",
+    "DatasetRecord",
+    "DatasetVersionRecord",
+    "MetricRecord",
+    "ModelRecord",
+    "ModelVersionRecord",
+    "RunArtifactRecord",
+    "RunRecord",
+    "utcnow",
+]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -108,3 +123,112 @@ class DatasetVersionRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     dataset: Mapped[DatasetRecord] = relationship(back_populates="versions")
+
+
+class RunRecord(Base):
+    """One training or evaluation job. Immutable once its status is finished or failed."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    experiment: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # train | evaluate | retrain
+    status: Mapped[str] = mapped_column(String(16))  # running | finished | failed
+    dataset_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="RESTRICT")
+    )
+    params: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    tags: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONDoc)  # last value of each metric
+    code_version: Mapped[dict[str, Any]] = mapped_column(JSONDoc)  # commit, dirty, ...
+    packages: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    host: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MetricRecord(Base):
+    """One logged metric point; runs append these in batches."""
+
+    __tablename__ = "run_metrics"
+    __table_args__ = (Index("ix_run_metrics_run_key_step", "run_id", "key", "step"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    step: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[float] = mapped_column(Float)
+    logged_at: Mapped[float] = mapped_column(Float)  # unix seconds; cheap to batch
+
+
+class RunArtifactRecord(Base):
+    """A named artifact of a run, stored in the artifact store by its sha256."""
+
+    __tablename__ = "run_artifacts"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    artifact_sha256: Mapped[str] = mapped_column(ForeignKey("artifacts.sha256"))
+
+
+class ModelRecord(Base):
+    """A named series of model versions."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ModelVersionRecord(Base):
+    """A registered model: its artifact bundle, input signature, metrics and lineage."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version", name="uq_model_versions_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"))
+    version: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id", ondelete="RESTRICT"))
+    flavor: Mapped[str] = mapped_column(String(64))  # lightgbm | xgboost | sklearn
+    artifact_sha256: Mapped[str] = mapped_column(ForeignKey("artifacts.sha256"))
+    signature: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    lineage: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    card_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifacts.sha256"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AliasRecord(Base):
+    """A movable name (champion, challenger, ...) on one version of a model."""
+
+    __tablename__ = "model_aliases"
+
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(String(100), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AliasEventRecord(Base):
+    """The audit row of one alias move: who, when, why, from which version, gate result."""
+
+    __tablename__ = "model_alias_events"
+    __table_args__ = (Index("ix_model_alias_events_model_alias", "model_id", "alias"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))  # promote | rollback | remove
+    from_version: Mapped[int | None] = mapped_column(Integer)
+    to_version: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    gate: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
