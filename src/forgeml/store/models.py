@@ -159,7 +159,7 @@ class MetricRecord(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
     step: Mapped[int] = mapped_column(BigInteger)
-    value: Mapped[float] = mapped_column(Float)
+    value: Mapped[float | None] = mapped_column(Float)  # None for NaN or infinity
     logged_at: Mapped[float] = mapped_column(Float)  # unix seconds; cheap to batch
 
 

@@ -1,0 +1,1 @@
+"""Training: tracked runs, candidates, search, evaluation and gates."""
