@@ -27,6 +27,11 @@ from forgeml.errors import ConfigError
 
 __all__ = [
     "SPEC_FILE",
+    "BudgetSpec",
+    "CostSpec",
+    "GateSpec",
+    "SplitSpec",
+    "TrainSpec",
     "ColumnRule",
     "DatasetSpec",
     "RowRule",
@@ -89,6 +94,85 @@ class DatasetSpec(_Strict):
     validation: ValidationSpec = ValidationSpec()
 
 
+Task = Literal["auto", "binary", "multiclass", "regression"]
+SplitMethod = Literal["auto", "random", "stratified", "time", "group"]
+
+
+class SplitSpec(_Strict):
+    """How rows are held out for validation and testing."""
+
+    method: SplitMethod = "auto"
+    test_size: Annotated[float, Field(gt=0.0, lt=0.9)] = 0.2
+    validation_size: Annotated[float, Field(gt=0.0, lt=0.9)] = 0.2
+    time_column: str | None = None
+    group_column: str | None = None
+    cv_folds: Annotated[int, Field(ge=2, le=20)] = 5
+    cv_below_rows: Annotated[int, Field(ge=0)] = 2000  # cross-validate smaller data
+
+    @model_validator(mode="after")
+    def _columns_for_method(self) -> SplitSpec:
+        if self.method == "time" and not self.time_column:
+            raise ValueError("method 'time' needs time_column")
+        if self.method == "group" and not self.group_column:
+            raise ValueError("method 'group' needs group_column")
+        return self
+
+
+class BudgetSpec(_Strict):
+    """How long the candidate search may run: whichever limit comes first."""
+
+    trials: Annotated[int, Field(ge=1)] | None = 40
+    time: str | None = "5m"  # e.g. 90s, 5m, 1h
+
+
+class CostSpec(_Strict):
+    """Business costs of errors; the decision threshold minimises expected cost."""
+
+    false_positive: Annotated[float, Field(ge=0)] = 1.0
+    false_negative: Annotated[float, Field(ge=0)] = 1.0
+
+
+class TrainSpec(_Strict):
+    """What to train and how."""
+
+    dataset: str | None = None
+    target: str | None = None
+    task: Task = "auto"
+    metric: str | None = None  # default by task: roc_auc, log_loss or rmse
+    split: SplitSpec = SplitSpec()
+    candidates: list[str] = ["logistic", "hist_gradient_boosting", "lightgbm", "xgboost"]
+    budget: BudgetSpec = BudgetSpec()
+    seed: int = 0
+    exclude: list[str] = []
+    slices: list[str] = []
+    costs: CostSpec | None = None
+    class_weight: Literal["auto", "balanced", "none"] = "auto"
+    calibrate: Literal["auto", "always", "never"] = "auto"
+    model: str | None = None  # registry name; default: the dataset name
+
+
+class Bound(_Strict):
+    """A bound on a metric: absolute (min/max) or relative to the champion (min_delta/max_delta)."""
+
+    min: float | None = None
+    max: float | None = None
+
+
+class DeltaBound(_Strict):
+    min_delta: float | None = None
+    max_delta: float | None = None
+
+
+class GateSpec(_Strict):
+    """Checks a candidate must pass before it is registered or promoted."""
+
+    min_rows: Annotated[int, Field(ge=0)] = 0
+    metrics: dict[str, Bound] = {}
+    versus_champion: dict[str, DeltaBound] = {}
+    slices: dict[str, Bound] = {}
+    min_slice_rows: Annotated[int, Field(ge=1)] = 30
+
+
 class StoreSpec(_Strict):
     """Where metadata and artifacts live; environment variables override both."""
 
@@ -102,6 +186,8 @@ class Spec(_Strict):
     project: str = "forgeml-project"
     store: StoreSpec = StoreSpec()
     datasets: dict[str, DatasetSpec] = {}
+    train: TrainSpec = TrainSpec()
+    gate: GateSpec = GateSpec()
 
     def dataset(self, name: str) -> DatasetSpec:
         """Settings for dataset ``name``; defaults when it has none."""

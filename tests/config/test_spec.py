@@ -26,7 +26,7 @@ def test_typo_at_top_level() -> None:
 
 
 def test_unrelated_key_lists_what_is_valid() -> None:
-    assert "expected one of project, store, datasets" in _error("zzzqqq: 1\n")
+    assert "expected one of project, store, datasets, train, gate" in _error("zzzqqq: 1\n")
 
 
 def test_wrong_type_says_what_it_got() -> None:
