@@ -1,0 +1,226 @@
+"""Candidate models: how each is built, which preprocessing it wants, what the search tunes.
+
+Built-in names are ``logistic`` (linear/logistic regression), ``hist_gradient_boosting``,
+``lightgbm`` and ``xgboost``. Any estimator with the scikit-learn interface can be named
+by import path, ``package.module:ClassName``; it gets imputed, scaled features.
+
+>>> c = candidate("lightgbm")
+>>> c.strategy, c.flavor
+('tree', 'lightgbm')
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from forgeml.errors import ConfigError
+
+__all__ = ["BUILTIN", "Candidate", "Fitted", "candidate"]
+
+Strategy = Literal["tree", "linear"]
+Flavor = Literal["lightgbm", "xgboost", "sklearn"]
+Params = dict[str, Any]
+# Boosted trees stop adding trees when validation loss has not improved for this many rounds.
+EARLY_STOPPING_ROUNDS = 50
+MAX_TREES = 2000
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted estimator and what it was fitted with."""
+
+    estimator: Any
+    params: Params
+    best_iteration: int | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One kind of model: its preprocessing strategy, persistence flavor and search space."""
+
+    name: str
+    strategy: Strategy
+    flavor: Flavor
+    suggest: Callable[[Any, str], Params]  # (optuna trial, task) -> params
+    defaults: Params
+    build: Callable[[str, Params, int, Any], Any]  # task, params, seed, class_weight -> estimator
+
+    def fit(
+        self,
+        task: str,
+        params: Params,
+        seed: int,
+        class_weight: Any,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_valid: np.ndarray | None = None,
+        y_valid: np.ndarray | None = None,
+    ) -> Fitted:
+        estimator = self.build(task, params, seed, class_weight)
+        if self.name == "lightgbm" and x_valid is not None:
+            import lightgbm
+
+            estimator.fit(
+                x,
+                y,
+                eval_set=[(x_valid, y_valid)],
+                callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+            )
+            return Fitted(estimator, params, int(estimator.best_iteration_ or 0) or None)
+        if self.name == "xgboost" and x_valid is not None:
+            estimator.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)
+            estimator.fit(x, y, eval_set=[(x_valid, y_valid)], verbose=False)
+            return Fitted(estimator, params, int(estimator.best_iteration) + 1)
+        estimator.fit(x, y)
+        return Fitted(estimator, params)
+
+
+def _logistic(task: str, params: Params, seed: int, class_weight: Any) -> Any:
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    if task == "regression":
+        return Ridge(alpha=params.get("alpha", 1.0), random_state=seed)
+    return LogisticRegression(
+        C=params.get("C", 1.0), class_weight=class_weight, max_iter=2000, random_state=seed
+    )
+
+
+def _suggest_logistic(trial: Any, task: str) -> Params:
+    if task == "regression":
+        return {"alpha": trial.suggest_float("alpha", 1e-3, 1e2, log=True)}
+    return {"C": trial.suggest_float("C", 1e-3, 1e2, log=True)}
+
+
+def _hgb(task: str, params: Params, seed: int, class_weight: Any) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    common = {
+        "learning_rate": params.get("learning_rate", 0.1),
+        "max_leaf_nodes": params.get("max_leaf_nodes", 31),
+        "min_samples_leaf": params.get("min_samples_leaf", 20),
+        "l2_regularization": params.get("l2_regularization", 0.0),
+        "max_iter": params.get("max_iter", 300),
+        "early_stopping": True,
+        "random_state": seed,
+    }
+    if task == "regression":
+        return HistGradientBoostingRegressor(**common)
+    return HistGradientBoostingClassifier(class_weight=class_weight, **common)
+
+
+def _suggest_hgb(trial: Any, task: str) -> Params:
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+        "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 8, 128, log=True),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 5, 200, log=True),
+        "l2_regularization": trial.suggest_float("l2_regularization", 1e-6, 10.0, log=True),
+    }
+
+
+def _lightgbm(task: str, params: Params, seed: int, class_weight: Any) -> Any:
+    import lightgbm
+
+    common = {
+        "n_estimators": params.get("n_estimators", MAX_TREES),
+        "learning_rate": params.get("learning_rate", 0.05),
+        "num_leaves": params.get("num_leaves", 31),
+        "min_child_samples": params.get("min_child_samples", 20),
+        "subsample": params.get("subsample", 1.0),
+        "subsample_freq": 1 if params.get("subsample", 1.0) < 1.0 else 0,
+        "colsample_bytree": params.get("colsample_bytree", 1.0),
+        "reg_lambda": params.get("reg_lambda", 0.0),
+        "random_state": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "n_jobs": params.get("n_jobs", 2),
+        "verbose": -1,
+    }
+    if task == "regression":
+        return lightgbm.LGBMRegressor(**common)
+    return lightgbm.LGBMClassifier(class_weight=class_weight, **common)
+
+
+def _suggest_lightgbm(trial: Any, task: str) -> Params:
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 8, 256, log=True),
+        "min_child_samples": trial.suggest_int("min_child_samples", 5, 200, log=True),
+        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-6, 10.0, log=True),
+    }
+
+
+def _xgboost(task: str, params: Params, seed: int, class_weight: Any) -> Any:
+    import xgboost
+
+    common = {
+        "n_estimators": params.get("n_estimators", MAX_TREES),
+        "learning_rate": params.get("learning_rate", 0.05),
+        "max_depth": params.get("max_depth", 6),
+        "min_child_weight": params.get("min_child_weight", 1.0),
+        "subsample": params.get("subsample", 1.0),
+        "colsample_bytree": params.get("colsample_bytree", 1.0),
+        "reg_lambda": params.get("reg_lambda", 1.0),
+        "tree_method": "hist",
+        "random_state": seed,
+        "n_jobs": params.get("n_jobs", 2),
+    }
+    if task == "regression":
+        return xgboost.XGBRegressor(**common)
+    return xgboost.XGBClassifier(**common)
+
+
+def _suggest_xgboost(trial: Any, task: str) -> Params:
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "max_depth": trial.suggest_int("max_depth", 3, 10),
+        "min_child_weight": trial.suggest_float("min_child_weight", 0.5, 20.0, log=True),
+        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
+    }
+
+
+BUILTIN: dict[str, Candidate] = {
+    "logistic": Candidate("logistic", "linear", "sklearn", _suggest_logistic, {}, _logistic),
+    "hist_gradient_boosting": Candidate(
+        "hist_gradient_boosting", "tree", "sklearn", _suggest_hgb, {}, _hgb
+    ),
+    "lightgbm": Candidate("lightgbm", "tree", "lightgbm", _suggest_lightgbm, {}, _lightgbm),
+    "xgboost": Candidate("xgboost", "tree", "xgboost", _suggest_xgboost, {}, _xgboost),
+}
+
+
+def candidate(name: str) -> Candidate:
+    """The built-in candidate ``name``, or a user estimator given as ``module:Class``."""
+    if name in BUILTIN:
+        return BUILTIN[name]
+    if ":" not in name:
+        raise ConfigError(
+            f"unknown candidate {name!r}",
+            fix="use one of " + ", ".join(BUILTIN) + ", or an import path 'package.module:Class'",
+        )
+    module_name, _, class_name = name.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(
+            f"cannot import candidate {name!r}: {e}",
+            fix="check the module is installed and the class name is right",
+        ) from e
+    if not (hasattr(cls, "fit") and hasattr(cls, "predict")):
+        raise ConfigError(
+            f"candidate {name!r} has no fit/predict methods",
+            fix="name a class with the scikit-learn estimator interface",
+        )
+
+    def build(task: str, params: Params, seed: int, class_weight: Any) -> Any:
+        return cls(**params)
+
+    return Candidate(name, "linear", "sklearn", lambda _trial, _task: {}, {}, build)

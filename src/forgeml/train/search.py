@@ -1,0 +1,163 @@
+"""Candidate search with Optuna: within a trial and time budget, with pruning, reproducibly.
+
+Each candidate's default configuration is tried first, so the search never does worse
+than the defaults; then a seeded TPE sampler explores every candidate's space. With the
+same data, spec and seed, a trial budget gives the same trials and the same winner; a
+time budget stops wherever the clock says, so it is reproducible only when the trial
+budget binds first.
+
+>>> def evaluate(name, params, report):
+...     return {"a": 0.7, "b": 0.9}[name] - params.get("x", 0) ** 2
+>>> spaces = {"a": lambda t, task: {"x": t.suggest_float("x", -1, 1)},
+...           "b": lambda t, task: {"x": t.suggest_float("x", -1, 1)}}
+>>> best = run_search(evaluate, spaces, task="binary", trials=12, seconds=None,
+...                   higher_is_better=True, seed=0)
+>>> best.candidate, best.params
+('b', {})
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from forgeml.errors import ConfigError
+
+__all__ = ["Pruned", "SearchResult", "Trial", "parse_duration", "run_search"]
+
+Params = dict[str, Any]
+# evaluate(candidate, params, report) -> score; report(step, value) may raise Pruned.
+Evaluate = Callable[[str, Params, Callable[[int, float], None]], float]
+Space = Callable[[Any, str], Params]
+
+
+class Pruned(Exception):
+    """Raised by ``report`` when a trial is doing worse than its peers and should stop."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    number: int
+    candidate: str
+    params: Params
+    score: float | None  # None when pruned or failed
+    state: str  # complete | pruned | failed
+    seconds: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    candidate: str
+    params: Params
+    score: float
+    trials: list[Trial] = field(default_factory=list)
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds in ``90s``, ``5m``, ``1.5h`` (None for no limit).
+
+    >>> parse_duration("90s"), parse_duration("5m"), parse_duration("1.5h"), parse_duration(None)
+    (90.0, 300.0, 5400.0, None)
+    """
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
+    if not match:
+        raise ConfigError(
+            f"budget time {text!r} is not a duration", fix="write it like 90s, 5m or 1h"
+        )
+    value = float(match.group(1))
+    return value * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def run_search(
+    evaluate: Evaluate,
+    spaces: Mapping[str, Space],
+    *,
+    task: str,
+    trials: int | None,
+    seconds: float | None,
+    higher_is_better: bool,
+    seed: int,
+    on_trial: Callable[[Trial, Trial | None], None] | None = None,
+) -> SearchResult:
+    """Search ``spaces``; ``on_trial(trial, best_so_far)`` is called after every trial."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if trials is None and seconds is None:
+        raise ConfigError(
+            "the search budget has neither trials nor time",
+            fix="set train.budget.trials or train.budget.time",
+        )
+    names = list(spaces)
+    study = optuna.create_study(
+        direction="maximize" if higher_is_better else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(5, len(names))),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=len(names) + 2, n_warmup_steps=1),
+    )
+    for name in names:
+        study.enqueue_trial({"candidate": name}, user_attrs={"defaults": True})
+    history: list[Trial] = []
+    best: Trial | None = None
+    started = time.monotonic()
+
+    def objective(trial: Any) -> float:
+        nonlocal best
+        name = trial.suggest_categorical("candidate", names)
+        params = {} if trial.user_attrs.get("defaults") else spaces[name](trial, task)
+        began = time.monotonic()
+
+        def report(step: int, value: float) -> None:
+            trial.report(value, step)
+            if trial.should_prune():
+                raise Pruned
+
+        try:
+            score = float(evaluate(name, params, report))
+            state, error = ("complete", None) if math.isfinite(score) else ("failed", "not finite")
+        except Pruned:
+            score, state, error = math.nan, "pruned", None
+        except Exception as e:  # a candidate that fails must not end the search
+            score, state, error = math.nan, "failed", f"{type(e).__name__}: {e}"
+        record = Trial(
+            trial.number,
+            name,
+            params,
+            None if state != "complete" else score,
+            state,
+            time.monotonic() - began,
+            error,
+        )
+        history.append(record)
+        if state == "complete" and (
+            best is None
+            or best.score is None
+            or (score > best.score if higher_is_better else score < best.score)
+        ):
+            best = record
+        if on_trial:
+            on_trial(record, best)
+        if state == "pruned":
+            raise optuna.TrialPruned
+        if state == "failed":
+            return -math.inf if higher_is_better else math.inf
+        return score
+
+    def out_of_time(study_: Any, _trial: Any) -> None:
+        if seconds is not None and time.monotonic() - started >= seconds:
+            study_.stop()
+
+    study.optimize(objective, n_trials=trials, callbacks=[out_of_time], catch=())
+    if best is None or best.score is None:
+        failures = "; ".join(f"{t.candidate}: {t.error}" for t in history if t.error)[:500]
+        raise ConfigError(
+            f"no candidate could be trained ({failures or 'all trials pruned'})",
+            fix="check the data and train.candidates",
+        )
+    return SearchResult(best.candidate, best.params, best.score, history)
