@@ -12,6 +12,8 @@ by import path, ``package.module:ClassName``; it gets imputed, scaled features.
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -65,12 +67,11 @@ class Candidate:
         if self.name == "lightgbm" and x_valid is not None:
             import lightgbm
 
-            estimator.fit(
-                x,
-                y,
-                eval_set=[(x_valid, y_valid)],
-                callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
-            )
+            stop = [lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]
+            if "eval_X" in inspect.signature(estimator.fit).parameters:  # LightGBM >= 4.7
+                estimator.fit(x, y, eval_X=(x_valid,), eval_y=(y_valid,), callbacks=stop)
+            else:
+                estimator.fit(x, y, eval_set=[(x_valid, y_valid)], callbacks=stop)
             return Fitted(estimator, params, int(estimator.best_iteration_ or 0) or None)
         if self.name == "xgboost" and x_valid is not None:
             estimator.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)
@@ -137,7 +138,7 @@ def _lightgbm(task: str, params: Params, seed: int, class_weight: Any) -> Any:
         "random_state": seed,
         "deterministic": True,
         "force_row_wise": True,
-        "n_jobs": params.get("n_jobs", 2),
+        "n_jobs": params.get("n_jobs", _threads()),
         "verbose": -1,
     }
     if task == "regression":
@@ -169,7 +170,7 @@ def _xgboost(task: str, params: Params, seed: int, class_weight: Any) -> Any:
         "reg_lambda": params.get("reg_lambda", 1.0),
         "tree_method": "hist",
         "random_state": seed,
-        "n_jobs": params.get("n_jobs", 2),
+        "n_jobs": params.get("n_jobs", _threads()),
     }
     if task == "regression":
         return xgboost.XGBRegressor(**common)
@@ -185,6 +186,14 @@ def _suggest_xgboost(trial: Any, task: str) -> Params:
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
         "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
     }
+
+
+def _threads() -> int:
+    """The thread count the caller allows (threadpoolctl's OpenMP limit), else every core."""
+    from threadpoolctl import threadpool_info
+
+    limits = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "openmp"]
+    return max(1, min(limits)) if limits else max(1, os.cpu_count() or 1)
 
 
 BUILTIN: dict[str, Candidate] = {
