@@ -28,16 +28,16 @@ from forgeml.errors import ConfigError
 __all__ = [
     "SPEC_FILE",
     "BudgetSpec",
-    "CostSpec",
-    "GateSpec",
-    "SplitSpec",
-    "TrainSpec",
     "ColumnRule",
+    "CostSpec",
     "DatasetSpec",
+    "GateSpec",
     "RowRule",
     "Settings",
     "Spec",
+    "SplitSpec",
     "StoreSpec",
+    "TrainSpec",
     "ValidationSpec",
     "load_spec",
     "parse_spec",
@@ -206,13 +206,33 @@ class Settings(BaseModel):
     def resolve(
         cls, root: Path, spec: Spec, env: typing.Mapping[str, str] | None = None
     ) -> Settings:
+        """Environment, then spec, then the embedded default; relative paths mean the project's."""
         env = os.environ if env is None else env
         state = root / STATE_DIR
         db_url = env.get(ENV_DB_URL) or spec.store.db_url or f"sqlite:///{state / 'forgeml.db'}"
         artifacts = (
             env.get(ENV_ARTIFACTS_URL) or spec.store.artifacts_url or str(state / "artifacts")
         )
-        return cls(db_url=db_url, artifacts_url=artifacts)
+        return cls(db_url=_anchor_sqlite(db_url, root), artifacts_url=_anchor_path(artifacts, root))
+
+
+def _anchor_sqlite(url: str, root: Path) -> str:
+    """``sqlite:///rel/path.db`` relative to the project root, not the current folder."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    path = url[len(prefix) :]
+    if not path or path == ":memory:" or path.startswith(("/", "file:")):
+        return url
+    return prefix + str(root / path)
+
+
+def _anchor_path(location: str, root: Path) -> str:
+    """A relative artifact folder lives under the project root; URLs are kept as they are."""
+    if "://" in location:
+        return location
+    path = Path(location).expanduser()
+    return str(path if path.is_absolute() else root / path)
 
 
 def load_spec(path: Path) -> Spec:

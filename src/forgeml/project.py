@@ -60,7 +60,14 @@ class Project:
     @classmethod
     def find(cls, start: str | os.PathLike[str] | None = None) -> Project:
         """The project containing ``start`` (default: ``$FORGEML_PROJECT`` or the cwd)."""
-        origin = Path(start or os.environ.get(ENV_PROJECT) or Path.cwd()).resolve()
+        explicit = start or os.environ.get(ENV_PROJECT)
+        origin = Path(explicit or Path.cwd()).expanduser().resolve()
+        if explicit and not origin.is_dir():
+            raise ProjectNotFound(
+                f"project folder {origin} does not exist",
+                fix="pass an existing folder with --project (or FORGEML_PROJECT), "
+                "or create one with 'forgeml init DIR'",
+            )
         for folder in (origin, *origin.parents):
             if (folder / SPEC_FILE).is_file():
                 return cls.load(folder)

@@ -93,3 +93,45 @@ def test_demo_runs_end_to_end(forgeml_cli: Invoke, tmp_path: Path) -> None:
     assert "identical content, no new version" in result.out
     assert "refused" in result.out and "atlantis" in result.out
     assert "default rate" in result.out
+
+
+def test_a_missing_option_is_a_usage_error_not_a_traceback(
+    forgeml_cli: Invoke, tmp_path: Path
+) -> None:
+    forgeml_cli("init", str(tmp_path))
+    result = forgeml_cli("-p", str(tmp_path), "promote", "credit@1")
+    assert result.code == 2
+    assert "Missing option" in result.err and "Traceback" not in result.err
+
+
+def test_project_option_is_honoured_or_refused(
+    forgeml_cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "here"
+    forgeml_cli("init", str(here))
+    monkeypatch.chdir(here)
+    missing = forgeml_cli("--project", str(tmp_path / "nowhere"), "datasets")
+    assert missing.code == 1 and "does not exist" in missing.err
+    target = tmp_path / "target"
+    assert forgeml_cli("--project", str(target), "init").code == 0
+    assert (target / "forgeml.yaml").is_file()
+
+
+def test_db_commands_on_an_outdated_store(forgeml_cli: Invoke, tmp_path: Path) -> None:
+    from forgeml.store import MetadataStore, migrate
+
+    forgeml_cli("init", str(tmp_path))
+    with (
+        MetadataStore(f"sqlite:///{tmp_path / '.forgeml' / 'forgeml.db'}") as store,
+        store.engine.begin() as connection,
+    ):
+        migrate.downgrade(connection, "0001")
+    assert "revision 0001" in forgeml_cli("-p", str(tmp_path), "db", "current").out
+    upgraded = forgeml_cli("-p", str(tmp_path), "db", "upgrade").out
+    assert "upgraded: 0001 → 0002" in upgraded
+
+
+def test_brackets_in_messages_are_shown_not_swallowed(forgeml_cli: Invoke, tmp_path: Path) -> None:
+    forgeml_cli("init", str(tmp_path))
+    result = forgeml_cli("-p", str(tmp_path), "ingest", str(tmp_path / "[old]" / "x.csv"))
+    assert "[old]" in result.err

@@ -64,10 +64,19 @@ def test_empty_spec_is_all_defaults() -> None:
 
 def test_environment_wins_over_spec_wins_over_default(tmp_path: Path) -> None:
     spec = parse_spec("store: {db_url: 'sqlite:///from-spec.db'}\n")
-    assert Settings.resolve(tmp_path, spec, env={}).db_url == "sqlite:///from-spec.db"
+    assert Settings.resolve(tmp_path, spec, env={}).db_url == f"sqlite:///{tmp_path}/from-spec.db"
     env = {"FORGEML_DB_URL": "postgresql+psycopg://u@h/db", "FORGEML_ARTIFACTS_URL": "memory://a"}
     settings = Settings.resolve(tmp_path, spec, env=env)
     assert (settings.db_url, settings.artifacts_url) == (env["FORGEML_DB_URL"], "memory://a")
     default = Settings.resolve(tmp_path, Spec(), env={})
     assert default.db_url == f"sqlite:///{tmp_path / '.forgeml' / 'forgeml.db'}"
     assert default.artifacts_url == str(tmp_path / ".forgeml" / "artifacts")
+
+
+def test_relative_store_locations_belong_to_the_project(tmp_path: Path) -> None:
+    spec = parse_spec("store: {db_url: 'sqlite:///meta/forgeml.db', artifacts_url: blobs}\n")
+    settings = Settings.resolve(tmp_path, spec, env={})
+    assert settings.db_url == f"sqlite:///{tmp_path / 'meta' / 'forgeml.db'}"
+    assert settings.artifacts_url == str(tmp_path / "blobs")
+    urls = Settings.resolve(tmp_path, parse_spec("store: {artifacts_url: 's3://b/p'}\n"), env={})
+    assert urls.artifacts_url == "s3://b/p"

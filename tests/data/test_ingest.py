@@ -165,3 +165,21 @@ def test_temp_files_left_by_a_killed_ingest_are_swept(sqlite_project: Project) -
     ingest(_frame(20), name="small", project=sqlite_project)
     assert not old.exists()
     assert recent.exists()
+
+
+def test_nulls_hash_the_same_whatever_bytes_lie_under_them(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("id,income\n1,52000\n2,\n3,61000\n")
+    from_csv = ingest(path, name="t", project=sqlite_project).version
+    frame = pd.read_csv(path, dtype={"income": "Int64"})
+    from_frame = ingest(frame, name="t", project=sqlite_project)
+    assert not from_frame.created and from_frame.version.version == from_csv.version
+
+
+def test_duplicate_names_in_a_frame_are_a_clear_error(sqlite_project: Project) -> None:
+    from forgeml.errors import SourceError
+
+    with pytest.raises(SourceError, match="'a' at positions 1, 2"):
+        ingest(pd.DataFrame([[1, 2]], columns=["a", "a"]), name="dup", project=sqlite_project)

@@ -13,6 +13,15 @@ from forgeml.cli.datasets import datasets_app, ingest_command, validate_command
 from forgeml.cli.demo import demo
 from forgeml.cli.output import print_error
 from forgeml.cli.project import db_app, init
+from forgeml.cli.registry import (
+    history_command,
+    models_command,
+    promote_command,
+    register_command,
+    rollback_command,
+)
+from forgeml.cli.runs import runs_app
+from forgeml.cli.train import gate_command, report_command, train_command
 from forgeml.errors import ForgemlError
 
 __all__ = ["app", "main"]
@@ -50,8 +59,17 @@ def _version() -> None:
 app.command("init")(init)
 app.command("ingest")(ingest_command)
 app.command("validate")(validate_command)
+app.command("train")(train_command)
+app.command("gate")(gate_command)
+app.command("report")(report_command)
+app.command("models")(models_command)
+app.command("register")(register_command)
+app.command("promote")(promote_command)
+app.command("rollback")(rollback_command)
+app.command("history")(history_command)
 app.command("demo")(demo)
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(runs_app, name="runs")
 app.add_typer(db_app, name="db")
 
 
@@ -65,10 +83,11 @@ def main() -> None:
         sys.exit(130)
     except (typer.Exit, SystemExit) as done:
         sys.exit(getattr(done, "exit_code", None) or getattr(done, "code", 0) or 0)
-    except Exception as error:  # click usage errors and the like
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+    except Exception as error:
+        # Usage errors (a missing option, a bad value) come from typer's copy of click or
+        # from click itself, depending on the typer version: both can show themselves.
+        show, code = getattr(error, "show", None), getattr(error, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise

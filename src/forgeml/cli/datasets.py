@@ -70,7 +70,7 @@ def validate_command(
     )
     if violations:
         raise ValidationFailed(dataset_name, violations)
-    console.print(f"{source} passes every rule for dataset '{dataset_name}'")
+    console.print(f"{source} passes every rule for dataset '{dataset_name}'", markup=False)
 
 
 @datasets_app.callback(invoke_without_command=True)

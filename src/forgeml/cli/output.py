@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -19,12 +20,12 @@ errors = Console(stderr=True, highlight=False)
 
 
 def print_error(error: ForgemlError) -> None:
-    errors.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {escape(error.message)}", soft_wrap=True)
     violations = getattr(error, "violations", None)
     if violations:
         errors.print(violation_table(violations))
     if error.fix:
-        errors.print(f"[bold]fix:[/] {error.fix}", soft_wrap=True)
+        errors.print(f"[bold]fix:[/] {escape(error.fix)}", soft_wrap=True)
 
 
 def violation_table(violations: list[Violation]) -> Table:

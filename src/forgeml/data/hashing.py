@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["content_hash"]
 
@@ -38,11 +39,40 @@ def content_hash(table: pa.Table) -> str:
     True
     >>> content_hash(a) == content_hash(pa.table({"x": [1, 2, 4]}))
     False
+    >>> content_hash(pa.table({"x": [1, None]})) == content_hash(pa.table({"x": [1, 0]}))
+    False
     """
     sink = _HashSink()
-    schema = table.schema.remove_metadata()
-    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), schema) as writer:
-        for start in range(0, max(table.num_rows, 1), _SLICE_ROWS):
-            piece = table.slice(start, _SLICE_ROWS).combine_chunks()
-            writer.write_table(piece.replace_schema_metadata(None))
+    canonical = _canonical(table)
+    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), canonical.schema) as writer:
+        for start in range(0, max(canonical.num_rows, 1), _SLICE_ROWS):
+            writer.write_table(canonical.slice(start, _SLICE_ROWS).combine_chunks())
     return sink.digest.hexdigest()
+
+
+def _canonical(table: pa.Table) -> pa.Table:
+    """Nulls made explicit: the bytes Arrow keeps under a null slot are undefined.
+
+    A column with nulls is hashed as its validity mask plus its values with every null
+    replaced by one fixed value, so equal data hashes equal whatever wrote it.
+    """
+    names, columns = [], []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        names.append(field.name)
+        if column.null_count == 0 or pa.types.is_null(field.type):
+            columns.append(column)
+            continue
+        columns.append(pc.fill_null(column, _filler(field.type)))
+        names.append(f"{field.name}\x00valid")
+        columns.append(pc.is_valid(column))
+    return pa.table(columns, names=names)
+
+
+def _filler(kind: pa.DataType) -> pa.Scalar:
+    if pa.types.is_boolean(kind):
+        return pa.scalar(False)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return pa.scalar("", kind)
+    if pa.types.is_timestamp(kind):
+        return pa.scalar(0, pa.int64()).cast(kind)
+    return pa.scalar(0, kind)

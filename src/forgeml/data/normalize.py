@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from forgeml.errors import SourceError
 
-__all__ = ["normalize"]
+__all__ = ["check_names", "normalize"]
 
 
 def normalize(table: pa.Table) -> pa.Table:
@@ -28,12 +28,13 @@ def normalize(table: pa.Table) -> pa.Table:
     >>> normalize(t).column("b").null_count
     1
     """
-    names = _check_names(table.column_names)
+    names = check_names(table.column_names)
     columns = [_normalize_column(name, table.column(i)) for i, name in enumerate(names)]
     return pa.table(columns, names=names)
 
 
-def _check_names(raw: list[str]) -> list[str]:
+def check_names(raw: list[str]) -> list[str]:
+    """NFC-normalised column names; blank or repeated names are refused with their positions."""
     names = [unicodedata.normalize("NFC", str(n)) for n in raw]
     blank = [i + 1 for i, n in enumerate(names) if not n.strip()]
     if blank:

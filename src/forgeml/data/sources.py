@@ -281,8 +281,10 @@ def _read_jsonl(path: Path, _encoding: str) -> pa.Table:
 def _from_pandas(frame: Any) -> pa.Table:
     import pandas as pd
 
+    from forgeml.data.normalize import check_names
+
     frame = frame.copy(deep=False)
-    frame.columns = [str(c) for c in frame.columns]
+    frame.columns = check_names([str(c) for c in frame.columns])
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowTypeError, pa.ArrowInvalid) as e:

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forgeml.errors import StoreError, StoreVersionError
 from forgeml.store import migrate
-from forgeml.store.engine import WRITE, display_url, make_engine
+from forgeml.store.engine import BUSY_TIMEOUT_S, WRITE, display_url, make_engine
 
 __all__ = ["MetadataStore", "UpgradePolicy"]
 
-UpgradePolicy = Literal["auto", "check"]
+UpgradePolicy = Literal["auto", "check", "none"]  # none: no check on open (db commands)
 ENV_AUTO_UPGRADE = "FORGEML_DB_AUTO_UPGRADE"
 
 
@@ -48,7 +48,8 @@ class MetadataStore:
             auto = self.engine.dialect.name == "sqlite" or os.environ.get(ENV_AUTO_UPGRADE) == "1"
             upgrade = "auto" if auto else "check"
         try:
-            self._check_schema(upgrade)
+            if upgrade != "none":
+                self._check_schema(upgrade)
         except BaseException:
             self.engine.dispose()
             raise
@@ -144,6 +145,13 @@ class MetadataStore:
             yield
         except OperationalError as e:
             reason = str(e.orig).strip().splitlines()[0] if e.orig else type(e).__name__
+            if "database is locked" in reason:
+                raise StoreError(
+                    f"metadata store {self.display_url} stayed locked by another writer for "
+                    f"{BUSY_TIMEOUT_S:.0f} s",
+                    fix="wait for the other forgeml command to finish, or stop a process that "
+                    "holds the database open in a write transaction",
+                ) from None
             raise StoreError(
                 f"metadata store {self.display_url} cannot be used: {reason}",
                 fix="check that the database server is running and the URL "

@@ -50,7 +50,8 @@ class Predictor:
     def _raw(self, x: np.ndarray) -> np.ndarray:
         model, flavor = self.bundle.estimator, self.bundle.flavor
         if flavor == "lightgbm":
-            out = np.asarray(model.predict(x))
+            booster = getattr(model, "booster_", model)  # a fitted wrapper or a Booster
+            out = np.asarray(booster.predict(x))
         elif flavor == "xgboost":
             import xgboost
 

@@ -19,6 +19,7 @@ run is finished or failed it cannot change.
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import enum
 import math
@@ -26,6 +27,7 @@ import operator
 import os
 import re
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -62,6 +64,7 @@ TRACEBACK_LINES = 20
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_\-]{0,31}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 RUNNING, FINISHED, FAILED = "running", "finished", "failed"
+EXIT_ERROR = "the Python process exited without finishing the run"
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,8 @@ class Run:
         self._dirty = False  # params or tags changed since the last write
         self._written_at = time.monotonic()
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+        _open_runs.add(self)
 
     @property
     def status(self) -> str:
@@ -149,16 +154,17 @@ class Run:
 
     def log_param(self, key: str, value: Any) -> None:
         """Record an input of the run. A param keeps its first value for good."""
-        with self._lock:
-            self._check_open()
-            self._set_param(_check_key(key, "param"), value)
-            self._maybe_flush()
+        self.log_params({key: value})
 
     def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record several params; if one is refused, none of them is recorded."""
         with self._lock:
             self._check_open()
-            for key, value in params.items():
-                self._set_param(_check_key(key, "param"), value)
+            new = {key: self._new_param(key, value) for key, value in params.items()}
+            for key, value in new.items():
+                if key not in self._params:
+                    self._params[key] = value
+                    self._dirty = True
             self._maybe_flush()
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
@@ -168,15 +174,17 @@ class Run:
         """
         with self._lock:
             self._check_open()
-            self._add_point(key, value, step, time.time())
+            self._add_point(*self._point(key, value, step), time.time())
             self._maybe_flush()
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Record one point of each metric, all at ``step``; if one is refused, none is."""
         with self._lock:
             self._check_open()
+            points = [self._point(key, value, step) for key, value in metrics.items()]
             now = time.time()
-            for key, value in metrics.items():
-                self._add_point(key, value, step, now)
+            for point in points:
+                self._add_point(*point, now)
             self._maybe_flush()
 
     def set_tag(self, key: str, value: Any) -> None:
@@ -245,34 +253,34 @@ class Run:
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, experiment={self.experiment!r}, status={self._status!r})"
 
-    def _set_param(self, key: str, value: Any) -> None:
-        clean = _json_value(value, f"param {key!r}")
-        if key in self._params:
-            if self._params[key] != clean:
-                raise ConfigError(
-                    f"param {key!r} of run {self.id} is already {self._params[key]!r}; "
-                    f"it cannot change to {clean!r}",
-                    fix="params are the run's fixed inputs: log the new value under "
-                    "another key, or start a new run",
-                )
-            return
-        self._params[key] = clean
-        self._dirty = True
+    def _new_param(self, key: str, value: Any) -> Any:
+        """``value`` as stored JSON, after checking it does not change a param already set."""
+        clean = _json_value(value, f"param {_check_key(key, 'param')!r}")
+        if key in self._params and self._params[key] != clean:
+            raise ConfigError(
+                f"param {key!r} of run {self.id} is already {self._params[key]!r}; "
+                f"it cannot change to {clean!r}",
+                fix="params are the run's fixed inputs: log the new value under "
+                "another key, or start a new run",
+            )
+        return clean
 
-    def _add_point(self, key: str, value: Any, step: int | None, now: float) -> None:
+    def _point(self, key: str, value: Any, step: Any) -> tuple[str, int, float | None]:
+        """A checked (key, step, value); changes nothing."""
         if key not in self._metric_keys:
-            self._metric_keys.add(_check_key(key, "metric"))
+            _check_key(key, "metric")
         number = _metric_value(key, value)
-        last = self._last.get(key)
         if step is not None:
-            step = _check_step(key, step)
-        elif last is not None:
-            step = last[0] + 1
-        else:
-            step = 0
+            return key, _check_step(key, step), number
+        last = self._last.get(key)
+        return key, 0 if last is None else last[0] + 1, number
+
+    def _add_point(self, key: str, step: int, value: float | None, now: float) -> None:
+        self._metric_keys.add(key)
+        last = self._last.get(key)
         if last is None or step >= last[0]:
-            self._last[key] = (step, number)
-        self._buffer.append((key, step, number, now))
+            self._last[key] = (step, value)
+        self._buffer.append((key, step, value, now))
 
     def _maybe_flush(self) -> None:
         if (
@@ -312,6 +320,7 @@ class Run:
             self._ended_at = self._flush((status, error))
             self._status = status
             self._error = error
+        _open_runs.discard(self)
         if self._owns_project:
             self.project.close()
         return self._info()
@@ -329,8 +338,8 @@ class Run:
             experiment=self.experiment,
             kind=self.kind,
             status=self._status,
-            params=dict(self._params),
-            tags=dict(self._tags),
+            params=dict(sorted(self._params.items())),
+            tags=dict(sorted(self._tags.items())),
             metrics={key: value for key, (_, value) in sorted(self._last.items())},
             dataset=self._dataset,
             code_version=dict(self._code_version),
@@ -476,6 +485,22 @@ def describe_error(error: BaseException) -> str:
 
 # -- helpers ---------------------------------------------------------------------------------
 
+_open_runs: set[Run] = set()
+
+
+@atexit.register
+def _fail_open_runs() -> None:
+    """Store what runs left open at exit hold, and mark them failed rather than lose it."""
+    for run in list(_open_runs):
+        if run._pid != os.getpid():  # a forked child exiting: the run belongs to its parent
+            continue
+        try:
+            run.fail(EXIT_ERROR)
+        except Exception as problem:
+            print(
+                f"forgeml: run {run.id} could not be recorded at exit: {problem}", file=sys.stderr
+            )
+
 
 @contextmanager
 def _opened(project: ProjectLike) -> Iterator[Project]:
@@ -499,9 +524,9 @@ def _infos(session: Session, records: list[RunRecord]) -> list[RunInfo]:
             experiment=r.experiment,
             kind=r.kind,
             status=r.status,
-            params=dict(r.params),
-            tags=dict(r.tags),
-            metrics=dict(r.metrics),
+            params=dict(sorted(r.params.items())),
+            tags=dict(sorted(r.tags.items())),
+            metrics=dict(sorted(r.metrics.items())),
             dataset=None if r.dataset_version_id is None else datasets.get(r.dataset_version_id),
             code_version=dict(r.code_version),
             packages=dict(r.packages),
@@ -537,7 +562,7 @@ def _dataset_version_id(session: Session, dataset: DatasetVersion | None) -> int
 def _check_key(key: Any, what: str, limit: int = MAX_KEY_CHARS) -> str:
     if not isinstance(key, str):
         raise ConfigError(
-            f"{what} name {key!r} is a {type(key).__name__}, not a string",
+            f"{what} name {key!r} is of type {type(key).__name__}, not a string",
             fix=f"name each {what} with a string",
         )
     if not 1 <= len(key) <= limit or _CONTROL.search(key):

@@ -24,14 +24,13 @@ from threadpoolctl import threadpool_limits
 
 from forgeml.config import TrainSpec
 from forgeml.data import DatasetVersion, dataset, list_datasets
-from forgeml.errors import ConfigError, DataError, NotFound
+from forgeml.errors import ConfigError
 from forgeml.features import FeaturePipeline, Strategy
 from forgeml.project import Project, ProjectLike, resolve_project
 from forgeml.registry import (
     ModelBundle,
     ModelVersion,
     load_bundle,
-    model_version,
     promote,
     register_model,
     save_bundle,
@@ -39,6 +38,9 @@ from forgeml.registry import (
 from forgeml.train import metrics as m
 from forgeml.train.calibration import apply_calibration, choose_calibration
 from forgeml.train.candidates import Candidate, candidate
+from forgeml.train.card import classification_curves, regression_curves, render_card
+from forgeml.train.environment import code_version, package_versions
+from forgeml.train.evaluation import CHAMPION, champion_metrics, encode_target, score
 from forgeml.train.gates import GateResult, evaluate_gate
 from forgeml.train.importance import group_features, native_gain, permutation_importance
 from forgeml.train.predict import Predictor
@@ -48,11 +50,11 @@ from forgeml.train.splits import Split, cv_folds, make_split
 from forgeml.train.task import TargetInfo, check_leakage, infer_task
 from forgeml.train.tracking import Run, start_run
 
-__all__ = ["TrainResult", "score", "train"]
+__all__ = ["TrainResult", "train"]
 
 Progress = Callable[[str], None]
-CHAMPION = "champion"
 SMALL_DATA_ROWS = 20_000
+CARD_CONTEXT = "model/card.json"  # what the model card shows; 'forgeml report' renders it
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class TrainResult:
     promoted: bool
     champion: dict[str, Any] | None = None
     trials: list[Trial] = field(default_factory=list)
+    bundle: ModelBundle | None = None  # the trained bundle, as it was before it was stored
     context: dict[str, Any] = field(default_factory=dict)  # everything the model card shows
 
 
@@ -97,7 +100,7 @@ def train(
     table = table.filter(pc.is_valid(table.column(info.column)))
     features = [c for c in table.column_names if c != info.column and c not in spec.exclude]
     check_leakage(table, info, features)
-    y = _encode_target(table, info)
+    y = encode_target(table, info)
     split = make_split(table, spec.split, info, seed=spec.seed)
     metric = spec.metric or m.DEFAULT_METRIC[info.task]
     if metric not in m.HIGHER_IS_BETTER:
@@ -187,7 +190,7 @@ def train(
             ),
         )
         importance = _importance(predictor, matrices, split, y, info, metric, spec, bundle)
-        champion = _champion_metrics(found, name, test_rows, y[split.test], info, spec)
+        champion = champion_metrics(found, name, test_rows, y[split.test], info, spec)
         gate = evaluate_gate(found.spec.gate, test, champion=champion, slices=slices)
 
         signature = _signature(version, predictor.pipeline.input_columns, info)
@@ -252,7 +255,18 @@ def train(
             "lineage": lineage,
             "champion": champion,
         }
+        context["curves"] = _curves(info, y[split.test], test_scores, spec.seed)
+        if "confusion_matrix" in test:
+            labels = [str(c) for c in info.classes or []]
+            context["confusion_matrix"] = {"labels": labels, "matrix": test["confusion_matrix"]}
+        context["lineage"] |= {
+            "code_version": code_version(found.root),
+            "packages": package_versions(),
+        }
         _log_outcome(run, result, test, valid, gate, sha, signature, lineage)
+        run.log_artifact(CARD_CONTEXT, _json_bytes(context))
+        card = render_card(context).encode()
+        run.log_artifact("model/card.html", card)
 
     registered: ModelVersion | None = None
     promoted = False
@@ -260,6 +274,7 @@ def train(
         registered = register_model(
             name,
             sha,
+            card_html=card,
             signature=signature,
             metrics={"test": test, "valid": valid},
             lineage=lineage,
@@ -277,32 +292,20 @@ def train(
         promoted = True
         context["model"]["version"] = registered.version
     return TrainResult(
-        run.id,
-        result.candidate,
-        result.params,
-        metric,
-        test,
-        valid,
-        gate,
-        registered,
-        promoted,
-        champion,
-        result.trials,
-        context,
+        run_id=run.id,
+        candidate=result.candidate,
+        params=result.params,
+        metric=metric,
+        test=test,
+        valid=valid,
+        gate=gate,
+        model=registered,
+        promoted=promoted,
+        champion=champion,
+        trials=result.trials,
+        context=context,
+        bundle=bundle,
     )
-
-
-def score(
-    info: TargetInfo, scores: np.ndarray, y: np.ndarray, threshold: float | None, spec: TrainSpec
-) -> dict[str, Any]:
-    """Every metric for the task from model scores and encoded targets."""
-    if info.task == "binary":
-        return m.classification_metrics(
-            y, scores, threshold=threshold if threshold else 0.5, costs=spec.costs
-        )
-    if info.task == "multiclass":
-        return m.multiclass_metrics(y, scores, len(info.classes or []))
-    return m.regression_metrics(y, scores)
 
 
 class _Matrices:
@@ -459,21 +462,6 @@ def _importance(
     }
 
 
-def _champion_metrics(
-    project: Project, name: str, rows: pa.Table, y: np.ndarray, info: TargetInfo, spec: TrainSpec
-) -> dict[str, Any] | None:
-    try:
-        champion = model_version(f"{name}@{CHAMPION}", project=project)
-    except NotFound:
-        return None
-    predictor = Predictor(load_bundle(champion.artifact_sha256, project.artifacts))
-    try:
-        scores = predictor.scores(rows)
-    except DataError:
-        return None  # the champion reads columns this data no longer has
-    return score(info, scores, y, predictor.threshold, spec) | {"version": champion.version}
-
-
 def _dataset(project: Project, ref: str | None) -> DatasetVersion:
     if ref:
         return dataset(ref, project=project)
@@ -488,12 +476,12 @@ def _dataset(project: Project, ref: str | None) -> DatasetVersion:
     )
 
 
-def _encode_target(table: pa.Table, info: TargetInfo) -> np.ndarray:
-    column = table.column(info.column)
+def _curves(info: TargetInfo, y: np.ndarray, scores: np.ndarray, seed: int) -> dict[str, Any]:
+    if info.task == "binary":
+        return classification_curves(y, scores)
     if info.task == "regression":
-        return np.asarray(column.to_numpy(), dtype=np.float64)
-    codes = pc.index_in(column, value_set=pa.array(info.classes, type=column.type))
-    return np.asarray(codes.to_numpy(), dtype=np.int64)
+        return regression_curves(y, scores, seed=seed)
+    return {}
 
 
 def _threads(rows: int) -> int:

@@ -1,0 +1,308 @@
+"""Model bundles: an estimator, its fitted preprocessing and extras, stored safely.
+
+A bundle is a few content-addressed artifacts plus a JSON manifest that lists them::
+
+    {"format": 1, "flavor": "lightgbm",
+     "parts": {"model": "<sha256>", "calibrator": "<sha256>"},
+     "features": {...}, "extras": {...}}
+
+The manifest's sha256 is the bundle's id. Each part uses the library's own format:
+LightGBM's model text, XGBoost's JSON model, and skops for scikit-learn objects (the
+``sklearn`` flavor's model and any calibrator). Nothing is ever pickled.
+
+Loading is safe by construction: every part's bytes are checked against their sha256
+before anything parses them, and a skops part is only loaded when every type that skops
+does not trust by default is on :data:`ALLOWED_TYPE_PREFIXES` or :data:`ALLOWED_TYPES`
+(and not on :data:`REFUSED_TYPE_PREFIXES`). Saving applies the same check, so a bundle
+that could not be loaded back is refused when it is saved.
+
+>>> import tempfile
+>>> from sklearn.linear_model import LogisticRegression
+>>> from forgeml.artifacts import open_artifact_store
+>>> store = open_artifact_store(tempfile.mkdtemp())
+>>> model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+>>> bundle_id = save_bundle(ModelBundle("sklearn", model, {"columns": ["x"]}), store)
+>>> loaded = load_bundle(bundle_id, store)
+>>> loaded.flavor, loaded.features, loaded.estimator.predict([[2.5]]).tolist()
+('sklearn', {'columns': ['x']}, [1])
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from forgeml.artifacts import ArtifactStore
+from forgeml.errors import ArtifactError, ConfigError
+from forgeml.registry._json import canonical_bytes, json_document
+
+__all__ = [
+    "ALLOWED_TYPES",
+    "ALLOWED_TYPE_PREFIXES",
+    "FLAVORS",
+    "MANIFEST_FORMAT",
+    "REFUSED_TYPE_PREFIXES",
+    "Flavor",
+    "ModelBundle",
+    "load_bundle",
+    "read_manifest",
+    "save_bundle",
+]
+
+Flavor = Literal["lightgbm", "xgboost", "sklearn"]
+FLAVORS: tuple[str, ...] = get_args(Flavor)
+MANIFEST_FORMAT = 1
+
+ALLOWED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.")
+"""Modules whose types a skops part may create, beyond the ones skops itself trusts..."""
+
+REFUSED_TYPE_PREFIXES = (
+    "sklearn.datasets.",
+    "sklearn.externals.",
+    "sklearn.utils._testing.",
+    "numpy.ctypeslib.",
+    "numpy.distutils.",
+    "numpy.f2py.",
+    "numpy.lib.npyio.",
+    "numpy.load",
+    "numpy.memmap",
+    "numpy.save",
+    "numpy.testing.",
+)
+"""...except these, which read or write files or run tooling."""
+
+ALLOWED_TYPES = frozenset(
+    {
+        f"builtins.{name}"
+        for name in (
+            "bool",
+            "bytes",
+            "complex",
+            "dict",
+            "float",
+            "frozenset",
+            "int",
+            "list",
+            "set",
+            "slice",
+            "str",
+            "tuple",
+        )
+    }
+    | {"collections.OrderedDict", "collections.defaultdict"}
+)
+"""Exact type names skops may create besides the prefixes above."""
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """What a model version holds: the estimator, the fitted preprocessing and extras.
+
+    ``estimator`` is a ``lightgbm.Booster`` (or a fitted ``LGBMModel``), an
+    ``xgboost.Booster`` (or a fitted ``XGBModel``), or a scikit-learn estimator, matching
+    ``flavor``. ``features`` is the fitted preprocessing as JSON, ``extras`` any JSON
+    the predictor needs (task, classes, threshold, ...), and ``calibrator`` an optional
+    fitted scikit-learn object. Loaded bundles hold boosters for the boosting flavors.
+    """
+
+    flavor: Flavor
+    estimator: Any
+    features: dict[str, Any]
+    extras: dict[str, Any] = field(default_factory=dict)
+    calibrator: Any | None = None
+
+
+def save_bundle(bundle: ModelBundle, artifacts: ArtifactStore) -> str:
+    """Store the bundle's parts and its manifest; returns the manifest's sha256 (the id).
+
+    Raises ConfigError when the estimator does not match the flavor, is not fitted, holds
+    types that could not be loaded back safely, or when features/extras are not JSON.
+    """
+    if bundle.flavor not in FLAVORS:
+        raise ConfigError(
+            f"unknown model flavor {bundle.flavor!r}",
+            fix=f"use one of: {', '.join(FLAVORS)}",
+        )
+    features = json_document(bundle.features, "features")
+    extras = json_document(bundle.extras, "extras")
+    encoded = {"model": _model_bytes(bundle.flavor, bundle.estimator)}
+    if bundle.calibrator is not None:
+        encoded["calibrator"] = _skops_bytes(bundle.calibrator, "calibrator")
+    # every part is encoded and checked before the first one is stored
+    parts = {name: artifacts.put_bytes(data) for name, data in encoded.items()}
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "flavor": bundle.flavor,
+        "parts": parts,
+        "features": features,
+        "extras": extras,
+    }
+    return artifacts.put_bytes(canonical_bytes(manifest))
+
+
+def load_bundle(manifest_sha256: str, artifacts: ArtifactStore) -> ModelBundle:
+    """The bundle stored under ``manifest_sha256``, each part verified before it is parsed.
+
+    Raises IntegrityError when stored bytes do not match their hash, ArtifactNotFound for a
+    missing part, and ArtifactError when a part would create types outside the allow-list.
+    """
+    manifest = read_manifest(manifest_sha256, artifacts)
+    flavor = manifest["flavor"]
+    parts = manifest["parts"]
+    estimator = _load_model(flavor, artifacts.get_bytes(parts["model"]), parts["model"])
+    calibrator = None
+    if "calibrator" in parts:
+        sha = parts["calibrator"]
+        calibrator = _load_skops(artifacts.get_bytes(sha), f"calibrator part {sha}")
+    return ModelBundle(flavor, estimator, manifest["features"], manifest["extras"], calibrator)
+
+
+def read_manifest(manifest_sha256: str, artifacts: ArtifactStore) -> dict[str, Any]:
+    """The verified, checked manifest of a stored bundle (no part is read)."""
+    data = artifacts.get_bytes(manifest_sha256)
+    try:
+        manifest = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict) or "parts" not in manifest:
+        raise _not_a_bundle(manifest_sha256, "it is not a bundle manifest")
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise ArtifactError(
+            f"bundle {manifest_sha256} has manifest format {manifest.get('format')!r}, "
+            f"this forgeml reads format {MANIFEST_FORMAT}",
+            fix="upgrade forgeml (pip install -U forgeml) to load this bundle",
+        )
+    parts = manifest["parts"]
+    problems = []
+    if manifest.get("flavor") not in FLAVORS:
+        problems.append(f"unknown flavor {manifest.get('flavor')!r}")
+    if not isinstance(parts, dict) or "model" not in parts:
+        problems.append("no 'model' part")
+    elif not all(isinstance(s, str) and _SHA256.fullmatch(s) for s in parts.values()):
+        problems.append("a part that is not a sha256 digest")
+    if not isinstance(manifest.get("features"), dict) or not isinstance(
+        manifest.get("extras"), dict
+    ):
+        problems.append("features or extras that are not JSON objects")
+    if problems:
+        raise _not_a_bundle(manifest_sha256, "its manifest has " + "; ".join(problems))
+    return manifest
+
+
+def _not_a_bundle(sha256: str, why: str) -> ArtifactError:
+    return ArtifactError(
+        f"artifact {sha256} is not a model bundle: {why}",
+        fix="pass the id that save_bundle() returned, or a model version's artifact_sha256",
+    )
+
+
+def _model_bytes(flavor: str, estimator: Any) -> bytes:
+    if flavor == "lightgbm":
+        import lightgbm
+
+        if isinstance(estimator, lightgbm.LGBMModel):
+            estimator = _fitted(lambda: estimator.booster_, estimator)
+        if not isinstance(estimator, lightgbm.Booster):
+            raise _wrong_estimator(flavor, estimator, "a lightgbm.Booster or a fitted LGBMModel")
+        text: str = estimator.model_to_string()
+        return text.encode()
+    if flavor == "xgboost":
+        import xgboost
+
+        if isinstance(estimator, xgboost.XGBModel):
+            estimator = _fitted(estimator.get_booster, estimator)
+        if not isinstance(estimator, xgboost.Booster):
+            raise _wrong_estimator(flavor, estimator, "an xgboost.Booster or a fitted XGBModel")
+        return bytes(estimator.save_raw("json"))
+    return _skops_bytes(estimator, "estimator")
+
+
+def _fitted(get: Any, estimator: Any) -> Any:
+    try:
+        return get()
+    except Exception as e:  # each library raises its own not-fitted error
+        raise ConfigError(
+            f"the {type(estimator).__name__} is not fitted ({e})",
+            fix="fit the model before saving it",
+        ) from None
+
+
+def _wrong_estimator(flavor: str, estimator: Any, expected: str) -> ConfigError:
+    return ConfigError(
+        f"flavor {flavor!r} needs {expected}, got a {type(estimator).__module__}."
+        f"{type(estimator).__qualname__}",
+        fix="pass the flavor that matches the estimator: lightgbm, xgboost or sklearn",
+    )
+
+
+def _skops_bytes(obj: Any, what: str) -> bytes:
+    import skops.io
+
+    data: bytes = skops.io.dumps(obj)
+    refused = _refused_types(data)
+    if refused:
+        raise ConfigError(
+            f"the {what} holds types that forgeml will not load back: {', '.join(refused)}",
+            fix="use scikit-learn estimators only in the 'sklearn' flavor; save a LightGBM "
+            "or XGBoost model with its own flavor",
+        )
+    return data
+
+
+def _refused_types(data: bytes) -> list[str]:
+    import skops.io
+
+    untrusted: list[str] = skops.io.get_untrusted_types(data=data)
+    return sorted(name for name in untrusted if not _allowed(name))
+
+
+def _allowed(name: str) -> bool:
+    if name in ALLOWED_TYPES:
+        return True
+    return name.startswith(ALLOWED_TYPE_PREFIXES) and not name.startswith(REFUSED_TYPE_PREFIXES)
+
+
+def _load_skops(data: bytes, what: str) -> Any:
+    import skops.io
+
+    try:
+        untrusted: list[str] = skops.io.get_untrusted_types(data=data)
+    except Exception as e:  # not a skops file at all
+        raise ArtifactError(
+            f"{what} is not a skops file ({type(e).__name__}: {e})",
+            fix="store scikit-learn objects with save_bundle()",
+        ) from None
+    refused = sorted(name for name in untrusted if not _allowed(name))
+    if refused:
+        raise ArtifactError(
+            f"{what} would create types outside the allow-list: {', '.join(refused)}; "
+            "it was not loaded",
+            fix="only scikit-learn, numpy and scipy.sparse types are loaded; re-save the "
+            "model with those, or a LightGBM/XGBoost model with its own flavor",
+        )
+    return skops.io.loads(data, trusted=untrusted)
+
+
+def _load_model(flavor: str, data: bytes, sha256: str) -> Any:
+    what = f"{flavor} model part {sha256}"
+    if flavor == "sklearn":
+        return _load_skops(data, what)
+    try:
+        if flavor == "lightgbm":
+            import lightgbm
+
+            return lightgbm.Booster(model_str=data.decode())
+        import xgboost
+
+        booster = xgboost.Booster()
+        booster.load_model(bytearray(data))
+        return booster
+    except Exception as e:  # the library's own parse error
+        raise ArtifactError(
+            f"{what} cannot be read ({type(e).__name__}: {e})",
+            fix="store the model again with save_bundle()",
+        ) from None
