@@ -4,7 +4,8 @@
 >>> project = Project.init(tempfile.mkdtemp(), name="churn")
 >>> project.spec.project
 'churn'
->>> Project.find(project.root / "sub" / "folder").root == project.root
+>>> (project.root / "notebooks").mkdir()
+>>> Project.find(project.root / "notebooks").root == project.root
 True
 >>> project.close()
 """
