@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 
 from forgeml.cli.output import console, violation_table
+from forgeml.cli.train import print_gate
 from forgeml.demo.scenario import run_demo
 from forgeml.errors import ValidationFailed
+from forgeml.train.trainer import TrainResult
 
 
 class _Console:
@@ -27,6 +29,19 @@ class _Console:
     def rejected(self, error: ValidationFailed) -> None:
         console.print(f"   [red]refused:[/] {error.message}")
         console.print(violation_table(error.violations))
+
+    def trained(self, result: TrainResult) -> None:
+        console.print(f"   best of {len(result.trials)} trials: {result.candidate}", markup=False)
+        table = Table("metric", "test", "validation")
+        for name in ("roc_auc", "pr_auc", "log_loss", "ece", "f1", "expected_cost"):
+            if name in result.test:
+                table.add_row(name, f"{result.test[name]:.4f}", f"{result.valid[name]:.4f}")
+        console.print(table)
+        print_gate(result.gate)
+        if result.model is not None:
+            console.print(
+                f"   registered {result.model.ref} and promoted it to champion", markup=False
+            )
 
     def shift(self, rows: list[tuple[str, str, str]]) -> None:
         table = Table("", "months 1-6", "months 7-12")
@@ -47,6 +62,6 @@ def demo(
     console.print(
         f"\n[bold green]done[/] in {time.perf_counter() - started:.1f}s: "
         f"{len(result.versions)} dataset versions stored, a corrupted batch refused on "
-        f"{len(result.rejected)} rules. Inspect with: "
-        f"forgeml --project {result.project} datasets show credit"
+        f"{len(result.rejected)} rules, champion {result.model or 'none'}. Inspect with: "
+        f"forgeml --project {result.project} models credit"
     )

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from sklearn.metrics import log_loss, roc_auc_score
 
 from forgeml.config import SPEC_FILE
 from forgeml.data import DatasetVersion, ingest
@@ -22,6 +23,10 @@ from forgeml.data.validation import Violation
 from forgeml.demo.credit import generate_credit
 from forgeml.errors import ValidationFailed
 from forgeml.project import Project
+from forgeml.registry import load_model
+from forgeml.train.predict import Predictor
+from forgeml.train.report import write_report
+from forgeml.train.trainer import TrainResult, train
 
 __all__ = ["DemoResult", "Narrator", "run_demo"]
 
@@ -40,6 +45,20 @@ datasets:
         utilisation: {type: number, min: 0, max: 1}
         region: {type: category, allowed: [north, south, east, west]}
         defaulted: {type: boolean, nullable: false}
+
+train:
+  target: defaulted
+  exclude: [customer_id, month]
+  slices: [region, employment]
+  costs: {false_positive: 1, false_negative: 5}   # a missed default costs 5x a refused loan
+  budget: {trials: 8, time: 90s}
+
+gate:
+  min_rows: 200
+  metrics: {roc_auc: {min: 0.65}}
+  versus_champion: {roc_auc: {min_delta: -0.01}}
+  slices: {roc_auc: {min: 0.55}}
+  min_slice_rows: 100   # smaller slices are too noisy to judge
 """
 
 
@@ -47,6 +66,7 @@ class Narrator(Protocol):
     def step(self, title: str) -> None: ...
     def say(self, text: str) -> None: ...
     def rejected(self, error: ValidationFailed) -> None: ...
+    def trained(self, result: TrainResult) -> None: ...
     def shift(self, rows: list[tuple[str, str, str]]) -> None: ...
 
 
@@ -55,6 +75,10 @@ class DemoResult:
     project: Path
     versions: list[DatasetVersion]
     rejected: list[Violation]
+    model: str | None
+    card: Path | None
+    before: dict[str, float]  # champion on held-out months 1-6
+    after: dict[str, float]  # the same champion on months 7-12
 
 
 def run_demo(
@@ -104,13 +128,38 @@ def run_demo(
             rejected = e.violations
             narrator.rejected(e)
 
+        narrator.step("Train, evaluate and gate candidates on months 1-6")
+        result = train(dataset_ref=h1.ref, project=project, progress=narrator.say)
+        narrator.trained(result)
+        card = None
+        if result.model is not None:
+            card = write_report(result.model.ref, root / "credit-model-card.html", project=project)
+            narrator.say(f"model card: {card.name} (one HTML file, opens offline)")
+
         narrator.step("Ingest months 7-12 (Parquet)")
         h2 = ingest(inbox / "credit_h2.parquet", name="credit", project=project).version
         narrator.say(f"{h2.ref}: {h2.rows:,} rows, content {h2.content_hash[:12]}")
 
-        narrator.step("What the stored profiles already show: the world changed")
+        narrator.step("What the stored profiles and the champion already show: the world changed")
         narrator.shift(_shift_rows(h1, h2))
-        return DemoResult(project.root, [h1, h2], rejected)
+        before = {"roc_auc": result.test["roc_auc"], "log_loss": result.test["log_loss"]}
+        after = _champion_on(project, second) if result.model else {}
+        if after:
+            narrator.say(
+                f"champion on months 7-12: predicts {after['predicted_rate']:.1%} defaults, "
+                f"{after['observed_rate']:.1%} happen; log loss {before['log_loss']:.3f} → "
+                f"{after['log_loss']:.3f}, ROC AUC {before['roc_auc']:.3f} → "
+                f"{after['roc_auc']:.3f}: it still ranks, but its probabilities are wrong"
+            )
+        return DemoResult(
+            project.root,
+            [h1, h2],
+            rejected,
+            result.model.ref if result.model else None,
+            card,
+            before,
+            after,
+        )
 
 
 def _corrupt(table: pa.Table, seed: int) -> pa.Table:
@@ -141,6 +190,18 @@ def _shift_rows(before: DatasetVersion, after: DatasetVersion) -> list[tuple[str
     a, b = before.profile["columns"]["defaulted"], after.profile["columns"]["defaulted"]
     rows.append(("default rate", f"{_rate(a):.1%}", f"{_rate(b):.1%}"))
     return rows
+
+
+def _champion_on(project: Project, rows: pa.Table) -> dict[str, float]:
+    _version, bundle = load_model("credit@champion", project=project)
+    scores = Predictor(bundle).scores(rows)
+    labels = np.asarray(rows.column("defaulted").to_numpy(zero_copy_only=False), dtype=np.int64)
+    return {
+        "roc_auc": float(roc_auc_score(labels, scores)),
+        "log_loss": float(log_loss(labels, np.clip(scores, 1e-15, 1 - 1e-15), labels=[0, 1])),
+        "predicted_rate": float(scores.mean()),
+        "observed_rate": float(labels.mean()),
+    }
 
 
 def _statistic(stats: dict[str, Any], statistic: str) -> float:
