@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from forgeml.cli.output import console, violation_table
 from forgeml.cli.train import print_gate
-from forgeml.demo.scenario import run_demo
 from forgeml.errors import ValidationFailed
-from forgeml.train.trainer import TrainResult
+
+if TYPE_CHECKING:  # the scenario trains models: import it when the command runs
+    from forgeml.train.trainer import TrainResult
 
 
 class _Console:
@@ -57,6 +59,8 @@ def demo(
     rows_per_month: int = typer.Option(2000, min=100, help="Applications generated per month."),
 ) -> None:
     """Run the demo scenario end to end in a throw-away project."""
+    from forgeml.demo.scenario import run_demo
+
     started = time.perf_counter()
     result = run_demo(directory, _Console(), rows_per_month=rows_per_month)
     console.print(

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console, stages
-from forgeml.train.gate_version import gate
-from forgeml.train.gates import GateResult
-from forgeml.train.report import write_report
-from forgeml.train.trainer import train
+
+if TYPE_CHECKING:  # training modules load scikit-learn: import them when a command runs
+    from forgeml.train.gates import GateResult
 
 MAIN = (
     "roc_auc",
@@ -47,6 +46,8 @@ def train_command(
     ),
 ) -> None:
     """Train candidates, evaluate and gate the best; register and promote it if it passes."""
+    from forgeml.train.trainer import train
+
     project = state(ctx).project()
     with stages("training") as progress:
         result = train(
@@ -86,6 +87,8 @@ def gate_command(
     ref: str = typer.Argument(..., help="MODEL@VERSION or MODEL@ALIAS to check."),
 ) -> None:
     """Check a model version against the gate in forgeml.yaml; exit 1 when it fails (for CI)."""
+    from forgeml.train.gate_version import gate
+
     report = gate(ref, project=state(ctx).project())
     console.print(
         f"{report.version.ref} on its held-out rows"
@@ -104,6 +107,8 @@ def report_command(
     ),
 ) -> None:
     """Write a model version's card: one HTML file that opens offline."""
+    from forgeml.train.report import write_report
+
     path = write_report(ref, output, project=state(ctx).project())
     console.print(f"model card written to {path}")
 
