@@ -31,12 +31,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from forgeml.errors import ConfigError, ForgemlError, NotFound
 from forgeml.project import ProjectLike, resolve_project
 from forgeml.registry._json import finite_document
 from forgeml.registry.refs import check_alias, check_model_name, parse_model_ref, who
 from forgeml.store import registry as queries
-from forgeml.store.models import AliasEventRecord
+from forgeml.store.models import AliasEventRecord, ModelRecord, ModelVersionRecord
 
 __all__ = ["AliasEvent", "history", "promote", "rollback"]
 
@@ -112,19 +114,9 @@ def promote(
             events = queries.alias_events(session, model, alias)
             if events:
                 return AliasEvent.from_record(events[-1], name)
-        queries.set_alias(session, model, alias, target)
-        record = queries.add_alias_event(
-            session,
-            model,
-            alias,
-            action="promote",
-            from_version=current,
-            to_version=target.version,
-            actor=actor or who(),
-            reason=reason.strip(),
-            gate=gate_doc,
+        return _move(
+            session, model, name, alias, "promote", current, target, actor, reason, gate_doc
         )
-        return AliasEvent.from_record(record, name)
 
 
 def rollback(
@@ -163,19 +155,35 @@ def rollback(
                 f"--alias {alias} --reason TEXT'",
             )
         target = queries.get_version(session, model, held[-2])
-        queries.set_alias(session, model, alias, target)
-        record = queries.add_alias_event(
-            session,
-            model,
-            alias,
-            action="rollback",
-            from_version=current,
-            to_version=target.version,
-            actor=actor or who(),
-            reason=reason.strip(),
-            gate=None,
-        )
-        return AliasEvent.from_record(record, name)
+        return _move(session, model, name, alias, "rollback", current, target, actor, reason, None)
+
+
+def _move(
+    session: Session,
+    model: ModelRecord,
+    name: str,
+    alias: str,
+    action: str,
+    current: int | None,
+    target: ModelVersionRecord,
+    actor: str | None,
+    reason: str,
+    gate: dict[str, Any] | None,
+) -> AliasEvent:
+    """Point ``alias`` at ``target`` and record the move, in the caller's transaction."""
+    queries.set_alias(session, model, alias, target)
+    record = queries.add_alias_event(
+        session,
+        model,
+        alias,
+        action=action,
+        from_version=current,
+        to_version=target.version,
+        actor=actor or who(),
+        reason=reason.strip(),
+        gate=gate,
+    )
+    return AliasEvent.from_record(record, name)
 
 
 def _holders(events: list[AliasEventRecord]) -> list[int]:
