@@ -12,7 +12,9 @@ True
 
 from __future__ import annotations
 
+import getpass
 import os
+import socket
 from functools import cached_property
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from forgeml.config import SPEC_FILE, STATE_DIR, Settings, Spec, load_spec
 from forgeml.errors import ConfigError, ProjectNotFound
 from forgeml.store import MetadataStore
 
-__all__ = ["ENV_PROJECT", "Project", "ProjectLike", "resolve_project"]
+__all__ = ["ENV_PROJECT", "Project", "ProjectLike", "resolve_project", "who"]
 
 ENV_PROJECT = "FORGEML_PROJECT"
 
@@ -140,6 +142,15 @@ ProjectLike = Project | str | os.PathLike[str] | None
 def resolve_project(project: ProjectLike) -> Project:
     """A :class:`Project` from an instance, a folder, or None (search from the cwd)."""
     return project if isinstance(project, Project) else Project.find(project)
+
+
+def who() -> str:
+    """``user@host`` of this process, recorded as the author of a change."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"[:200]
 
 
 def _quote(name: str) -> str:

@@ -139,3 +139,26 @@ def test_brackets_in_messages_are_shown_not_swallowed(forgeml_cli: Invoke, tmp_p
     forgeml_cli("init", str(tmp_path))
     result = forgeml_cli("-p", str(tmp_path), "ingest", str(tmp_path / "[old]" / "x.csv"))
     assert "[old]" in result.err
+
+
+def test_gate_failures_exit_non_zero_for_ci(forgeml_cli: Invoke, tmp_path: Path) -> None:
+    from forgeml.data import ingest
+    from forgeml.demo.credit import generate_credit
+    from forgeml.project import Project
+
+    spec = (
+        "train: {target: defaulted, exclude: [customer_id, month], candidates: [logistic], "
+        "budget: {trials: 1}}\ngate: {metrics: {roc_auc: {min: %s}}}\n"
+    )
+    (tmp_path / "forgeml.yaml").write_text(spec % "0.5")
+    with Project.init(tmp_path) as project:
+        ingest(
+            generate_credit(rows_per_month=150, months=4, seed=2), name="credit", project=project
+        )
+    assert forgeml_cli("-p", str(tmp_path), "train").code == 0
+    assert forgeml_cli("-p", str(tmp_path), "gate", "credit@1").code == 0
+    (tmp_path / "forgeml.yaml").write_text(spec % "0.999")
+    failed = forgeml_cli("-p", str(tmp_path), "gate", "credit@1")
+    assert failed.code == 1 and "gate failed" in failed.out
+    retrained = forgeml_cli("-p", str(tmp_path), "train", "--exclude", "region")
+    assert retrained.code == 1 and "not registered" in retrained.out

@@ -163,7 +163,7 @@ def test_registration_checks_its_inputs_and_stores_nothing_on_error(
         _register(project, project.artifacts.put_bytes(b"not a manifest"))
     with pytest.raises(ArtifactNotFound):
         _register(project, "0" * 64)
-    with pytest.raises(NotFound, match="no run with id 'nope'"):
+    with pytest.raises(NotFound, match="'nope' is not a run id"):
         _register(project, sklearn_bundle, run_id="nope")
     assert list_models(project=project) == []
 
@@ -205,7 +205,7 @@ def test_register_a_run_from_its_artifacts(
     failed = record_run({}, status="failed")
     with pytest.raises(ForgemlError, match="failed, so it has no model"):
         register_run(failed, project=project)
-    with pytest.raises(NotFound, match="no run with id 'missing'"):
+    with pytest.raises(NotFound, match="'missing' is not a run id"):
         register_run("missing", project=project)
 
 

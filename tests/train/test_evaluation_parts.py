@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lightgbm
 import numpy as np
+import pytest
 from sklearn.metrics import log_loss
 
 from forgeml.train.calibration import apply_calibration, choose_calibration
@@ -55,3 +56,24 @@ def test_importance_finds_the_signal_and_gain_agrees() -> None:
     assert next(iter(drop)) == "income" and drop["income"] > 0.3 > abs(drop["age"])
     gain = native_gain(model, names)
     assert gain is not None and max(gain, key=gain.__getitem__) == "income"
+
+
+def test_xgboost_booster_gain_and_balanced_weights() -> None:
+    import xgboost
+
+    from forgeml.train.candidates import _balanced_weights
+
+    x = RNG.normal(size=(500, 2))
+    y = (x[:, 0] > 1).astype(int)  # about 16% positives
+    weights = _balanced_weights(y)
+    assert weights[y == 1].sum() == pytest.approx(weights[y == 0].sum())
+    booster = xgboost.XGBClassifier(n_estimators=10).fit(x, y, sample_weight=weights)
+    gain = native_gain(booster.get_booster()[:5], ["signal", "noise"])
+    assert gain is not None and gain["signal"] > gain["noise"]
+
+
+def test_calibration_can_be_required() -> None:
+    p = RNG.uniform(size=4000)
+    y = (RNG.uniform(size=4000) < p).astype(int)
+    assert choose_calibration(y, p, seed=0) is None  # already calibrated: no gain
+    assert choose_calibration(y, p, seed=0, required=True) is not None

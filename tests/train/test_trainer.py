@@ -11,9 +11,9 @@ import pytest
 from forgeml.config import SPEC_FILE
 from forgeml.data import ingest
 from forgeml.demo.credit import generate_credit
-from forgeml.errors import ConfigError, NotFound
+from forgeml.errors import ConfigError, ForgemlError, NotFound
 from forgeml.project import Project
-from forgeml.registry import history, load_model, model_version, register_run
+from forgeml.registry import history, load_bundle, model_version, register_run
 from forgeml.train.gate_version import gate
 from forgeml.train.predict import Predictor
 from forgeml.train.tracking import get_run
@@ -97,8 +97,8 @@ def test_the_stored_artifact_predicts_exactly_what_training_produced(tmp_path: P
         result = train(project=project, trials=1)
         assert result.candidate == name and result.bundle is not None
         offline = Predictor(result.bundle).scores(rows)
-        _version, stored = load_model(result.model.ref if result.model else "", project=project)
-        served = Predictor(stored).scores(rows)
+        stored_sha = get_run(result.run_id, project=project).artifacts["model/bundle"]
+        served = Predictor(load_bundle(stored_sha, project.artifacts)).scores(rows)
         assert np.array_equal(offline, served), name
     project.close()
 
@@ -121,6 +121,8 @@ def test_a_candidate_that_fails_the_gate_is_not_registered(tmp_path: Path) -> No
     with pytest.raises(NotFound, match="no model named 'credit'"):
         model_version("credit@champion", project=project)
     assert get_run(result.run_id, project=project).tags["gate"] == "failed"
+    with pytest.raises(ForgemlError, match="failed its gate"):
+        register_run(result.run_id[:8], project=project)
     project.close()
 
 

@@ -75,7 +75,9 @@ app.add_typer(db_app, name="db")
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer returns, rather than raises, an Exit's code
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except ForgemlError as error:
         print_error(error)
         sys.exit(1)

@@ -37,6 +37,9 @@ def train_command(
         None, "--dataset", "-d", help="NAME or NAME@VERSION (default: train.dataset)."
     ),
     target: str | None = typer.Option(None, "--target", "-t", help="Target column."),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", "-x", help="Column to leave out (repeatable)."
+    ),
     trials: int | None = typer.Option(None, "--trials", min=1, help="Search trial budget."),
     budget: str | None = typer.Option(None, "--budget", help="Search time budget, e.g. 5m."),
     register: bool = typer.Option(
@@ -56,6 +59,7 @@ def train_command(
             target=target,
             trials=trials,
             time_budget=budget,
+            exclude=exclude,
             register=register,
             progress=progress,
         )

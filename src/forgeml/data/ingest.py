@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -21,7 +19,7 @@ from forgeml.data.sources import FileFormat, Loaded, is_sql_url, read_file, read
 from forgeml.data.validation import Violation, validate
 from forgeml.data.versions import DatasetVersion, check_name
 from forgeml.errors import ConfigError, ValidationFailed
-from forgeml.project import ProjectLike, resolve_project
+from forgeml.project import ProjectLike, resolve_project, who
 from forgeml.store import datasets as queries
 
 __all__ = ["IngestResult", "Progress", "default_name", "ingest", "load_source", "validate_source"]
@@ -91,7 +89,7 @@ def ingest(
             schema=schema,
             profile=profile,
             source=table.source,
-            created_by=_who(),
+            created_by=who(),
         )
         return IngestResult(DatasetVersion.from_record(record, name, found), created)
 
@@ -153,11 +151,3 @@ def _sweep_stale(folder: Path) -> None:
         with contextlib.suppress(OSError):
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
-
-
-def _who() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"[:200]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 import re
-import socket
 
 from forgeml.data.versions import NAME_PATTERN
 from forgeml.errors import ConfigError
 
-__all__ = ["RESERVED_ALIASES", "check_alias", "check_model_name", "parse_model_ref", "who"]
+__all__ = ["RESERVED_ALIASES", "check_alias", "check_model_name", "parse_model_ref"]
 
 ALIAS_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
 RESERVED_ALIASES = frozenset({"latest"})
@@ -87,12 +85,3 @@ def parse_model_ref(ref: str) -> tuple[str, int | str | None]:
             fix="write NAME@N (a version from 1), NAME@ALIAS (e.g. credit@champion) or NAME@latest",
         )
     return name, selector
-
-
-def who() -> str:
-    """``user@host`` of this process, recorded as the author of a change."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"[:200]

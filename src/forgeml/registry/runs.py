@@ -20,6 +20,7 @@ from forgeml.errors import ArtifactError, ForgemlError
 from forgeml.project import ProjectLike, resolve_project
 from forgeml.registry.versions import ModelVersion, register_model
 from forgeml.store import registry as queries
+from forgeml.store import runs as run_queries
 
 __all__ = ["RUN_BUNDLE", "RUN_CARD", "RUN_DOCUMENTS", "register_run"]
 
@@ -42,13 +43,20 @@ def register_run(
     """
     found = resolve_project(project)
     with found.store.read() as session:
-        run = queries.get_run(session, run_id)
-        experiment, status = run.experiment, run.status
+        run = run_queries.get_run(session, run_id)  # a unique prefix is enough
+        run_id, experiment, status = run.id, run.experiment, run.status
         named = queries.run_artifacts(session, run_id)
+        gate = (run.tags or {}).get("gate")
     if status == "failed":
         raise ForgemlError(
             f"run {run_id} failed, so it has no model to register",
             fix="register a run that finished",
+        )
+    if gate == "failed":
+        raise ForgemlError(
+            f"run {run_id} produced a model that failed its gate, so it is not registered",
+            fix="see 'forgeml runs show' for the failed checks; retrain, or relax the gate in "
+            "forgeml.yaml if the bound was wrong",
         )
     missing = [key for key in (RUN_BUNDLE, *RUN_DOCUMENTS.values()) if key not in named]
     if missing:

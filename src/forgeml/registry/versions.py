@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from forgeml.errors import ConfigError
-from forgeml.project import ProjectLike, resolve_project
+from forgeml.project import ProjectLike, resolve_project, who
 from forgeml.registry._json import finite_document, json_document
 from forgeml.registry.bundle import ModelBundle, load_bundle, read_manifest, save_bundle
-from forgeml.registry.refs import check_model_name, parse_model_ref, who
+from forgeml.registry.refs import check_model_name, parse_model_ref
 from forgeml.store import registry as queries
+from forgeml.store import runs as run_queries
 from forgeml.store.models import ModelVersionRecord
 from forgeml.store.registry import ModelSummary
 
@@ -128,7 +129,7 @@ def register_model(
         artifacts.append((card_sha, len(card_html), "model/card"))
     with found.store.write() as session:
         if run_id is not None:
-            queries.get_run(session, run_id)  # a clear NotFound instead of a foreign-key error
+            run_id = run_queries.get_run(session, run_id).id  # NotFound, not a key error
         record = queries.add_version(
             session,
             name=name,

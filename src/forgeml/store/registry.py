@@ -19,7 +19,6 @@ from forgeml.store.models import (
     ModelRecord,
     ModelVersionRecord,
     RunArtifactRecord,
-    RunRecord,
     utcnow,
 )
 from forgeml.store.rows import insert_ignore, locked_parent, next_number
@@ -32,7 +31,6 @@ __all__ = [
     "alias_not_found",
     "aliases",
     "get_model",
-    "get_run",
     "get_version",
     "list_models",
     "list_versions",
@@ -255,16 +253,6 @@ def alias_events(
     if alias is not None:
         query = query.where(AliasEventRecord.alias == alias)
     return list(session.scalars(query.order_by(AliasEventRecord.id)))
-
-
-def get_run(session: Session, run_id: str) -> RunRecord:
-    run = session.get(RunRecord, run_id)
-    if run is None:
-        raise NotFound(
-            f"no run with id '{run_id}'",
-            fix="copy the id from the output of the training command",
-        )
-    return run
 
 
 def run_artifacts(session: Session, run_id: str) -> dict[str, str]:

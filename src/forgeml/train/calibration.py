@@ -46,8 +46,13 @@ def apply_calibration(method: str, model: Any, proba: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict_proba(_logit(proba))[:, 1])
 
 
-def choose_calibration(y: np.ndarray, proba: np.ndarray, *, seed: int) -> Calibration | None:
-    """The calibration that improves held-out log loss most, or None."""
+def choose_calibration(
+    y: np.ndarray, proba: np.ndarray, *, seed: int, required: bool = False
+) -> Calibration | None:
+    """The calibration that improves held-out log loss most, or None.
+
+    With ``required`` the better of the two methods is used even without a gain.
+    """
     y = np.asarray(y, dtype=np.int64)
     if len(y) < 200 or len(np.unique(y)) < 2:
         return None  # too little data to calibrate without overfitting
@@ -64,7 +69,7 @@ def choose_calibration(y: np.ndarray, proba: np.ndarray, *, seed: int) -> Calibr
             losses.append(_loss(y[score_on], apply_calibration(method, model, proba[score_on])))
         gains[method] = raw - float(np.mean(losses))
     method, gain = max(gains.items(), key=lambda kv: kv[1])
-    if gain <= MIN_GAIN:
+    if gain <= MIN_GAIN and not required:
         return None
     return Calibration(method, _fit(method, y, proba), gain)
 

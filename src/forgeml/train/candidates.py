@@ -75,10 +75,19 @@ class Candidate:
             return Fitted(estimator, params, int(estimator.best_iteration_ or 0) or None)
         if self.name == "xgboost" and x_valid is not None:
             estimator.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)
-            estimator.fit(x, y, eval_set=[(x_valid, y_valid)], verbose=False)
+            # XGBoost has no class_weight: balanced classes become per-row weights.
+            weights = _balanced_weights(y) if class_weight == "balanced" else None
+            estimator.fit(x, y, sample_weight=weights, eval_set=[(x_valid, y_valid)], verbose=False)
             return Fitted(estimator, params, int(estimator.best_iteration) + 1)
         estimator.fit(x, y)
         return Fitted(estimator, params)
+
+
+def _balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Per-row weights n / (k * count(class)), as scikit-learn's class_weight='balanced'."""
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    weights: np.ndarray = (len(y) / (len(classes) * counts))[inverse]
+    return weights
 
 
 def _logistic(task: str, params: Params, seed: int, class_weight: Any) -> Any:

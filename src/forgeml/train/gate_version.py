@@ -49,6 +49,12 @@ def gate(ref: str, *, project: ProjectLike = None) -> GateReport:
             fix="gate a version trained by forgeml",
         )
     run = get_run(version.run_id, project=found)
+    if "train" not in run.params:
+        raise ForgemlError(
+            f"{version.ref} comes from run {run.id[:8]}, which was not a 'forgeml train' run, "
+            "so its held-out rows are unknown",
+            fix="gate a version trained by 'forgeml train'",
+        )
     spec = TrainSpec.model_validate(run.params["train"])
     data = dataset(str(version.lineage["dataset"]), project=found)
     table = data.to_arrow()

@@ -75,7 +75,8 @@ def native_gain(estimator: Any, feature_names: Sequence[str]) -> dict[str, float
     if booster is not None and hasattr(booster, "feature_importance"):
         gains = booster.feature_importance(importance_type="gain")
         return {n: float(g) for n, g in zip(feature_names, gains, strict=True)}
-    if hasattr(estimator, "get_booster"):
-        scores = estimator.get_booster().get_score(importance_type="total_gain")
+    xgb = estimator.get_booster() if hasattr(estimator, "get_booster") else estimator
+    if hasattr(xgb, "get_score"):  # an XGBoost model or Booster
+        scores = xgb.get_score(importance_type="total_gain")
         return {n: float(scores.get(f"f{i}", 0.0)) for i, n in enumerate(feature_names)}
     return None

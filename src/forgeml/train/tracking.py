@@ -41,10 +41,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from forgeml.data.ingest import _who
 from forgeml.data.versions import DatasetVersion
 from forgeml.errors import ConfigError, ForgemlError, NotFound
-from forgeml.project import Project, ProjectLike
+from forgeml.project import Project, ProjectLike, who
 from forgeml.store import datasets as dataset_queries
 from forgeml.store import runs as queries
 from forgeml.store.models import RunRecord, utcnow
@@ -389,7 +388,7 @@ def start_run(
             "code_version": code_version(found.root),
             "packages": package_versions(),
             "host": socket.gethostname()[:200],
-            "created_by": _who(),
+            "created_by": who(),
             "started_at": utcnow(),
         }
         with found.store.write() as session:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +83,7 @@ def train(
     target: str | None = None,
     trials: int | None = None,
     time_budget: str | None = None,
+    exclude: Sequence[str] = (),
     register: bool = True,
     progress: Progress | None = None,
 ) -> TrainResult:
@@ -92,6 +93,8 @@ def train(
     spec = found.spec.train
     if target:
         spec = spec.model_copy(update={"target": target})
+    if exclude:
+        spec = spec.model_copy(update={"exclude": [*spec.exclude, *exclude]})
     version = _dataset(found, dataset_ref or spec.dataset)
     name = spec.model or version.name
     say(f"loading {version.ref}")
@@ -412,7 +415,9 @@ def _final_bundle(
         calibration = (
             None
             if spec.calibrate == "never"
-            else choose_calibration(y[split.valid], raw, seed=spec.seed)
+            else choose_calibration(
+                y[split.valid], raw, seed=spec.seed, required=spec.calibrate == "always"
+            )
         )
         if calibration is not None:
             raw = apply_calibration(calibration.method, calibration.model, raw)
