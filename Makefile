@@ -37,6 +37,7 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/ingest_csv.py
+	$(BIN)/python benchmarks/tracking_mlflow.py
 
 clean:
 	rm -rf $(VENV) demo-project .pytest_cache .mypy_cache .ruff_cache
