@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from forgeml.errors import ConfigError, ForgemlError, NotFound
 from forgeml.project import ProjectLike, resolve_project, who
-from forgeml.registry._json import finite_document
+from forgeml.registry.documents import finite_document
 from forgeml.registry.refs import check_alias, check_model_name, parse_model_ref
 from forgeml.store import registry as queries
 from forgeml.store.models import AliasEventRecord, ModelRecord, ModelVersionRecord

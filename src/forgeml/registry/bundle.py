@@ -36,7 +36,7 @@ from typing import Any, Literal, get_args
 
 from forgeml.artifacts import ArtifactStore
 from forgeml.errors import ArtifactError, ConfigError
-from forgeml.registry._json import canonical_bytes, json_document
+from forgeml.registry.documents import canonical_bytes, json_document
 
 __all__ = [
     "ALLOWED_TYPES",

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike, resolve_project, who
-from forgeml.registry._json import finite_document, json_document
 from forgeml.registry.bundle import ModelBundle, load_bundle, read_manifest, save_bundle
+from forgeml.registry.documents import finite_document, json_document
 from forgeml.registry.refs import check_model_name, parse_model_ref
 from forgeml.store import registry as queries
 from forgeml.store import runs as run_queries

@@ -35,6 +35,7 @@ from forgeml.registry import (
     register_model,
     save_bundle,
 )
+from forgeml.registry.documents import finite_document
 from forgeml.train import metrics as m
 from forgeml.train.calibration import apply_calibration, choose_calibration
 from forgeml.train.candidates import Candidate, candidate
@@ -542,17 +543,4 @@ def _log_outcome(
 
 
 def _json_bytes(document: Any) -> bytes:
-    return json.dumps(_finite(document), allow_nan=False).encode()
-
-
-def _finite(value: Any) -> Any:
-    """The same structure with NaN and infinity replaced by None (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        return _finite(value.item())
-    return value
+    return json.dumps(finite_document(document, "a run document"), allow_nan=False).encode()
