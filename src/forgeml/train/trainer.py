@@ -38,7 +38,7 @@ from forgeml.registry import (
 from forgeml.registry.documents import finite_document
 from forgeml.train import metrics as m
 from forgeml.train.calibration import apply_calibration, choose_calibration
-from forgeml.train.candidates import Candidate, candidate
+from forgeml.train.candidates import Candidate, Fitted, candidate
 from forgeml.train.card import classification_curves, regression_curves, render_card
 from forgeml.train.environment import code_version, package_versions
 from forgeml.train.evaluation import CHAMPION, champion_metrics, encode_target, score
@@ -123,6 +123,7 @@ def train(
     ) as run:
         matrices = _Matrices(table, version.schema, info, spec, split)
         use_cv = len(split.train) + len(split.valid) < spec.split.cv_below_rows
+        best_fit = _BestFit(metric)  # with hold-out, the winner need not be fitted twice
 
         def evaluate(
             cand: str, params: dict[str, Any], report: Callable[[int, float], None]
@@ -139,6 +140,7 @@ def train(
                 class_weight,
                 use_cv,
                 report,
+                None if use_cv else best_fit.offer,
             )
 
         def on_trial(trial: Trial, best: Trial | None) -> None:
@@ -167,7 +169,17 @@ def train(
         )
         say(f"refitting {result.candidate}")
         chosen = candidates[result.candidate]
-        bundle = _final_bundle(chosen, result, info, y, matrices, split, spec, class_weight)
+        bundle, valid_scores = _final_bundle(
+            chosen,
+            result,
+            info,
+            y,
+            matrices,
+            split,
+            spec,
+            class_weight,
+            best_fit.matching(result.candidate, result.params),
+        )
         limit.restore_original_limits()
         sha = save_bundle(bundle, found.artifacts)
         predictor = Predictor(load_bundle(sha, found.artifacts))  # evaluate what is stored
@@ -176,13 +188,8 @@ def train(
         test_rows = table.take(pa.array(split.test))
         test_scores = predictor.scores(test_rows)
         test = score(info, test_scores, y[split.test], predictor.threshold, spec)
-        valid = score(
-            info,
-            predictor.scores(table.take(pa.array(split.valid))),
-            y[split.valid],
-            predictor.threshold,
-            spec,
-        )
+        # Validation scores come from the same model (parity with the stored bundle is tested).
+        valid = score(info, valid_scores, y[split.valid], predictor.threshold, spec)
         slices = slice_metrics(
             {
                 c: np.asarray(test_rows.column(c).to_pylist(), dtype=object)
@@ -358,6 +365,7 @@ def _evaluate(
     class_weight: Any,
     use_cv: bool,
     report: Callable[[int, float], None],
+    keep: Callable[[str, dict[str, Any], Fitted, np.ndarray, float], None] | None = None,
 ) -> float:
     if use_cv:
         rows = np.concatenate([split.train, split.valid])
@@ -375,7 +383,30 @@ def _evaluate(
         scores = _estimator_scores(fitted.estimator, x_valid, info)
         values.append(_metric(score(info, scores, y[valid], 0.5, spec), metric))
         report(number, float(np.mean(values)))
+    if keep is not None:
+        keep(cand.name, params, fitted, scores, values[-1])
     return float(np.mean(values))
+
+
+class _BestFit:
+    """The best hold-out trial's fitted model and validation scores, for reuse as the winner."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.found: tuple[str, dict[str, Any], Fitted, np.ndarray, float] | None = None
+
+    def offer(
+        self, name: str, params: dict[str, Any], fitted: Fitted, scores: np.ndarray, value: float
+    ) -> None:
+        if np.isfinite(value) and (
+            self.found is None or m.is_better(self.metric, value, self.found[4])
+        ):
+            self.found = (name, params, fitted, scores, value)
+
+    def matching(self, name: str, params: dict[str, Any]) -> tuple[Fitted, np.ndarray] | None:
+        if self.found and self.found[0] == name and self.found[1] == params:
+            return self.found[2], self.found[3]
+        return None
 
 
 def _final_bundle(
@@ -387,18 +418,24 @@ def _final_bundle(
     split: Split,
     spec: TrainSpec,
     class_weight: Any,
-) -> ModelBundle:
+    reuse: tuple[Fitted, np.ndarray] | None,
+) -> tuple[ModelBundle, np.ndarray]:
+    """The winner's bundle, and its (calibrated) scores on the validation rows."""
     pipeline, x_train, x_valid = matrices.get(cand.strategy, -1, split.train, split.valid)
-    fitted = cand.fit(
-        info.task,
-        result.params,
-        spec.seed,
-        class_weight,
-        x_train,
-        y[split.train],
-        x_valid,
-        y[split.valid],
-    )
+    if reuse is not None:  # the search already fitted exactly this model on these rows
+        fitted, raw = reuse
+    else:
+        fitted = cand.fit(
+            info.task,
+            result.params,
+            spec.seed,
+            class_weight,
+            x_train,
+            y[split.train],
+            x_valid,
+            y[split.valid],
+        )
+        raw = _estimator_scores(fitted.estimator, x_valid, info)
     estimator = fitted.estimator
     if cand.flavor == "xgboost" and fitted.best_iteration:
         estimator = estimator.get_booster()[: fitted.best_iteration]  # keep only the trees used
@@ -412,7 +449,6 @@ def _final_bundle(
     }
     calibrator = None
     if info.task == "binary":
-        raw = _estimator_scores(fitted.estimator, x_valid, info)
         calibration = (
             None
             if spec.calibrate == "never"
@@ -424,7 +460,7 @@ def _final_bundle(
             raw = apply_calibration(calibration.method, calibration.model, raw)
             calibrator, extras["calibration"] = calibration.model, calibration.method
         extras["threshold"] = m.choose_threshold(y[split.valid], raw, spec.costs)
-    return ModelBundle(cand.flavor, estimator, pipeline.to_dict(), extras, calibrator)
+    return ModelBundle(cand.flavor, estimator, pipeline.to_dict(), extras, calibrator), raw
 
 
 def _estimator_scores(estimator: Any, x: np.ndarray, info: TargetInfo) -> np.ndarray:
