@@ -72,3 +72,13 @@ def test_nan_counts_as_not_measured() -> None:
         GateSpec.model_validate({"metrics": {"roc_auc": {"min": 0.5}}}), {"roc_auc": float("nan")}
     )
     assert not result.passed
+
+
+def test_a_champion_that_cannot_score_the_rows_fails_the_comparison() -> None:
+    result = evaluate_gate(
+        SPEC,
+        {"roc_auc": 0.9, "log_loss": 0.3, "rows": 500},
+        champion={"version": 3, "error": "column 'income' is missing"},
+    )
+    vs = next(c for c in result.checks if c.name == "roc_auc vs champion")
+    assert not vs.passed and "income" in vs.detail

@@ -156,3 +156,12 @@ def test_multiclass_and_regression_metrics() -> None:
     r = regression_metrics(np.array([1.0, 2.0, 4.0]), np.array([1.0, 3.0, 4.0]))
     assert r["mae"] == pytest.approx(1 / 3) and r["rmse"] == pytest.approx(np.sqrt(1 / 3))
     assert "mape" not in regression_metrics(np.array([0.0, 1.0]), np.array([0.0, 1.0]))
+
+
+def test_user_estimators_get_the_seed_and_class_weight() -> None:
+    from forgeml.train.candidates import candidate
+
+    forest = candidate("sklearn.ensemble:RandomForestClassifier")
+    built = forest.build("binary", {}, 7, "balanced")
+    assert built.random_state == 7 and built.class_weight == "balanced"
+    assert candidate("sklearn.neighbors:KNeighborsClassifier").build("binary", {}, 7, None)

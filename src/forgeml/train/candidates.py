@@ -238,7 +238,14 @@ def candidate(name: str) -> Candidate:
             fix="name a class with the scikit-learn estimator interface",
         )
 
+    accepted = inspect.signature(cls).parameters
+
     def build(task: str, params: Params, seed: int, class_weight: Any) -> Any:
-        return cls(**params)
+        options = dict(params)
+        if "random_state" in accepted:  # reproducible like the built-in candidates
+            options.setdefault("random_state", seed)
+        if "class_weight" in accepted and class_weight is not None:
+            options.setdefault("class_weight", class_weight)
+        return cls(**options)
 
     return Candidate(name, "linear", "sklearn", lambda _trial, _task: {}, {}, build)

@@ -44,8 +44,8 @@ def champion_metrics(
     predictor = Predictor(load_bundle(champion.artifact_sha256, project.artifacts))
     try:
         scores = predictor.scores(rows)
-    except DataError:
-        return None  # the champion reads columns this data no longer has
+    except DataError as e:  # e.g. it reads a column this data no longer has
+        return {"version": champion.version, "error": e.message}
     return score(info, scores, y, predictor.threshold, spec) | {"version": champion.version}
 
 

@@ -82,6 +82,17 @@ def evaluate_gate(
                 )
             )
             continue
+        if champion.get("error"):
+            checks.append(
+                Check(
+                    f"{name} vs champion",
+                    None,
+                    "champion scored",
+                    False,
+                    f"the champion could not score these rows: {champion['error']}",
+                )
+            )
+            continue
         mine, theirs = _number(metrics.get(name)), _number(champion.get(name))
         if mine is None or theirs is None:
             checks.append(
