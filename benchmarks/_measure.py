@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -36,6 +37,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 
 __all__ = [
@@ -208,3 +210,24 @@ def summarize(measurements: Sequence[Measurement]) -> Summary:
         peak_rss_mib_max=max(m.peak_rss_mib for m in measurements),
         ready_rss_mib_max=max(m.ready_rss_mib for m in measurements),
     )
+
+
+def installed_versions(*packages: str) -> str:
+    """``name version`` for each installed package, comma separated."""
+    return ", ".join(f"{name} {metadata.version(name)}" for name in packages)
+
+
+def machine_facts(packages: str) -> list[str]:
+    """Lines describing the machine, Python and the given ``packages`` line."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return [
+        f"machine  : {platform.system()} {platform.machine()}, cpu_count={os.cpu_count()}"
+        + (f" (usable {usable})" if usable is not None else ""),
+        f"python   : {platform.python_implementation()} {platform.python_version()}",
+        f"packages : {packages}",
+    ]
+
+
+def load_average() -> str:
+    """The 1-minute load average (other work on the machine inflates wall times)."""
+    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "n/a"

@@ -22,16 +22,23 @@ The CSV is generated deterministically (seeded numpy) into ``benchmarks/.data/``
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from _measure import Measurement, Summary, ready, report, run_child, summarize
+from _measure import (
+    Measurement,
+    Summary,
+    installed_versions,
+    load_average,
+    machine_facts,
+    ready,
+    report,
+    run_child,
+    summarize,
+)
 
 HERE = Path(__file__).resolve().parent
 DATA_DIR = HERE / ".data"
@@ -273,24 +280,6 @@ def run_job(job: str, path: Path) -> Measurement:
     return run_child(argv, unset_env=ISOLATING_ENV, cwd=HERE.parent, pycache_dir=PYCACHE_DIR)
 
 
-def machine_facts() -> list[str]:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    versions = ", ".join(
-        f"{pkg} {metadata.version(pkg)}" for pkg in ("forgeml", "pandas", "pyarrow", "numpy")
-    )
-    return [
-        f"machine  : {platform.system()} {platform.machine()}, cpu_count={os.cpu_count()}"
-        + (f" (usable {usable})" if usable is not None else ""),
-        f"python   : {platform.python_implementation()} {platform.python_version()}",
-        f"packages : {versions}",
-    ]
-
-
-def load_average() -> str:
-    """The 1-minute load average (other work on the machine inflates wall times)."""
-    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "n/a"
-
-
 def _ratio_line(what: str, ratio: float) -> str:
     verdict = "PASS" if ratio <= TARGET_RATIO else "MISS"
     return f"target   : forgeml {what} <= {TARGET_RATIO:g}x baseline: {ratio:.2f}x  {verdict}"
@@ -360,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         with path.open("r", encoding="utf-8") as f:
             n_columns = len(f.readline().split(","))
 
-        print("\n".join(machine_facts()))
+        print("\n".join(machine_facts(installed_versions("forgeml", "pandas", "pyarrow", "numpy"))))
         print(
             f"dataset  : {args.rows:,} rows x {n_columns} columns (15 float, 5 int, "
             f"{len(CATEGORIES)} category, 2 timestamp, 1 boolean), "

@@ -24,17 +24,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
-from _measure import Measurement, Summary, ready, report, run_child, summarize
+from _measure import (
+    Measurement,
+    Summary,
+    installed_versions,
+    load_average,
+    machine_facts,
+    ready,
+    report,
+    run_child,
+    summarize,
+)
 
 HERE = Path(__file__).resolve().parent
 DATA_DIR = HERE / ".data"
@@ -171,23 +178,6 @@ def run_job(
         return m, stored(job, m.extra["db"], m.extra["run_id"])
 
 
-def machine_facts(mlflow: Path) -> list[str]:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return [
-        f"machine  : {platform.system()} {platform.machine()}, cpu_count={os.cpu_count()}"
-        + (f" (usable {usable})" if usable is not None else ""),
-        f"python   : {platform.python_implementation()} {platform.python_version()}",
-        f"packages : forgeml {metadata.version('forgeml')}, "
-        f"sqlalchemy {metadata.version('sqlalchemy')}, mlflow {installed_mlflow(mlflow)} "
-        f"(in {MLFLOW_VENV.relative_to(HERE.parent)}), sqlite {sqlite3.sqlite_version}",
-    ]
-
-
-def load_average() -> str:
-    """The 1-minute load average (other work on the machine inflates wall times)."""
-    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "n/a"
-
-
 def print_table(results: dict[str, Summary], calls: int) -> float:
     header = (
         f"{'job':<8} {'wall s (median)':>16} {'min-max s':>15} {'cpu s':>7} "
@@ -229,7 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     pythons = {"mlflow": mlflow_python(), "forgeml": Path(sys.executable)}
     calls = args.points + args.params
-    print("\n".join(machine_facts(pythons["mlflow"])))
+    packages = (
+        f"{installed_versions('forgeml', 'sqlalchemy')}, "
+        f"mlflow {installed_mlflow(pythons['mlflow'])} "
+        f"(in {MLFLOW_VENV.relative_to(HERE.parent)}), sqlite {sqlite3.sqlite_version}"
+    )
+    print("\n".join(machine_facts(packages)))
     print(
         f"workload : one run, {args.points:,} log_metric calls (one key, step = 0, 1, ...) "
         f"then {args.params} log_param calls, one call at a time"

@@ -24,16 +24,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from _measure import Measurement, Summary, ready, report, run_child, summarize
+from _measure import (
+    Measurement,
+    Summary,
+    installed_versions,
+    load_average,
+    machine_facts,
+    ready,
+    report,
+    run_child,
+    summarize,
+)
 
 HERE = Path(__file__).resolve().parent
 DATA_DIR = HERE / ".data"
@@ -293,25 +301,6 @@ def run_job(job: str, path: Path) -> Measurement:
     return run_child(argv, unset_env=ISOLATING_ENV, cwd=HERE.parent, pycache_dir=PYCACHE_DIR)
 
 
-def machine_facts() -> list[str]:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    versions = ", ".join(
-        f"{pkg} {metadata.version(pkg)}"
-        for pkg in ("forgeml", "lightgbm", "scikit-learn", "pyarrow", "numpy")
-    )
-    return [
-        f"machine  : {platform.system()} {platform.machine()}, cpu_count={os.cpu_count()}"
-        + (f" (usable {usable})" if usable is not None else ""),
-        f"python   : {platform.python_implementation()} {platform.python_version()}",
-        f"packages : {versions}",
-    ]
-
-
-def load_average() -> str:
-    """The 1-minute load average (other work on the machine inflates wall times)."""
-    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "n/a"
-
-
 def print_table(results: dict[str, Summary], last: dict[str, Measurement]) -> None:
     base = results["direct"]
     header = (
@@ -378,7 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     for job in JOBS:  # fill the bytecode cache; not measured
         run_job(job, sample)
 
-    print("\n".join(machine_facts()))
+    print(
+        "\n".join(
+            machine_facts(
+                installed_versions("forgeml", "lightgbm", "scikit-learn", "pyarrow", "numpy")
+            )
+        )
+    )
     print(
         f"dataset  : {args.rows:,} rows x {N_NUMERIC + len(CATEGORIES) + 2} columns "
         f"({N_NUMERIC} float, {len(CATEGORIES)} category, 1 timestamp, boolean target), "
