@@ -214,38 +214,47 @@ def child_direct(path: Path) -> None:
 def _instrument(spans: dict[str, list[float]]) -> None:
     """Time the trainer's main steps by wrapping them (a few microseconds per call)."""
     from forgeml.data import DatasetVersion
-    from forgeml.train import candidates, trainer
+    from forgeml.monitor import references
+    from forgeml.train import candidates, fitting, outcome, plan, predict
+
+    inside: list[str] = []  # only the outermost wrapped call is timed: spans never overlap
 
     def wrap(owner: Any, attr: str, label: str) -> None:
         original: Callable[..., Any] = getattr(owner, attr)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if inside:
+                return original(*args, **kwargs)
+            inside.append(label)
             began = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
                 spans.setdefault(label, []).append(time.perf_counter() - began)
+                inside.pop()
 
         setattr(owner, attr, timed)
 
     wrap(DatasetVersion, "to_arrow", "read dataset version (Parquet)")
     for attr in ("infer_task", "check_leakage", "encode_target", "make_split"):
-        wrap(trainer, attr, "task, leakage check, split")
-    wrap(trainer._Matrices, "get", "preprocessing (fit + transform)")
-    wrap(candidates.Candidate, "fit", "LightGBM fit")
-    wrap(trainer, "_estimator_scores", "validation scores")
-    wrap(trainer, "choose_calibration", "calibration")
+        wrap(plan, attr, "task, leakage check, split")
+    wrap(plan, "check_storable", "candidate checks")
+    wrap(fitting.Matrices, "get", "preprocessing (fit + transform)")
+    wrap(candidates.Candidate, "fit", "LightGBM fit (+ validation scores)")
+    wrap(fitting, "estimator_scores", "validation scores predicted again")
+    wrap(fitting, "choose_calibration", "calibration")
     for attr in ("save_bundle", "load_bundle"):
-        wrap(trainer, attr, "store + reload bundle")
-    wrap(trainer.Predictor, "scores", "scores through the bundle (test, valid)")
-    wrap(trainer, "slice_metrics", "slices")
-    wrap(trainer, "_importance", "importance (permutation + gain)")
+        wrap(outcome, attr, "store + reload bundle")
+    wrap(predict.Predictor, "scores", "test scores through the bundle")
+    wrap(outcome, "slice_metrics", "slices")
+    wrap(outcome, "_importance", "importance (permutation + gain)")
     for attr in ("champion_metrics", "evaluate_gate"):
-        wrap(trainer, attr, "champion + gate")
+        wrap(outcome, attr, "champion + gate")
     for attr in ("_curves", "render_card", "_log_outcome", "code_version", "package_versions"):
-        wrap(trainer, attr, "curves, card, run artifacts")
+        wrap(outcome, attr, "curves, card, run artifacts")
     for attr in ("register_model", "promote"):
-        wrap(trainer, attr, "register + promote")
+        wrap(outcome, attr, "register + promote")
+    wrap(references, "store_reference", "monitoring reference (score + profile)")
 
 
 def child_forgeml(path: Path) -> None:
@@ -277,6 +286,7 @@ def child_forgeml(path: Path) -> None:
             context = result.context
             report(
                 wall,
+                importance=context["importance"]["permutation_method"],
                 rows=context["dataset"]["rows"],
                 columns=context["dataset"]["columns"],
                 features=int(estimator.n_features_in_) if estimator is not None else None,
@@ -332,6 +342,11 @@ def print_breakdown(m: Measurement) -> None:
     print("  progress messages, seconds since train() began:")
     for at, text in m.extra["events"]:
         print(f"    {at:7.2f}  {text}")
+    method = m.extra["importance"]
+    print(
+        f"  permutation importance: {method['rows']:,} rows x {method['repeats']} repeat(s)"
+        + (f" ({method['note']})" if method["note"] else "")
+    )
     print("  steps (wrapped calls; calls in brackets):")
     accounted = 0.0
     for label, (seconds, calls) in m.extra["spans"].items():

@@ -271,3 +271,25 @@ def test_svg_charts_escape_text_and_skip_non_finite_points() -> None:
     assert "no data" in scatter([math.nan], [1.0], x_label="x", y_label="y", title="t")
     points = scatter(list(range(5000)), list(range(5000)), x_label="x", y_label="y", title="t")
     assert points.count("<circle") == 2000
+
+
+def test_card_says_when_permutation_importance_was_cut_down_or_skipped() -> None:
+    skipped = "skipped: with 3,000 trees and 400 input columns, even 1,000 rows <b>"
+    page = render_card(
+        {
+            "model": {"name": "big"},
+            "importance": {
+                "permutation": None,
+                "permutation_method": {"rows": 0, "repeats": 0, "note": skipped},
+                "gain": {"income": 12.0, "age": 3.0},
+            },
+        }
+    )
+    assert_well_formed_offline(page)
+    assert "Native gain (top 2)" in page and "Permutation importance (top" not in page
+    assert "Permutation importance skipped: with 3,000 trees" in page
+    assert "<b>" not in page and "&lt;b&gt;" in page  # the note is escaped like the rest
+    plain = render_card(
+        {"model": {"name": "small"}, "importance": {"gain": {"a": 1.0}, "permutation": None}}
+    )
+    assert "Permutation importance" not in plain

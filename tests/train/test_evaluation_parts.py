@@ -77,3 +77,23 @@ def test_calibration_can_be_required() -> None:
     y = (RNG.uniform(size=4000) < p).astype(int)
     assert choose_calibration(y, p, seed=0) is None  # already calibrated: no gain
     assert choose_calibration(y, p, seed=0, required=True) is not None
+
+
+def _multiclass_sample(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    logits = RNG.normal(size=(n, 3)) * 1.2
+    truth = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = (RNG.uniform(size=(n, 1)) > truth.cumsum(axis=1)).sum(axis=1)
+    sharp = np.exp(3 * logits)
+    return y, truth, sharp / sharp.sum(axis=1, keepdims=True)
+
+
+def test_multiclass_calibration_fixes_overconfident_probabilities_on_fresh_data() -> None:
+    y_valid, _truth, p_valid = _multiclass_sample(4000)
+    y_test, truth_test, p_test = _multiclass_sample(4000)
+    calibration = choose_calibration(y_valid, p_valid, seed=0)
+    assert calibration is not None and calibration.method in ("isotonic_ovr", "sigmoid_ovr")
+    fixed = apply_calibration(calibration.method, calibration.model, p_test)
+    np.testing.assert_allclose(fixed.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    assert log_loss(y_test, fixed) < log_loss(y_test, p_test) - 0.05
+    # probabilities that are already right are left alone
+    assert choose_calibration(y_test, truth_test, seed=0) is None

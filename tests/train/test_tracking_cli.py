@@ -128,3 +128,30 @@ def test_bad_arguments_are_refused(runs: Runs) -> None:
     unknown = runs.cli("show", "0123456789")
     assert isinstance(unknown.exception, NotFound)
     assert "no run with id '0123456789'" in str(unknown.exception)
+
+
+def test_a_narrow_terminal_lists_the_best_search_score_without_breaking_cells(
+    runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with start_run(
+        experiment="credit-default-model", project=runs.project, tags={"metric": "roc_auc"}
+    ) as run:
+        for step, (trial, best) in enumerate(
+            ((0.7012, 0.7012), (0.7431, 0.7431), (0.7207, 0.7431))
+        ):
+            run.log_metrics({"search/score": trial, "search/best": best}, step=step)
+        run.log_metrics({f"test/{k}": 0.5 for k in ("accuracy", "brier", "ece", "log_loss")})
+        run.log_metric("test/roc_auc", 0.7321)
+    monkeypatch.setattr(output.console, "_width", 80)
+    result = runs.cli()
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    row = next(i for i, line in enumerate(lines) if run.id[:8] in line)
+    for cell in ("credit-default-model", "finished", "test/roc_auc=0.7321"):
+        assert cell in lines[row]  # whole, not folded over two lines
+    assert "search/best=0.7431" in lines[row + 1]
+    assert "search/score" not in result.output  # the last trial's score is not the best
+    assert "credit@1" not in result.output  # the dataset column waits for --wide
+    wide = runs.cli("--wide").output
+    assert "credit@1" in wide and "evaluate" in wide

@@ -21,24 +21,28 @@ from typing import Any, Literal
 import numpy as np
 
 from forgeml.errors import ConfigError
+from forgeml.train.lgbm import EARLY_STOPPING_ROUNDS, fit_with_validation_scores
 
 __all__ = ["BUILTIN", "Candidate", "Fitted", "candidate"]
 
 Strategy = Literal["tree", "linear"]
 Flavor = Literal["lightgbm", "xgboost", "sklearn"]
 Params = dict[str, Any]
-# Boosted trees stop adding trees when validation loss has not improved for this many rounds.
-EARLY_STOPPING_ROUNDS = 50
 MAX_TREES = 2000
 
 
 @dataclass(frozen=True)
 class Fitted:
-    """A fitted estimator and what it was fitted with."""
+    """A fitted estimator and what it was fitted with.
+
+    ``valid_scores`` are its predictions on the validation rows when fitting produced them
+    anyway (LightGBM's early stopping), else None.
+    """
 
     estimator: Any
     params: Params
     best_iteration: int | None = None
+    valid_scores: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -64,15 +68,9 @@ class Candidate:
         y_valid: np.ndarray | None = None,
     ) -> Fitted:
         estimator = self.build(task, params, seed, class_weight)
-        if self.name == "lightgbm" and x_valid is not None:
-            import lightgbm
-
-            stop = [lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]
-            if "eval_X" in inspect.signature(estimator.fit).parameters:  # LightGBM >= 4.7
-                estimator.fit(x, y, eval_X=(x_valid,), eval_y=(y_valid,), callbacks=stop)
-            else:
-                estimator.fit(x, y, eval_set=[(x_valid, y_valid)], callbacks=stop)
-            return Fitted(estimator, params, int(estimator.best_iteration_ or 0) or None)
+        if self.name == "lightgbm" and x_valid is not None and y_valid is not None:
+            best, scores = fit_with_validation_scores(estimator, x, y, x_valid, y_valid)
+            return Fitted(estimator, params, best, scores)
         if self.name == "xgboost" and x_valid is not None:
             estimator.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)
             # XGBoost has no class_weight: balanced classes become per-row weights.

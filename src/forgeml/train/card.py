@@ -18,6 +18,7 @@ from markupsafe import Markup
 from sklearn import metrics as skm
 
 from forgeml.errors import ConfigError
+from forgeml.report.text import number
 from forgeml.train import svg
 from forgeml.train.slices import RELATIVE_SHORTFALL
 
@@ -92,25 +93,14 @@ def regression_curves(y: np.ndarray, predicted: np.ndarray, seed: int = 0) -> di
 
 
 def _number(value: Any) -> str:
-    """A value as the card shows it: "–" for missing or NaN, four significant digits.
+    """A value as the card shows it (:func:`forgeml.report.text.number`), lists joined.
 
     >>> [_number(v) for v in (None, float("nan"), 0.87654, 12345.6, 1200, True, "gbm")]
     ['–', '–', '0.8765', '12,346', '1,200', 'yes', 'gbm']
     """
-    if value is None:
-        return DASH
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        if math.isnan(value):
-            return DASH
-        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
     if isinstance(value, list | tuple):
         return ", ".join(_number(v) for v in value)
-    return str(value)
+    return number(value)
 
 
 @functools.cache
@@ -132,6 +122,7 @@ def _view(context: Mapping[str, Any]) -> dict[str, Any]:
     test, valid = metrics.get("test") or {}, metrics.get("valid") or {}
     main = model.get("metric")
     version = model.get("version")
+    importance = context.get("importance") or {}
     return {
         "model": model,
         "title": f"{model.get('name') or 'model'} "
@@ -141,7 +132,8 @@ def _view(context: Mapping[str, Any]) -> dict[str, Any]:
         "has_valid": bool(valid),
         "charts": _charts(context.get("curves") or {}, test),
         "confusion": _confusion(context.get("confusion_matrix"), test, model),
-        "importance": _importance(context.get("importance") or {}),
+        "importance": _importance(importance),
+        "importance_note": (importance.get("permutation_method") or {}).get("note"),
         "slices": context.get("slices") or {},
         "flagged": {(str(c), str(v)) for c, v, *_ in context.get("flagged") or []},
         "why": f"{main} more than {RELATIVE_SHORTFALL:.0%} worse than on all test rows "

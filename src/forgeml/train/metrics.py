@@ -21,6 +21,8 @@ from forgeml.errors import ConfigError
 __all__ = [
     "DEFAULT_METRIC",
     "HIGHER_IS_BETTER",
+    "TASK_METRICS",
+    "check_metric",
     "choose_threshold",
     "classification_metrics",
     "expected_calibration_error",
@@ -46,7 +48,44 @@ HIGHER_IS_BETTER = {
     "mape": False,
     "expected_cost": False,
 }
+TASK_METRICS = {
+    "binary": (
+        "roc_auc", "pr_auc", "log_loss", "brier", "ece", "accuracy", "precision", "recall",
+        "f1", "expected_cost",
+    ),
+    "multiclass": ("log_loss", "roc_auc", "accuracy", "f1"),
+    "regression": ("rmse", "mae", "r2", "mape"),
+}  # fmt: skip
+"""The metrics each task computes, any of which can be the main metric."""
 ECE_BINS = 15
+
+
+def check_metric(metric: str, task: str, costs: CostSpec | None) -> None:
+    """Refuse a main metric that is unknown, or that this task or spec does not compute.
+
+    >>> try:
+    ...     check_metric("rmse", "binary", None)
+    ... except ConfigError as e:
+    ...     print(e.message)
+    train.metric 'rmse' is not computed for a binary target
+    """
+    if metric not in HIGHER_IS_BETTER:
+        raise ConfigError(
+            f"unknown metric {metric!r} in train.metric",
+            fix="use one of " + ", ".join(sorted(HIGHER_IS_BETTER)),
+        )
+    if metric not in TASK_METRICS[task]:
+        raise ConfigError(
+            f"train.metric {metric!r} is not computed for a {task} target",
+            fix=f"use one of {', '.join(TASK_METRICS[task])}, or leave train.metric out "
+            f"for the default ({DEFAULT_METRIC[task]})",
+        )
+    if metric == "expected_cost" and costs is None:
+        raise ConfigError(
+            "train.metric 'expected_cost' needs the costs of errors, and train.costs is not set",
+            fix="add train.costs, e.g. costs: {false_positive: 1, false_negative: 5}, "
+            "or choose another metric",
+        )
 
 
 def is_better(metric: str, a: float, b: float) -> bool:

@@ -35,7 +35,7 @@ class Predictor:
 
     def scores_from_matrix(self, x: np.ndarray) -> np.ndarray:
         raw = self._raw(x)
-        if self.task == "binary" and self.calibration and self.bundle.calibrator is not None:
+        if self.task != "regression" and self.calibration and self.bundle.calibrator is not None:
             raw = apply_calibration(self.calibration, self.bundle.calibrator, raw)
         return raw
 

@@ -119,7 +119,18 @@ def cv_folds(
 
 
 def _labels(table: pa.Table, target: TargetInfo) -> np.ndarray:
-    return np.asarray(table.column(target.column).to_pylist(), dtype=object).astype(str)
+    """A label per row for stratifying, numbered in the order of the classes' text.
+
+    Splits must stay what they were when a stored model was trained (its held-out rows are
+    rebuilt from them), and they were drawn with the text of each class as its label: the
+    numbers follow that text's sort order, so the same rows are drawn.
+    """
+    column = table.column(target.column)
+    if not target.classes or column.null_count:
+        return np.asarray(column.to_pylist(), dtype=object).astype(str)
+    codes = pc.index_in(column, value_set=pa.array(target.classes, type=column.type))
+    rank = np.argsort(np.argsort(np.array([str(c) for c in target.classes]), kind="stable"))
+    return np.asarray(rank[codes.to_numpy(zero_copy_only=False)], dtype=np.int64)
 
 
 def _column(table: pa.Table, name: str | None, key: str) -> np.ndarray:

@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +28,8 @@ __all__ = ["MAX_CLASSES", "TargetInfo", "check_leakage", "infer_task"]
 MAX_CLASSES = 50
 # An integer target with at most this many distinct values is read as classes.
 MAX_INTEGER_CLASSES = 20
+# Rows sampled first when checking for leakage: a value with two classes among them ends it.
+LEAK_SAMPLE_ROWS = 20_000
 
 Resolved = Literal["binary", "multiclass", "regression"]
 
@@ -102,9 +106,12 @@ def infer_task(table: pa.Table, target: str | None, declared: Task = "auto") -> 
 def check_leakage(table: pa.Table, target: TargetInfo, features: Sequence[str]) -> None:
     """Refuse features that are the target in disguise (identical, or a 1:1 relabelling)."""
     y = table.column(target.column)
-    leaks = [
-        name for name in features if name != target.column and _leaks(table.column(name), y, target)
-    ]
+    names = [name for name in features if name != target.column]
+    codes = _codes(y) if target.is_classification else None
+    # Sorting and hashing release the GIL: the columns are checked side by side.
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        found = list(pool.map(lambda name: _leaks(table.column(name), y, codes, target), names))
+    leaks = [name for name, leaking in zip(names, found, strict=True) if leaking]
     if leaks:
         raise DataError(
             f"feature(s) {', '.join(repr(n) for n in leaks)} determine the target "
@@ -113,26 +120,101 @@ def check_leakage(table: pa.Table, target: TargetInfo, features: Sequence[str]) 
         )
 
 
-def _leaks(feature: pa.ChunkedArray, y: pa.ChunkedArray, target: TargetInfo) -> bool:
-    both = pc.and_(pc.is_valid(feature), pc.is_valid(y))
-    f, t = pc.filter(feature, both), pc.filter(y, both)
-    if len(t) < 10:
+def _leaks(
+    feature: pa.ChunkedArray, y: pa.ChunkedArray, codes: np.ndarray | None, target: TargetInfo
+) -> bool:
+    both = None
+    if feature.null_count or y.null_count:
+        both = pc.and_(pc.is_valid(feature), pc.is_valid(y))
+        feature, y = pc.filter(feature, both), pc.filter(y, both)
+    if len(y) < 10:
         return False
-    if feature.type == y.type and pc.all(pc.equal(f, t)).as_py():
+    if feature.type == y.type and pc.all(pc.equal(feature, y)).as_py():
         return True
-    if target.is_classification:
-        n_values = pc.count_distinct(f).as_py()
-        if n_values > max(MAX_CLASSES, len(t) // 2):
-            return False  # an id-like column trivially "determines" every row
-        pairs = pa.table({"f": f, "t": t}).group_by("f").aggregate([("t", "count_distinct")])
-        return bool(pc.max(pairs.column("t_count_distinct")).as_py() == 1) and n_values >= 2
-    if pa.types.is_integer(f.type) or pa.types.is_floating(f.type):
-        a = f.to_numpy(zero_copy_only=False).astype(np.float64)
-        b = t.to_numpy(zero_copy_only=False).astype(np.float64)
+    if codes is not None:
+        if both is not None:
+            codes = codes[np.asarray(both.to_numpy(zero_copy_only=False), dtype=bool)]
+        keys = _keys(feature)
+        if keys is None:  # a nested or unusual type: hash it with Arrow
+            return _determines_by_grouping(feature, y)
+        return _determines(keys, codes)
+    if pa.types.is_integer(feature.type) or pa.types.is_floating(feature.type):
+        a = feature.to_numpy(zero_copy_only=False).astype(np.float64)
+        b = y.to_numpy(zero_copy_only=False).astype(np.float64)
         if np.std(a) == 0 or np.std(b) == 0:
             return False
         return bool(abs(np.corrcoef(a, b)[0, 1]) > 0.99999)
     return False
+
+
+def _determines(keys: np.ndarray, codes: np.ndarray) -> bool:
+    """True when each key goes with one class, there are 2+ keys and not too many to judge.
+
+    A key with two classes among a sample of the rows settles it cheaply; otherwise the
+    keys are sorted once to count them, and again with their classes only when needed.
+    """
+    step = max(1, len(keys) // LEAK_SAMPLE_ROWS)
+    if _mixed(*_sorted(keys[::step], codes[::step])):
+        return False
+    ordered = np.sort(keys)
+    distinct = len(ordered) - int(np.count_nonzero(_same(ordered)))
+    if distinct < 2 or distinct > max(MAX_CLASSES, len(keys) // 2):
+        return False  # an id-like column trivially "determines" every row
+    return not _mixed(*_sorted(keys, codes))
+
+
+def _sorted(keys: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    return keys[order], codes[order]
+
+
+def _mixed(keys: np.ndarray, codes: np.ndarray) -> bool:
+    """Whether sorted ``keys`` hold one key with two different classes."""
+    return bool(np.any(_same(keys) & (codes[1:] != codes[:-1])))
+
+
+def _same(ordered: np.ndarray) -> np.ndarray:
+    """Each sorted key equal to the one before it (NaNs, sorted last, count as one value)."""
+    same: np.ndarray = ordered[1:] == ordered[:-1]
+    if ordered.dtype.kind == "f":
+        same |= np.isnan(ordered[1:]) & np.isnan(ordered[:-1])
+    return same
+
+
+def _keys(column: pa.ChunkedArray) -> np.ndarray | None:
+    """The column as numbers that are equal exactly when its values are, or None."""
+    kind = column.type
+    if pa.types.is_floating(kind):
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    if pa.types.is_dictionary(kind):
+        column = column.cast(kind.value_type)
+        kind = column.type
+    if (
+        pa.types.is_integer(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_temporal(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    ):
+        return _codes(column)
+    return None
+
+
+def _codes(column: pa.ChunkedArray) -> np.ndarray:
+    """One integer per distinct value (nulls, if any, get -1)."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    return np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _determines_by_grouping(feature: pa.ChunkedArray, y: pa.ChunkedArray) -> bool:
+    n_values = pc.count_distinct(feature).as_py()
+    if n_values > max(MAX_CLASSES, len(y) // 2):
+        return False  # an id-like column trivially "determines" every row
+    pairs = pa.table({"f": feature, "t": y}).group_by("f").aggregate([("t", "count_distinct")])
+    return bool(pc.max(pairs.column("t_count_distinct")).as_py() == 1) and n_values >= 2
 
 
 def _whole_numbers(values: pa.ChunkedArray) -> bool:
