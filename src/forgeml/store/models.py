@@ -24,15 +24,20 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
+    "AlertRecord",
     "AliasEventRecord",
     "AliasRecord",
     "ArtifactRecord",
     "Base",
+    "CycleRecord",
     "DatasetRecord",
     "DatasetVersionRecord",
+    "LeaseRecord",
     "MetricRecord",
     "ModelRecord",
     "ModelVersionRecord",
+    "PredictionSegmentRecord",
+    "RolloutRecord",
     "RunArtifactRecord",
     "RunRecord",
     "utcnow",
@@ -232,3 +237,107 @@ class AliasEventRecord(Base):
     reason: Mapped[str] = mapped_column(Text)
     gate: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PredictionSegmentRecord(Base):
+    """One Parquet segment of a model's prediction log or feedback labels.
+
+    The segment's bytes are an artifact, written before this row; readers only see segments
+    that have a row here, so a crash between the two leaves an unused blob and nothing torn.
+    """
+
+    __tablename__ = "prediction_segments"
+    __table_args__ = (
+        UniqueConstraint(
+            "model", "kind", "artifact_sha256", name="uq_prediction_segments_artifact"
+        ),
+        Index("ix_prediction_segments_model_kind_last", "model", "kind", "last_time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # predictions | feedback
+    artifact_sha256: Mapped[str] = mapped_column(ForeignKey("artifacts.sha256"))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    first_time: Mapped[datetime] = mapped_column(UTCDateTime())  # of the rows it holds
+    last_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    writer: Mapped[str] = mapped_column(String(200))  # host:pid:token of the writing process
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RolloutRecord(Base):
+    """A challenger version in shadow or canary for a model; at most one is active.
+
+    The row is its own audit: who started it and why, who ended it, how and why.
+    """
+
+    __tablename__ = "rollouts"
+    __table_args__ = (Index("ix_rollouts_model_status", "model_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    mode: Mapped[str] = mapped_column(String(16))  # shadow | canary
+    share: Mapped[float] = mapped_column(Float)  # canary's share of requests; 0 for shadow
+    sticky_key: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # active | stopped | promoted | rolled_back
+    started_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_by: Mapped[str | None] = mapped_column(String(200))
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AlertRecord(Base):
+    """A monitoring alert; ``key`` de-duplicates (one alert per model and key)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("model", "key", name="uq_alerts_model_key"),
+        Index("ix_alerts_model_created", "model", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(300))  # e.g. drift:2025-07:income
+    kind: Mapped[str] = mapped_column(String(32))  # drift | performance | quality | loop
+    severity: Mapped[str] = mapped_column(String(16))  # warning | critical
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class LeaseRecord(Base):
+    """A named lease: one holder at a time until it expires (e.g. one retraining loop)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CycleRecord(Base):
+    """One retraining cycle of a model, keyed so that a restarted cycle resumes, not repeats."""
+
+    __tablename__ = "cycles"
+    __table_args__ = (UniqueConstraint("model", "key", name="uq_cycles_model_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(300))
+    trigger: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(
+        String(32)
+    )  # running | promoted | kept | rolled_back | failed
+    stage: Mapped[str] = mapped_column(String(32))  # the last step completed
+    details: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -36,6 +36,7 @@ __all__ = [
     "list_versions",
     "run_artifacts",
     "set_alias",
+    "version_number",
 ]
 
 
@@ -263,3 +264,13 @@ def run_artifacts(session: Session, run_id: str) -> dict[str, str]:
         .order_by(RunArtifactRecord.name)
     ).all()
     return {row[0]: row[1] for row in rows}
+
+
+def version_number(session: Session, version_id: int) -> int:
+    """The version number of the model-version row ``version_id``."""
+    number = session.scalar(
+        select(ModelVersionRecord.version).where(ModelVersionRecord.id == version_id)
+    )
+    if number is None:
+        raise NotFound(f"model version row {version_id} does not exist")
+    return int(number)

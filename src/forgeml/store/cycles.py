@@ -1,0 +1,60 @@
+"""Queries on the ``cycles`` table: one row per retraining cycle, keyed for restarts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forgeml.store.models import CycleRecord, utcnow
+from forgeml.store.rows import insert_ignore
+
+__all__ = ["get_or_create", "latest", "unfinished", "update"]
+
+
+def get_or_create(session: Session, model: str, key: str, trigger: str) -> CycleRecord:
+    """The cycle ``key`` of ``model``, created (status running, stage start) if new."""
+    now = utcnow()
+    insert_ignore(
+        session,
+        CycleRecord,
+        {
+            "model": model,
+            "key": key,
+            "trigger": trigger,
+            "status": "running",
+            "stage": "start",
+            "details": {},
+            "started_at": now,
+            "updated_at": now,
+        },
+    )
+    query = select(CycleRecord).where(CycleRecord.model == model, CycleRecord.key == key)
+    return session.scalars(query.with_for_update()).one()
+
+
+def update(
+    session: Session, cycle_id: int, *, stage: str, status: str, details: dict[str, Any]
+) -> CycleRecord:
+    row = session.get(CycleRecord, cycle_id, with_for_update=True)
+    assert row is not None
+    row.stage = stage
+    row.status = status
+    row.details = {**(row.details or {}), **details}
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def unfinished(session: Session, model: str) -> list[CycleRecord]:
+    """Cycles still running or rolling out, oldest first."""
+    query = select(CycleRecord).where(
+        CycleRecord.model == model, CycleRecord.status.in_(("running", "rolling_out"))
+    )
+    return list(session.scalars(query.order_by(CycleRecord.id)))
+
+
+def latest(session: Session, model: str, limit: int = 50) -> list[CycleRecord]:
+    query = select(CycleRecord).where(CycleRecord.model == model)
+    return list(session.scalars(query.order_by(CycleRecord.id.desc()).limit(limit)))
