@@ -1,0 +1,366 @@
+"""The ASGI application behind ``forgeml serve``.
+
+Routes::
+
+    POST /predict          one record, a list of records, {"records": [...]} or {"columns": {...}}
+    POST /feedback         {"request_id": ..., "label": ...}, or a list of them
+    GET  /health           the process is alive
+    GET  /ready            a model version is loaded
+    GET  /model            name, version, signature, rollout
+    GET  /metrics          Prometheus text
+    GET  /openapi.json     the API, with this model's input schema; GET /docs renders it
+    POST /admin/reload     re-read the alias and rollout now           (admin key)
+    GET  /admin/rollout    the active rollout                         (admin key)
+    POST /admin/rollout    start or end a shadow or canary            (admin key)
+
+Every error is JSON with a 4xx/5xx status, naming the field and the expected type; the
+caller's input is never echoed back and no stack trace leaves the process. A request is
+answered first; its prediction is then handed to the prediction log (buffered, written in
+the background) and, in a shadow rollout, scored by the challenger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hmac
+import itertools
+import logging
+import math
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from forgeml.errors import ForgemlError, InputRejected
+from forgeml.serve.admin import AdminRoutes
+from forgeml.serve.deployment import Deployment, Serving
+from forgeml.serve.http import (
+    BodyTooLarge,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_bytes,
+    send_json,
+)
+from forgeml.serve.labels import feedback_items
+from forgeml.serve.logschema import input_columns
+from forgeml.serve.metrics import ServingMetrics
+from forgeml.serve.openapi import docs_page, openapi_document
+from forgeml.serve.options import ServeOptions
+from forgeml.serve.predlog import PredictionLog
+from forgeml.serve.replies import (
+    KEY_FIX,
+    REQUEST_ID,
+    describe,
+    has_key,
+    json_fix,
+    refuse,
+    reply,
+    response,
+    routing_key,
+)
+from forgeml.serve.scoring import Scorer
+
+__all__ = ["ModelServer", "ServeOptions"]
+
+log = logging.getLogger("forgeml.serve")
+Handler = Callable[[Scope, Receive, Send], Awaitable[int]]
+
+
+class ModelServer(AdminRoutes):
+    """An ASGI app serving one model's deployment."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        *,
+        options: ServeOptions | None = None,
+        prediction_log: PredictionLog | None = None,
+    ) -> None:
+        self.deployment = deployment
+        self.options = options or ServeOptions()
+        self.log = prediction_log
+        self.metrics = ServingMetrics()
+        self._prefix = os.urandom(6).hex()
+        self._counter = itertools.count(1)
+        self._routes: dict[tuple[str, str], Handler] = {
+            ("POST", "/predict"): self._predict,
+            ("POST", "/feedback"): self._feedback,
+            ("GET", "/health"): self._health,
+            ("GET", "/ready"): self._ready,
+            ("GET", "/model"): self._model,
+            ("GET", "/metrics"): self._metrics,
+            ("GET", "/openapi.json"): self._openapi,
+            ("GET", "/docs"): self._docs,
+            ("POST", "/admin/reload"): self._reload,
+            ("GET", "/admin/rollout"): self._rollout,
+            ("POST", "/admin/rollout"): self._change_rollout,
+        }
+        self._paths = {path for _, path in self._routes}
+        deployment.on_switch = self._switched
+        if deployment.serving is not None:
+            self._switched(deployment.serving)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        handler = self._routes.get((method, path))
+        try:
+            if handler is not None:
+                status = await handler(scope, receive, send)
+            elif path in self._paths:
+                allowed = ", ".join(sorted(m for m, p in self._routes if p == path))
+                status = await refuse(send, 405, f"{method} is not allowed on {path}", allowed)
+            else:
+                status = await refuse(send, 404, f"no route {path[:100]}", "see GET /docs")
+        except Exception:
+            log.exception("request to %s failed", path)
+            status = await refuse(send, 500, "internal error", "see the server's log")
+        if path != "/predict":
+            self.metrics.request(path if path in self._paths else "other", status)
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def _switched(self, serving: Serving) -> None:
+        """Log every input of the versions now served (a new version may add columns)."""
+        if self.log is None:
+            return
+        inputs = {c["name"]: c for c in serving.champion.schema.inputs}
+        if serving.challenger is not None:
+            for column in serving.challenger.schema.inputs:
+                inputs.setdefault(column["name"], column)
+        if [c.name for c in self.log.columns] != list(inputs):
+            self.log.columns = input_columns(list(inputs.values()))
+
+    def start(self) -> None:
+        """Load the model (if not yet), start the reload watcher and the log's writer.
+
+        Everything alive after start-up (libraries, the model) is then frozen out of the
+        garbage collector's view, so its full collections walk only what requests create
+        and do not pause the server for a tenth of a second at a time.
+        """
+        if self.deployment.serving is None:
+            self.deployment.refresh()
+        self.deployment.watch(self.options.reload_interval)
+        if self.log is not None:
+            self.log.start()
+        if self.options.freeze_gc:
+            gc.collect()
+            gc.freeze()
+
+    def stop(self) -> None:
+        """Stop watching and flush every logged prediction."""
+        self.deployment.stop()
+        if self.log is not None:
+            self.log.close()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await asyncio.to_thread(self.start)
+                except ForgemlError as error:
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.to_thread(self.stop)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # ---- prediction ------------------------------------------------------------------
+
+    async def _predict(self, scope: Scope, receive: Receive, send: Send) -> int:
+        started = time.perf_counter()
+        status = await self._predict_inner(scope, receive, send, started)
+        self.metrics.request("/predict", status, time.perf_counter() - started)
+        return status
+
+    async def _predict_inner(
+        self, scope: Scope, receive: Receive, send: Send, started: float
+    ) -> int:
+        if self.options.api_key and not has_key(scope, self.options.api_key):
+            return await refuse(send, 401, "a valid API key is required", KEY_FIX)
+        payload, status = await self._json(scope, receive, send)
+        if status:
+            return status
+        serving = self.deployment.serving
+        if serving is None:
+            return await refuse(send, 503, "no model version is loaded yet", "retry shortly")
+        request_id = self._request_id(scope)
+        scorer, arm = serving.champion, "champion"
+        rollout = serving.rollout
+        if (
+            rollout is not None
+            and rollout.mode == "canary"
+            and serving.challenger is not None
+            and rollout.takes(routing_key(scope, payload, rollout.key))
+        ):
+            scorer, arm = serving.challenger, "canary"
+        try:
+            batch = scorer.read(payload)
+        except InputRejected as error:
+            return await reply(
+                send,
+                error.status,
+                {
+                    "error": "invalid input",
+                    "problems": error.problems,
+                    "fix": error.fix,
+                    "request_id": request_id,
+                },
+            )
+        scored = scorer.score(batch)
+        ids = [request_id] if batch.rows == 1 else [f"{request_id}:{i}" for i in range(batch.rows)]
+        await send_json(
+            send,
+            200,
+            response(scorer, scored, request_id, ids, batch.problems),
+            [(b"x-request-id", request_id.encode())],
+        )
+        latency = (time.perf_counter() - started) * 1000.0
+        at = self._event_time(scope)
+        self.metrics.scored(scorer.number, arm, scored.scores, scored.labels, batch.flags)
+        if self.log is not None:
+            self.log.log_predictions(
+                ids=ids,
+                version=scorer.number,
+                arm=arm,
+                inputs=scorer.schema.loggable(batch),
+                scores=scored.scores,
+                labels=scored.labels,
+                latency_ms=latency,
+                time=at,
+                flags=batch.flags,
+            )
+        if rollout is not None and rollout.mode == "shadow" and serving.challenger is not None:
+            self._shadow(serving.challenger, payload, ids, at)
+        return 200
+
+    def _shadow(self, challenger: Scorer, payload: Any, ids: list[str], at: float | None) -> None:
+        started = time.perf_counter()
+        try:
+            batch = challenger.read(payload)
+            scored = challenger.score(batch)
+        except Exception:
+            self.metrics.shadow_errors += 1
+            return
+        self.metrics.scored(challenger.number, "shadow", scored.scores, scored.labels, ())
+        if self.log is not None and len(ids) == batch.rows:
+            self.log.log_predictions(
+                ids=ids,
+                version=challenger.number,
+                arm="shadow",
+                inputs=challenger.schema.loggable(batch),
+                scores=scored.scores,
+                labels=scored.labels,
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+                time=at,
+                flags=batch.flags,
+            )
+
+    async def _feedback(self, scope: Scope, receive: Receive, send: Send) -> int:
+        if self.options.api_key and not has_key(scope, self.options.api_key):
+            return await refuse(send, 401, "a valid API key is required", KEY_FIX)
+        payload, status = await self._json(scope, receive, send)
+        if status:
+            return status
+        if self.log is None:
+            return await refuse(
+                send, 409, "this server keeps no prediction log", "start it without --no-log"
+            )
+        serving = self.deployment.serving
+        scorer = serving.champion if serving is not None else None
+        items = payload.get("feedback", payload) if isinstance(payload, dict) else payload
+        items = [items] if isinstance(items, dict) else items
+        try:
+            ids, labels = feedback_items(items, scorer)
+        except InputRejected as error:
+            return await reply(send, 422, {"error": "invalid feedback", "problems": error.problems})
+        self.log.log_feedback(ids, labels, time=self._event_time(scope))
+        return await reply(send, 200, {"accepted": len(ids)})
+
+    async def _json(self, scope: Scope, receive: Receive, send: Send) -> tuple[Any, int]:
+        limit = self.options.max_body_bytes
+        try:
+            body = await read_body(scope, receive, limit)
+        except BodyTooLarge:
+            return None, await refuse(
+                send, 413, f"the body is over the limit of {limit} bytes", "send fewer rows"
+            )
+        try:
+            return orjson.loads(body), 0
+        except orjson.JSONDecodeError as error:
+            return None, await refuse(send, 400, "malformed JSON", json_fix(error))
+
+    def _event_time(self, scope: Scope) -> float | None:
+        """``X-Event-Time`` (unix seconds) for replays and backfills; admin key required."""
+        given = header(scope, b"x-event-time")
+        if given is None or not self.options.admin_key:
+            return None
+        key = header(scope, b"x-admin-key")
+        if key is None or not hmac.compare_digest(key, self.options.admin_key.encode()):
+            return None
+        try:
+            value = float(given)
+        except ValueError:
+            return None
+        return value if math.isfinite(value) else None
+
+    def _request_id(self, scope: Scope) -> str:
+        given = header(scope, b"x-request-id")
+        if given is not None:
+            text = given.decode("latin-1")
+            if REQUEST_ID.fullmatch(text):
+                return text
+        return f"{self._prefix}-{next(self._counter):x}"
+
+    # ---- information -----------------------------------------------------------------
+
+    async def _health(self, scope: Scope, receive: Receive, send: Send) -> int:
+        return await reply(send, 200, {"status": "ok"})
+
+    async def _ready(self, scope: Scope, receive: Receive, send: Send) -> int:
+        serving = self.deployment.serving
+        if serving is None:
+            return await reply(send, 503, {"ready": False})
+        body = {"ready": True, "model": serving.champion.model, "version": serving.champion.number}
+        return await reply(send, 200, body)
+
+    async def _model(self, scope: Scope, receive: Receive, send: Send) -> int:
+        serving = self.deployment.serving
+        if serving is None:
+            return await refuse(send, 503, "no model version is loaded yet", "retry shortly")
+        return await reply(send, 200, describe(self.deployment, serving))
+
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> int:
+        serving = self.deployment.serving
+        served = serving.served() if serving is not None else []
+        counts = None
+        if self.log is not None:
+            counts = {"logged": self.log.logged, "written": self.log.written}
+        text = self.metrics.render(served, counts).encode()
+        await send_bytes(send, 200, text, b"text/plain; version=0.0.4; charset=utf-8")
+        return 200
+
+    async def _openapi(self, scope: Scope, receive: Receive, send: Send) -> int:
+        serving = self.deployment.serving
+        scorer = serving.champion if serving is not None else None
+        return await reply(send, 200, openapi_document(self.deployment.model, scorer))
+
+    async def _docs(self, scope: Scope, receive: Receive, send: Send) -> int:
+        serving = self.deployment.serving
+        scorer = serving.champion if serving is not None else None
+        page = docs_page(openapi_document(self.deployment.model, scorer)).encode()
+        await send_bytes(send, 200, page, b"text/html; charset=utf-8")
+        return 200

@@ -1,0 +1,27 @@
+"""Server settings that are not about the model: keys, limits, reload interval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ServeOptions"]
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Server settings. Keys are compared in constant time and never logged or echoed."""
+
+    api_key: str | None = None
+    admin_key: str | None = None
+    max_body_bytes: int = 1 << 20
+    reload_interval: float = 1.0
+    freeze_gc: bool = True
+    """Freeze start-up objects out of the garbage collector (a server process owns its
+    interpreter; an app embedded in a bigger process may want to leave this off)."""
+
+    def __repr__(self) -> str:  # keeps the keys out of logs and tracebacks
+        return (
+            f"ServeOptions(api_key={'set' if self.api_key else None}, "
+            f"admin_key={'set' if self.admin_key else None}, "
+            f"max_body_bytes={self.max_body_bytes}, reload_interval={self.reload_interval})"
+        )
