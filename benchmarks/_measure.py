@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +39,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -231,3 +233,42 @@ def machine_facts(packages: str) -> list[str]:
 def load_average() -> str:
     """The 1-minute load average (other work on the machine inflates wall times)."""
     return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "n/a"
+
+
+def venv_versions(python: Path, *packages: str) -> str | None:
+    """The version of each package in ``python``'s environment (comma separated), or None."""
+    if not python.exists():
+        return None
+    code = (
+        "import importlib.metadata as m, sys\nprint(', '.join(m.version(p) for p in sys.argv[1:]))"
+    )
+    done = subprocess.run(
+        [str(python), "-c", code, *packages], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def anchor_python(venv: Path, packages: Sequence[str], wanted: dict[str, str]) -> Path:
+    """An anchor's own environment at ``venv``, with ``packages`` installed; its interpreter.
+
+    ``wanted`` maps package names to the versions that make the environment current (it
+    is left alone then). uv installs when it is available (with pip seeded into the
+    environment), else the venv module and pip.
+    """
+    python = venv / "bin" / "python"
+    if venv_versions(python, *wanted) == ", ".join(wanted.values()):
+        return python
+    print(f"installing {' '.join(packages)} into {venv} ...", file=sys.stderr)
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if uv:
+        if not python.exists():
+            command = [uv, "venv", "--quiet", "--seed", "--python", sys.executable, str(venv)]
+            subprocess.run(command, check=True)
+        install = [uv, "pip", "install", "--quiet", "--python", str(python), *packages]
+        subprocess.run(install, check=True)
+    else:
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, *packages], check=True)
+    return python

@@ -17,6 +17,7 @@ import difflib
 import os
 import types
 import typing
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -30,8 +31,12 @@ __all__ = [
     "BudgetSpec",
     "ColumnRule",
     "CostSpec",
+    "DataPolicy",
     "DatasetSpec",
     "GateSpec",
+    "MonitorSpec",
+    "PolicySpec",
+    "RolloutPolicy",
     "RowRule",
     "Settings",
     "Spec",
@@ -40,6 +45,7 @@ __all__ = [
     "TrainSpec",
     "ValidationSpec",
     "load_spec",
+    "parse_duration",
     "parse_spec",
 ]
 
@@ -150,6 +156,15 @@ class TrainSpec(_Strict):
     calibrate: Literal["auto", "always", "never"] = "auto"
     model: str | None = None  # registry name; default: the dataset name
 
+    @model_validator(mode="after")
+    def _costs_for_expected_cost(self) -> TrainSpec:
+        if self.metric == "expected_cost" and self.costs is None:
+            raise ValueError(
+                "metric 'expected_cost' needs train.costs: add costs: "
+                "{false_positive: 1, false_negative: 5} (your costs), or choose another metric"
+            )
+        return self
+
 
 class Bound(_Strict):
     """A bound on a metric: absolute (min/max) or relative to the champion (min_delta/max_delta)."""
@@ -180,6 +195,66 @@ class StoreSpec(_Strict):
     artifacts_url: str | None = None
 
 
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``6h``, ``1d`` or ``2w`` as a duration.
+
+    >>> parse_duration("6h"), parse_duration("1d")
+    (datetime.timedelta(seconds=21600), datetime.timedelta(days=1))
+    """
+    value = str(text).strip().lower()
+    if len(value) < 2 or value[-1] not in _UNITS or not value[:-1].isdigit() or int(value[:-1]) < 1:
+        raise ConfigError(f"'{text}' is not a duration", fix="use e.g. 30m, 6h, 1d or 2w")
+    return timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]])
+
+
+Duration = Annotated[str, Field(pattern=r"^[1-9][0-9]*[mhdw]$")]
+
+
+class MonitorSpec(_Strict):
+    """How ``forgeml monitor`` and the loop judge a served model."""
+
+    window: Duration = "1d"
+    metric: str | None = None  # default: the training metric of the task
+    max_drop: Annotated[float, Field(ge=0)] = 0.05  # allowed fall below the test metric
+    min_labels: Annotated[int, Field(ge=1)] = 100
+    webhooks: list[str] = []
+
+
+class DataPolicy(_Strict):
+    """Which rows a retraining cycle learns from."""
+
+    mode: Literal["sliding_window", "recent_plus_reference", "all"] = "recent_plus_reference"
+    window: Duration = "90d"
+    reference_rows: Annotated[int, Field(ge=0)] = 5000
+    min_rows: Annotated[int, Field(ge=1)] = 500
+
+
+class RolloutPolicy(_Strict):
+    """How a challenger that passed its gate reaches users."""
+
+    mode: Literal["direct", "shadow", "canary"] = "canary"
+    share: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    predictions: Annotated[int, Field(ge=1)] = 500  # labelled ones in its arm, to decide
+    max_drop: Annotated[float, Field(ge=0)] = 0.0  # how much worse than the champion it may be
+
+
+class PolicySpec(_Strict):
+    """When to retrain and how to roll the result out (``forgeml retrain`` and ``loop``)."""
+
+    retrain_on: list[Literal["drift", "performance", "schedule", "new_data"]] = [
+        "drift",
+        "performance",
+    ]
+    schedule: Duration | None = None  # retrain when the champion is older than this
+    check_every: Duration = "1h"
+    evaluate_on: Duration = "14d"  # the most recent labelled rows, held out for judging
+    data: DataPolicy = DataPolicy()
+    rollout: RolloutPolicy = RolloutPolicy()
+
+
 class Spec(_Strict):
     """The whole ``forgeml.yaml``."""
 
@@ -188,6 +263,8 @@ class Spec(_Strict):
     datasets: dict[str, DatasetSpec] = {}
     train: TrainSpec = TrainSpec()
     gate: GateSpec = GateSpec()
+    monitor: MonitorSpec = MonitorSpec()
+    policy: PolicySpec = PolicySpec()
 
     def dataset(self, name: str) -> DatasetSpec:
         """Settings for dataset ``name``; defaults when it has none."""
@@ -245,10 +322,27 @@ def load_spec(path: Path) -> Spec:
 
 
 def parse_spec(text: str, source: str = SPEC_FILE) -> Spec:
-    """Validate spec text; raise :class:`ConfigError` with one line per problem."""
+    """Validate spec text; raise :class:`ConfigError` with one line per problem.
+
+    A key written twice in one mapping is refused (YAML loaders keep the later value
+    silently):
+
+    >>> try:
+    ...     parse_spec("train:\\n  target: churned\\n  seed: 1\\n  target: status\\n")
+    ... except ConfigError as e:
+    ...     print(e.message)
+    forgeml.yaml has the key 'train.target' twice in the same mapping, at line 2 and line 4
+    """
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
         root_node = yaml.compose(text)
+    except _DuplicateKey as e:
+        path = _path_at_line(yaml.compose(text), e.second, str(e.key)) or str(e.key)
+        raise ConfigError(
+            f"{source} has the key {path!r} twice in the same mapping, "
+            f"at line {e.first} and line {e.second}",
+            fix="keep one of the two: only one value can apply",
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -273,6 +367,55 @@ def parse_spec(text: str, source: str = SPEC_FILE) -> Spec:
         ) from None
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, first: int, second: int) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.first, self.second = key, first, second
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key that appears twice in one mapping."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    lines: dict[Any, int] = {}
+    for key_node, _value in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # '<<' merges; explicit keys override
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        try:
+            if key in lines:
+                raise _DuplicateKey(key, lines[key], line)
+            lines[key] = line
+        except TypeError:  # an unhashable key: the constructor below reports it
+            continue
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def _path_at_line(node: yaml.Node | None, line: int, name: str, prefix: str = "") -> str | None:
+    """The dotted path of the key ``name`` written at ``line`` (1-based), if there is one."""
+    children: list[tuple[str, yaml.Node]] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = [(prefix, item) for item in node.value]
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = f"{prefix}.{key.value}" if prefix else str(key.value)
+            found = _path_at_line(value, line, name, path)  # the innermost key wins
+            if found:
+                return found
+            if key.start_mark.line + 1 == line and key.value == name:
+                return path
+    for path, child in children:
+        found = _path_at_line(child, line, name, path)
+        if found:
+            return found
+    return None
+
+
 def _describe(err: Any, root_node: yaml.Node | None) -> str:
     loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
     path = ".".join(str(p) for p in loc) or "(top level)"
@@ -283,6 +426,8 @@ def _describe(err: Any, root_node: yaml.Node | None) -> str:
         near = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
         hint = f"did you mean '{near[0]}'?" if near else f"expected one of {', '.join(allowed)}"
         return f"{where}: unknown key; {hint}"
+    if err["type"] == "value_error":  # a rule across keys: the message says it all
+        return f"{where}: {str(err['msg']).removeprefix('Value error, ')}"
     got = err.get("input")
     shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
     return f"{where}: {err['msg']} (got {shown})"

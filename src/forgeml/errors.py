@@ -15,6 +15,7 @@ Each message says what happened, which input it concerns, and how to fix it::
     ├── NotFound                 a named object (dataset, version, ...) does not exist
     └── DataError                input data cannot be read or fails its rules
         ├── SourceError          the source is unreadable, empty, malformed or unreachable
+        ├── InputRejected        a prediction request breaks the model's signature
         └── ValidationFailed     data breaks declared validation rules (has a report)
 
 >>> try:
@@ -35,6 +36,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "ForgemlError",
+    "InputRejected",
     "IntegrityError",
     "MissingDependency",
     "NotFound",
@@ -113,6 +115,27 @@ class DataError(ForgemlError):
 
 class SourceError(DataError):
     """A source is unreadable, empty, malformed, mislabelled or unreachable."""
+
+
+class InputRejected(DataError):
+    """A prediction request breaks the model's input signature; ``problems`` names each field.
+
+    >>> error = InputRejected([{"field": "age", "problem": "expected a number, got str"}])
+    >>> print(error)
+    invalid input: age: expected a number, got str
+      fix: send every input column with the type the model was trained on (GET /model lists them)
+    """
+
+    def __init__(self, problems: list[dict[str, Any]], *, status: int = 422) -> None:
+        shown = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(
+            f"invalid input: {shown}{more}",
+            fix="send every input column with the type the model was trained on "
+            "(GET /model lists them)",
+        )
+        self.problems = problems
+        self.status = status
 
 
 class ValidationFailed(DataError):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from forgeml.config import Settings, Spec, parse_spec
+from forgeml.config import Settings, Spec, load_spec, parse_spec
 from forgeml.errors import ConfigError
 
 
@@ -80,3 +80,39 @@ def test_relative_store_locations_belong_to_the_project(tmp_path: Path) -> None:
     assert settings.artifacts_url == str(tmp_path / "blobs")
     urls = Settings.resolve(tmp_path, parse_spec("store: {artifacts_url: 's3://b/p'}\n"), env={})
     assert urls.artifacts_url == "s3://b/p"
+
+
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    text = "project: x\ntrain:\n  target: churned\n  seed: 3\n  target: status\n"
+    message = _error(text)
+    assert "key 'train.target' twice in the same mapping, at line 3 and line 5" in message
+    nested = _error(
+        "datasets:\n  d:\n    validation:\n      columns:\n        a: {min: 1, min: 2}\n"
+    )
+    assert "'datasets.d.validation.columns.a.min' twice" in nested and "line 5 and line 5" in nested
+    path = tmp_path / "forgeml.yaml"
+    path.write_text("project: a\ngate: {}\nproject: b\n")
+    with pytest.raises(ConfigError, match=f"{path} has the key 'project' twice.*line 1 and line 3"):
+        load_spec(path)
+
+
+def test_the_same_key_in_different_mappings_and_merges_are_fine() -> None:
+    spec = parse_spec(
+        "train:\n  split: {method: random}\n  budget: {time: 5m}\ngate: {min_rows: 1}\n"
+    )
+    assert spec.train.split.method == "random" and spec.gate.min_rows == 1
+    merged = parse_spec(
+        "datasets:\n"
+        "  a: &rules\n    validation: {rows: {min: 5}}\n"
+        "  b:\n    <<: *rules\n    validation: {rows: {min: 7}}\n"  # explicit beats merged
+    )
+    assert merged.dataset("a").validation.rows.min == 5
+    assert merged.dataset("b").validation.rows.min == 7
+
+
+def test_expected_cost_without_costs_fails_at_spec_validation() -> None:
+    message = _error("train:\n  target: y\n  metric: expected_cost\n")
+    assert "train (line 1): metric 'expected_cost' needs train.costs" in message
+    assert "false_negative" in message  # the fix shows what to add
+    spec = parse_spec("train:\n  metric: expected_cost\n  costs: {false_negative: 5}\n")
+    assert spec.train.costs is not None and spec.train.costs.false_negative == 5

@@ -11,7 +11,10 @@ from forgeml import __version__
 from forgeml.cli.context import state
 from forgeml.cli.datasets import datasets_app, ingest_command, validate_command
 from forgeml.cli.demo import demo
+from forgeml.cli.loop import cycles_command, loop_command, retrain_command
+from forgeml.cli.monitor import alerts_command, monitor_command
 from forgeml.cli.output import print_error
+from forgeml.cli.predict import predict_command
 from forgeml.cli.project import db_app, init
 from forgeml.cli.registry import (
     history_command,
@@ -21,6 +24,7 @@ from forgeml.cli.registry import (
     rollback_command,
 )
 from forgeml.cli.runs import runs_app
+from forgeml.cli.serve import rollout_app, serve_command
 from forgeml.cli.train import gate_command, report_command, train_command
 from forgeml.errors import ForgemlError
 
@@ -67,10 +71,18 @@ app.command("register")(register_command)
 app.command("promote")(promote_command)
 app.command("rollback")(rollback_command)
 app.command("history")(history_command)
+app.command("serve")(serve_command)
+app.command("predict")(predict_command)
+app.command("monitor")(monitor_command)
+app.command("alerts")(alerts_command)
+app.command("retrain")(retrain_command)
+app.command("loop")(loop_command)
+app.command("cycles")(cycles_command)
 app.command("demo")(demo)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(runs_app, name="runs")
 app.add_typer(db_app, name="db")
+app.add_typer(rollout_app, name="rollout")
 
 
 def main() -> None:

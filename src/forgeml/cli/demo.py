@@ -66,6 +66,6 @@ def demo(
     console.print(
         f"\n[bold green]done[/] in {time.perf_counter() - started:.1f}s: "
         f"{len(result.versions)} dataset versions stored, a corrupted batch refused on "
-        f"{len(result.rejected)} rules, champion {result.model or 'none'}. Inspect with: "
+        f"{len(result.rejected)} rules, champion {result.champion or 'none'}. Inspect with: "
         f"forgeml --project {result.project} models credit"
     )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -19,6 +20,8 @@ runs_app = typer.Typer(help="List tracked runs, show one, or compare several sid
 
 LIST_METRICS = 3  # metrics shown per run in the list
 SHORT_ID = 8
+WIDE_COLUMNS = 120  # terminals this wide also list each run's kind and dataset
+SEARCH_SCORE = "search/score"
 
 
 @runs_app.callback(invoke_without_command=True)
@@ -31,6 +34,13 @@ def runs_list(
         None, "--status", "-s", help="Only runs with this status: running, finished or failed."
     ),
     limit: int = typer.Option(20, "--limit", "-n", help="How many runs to list, newest first."),
+    wide: bool = typer.Option(
+        False,
+        "--wide",
+        "-w",
+        help="Also show each run's kind and dataset (shown anyway when "
+        f"the terminal has {WIDE_COLUMNS}+ columns).",
+    ),
 ) -> None:
     """List recent runs (or see one with 'forgeml runs show RUN_ID')."""
     if ctx.invoked_subcommand is not None:
@@ -44,23 +54,35 @@ def runs_list(
             "no runs match" if filtered else "no runs yet: start one with start_run() in Python"
         )
         return
-    table = Table()
-    for header in ("run", "experiment", "kind", "status", "dataset", "metrics", "started", "took"):
-        wraps = header in ("experiment", "dataset", "metrics")
+    console.print(_runs_table(runs, wide=wide or console.width >= WIDE_COLUMNS))
+
+
+def _runs_table(runs: list[RunInfo], *, wide: bool) -> Table:
+    """One row per run; narrow terminals get the columns that tell runs apart."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    headers = ["run", "experiment", "kind", "status", "dataset", "metrics", "started", "took"]
+    if not wide:
+        headers = [h for h in headers if h not in ("kind", "dataset")]
+    for header in headers:
+        wraps = header in ("experiment", "dataset", "metrics")  # the rest never breaks
         table.add_column(header, no_wrap=not wraps, overflow="fold")
+    this_year = datetime.now(UTC).year
     for run in runs:
-        add_row(
-            table,
-            run.id[:SHORT_ID],
-            run.experiment,
-            run.kind,
-            run.status,
-            run.dataset or "-",
-            _main_metrics(run.metrics),
-            f"{run.started_at:%Y-%m-%d %H:%M}",
-            _took(run),
-        )
-    console.print(table)
+        started = run.started_at
+        cells = {
+            "run": run.id[:SHORT_ID],
+            "experiment": run.experiment,
+            "kind": run.kind,
+            "status": run.status,
+            "dataset": run.dataset or "-",
+            "metrics": _main_metrics(run),
+            "started": f"{started:%Y-%m-%d %H:%M}"
+            if wide or started.year != this_year
+            else f"{started:%m-%d %H:%M}",
+            "took": _took(run),
+        }
+        add_row(table, *(cells[h] for h in headers))
+    return table
 
 
 @runs_app.command("show")
@@ -172,9 +194,20 @@ def _union(mappings: Any) -> list[str]:
     return sorted(keys)
 
 
-def _main_metrics(metrics: dict[str, float | None]) -> str:
-    shown = [f"{k}={_metric(v, 4)}" for k, v in list(metrics.items())[:LIST_METRICS]]
-    more = len(metrics) - LIST_METRICS
+def _main_metrics(run: RunInfo) -> str:
+    """A training run's main test metric and best search score; else its first metrics.
+
+    ``search/score`` is each trial's score (its last value is the last trial's), so the
+    list shows ``search/best``, the best score so far, instead.
+    """
+    metrics = run.metrics
+    main = run.tags.get("metric")
+    keys = [k for k in (f"test/{main}", "search/best") if main and k in metrics]
+    if not keys:
+        keys = [k for k in metrics if k != SEARCH_SCORE or "search/best" not in metrics]
+        keys = keys[:LIST_METRICS]
+    shown = [f"{k}={_metric(metrics[k], 4)}" for k in keys]
+    more = len(metrics) - len(keys)
     return "\n".join(shown + ([f"+{more} more"] if more > 0 else [])) or "-"
 
 

@@ -21,9 +21,10 @@ from forgeml.config import SPEC_FILE
 from forgeml.data import DatasetVersion, ingest
 from forgeml.data.validation import Violation
 from forgeml.demo.credit import generate_credit
-from forgeml.errors import ValidationFailed
+from forgeml.demo.year import YearResult, run_year
+from forgeml.errors import ForgemlError, ValidationFailed
 from forgeml.project import Project
-from forgeml.registry import load_model
+from forgeml.registry import load_model, model_version
 from forgeml.train.predict import Predictor
 from forgeml.train.report import write_report
 from forgeml.train.trainer import TrainResult, train
@@ -48,7 +49,7 @@ datasets:
 
 train:
   target: defaulted
-  exclude: [customer_id, month]
+  exclude: [customer_id, month, application_date]   # ids, and dates a model would extrapolate
   slices: [region, employment]
   costs: {false_positive: 1, false_negative: 5}   # a missed default costs 5x a refused loan
   budget: {trials: 8, time: 90s}
@@ -56,9 +57,21 @@ train:
 gate:
   min_rows: 200
   metrics: {roc_auc: {min: 0.65}}
-  versus_champion: {roc_auc: {min_delta: -0.01}}
+  versus_champion: {log_loss: {max_delta: 0.0}}   # on the same rows: no worse calibrated
   slices: {roc_auc: {min: 0.55}}
   min_slice_rows: 100   # smaller slices are too noisy to judge
+
+monitor:
+  window: 30d
+  metric: log_loss          # the shock breaks the probabilities before the ranking
+  max_drop: 0.05
+  min_labels: 200
+
+policy:
+  retrain_on: [drift, performance]
+  evaluate_on: 10d          # the newest labelled rows, held out to judge the challenger
+  data: {mode: sliding_window, window: 30d, min_rows: 800}
+  rollout: {mode: canary, share: 0.3, predictions: 300}
 """
 
 
@@ -79,10 +92,17 @@ class DemoResult:
     card: Path | None
     before: dict[str, float]  # champion on held-out months 1-6
     after: dict[str, float]  # the same champion on months 7-12
+    loop: YearResult | None = None
+    champion: str | None = None  # at the end, after the loop
 
 
 def run_demo(
-    directory: str | Path, narrator: Narrator, *, rows_per_month: int = 2000, seed: int = 7
+    directory: str | Path,
+    narrator: Narrator,
+    *,
+    rows_per_month: int = 2000,
+    traffic_rows: int = 1500,
+    seed: int = 7,
 ) -> DemoResult:
     root = Path(directory).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -151,6 +171,13 @@ def run_demo(
                 f"{after['log_loss']:.3f}, ROC AUC {before['roc_auc']:.3f} → "
                 f"{after['roc_auc']:.3f}: it still ranks, but its probabilities are wrong"
             )
+        loop = None
+        if result.model is not None:
+            narrator.step(
+                "Serve the champion over HTTP; replay a year of applications, labels 30 days late"
+            )
+            traffic = generate_credit(rows_per_month=traffic_rows, months=12, seed=seed + 1)
+            loop = run_year(project, traffic, narrator, root / "credit-timeline.html")
         return DemoResult(
             project.root,
             [h1, h2],
@@ -159,6 +186,8 @@ def run_demo(
             card,
             before,
             after,
+            loop,
+            _champion_ref(project),
         )
 
 
@@ -214,3 +243,10 @@ def _number(value: float) -> str:
 
 def _rate(stats: dict[str, int]) -> float:
     return stats["true"] / max(1, stats["true"] + stats["false"])
+
+
+def _champion_ref(project: Project) -> str | None:
+    try:
+        return model_version("credit@champion", project=project).ref
+    except ForgemlError:
+        return None

@@ -73,6 +73,11 @@ class FeaturePipeline:
         return list(self._feature_names)
 
     @property
+    def steps(self) -> list[tuple[Encoder, slice]]:
+        """Each encoder with the output columns it writes, in order."""
+        return list(zip(self._encoders, self._slices, strict=True))
+
+    @property
     def input_columns(self) -> list[str]:
         """The raw columns the pipeline reads, in schema order."""
         return list(self._input_columns)

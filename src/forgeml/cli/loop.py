@@ -1,0 +1,93 @@
+"""forgeml retrain, forgeml loop, forgeml cycles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import typer
+from rich.table import Table
+
+from forgeml.cli.context import state
+from forgeml.cli.output import add_row, console
+
+__all__ = ["cycles_command", "loop_command", "retrain_command"]
+
+
+def retrain_command(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="The model to retrain."),
+    key: str | None = typer.Option(
+        None, "--key", help="Resume the cycle with this key (default: a new manual cycle)."
+    ),
+) -> None:
+    """Run one retraining cycle by hand: data, challenger, champion vs challenger, rollout."""
+    from forgeml.loop.cycle import retrain
+
+    cycle = retrain(
+        model,
+        project=state(ctx).project(),
+        key=key,
+        progress=lambda text: console.print(f"   {text}", markup=False),
+    )
+    console.print(
+        f"cycle {cycle.key}: {cycle.status}" + (f" — {cycle.reason}" if cycle.reason else "")
+    )
+
+
+def loop_command(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="The model the loop looks after."),
+    once: bool = typer.Option(False, "--once", help="One tick, then exit."),
+    every: str | None = typer.Option(
+        None, "--every", help="Time between ticks, e.g. 10m (default: policy.check_every)."
+    ),
+) -> None:
+    """Apply the project's policy as a daemon: monitor, retrain, settle rollouts, promote.
+
+    Holds the lease 'loop:MODEL' in the metadata store, so a second loop on the same
+    project waits rather than retraining too. Stop it with Ctrl-C.
+    """
+    from forgeml.config import parse_duration
+    from forgeml.loop.daemon import run_loop
+
+    interval = parse_duration(every) if every else None
+    say = lambda text: console.print(  # noqa: E731 - a one-line printer
+        f"{datetime.now(UTC):%H:%M:%S} {text}", markup=False
+    )
+    try:
+        ticks = run_loop(
+            model, project=state(ctx).project(), once=once, interval=interval, progress=say
+        )
+    except KeyboardInterrupt:
+        console.print("stopped")
+        return
+    for tick in ticks[-1:]:
+        fired = ", ".join(tick.fired) or "nothing"
+        console.print(f"last tick {tick.now:%Y-%m-%d %H:%M}: {fired} fired")
+
+
+def cycles_command(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="The model."),
+) -> None:
+    """The model's retraining cycles, newest first, with what each decided and why."""
+    from forgeml.store import cycles as rows
+
+    project = state(ctx).project()
+    with project.store.read() as session:
+        found = rows.latest(session, model)
+        table = Table("key", "status", "stage", "challenger", "why")
+        for c in found:
+            details = c.details or {}
+            add_row(
+                table,
+                c.key,
+                c.status,
+                c.stage,
+                f"@{details['challenger']}" if "challenger" in details else "-",
+                str(details.get("reason", "")),
+            )
+    if not found:
+        console.print(f"model '{model}' has had no retraining cycles")
+        return
+    console.print(table)

@@ -1,0 +1,140 @@
+"""forgeml serve, and forgeml rollout start|stop|status."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from forgeml.cli.context import state
+from forgeml.cli.output import add_row, console
+
+__all__ = ["rollout_app", "serve_command"]
+
+rollout_app = typer.Typer(
+    help="Shadow or canary a challenger version beside the champion.", no_args_is_help=True
+)
+
+
+def serve_command(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="The model to serve."),
+    alias: str = typer.Option("champion", "--alias", "-a", help="Serve the version it names."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to bind."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Server processes."),
+    out_of_range: str = typer.Option(
+        "flag", "--out-of-range", help="flag (default) or refuse numbers far outside training."
+    ),
+    max_rows: int = typer.Option(10_000, "--max-rows", min=1, help="Rows per request, at most."),
+    max_body: int = typer.Option(
+        1 << 20, "--max-body-bytes", min=1, help="Request body size, at most."
+    ),
+    reload_interval: float = typer.Option(
+        1.0, "--reload-interval", min=0.05, help="Seconds between checks for alias moves."
+    ),
+    flush_interval: float = typer.Option(
+        1.0, "--flush-interval", min=0.01, help="Seconds between prediction-log writes."
+    ),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions."),
+) -> None:
+    """Serve a model over HTTP: POST /predict, POST /feedback, GET /metrics, GET /docs.
+
+    Requests are checked against the version's input signature, every prediction is
+    logged, and the server switches versions when the alias moves. Set FORGEML_API_KEY
+    to require a key on /predict and /feedback, and FORGEML_ADMIN_KEY to enable the
+    admin endpoints (reload, rollout).
+    """
+    from forgeml.registry import model_version
+    from forgeml.serve.server import ServeSettings, run_server
+
+    if out_of_range not in ("flag", "refuse"):
+        raise typer.BadParameter("use 'flag' or 'refuse'", param_hint="--out-of-range")
+    project = state(ctx).project()
+    version = model_version(f"{model}@{alias}", project=project)  # fails fast and clearly
+    settings = ServeSettings(
+        project=str(project.root),
+        model=model,
+        alias=alias,
+        out_of_range="refuse" if out_of_range == "refuse" else "flag",
+        max_rows=max_rows,
+        max_body_bytes=max_body,
+        reload_interval=reload_interval,
+        log_predictions=not no_log,
+        flush_interval=flush_interval,
+    )
+    console.print(
+        f"serving {version.ref} ({alias}) on http://{host}:{port} with {workers} "
+        f"worker{'s' if workers > 1 else ''}; API docs at /docs"
+    )
+    run_server(settings, host=host, port=port, workers=workers)
+
+
+@rollout_app.command("start")
+def rollout_start(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="The challenger, e.g. credit@4."),
+    mode: str = typer.Option(..., "--mode", "-m", help="shadow or canary."),
+    share: float = typer.Option(0.1, "--share", help="Canary's share of requests (0-1)."),
+    key: str | None = typer.Option(None, "--key", help="Input that makes the canary sticky."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why (kept in the audit)."),
+) -> None:
+    """Start a shadow or canary of a version; running servers pick it up in a second."""
+    from forgeml.serve.rollout import start_rollout
+
+    rollout = start_rollout(
+        ref, mode=mode, share=share, key=key, reason=reason, project=state(ctx).project()
+    )
+    console.print(f"started: {rollout.describe()}")
+
+
+@rollout_app.command("stop")
+def rollout_stop(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="The model whose rollout ends."),
+    promote: bool = typer.Option(False, "--promote", help="Also promote the challenger."),
+    alias: str = typer.Option("champion", "--alias", "-a", help="The alias --promote moves."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why (kept in the audit)."),
+) -> None:
+    """End the model's rollout; with --promote the challenger takes the alias."""
+    from forgeml.registry import promote as promote_version
+    from forgeml.serve.rollout import active_rollout, end_rollout
+
+    project = state(ctx).project()
+    current = active_rollout(project, model)
+    if current is None:
+        console.print(f"model '{model}' has no rollout running")
+        return
+    if promote:
+        promote_version(f"{model}@{current.version}", alias=alias, reason=reason, project=project)
+    ended = end_rollout(
+        model, outcome="promoted" if promote else "stopped", reason=reason, project=project
+    )
+    if ended is not None:
+        console.print(f"ended ({ended.status}): {ended.describe()}")
+
+
+@rollout_app.command("status")
+def rollout_status(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="The model."),
+) -> None:
+    """The model's rollouts, newest first."""
+    from forgeml.serve.rollout import rollout_history
+
+    rows = rollout_history(model, project=state(ctx).project())
+    if not rows:
+        console.print(f"model '{model}' has had no rollouts")
+        return
+    table = Table("version", "mode", "share", "key", "status", "started by", "reason")
+    for r in rows:
+        add_row(
+            table,
+            f"@{r.version}",
+            r.mode,
+            f"{r.share:.0%}" if r.mode == "canary" else "-",
+            r.key or "-",
+            r.status,
+            r.started_by,
+            r.end_reason or r.reason,
+        )
+    console.print(table)

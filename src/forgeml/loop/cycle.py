@@ -1,0 +1,253 @@
+"""One retraining cycle, resumable step by step: data → train → evaluate → rollout.
+
+A cycle is a row in the ``cycles`` table under a key (``drift@2025-07-31T00:00``, say);
+each finished step writes what it produced into the row before the next starts. Running a
+cycle again with the same key resumes after its last finished step, and each step is
+idempotent on its own: the training rows are a content-addressed dataset version, a
+challenger already registered from that dataset version is reused, promotion and rollouts
+ignore repeats. So a loop killed at any point and started again neither loses nor
+duplicates a model version, an alert or a promotion.
+
+Steps:
+
+1. **data**: labelled predictions (and, by policy, part of the champion's training data) as
+   a dataset version; the most recent labelled rows are held out and stored as an artifact;
+2. **train**: ``forgeml train`` on that dataset version, registering (not promoting) the
+   challenger when it passes the gate on its own held-out rows;
+3. **evaluate**: champion and challenger on the same held-out recent rows, gated;
+4. **rollout**: ``direct`` promotes now; ``shadow`` and ``canary`` start a rollout that
+   :func:`forgeml.loop.rollouts.settle` decides once enough labels arrive.
+
+A cycle that keeps the champion records why (status ``kept``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from forgeml.config import parse_duration
+from forgeml.data.ingest import ingest
+from forgeml.loop.data import cycle_data
+from forgeml.loop.evaluate import compare_versions
+from forgeml.monitor.alerts import raise_alert
+from forgeml.project import Project, ProjectLike, resolve_project
+from forgeml.registry import promote
+from forgeml.registry.versions import ModelVersion, model_version, versions
+from forgeml.serve.rollout import start_rollout
+from forgeml.serve.segments import to_utc
+from forgeml.store import cycles as rows
+from forgeml.train import metrics as m
+from forgeml.train.trainer import train
+
+__all__ = ["Cycle", "retrain"]
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """Where a cycle stands: ``status`` running | rolling_out | promoted | kept | rolled_back."""
+
+    id: int
+    model: str
+    key: str
+    trigger: str
+    status: str
+    stage: str
+    details: dict[str, Any]
+
+    @property
+    def reason(self) -> str:
+        return str(self.details.get("reason", ""))
+
+
+def retrain(
+    model: str,
+    *,
+    project: ProjectLike = None,
+    now: datetime | None = None,
+    trigger: str = "manual",
+    key: str | None = None,
+    progress: Say | None = None,
+) -> Cycle:
+    """Run (or resume) one retraining cycle of ``model``; returns where it ended."""
+    say = progress or (lambda _text: None)
+    found = resolve_project(project)
+    now = to_utc(now) or datetime.now(UTC)
+    key = key or f"{trigger}@{now:%Y-%m-%dT%H:%M}"
+    with found.store.write() as session:
+        record = rows.get_or_create(session, model, key, trigger)
+        cycle = _cycle(record)
+    if cycle.status != "running":
+        return cycle
+    policy = found.spec.policy
+    champion = model_version(f"{model}@champion", project=found)
+    details = dict(cycle.details)
+    if "dataset" not in details:
+        say(f"cycle {key}: building training rows from labelled predictions")
+        data = cycle_data(
+            found,
+            champion,
+            now=now,
+            mode=policy.data.mode,
+            window=parse_duration(policy.data.window),
+            evaluate_on=parse_duration(policy.evaluate_on),
+            reference_rows=policy.data.reference_rows,
+        )
+        labelled = data.train.num_rows
+        if labelled < policy.data.min_rows or data.holdout.num_rows < 50:
+            return _finish(
+                found,
+                cycle,
+                "kept",
+                f"not enough labelled rows yet: {labelled} to train on (policy needs "
+                f"{policy.data.min_rows}), {data.holdout.num_rows} recent ones to judge on",
+                {"champion": champion.version},
+            )
+        version = ingest(data.train, name=f"{model}-retrain", project=found).version
+        sink = io.BytesIO()
+        pq.write_table(data.holdout.drop_columns(["predicted_at"]), sink)
+        details = _step(
+            found,
+            cycle,
+            "data",
+            {
+                "dataset": version.ref,
+                "holdout": found.artifacts.put_bytes(sink.getvalue()),
+                "train_rows": labelled,
+                "holdout_rows": data.holdout.num_rows,
+                "target": data.target,
+                "champion": champion.version,
+            },
+        )
+    if "challenger" not in details:
+        challenger = _trained_on(found, model, details["dataset"])
+        if challenger is None:
+            say(f"cycle {key}: training a challenger on {details['dataset']}")
+            result = train(
+                dataset_ref=details["dataset"], project=found, promote=False, model=model
+            )
+            if result.model is None:
+                failed = ", ".join(c.name for c in result.gate.checks if not c.passed)
+                return _finish(found, cycle, "kept", f"the challenger failed its gate: {failed}")
+            challenger = result.model
+        details = _step(found, cycle, "train", {"challenger": challenger.version})
+    if "comparison" not in details:
+        holdout = pq.read_table(io.BytesIO(found.artifacts.get_bytes(details["holdout"])))
+        champion = model_version(f"{model}@{details['champion']}", project=found)
+        challenger = model_version(f"{model}@{details['challenger']}", project=found)
+        metric = found.spec.monitor.metric or found.spec.train.metric or _metric(champion)
+        say(
+            f"cycle {key}: @{champion.version} vs @{challenger.version} "
+            f"on {holdout.num_rows} recent rows"
+        )
+        comparison = compare_versions(
+            found,
+            champion,
+            challenger,
+            holdout,
+            details["target"],
+            metric=metric,
+            gate=found.spec.gate,
+        )
+        details = _step(found, cycle, "evaluate", {"comparison": comparison.to_dict()})
+        if not (comparison.gate.passed and comparison.better):
+            why = "its gate failed" if not comparison.gate.passed else "it is not better"
+            return _finish(
+                found,
+                cycle,
+                "kept",
+                f"@{challenger.version} was not promoted: {why} on the {comparison.rows} most "
+                f"recent labelled rows ({metric} {_num(comparison.challenger.get(metric))} vs "
+                f"champion {_num(comparison.champion.get(metric))})",
+            )
+    challenger_ref = f"{model}@{details['challenger']}"
+    comparison = details["comparison"]
+    metric = comparison["metric"]
+    reason = (
+        f"cycle {key}: {metric} {_num(comparison['challenger'].get(metric))} vs champion "
+        f"{_num(comparison['champion'].get(metric))} on {comparison['rows']} recent rows"
+    )
+    mode = policy.rollout.mode
+    if mode == "direct":
+        promote(challenger_ref, reason=reason, project=found)
+        return _finish(found, cycle, "promoted", reason)
+    start_rollout(
+        challenger_ref,
+        mode=mode,
+        share=policy.rollout.share,
+        reason=reason,
+        actor="forgeml loop",
+        project=found,
+    )
+    say(f"cycle {key}: {challenger_ref} in {mode}")
+    with found.store.write() as session:
+        record = rows.update(session, cycle.id, stage="rollout", status="rolling_out", details={})
+        return _cycle(record)
+
+
+def _trained_on(project: Project, model: str, dataset_ref: str) -> ModelVersion | None:
+    """A version of ``model`` already trained on ``dataset_ref`` (a resumed cycle)."""
+    for version in versions(model, project=project):
+        if version.signature.get("dataset") == dataset_ref:
+            return version
+    return None
+
+
+def _step(project: Project, cycle: Cycle, stage: str, details: dict[str, Any]) -> dict[str, Any]:
+    with project.store.write() as session:
+        record = rows.update(session, cycle.id, stage=stage, status="running", details=details)
+        return dict(record.details)
+
+
+def _finish(
+    project: Project,
+    cycle: Cycle,
+    status: str,
+    reason: str,
+    details: dict[str, Any] | None = None,
+) -> Cycle:
+    with project.store.write() as session:
+        record = rows.update(
+            session,
+            cycle.id,
+            stage="done",
+            status=status,
+            details={"reason": reason, **(details or {})},
+        )
+        done = _cycle(record)
+    raise_alert(
+        project,
+        cycle.model,
+        key=f"loop:{cycle.key}",
+        kind="loop",
+        message=f"retraining cycle {cycle.key}: {status} — {reason}",
+        details={"cycle": cycle.key, "status": status},
+    )
+    return done
+
+
+def _cycle(record: Any) -> Cycle:
+    return Cycle(
+        record.id,
+        record.model,
+        record.key,
+        record.trigger,
+        record.status,
+        record.stage,
+        dict(record.details or {}),
+    )
+
+
+def _metric(version: ModelVersion) -> str:
+    return m.DEFAULT_METRIC[str(version.signature.get("task") or "binary")]
+
+
+def _num(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else "n/a"

@@ -1,0 +1,155 @@
+"""Settling a rollout from its labels: promote the challenger, or roll it back.
+
+While a challenger is in canary (or shadow), its labelled predictions are compared with the
+champion's over the same period: the champion's arm in a canary, the same requests in a
+shadow. Once the challenger's arm has ``rollout.predictions`` labelled predictions, a
+challenger at most ``rollout.max_drop`` worse than the champion on the policy's metric is
+promoted; a worse one is rolled back automatically. Either way the rollout and its cycle
+record the outcome and an alert says what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from forgeml.monitor.alerts import raise_alert
+from forgeml.monitor.performance import labelled_rows, window_metrics
+from forgeml.project import Project
+from forgeml.registry import promote
+from forgeml.registry.versions import model_version
+from forgeml.serve.predlog import labelled_predictions
+from forgeml.serve.rollout import Rollout, active_rollout, end_rollout
+from forgeml.store import cycles as rows
+from forgeml.train import metrics as m
+
+__all__ = ["Verdict", "settle"]
+
+_TICK = timedelta(microseconds=1)  # window ends are exclusive
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a rollout's labels say so far (``decided`` False: not enough labels yet)."""
+
+    rollout: Rollout
+    labels: int
+    needed: int
+    metric: str
+    champion: float | None
+    challenger: float | None
+    decided: bool
+    outcome: str | None  # promoted | rolled_back
+
+    def describe(self) -> str:
+        if not self.decided:
+            return f"{self.rollout.describe()}: {self.labels}/{self.needed} labels so far"
+        return (
+            f"{self.rollout.describe()}: {self.outcome} ({self.metric} "
+            f"{_num(self.challenger)} vs champion {_num(self.champion)} on {self.labels} labels)"
+        )
+
+
+def settle(project: Project, model: str, *, metric: str | None = None) -> Verdict | None:
+    """Decide the model's active rollout if its labels allow; None when none is active."""
+    rollout = active_rollout(project, model)
+    if rollout is None:
+        return None
+    policy = project.spec.policy.rollout
+    champion = model_version(f"{model}@champion", project=project)
+    task = str(champion.signature.get("task") or "binary")
+    metric = metric or project.spec.monitor.metric or m.DEFAULT_METRIC[task]
+    joined = labelled_predictions(project, model)
+    arm = "canary" if rollout.mode == "canary" else "shadow"
+    ours = _rows(joined, arm, rollout.version)
+    since = pc.min(ours.column("time")).as_py() if ours.num_rows else None
+    theirs = _rows(joined, "champion", None)
+    if since is not None:
+        theirs = theirs.filter(pc.greater_equal(theirs.column("time"), pa.scalar(since)))
+    classes = champion.signature.get("classes")
+    threshold = champion.metrics.get("test", {}).get("threshold") or 0.5
+    values: list[float | None] = []
+    for table in (theirs, ours):
+        labelled = labelled_rows(table, task=task, classes=classes)
+        if len(labelled) == 0:
+            values.append(None)
+            continue
+        span = [(labelled.times.min().item(), labelled.times.max().item() + _TICK)]
+        result = window_metrics(labelled, span, threshold=float(threshold))[0]
+        value = result.metrics.get(metric)
+        values.append(float(value) if isinstance(value, int | float) else None)
+    if ours.num_rows < policy.predictions or values[0] is None or values[1] is None:
+        return Verdict(
+            rollout, ours.num_rows, policy.predictions, metric, values[0], values[1], False, None
+        )
+    theirs_value, ours_value = values[0], values[1]
+    if m.HIGHER_IS_BETTER.get(metric, True):
+        worse = theirs_value - ours_value
+    else:
+        worse = ours_value - theirs_value
+    outcome = "promoted" if worse <= policy.max_drop else "rolled_back"
+    verdict = Verdict(
+        rollout, ours.num_rows, policy.predictions, metric, theirs_value, ours_value, True, outcome
+    )
+    _apply(project, model, verdict)
+    return verdict
+
+
+def _apply(project: Project, model: str, verdict: Verdict) -> None:
+    reason = verdict.describe()
+    if verdict.outcome == "promoted":
+        promote(f"{model}@{verdict.rollout.version}", reason=reason, project=project)
+    end_rollout(
+        model, outcome=str(verdict.outcome), reason=reason, actor="forgeml loop", project=project
+    )
+    with project.store.write() as session:
+        for cycle in rows.unfinished(session, model):
+            if (
+                cycle.status == "rolling_out"
+                and cycle.details.get("challenger") == verdict.rollout.version
+            ):
+                rows.update(
+                    session,
+                    cycle.id,
+                    stage="done",
+                    status=str(verdict.outcome),
+                    details={"reason": reason, "rollout": _verdict_dict(verdict)},
+                )
+    raise_alert(
+        project,
+        model,
+        key=f"rollout:{verdict.rollout.id}",
+        kind="loop",
+        severity="warning" if verdict.outcome == "promoted" else "critical",
+        message=reason,
+        details=_verdict_dict(verdict),
+    )
+
+
+def _rows(joined: pa.Table, arm: str, version: int | None) -> pa.Table:
+    if not joined.num_rows:
+        return joined
+    keep = pc.equal(joined.column("arm"), arm)
+    if version is not None:
+        keep = pc.and_(keep, pc.equal(joined.column("version"), version))
+    return joined.filter(keep)
+
+
+def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "version": verdict.rollout.version,
+        "mode": verdict.rollout.mode,
+        "labels": verdict.labels,
+        "metric": verdict.metric,
+        "champion": verdict.champion,
+        "challenger": verdict.challenger,
+        "outcome": verdict.outcome,
+    }
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

@@ -1,0 +1,226 @@
+"""The retraining loop on a real project: cycles, restarts, kills, leases, canary verdicts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from forgeml.data.ingest import ingest
+from forgeml.demo.credit import START, generate_credit
+from forgeml.loop.cycle import retrain
+from forgeml.loop.daemon import run_loop
+from forgeml.loop.rollouts import settle
+from forgeml.monitor.alerts import list_alerts
+from forgeml.project import Project
+from forgeml.registry import load_model, model_version, versions
+from forgeml.serve.predlog import PredictionLog
+from forgeml.serve.rollout import active_rollout
+from forgeml.store import cycles as rows
+from forgeml.train.predict import Predictor
+from forgeml.train.trainer import train
+
+SPEC = """\
+project: loop-test
+train:
+  target: defaulted
+  exclude: [customer_id, month, application_date]
+  candidates: [logistic]
+  budget: {trials: 2}
+gate:
+  versus_champion: {log_loss: {max_delta: 0.0}}
+monitor: {window: 30d, metric: log_loss, max_drop: 0.05, min_labels: 100}
+policy:
+  evaluate_on: 10d
+  data: {mode: sliding_window, window: 40d, min_rows: 300}
+  rollout: {mode: canary, share: 0.5, predictions: 100}
+"""
+MONTH_END = (START + timedelta(days=30 * 8)).replace(tzinfo=UTC)
+
+
+def _project(root: Path) -> Project:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "forgeml.yaml").write_text(SPEC)
+    project = Project.init(root)
+    history = generate_credit(rows_per_month=300, months=6, seed=1)
+    version = ingest(history, name="credit", project=project).version
+    assert train(dataset_ref=version.ref, project=project).model is not None
+    year = generate_credit(rows_per_month=300, months=8, seed=2)
+    _log(project, year, "credit@1", "champion")
+    return project
+
+
+def _log(project: Project, rows: pa.Table, ref: str, arm: str, prefix: str = "r") -> None:
+    """Serve ``rows`` with ``ref`` at their application time; labels 30 days later."""
+    version, bundle = load_model(ref, project=project)
+    scores = Predictor(bundle).scores(rows)
+    inputs = [c["name"] for c in version.signature["inputs"]]
+    dates = rows.column("application_date").to_pylist()
+    truth = rows.column("defaulted").to_pylist()
+    with PredictionLog(project, "credit", version.signature["inputs"]) as log:
+        for i in range(rows.num_rows):
+            at = dates[i].replace(tzinfo=UTC).timestamp()
+            rid = f"{prefix}{i}"
+            log.log_predictions(
+                ids=[rid],
+                version=version.version,
+                arm=arm,
+                inputs={n: [rows.column(n)[i].as_py()] for n in inputs},
+                scores=scores[i : i + 1],
+                labels=[bool(scores[i] >= 0.5)],
+                latency_ms=1.0,
+                time=at,
+            )
+            log.log_feedback([rid], [truth[i]], time=at + 30 * 86400)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("loop") / "project"
+    _project(root).close()
+    return root
+
+
+@pytest.fixture
+def project(template: Path, tmp_path: Path) -> Iterator[Project]:
+    import shutil
+
+    root = tmp_path / "project"
+    shutil.copytree(template, root)
+    found = Project.load(root)
+    yield found
+    found.close()
+
+
+def test_a_cycle_trains_judges_and_starts_a_canary(project: Project) -> None:
+    cycle = retrain("credit", project=project, now=MONTH_END, trigger="drift", key="k1")
+    assert cycle.status == "rolling_out", cycle.details
+    details = cycle.details
+    assert details["dataset"].startswith("credit-retrain@")
+    comparison = details["comparison"]
+    assert comparison["challenger"]["log_loss"] < comparison["champion"]["log_loss"]
+    rollout = active_rollout(project, "credit")
+    assert rollout is not None and rollout.version == details["challenger"] == 2
+    again = retrain("credit", project=project, now=MONTH_END, trigger="drift", key="k1")
+    assert again.status == "rolling_out" and len(versions("credit", project=project)) == 2
+
+
+def test_a_canary_is_promoted_or_rolled_back_from_its_labels(project: Project) -> None:
+    retrain("credit", project=project, now=MONTH_END, key="k1")
+    month9 = generate_credit(rows_per_month=300, months=9, seed=3).slice(8 * 300)
+    assert settle(project, "credit").decided is False  # no labels in the canary arm yet
+    _log(project, month9.slice(0, 150), "credit@1", "champion", prefix="c")
+    _log(project, month9.slice(150), "credit@2", "canary", prefix="k")
+    verdict = settle(project, "credit")
+    assert verdict is not None and verdict.decided and verdict.outcome == "promoted"
+    assert model_version("credit@champion", project=project).version == 2
+    assert active_rollout(project, "credit") is None
+    with project.store.read() as session:
+        assert [c.status for c in rows.latest(session, "credit")] == ["promoted"]
+
+
+def test_a_worse_canary_is_rolled_back(project: Project) -> None:
+    retrain("credit", project=project, now=MONTH_END, key="k1")
+    month9 = generate_credit(rows_per_month=300, months=9, seed=3).slice(8 * 300)
+    flipped = month9.set_column(
+        month9.schema.get_field_index("defaulted"), "defaulted", pc.invert(month9["defaulted"])
+    )
+    _log(project, month9.slice(0, 150), "credit@1", "champion", prefix="c")
+    _log(project, flipped.slice(150), "credit@2", "canary", prefix="k")  # its answers go wrong
+    verdict = settle(project, "credit")
+    assert verdict is not None and verdict.outcome == "rolled_back"
+    assert model_version("credit@champion", project=project).version == 1
+    assert any(a.key.startswith("rollout:") for a in list_alerts(project, "credit"))
+
+
+def test_two_loops_never_both_tick(project: Project) -> None:
+    ticked: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def loop() -> None:
+        barrier.wait()
+        ticked.append(len(run_loop("credit", project=Project.load(project.root), once=True)))
+
+    threads = [threading.Thread(target=loop) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(ticked) == [0, 1]
+
+
+@pytest.mark.slow
+def test_killing_a_cycle_and_running_it_again_duplicates_nothing(project: Project) -> None:
+    code = (
+        "from datetime import datetime; from forgeml.loop.cycle import retrain; "
+        f"retrain('credit', project={str(project.root)!r}, "
+        f"now=datetime.fromisoformat({MONTH_END.isoformat()!r}), key='killed')"
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen([sys.executable, "-c", code], env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # kill it once the cycle has started its work
+        with project.store.read() as session:
+            started = [c for c in rows.latest(session, "credit") if c.key == "killed"]
+        if started and started[0].stage != "start":
+            break
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    cycle = retrain("credit", project=project, now=MONTH_END, key="killed")
+    assert cycle.status in ("rolling_out", "kept")
+    assert len(versions("credit", project=project)) <= 2  # one challenger at most
+    with project.store.read() as session:
+        assert [c.key for c in rows.latest(session, "credit")] == ["killed"]
+    keys = [a.key for a in list_alerts(project, "credit")]
+    assert len(keys) == len(set(keys))
+    if cycle.status == "rolling_out":
+        assert active_rollout(project, "credit") is not None
+
+
+def _cli(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "forgeml.cli", "-p", str(project.root), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_retrain_loop_and_cycles_from_the_command_line(project: Project) -> None:
+    done = _cli(project, "retrain", "credit")
+    assert done.returncode == 0, done.stderr
+    out = " ".join(done.stdout.split())
+    # a manual cycle at today's date: the log's labels end in 2025, and it says what it did
+    assert "cycle manual@" in out and ("rolling_out" in out or "kept" in out)
+    listed = _cli(project, "cycles", "credit")
+    assert listed.returncode == 0 and "manual@" in listed.stdout
+    ticked = _cli(project, "loop", "credit", "--once")
+    assert ticked.returncode == 0, ticked.stderr
+    assert "last tick" in ticked.stdout
+    monitored = _cli(
+        project,
+        "monitor",
+        "credit",
+        "--from",
+        "2025-07-01",
+        "--to",
+        "2025-08-30",
+        "--window",
+        "30d",
+        "--no-html",
+    )
+    assert monitored.returncode == 0, monitored.stderr
+    assert "drift" in monitored.stdout.lower()
