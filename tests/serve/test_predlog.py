@@ -19,6 +19,7 @@ import pytest
 
 from forgeml.errors import ConfigError, DataError, IntegrityError, NotFound
 from forgeml.project import Project
+from forgeml.serve.inputs import LoggedInputs
 from forgeml.serve.predlog import (
     PredictionLog,
     decode_labels,
@@ -168,6 +169,71 @@ def test_inputs_come_back_with_their_types_and_values(project: Project) -> None:
     )
     assert (rows[2]["opened"], rows[2]["label"], rows[2]["flags"]) == (None, None, [])
     assert decode_labels(table.column("label")) == ["late", "on time", None]
+
+
+def test_checked_number_blocks_and_plain_columns_mix_in_one_write(
+    sqlite_project: Project,
+) -> None:
+    """The server logs float64 blocks; a batch may also hold another schema's or plain lists."""
+    log = PredictionLog(sqlite_project, "credit", INPUTS)
+    positions = {"income": 0, "age": 1}  # one schema's layout, shared by its requests
+    moved = {"age": 0, "income": 1}  # a new version's layout
+    others = {"region": ["north"]}
+    calls = [
+        LoggedInputs(np.array([[1.5, 30.0]]), positions, others),
+        LoggedInputs(np.array([[np.nan, 31.0], [2.5, 32.0]]), positions, {"region": ["north"] * 2}),
+        LoggedInputs(np.array([[33.0, 3.5]]), moved, others),
+        {"income": [4.5], "age": [34], "region": ["north"]},
+        LoggedInputs(np.array([[5.5, 35.5]]), positions, others),  # a fraction of an integer
+    ]
+    for i, inputs in enumerate(calls):
+        rows = 2 if i == 1 else 1
+        log.log_predictions(
+            ids=[f"r{i}.{k}" for k in range(rows)],
+            version=1,
+            arm="champion",
+            inputs=inputs,
+            scores=[0.5] * rows,
+            labels=[1] * rows,
+            latency_ms=1.0,
+            time=T0,
+        )
+    log.flush()
+    shared = PredictionLog(sqlite_project, "credit", INPUTS)
+    for i in range(3):  # every call in the batch shares one layout
+        block = np.array([[10.0 + i, 40.0 + i]])
+        shared.log_predictions(
+            ids=[f"s{i}"],
+            version=1,
+            arm="champion",
+            inputs=LoggedInputs(block, positions, others),
+            scores=[0.1],
+            labels=[0],
+            latency_ms=1.0,
+            time=T0,
+        )
+    shared.close()
+    log.close()
+    table = read_predictions(sqlite_project, "credit")
+    got = dict(
+        zip(
+            table.column("request_id").to_pylist(),
+            zip(table.column("income").to_pylist(), table.column("age").to_pylist(), strict=True),
+            strict=True,
+        )
+    )
+    assert got == {
+        "r0.0": (1.5, 30),
+        "r1.0": (None, 31),
+        "r1.1": (2.5, 32),
+        "r2.0": (3.5, 33),
+        "r3.0": (4.5, 34),
+        "r4.0": (5.5, None),  # 35.5 is not an integer: stored as null, the row is kept
+        "s0": (10.0, 40),
+        "s1": (11.0, 41),
+        "s2": (12.0, 42),
+    }
+    assert table.schema.field("age").type == pa.int64()
 
 
 def test_reads_select_by_time_window_version_and_arm(project: Project) -> None:

@@ -49,13 +49,15 @@ def test_validation_scores_from_training_equal_a_fresh_prediction(
     x, y = _data(task)
     kind = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
     model = kind(n_estimators=trees, learning_rate=rate, verbose=-1, deterministic=True)
-    best, scores = fit_with_validation_scores(model, x[:3000], y[:3000], x[3000:], y[3000:])
+    best, scores, stopped = fit_with_validation_scores(
+        model, x[:3000], y[:3000], x[3000:], y[3000:]
+    )
     if task == "regression":
         expected = model.predict(x[3000:])
     else:
         expected = model.predict_proba(x[3000:])
         expected = expected[:, 1] if task == "binary" else expected
-    assert best == model.best_iteration_
+    assert best == model.best_iteration_ and not stopped
     assert scores is not None and scores.shape == expected.shape
     np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-10)
 

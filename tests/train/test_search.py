@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from forgeml.errors import ConfigError
-from forgeml.train.search import Trial, parse_duration, run_search
+from forgeml.train.search import Report, Trial, parse_duration, run_search
 
 SPACES = {
     "smooth": lambda t, task: {"x": t.suggest_float("x", -2, 2)},
@@ -17,7 +16,7 @@ SPACES = {
 }
 
 
-def _score(name: str, params: dict[str, Any], report: Callable[[int, float], None]) -> float:
+def _score(name: str, params: dict[str, Any], report: Report, deadline: float | None) -> float:
     if name == "smooth":
         return 1 - (params.get("x", 1.0) - 0.5) ** 2
     return 0.5 + params.get("y", 0) / 100
@@ -42,9 +41,9 @@ def test_same_seed_same_trials_and_winner() -> None:
 
 
 def test_time_budget_stops_the_search() -> None:
-    def slow(name: str, params: dict[str, Any], report: Callable[[int, float], None]) -> float:
+    def slow(name: str, params: dict[str, Any], report: Report, deadline: float | None) -> float:
         time.sleep(0.05)
-        return _score(name, params, report)
+        return _score(name, params, report, deadline)
 
     started = time.monotonic()
     result = run_search(
@@ -55,10 +54,10 @@ def test_time_budget_stops_the_search() -> None:
 
 
 def test_a_failing_candidate_does_not_end_the_search() -> None:
-    def flaky(name: str, params: dict[str, Any], report: Callable[[int, float], None]) -> float:
+    def flaky(name: str, params: dict[str, Any], report: Report, deadline: float | None) -> float:
         if name == "bumpy":
             raise ValueError("singular matrix")
-        return _score(name, params, report)
+        return _score(name, params, report, deadline)
 
     seen: list[Trial] = []
     result = run_search(
@@ -76,7 +75,7 @@ def test_a_failing_candidate_does_not_end_the_search() -> None:
 
 
 def test_all_failing_is_a_clear_error() -> None:
-    def broken(name: str, params: dict[str, Any], report: Callable[[int, float], None]) -> float:
+    def broken(name: str, params: dict[str, Any], report: Report, deadline: float | None) -> float:
         raise RuntimeError("boom")
 
     with pytest.raises(ConfigError, match=r"no candidate could be trained.*boom"):
@@ -86,8 +85,8 @@ def test_all_failing_is_a_clear_error() -> None:
 
 
 def test_weak_trials_are_pruned_on_their_intermediate_scores() -> None:
-    def folds(name: str, params: dict[str, Any], report: Callable[[int, float], None]) -> float:
-        score = _score(name, params, report)
+    def folds(name: str, params: dict[str, Any], report: Report, deadline: float | None) -> float:
+        score = _score(name, params, report, deadline)
         for step in range(5):
             report(step, score)
         return score

@@ -123,6 +123,16 @@ class LoggedInputs(Mapping[str, Any]):
     def rows(self) -> int:
         return len(self._numbers)
 
+    @property
+    def numbers(self) -> np.ndarray:
+        """The numeric inputs, one column per entry of :attr:`positions`."""
+        return self._numbers
+
+    @property
+    def positions(self) -> Mapping[str, int]:
+        """Numeric column name -> its column in :attr:`numbers` (shared by a schema's batches)."""
+        return self._positions
+
     def __getitem__(self, name: str) -> Any:
         j = self._positions.get(name)
         return self._others[name] if j is None else self._numbers[:, j]

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from forgeml.errors import ConfigError
+from forgeml.train.deadline import fit_hgb_until, xgboost_deadline
 from forgeml.train.lgbm import EARLY_STOPPING_ROUNDS, fit_with_validation_scores
 
 __all__ = ["BUILTIN", "Candidate", "Fitted", "candidate"]
@@ -36,13 +37,15 @@ class Fitted:
     """A fitted estimator and what it was fitted with.
 
     ``valid_scores`` are its predictions on the validation rows when fitting produced them
-    anyway (LightGBM's early stopping), else None.
+    anyway (LightGBM's early stopping), else None. ``stopped`` is True when the deadline
+    ended its training early: the model has the trees it had grown by then.
     """
 
     estimator: Any
     params: Params
     best_iteration: int | None = None
     valid_scores: np.ndarray | None = None
+    stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,17 +69,36 @@ class Candidate:
         y: np.ndarray,
         x_valid: np.ndarray | None = None,
         y_valid: np.ndarray | None = None,
+        *,
+        deadline: float | None = None,
     ) -> Fitted:
+        """Fit on ``(x, y)``, early stopping on the validation rows where the model can.
+
+        ``deadline`` (a :func:`time.monotonic` time) ends the boosted trees' training once
+        it has passed, keeping the trees grown so far (see :mod:`forgeml.train.deadline`);
+        logistic regression and user estimators fit to the end regardless.
+        """
         estimator = self.build(task, params, seed, class_weight)
         if self.name == "lightgbm" and x_valid is not None and y_valid is not None:
-            best, scores = fit_with_validation_scores(estimator, x, y, x_valid, y_valid)
-            return Fitted(estimator, params, best, scores)
+            fit = fit_with_validation_scores(estimator, x, y, x_valid, y_valid, deadline=deadline)
+            return Fitted(estimator, params, fit.best_iteration, fit.scores, fit.stopped)
         if self.name == "xgboost" and x_valid is not None:
-            estimator.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)
+            clock = xgboost_deadline(deadline) if deadline is not None else None
+            estimator.set_params(
+                early_stopping_rounds=EARLY_STOPPING_ROUNDS, callbacks=[clock] if clock else None
+            )
             # XGBoost has no class_weight: balanced classes become per-row weights.
             weights = _balanced_weights(y) if class_weight == "balanced" else None
-            estimator.fit(x, y, sample_weight=weights, eval_set=[(x_valid, y_valid)], verbose=False)
-            return Fitted(estimator, params, int(estimator.best_iteration) + 1)
+            try:
+                estimator.fit(
+                    x, y, sample_weight=weights, eval_set=[(x_valid, y_valid)], verbose=False
+                )
+            finally:
+                estimator.callbacks = None  # the model does not keep the clock
+            stopped = bool(clock and clock.stopped)
+            return Fitted(estimator, params, int(estimator.best_iteration) + 1, stopped=stopped)
+        if self.name == "hist_gradient_boosting" and deadline is not None:
+            return Fitted(estimator, params, stopped=fit_hgb_until(estimator, x, y, deadline))
         estimator.fit(x, y)
         return Fitted(estimator, params)
 

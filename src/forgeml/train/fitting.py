@@ -4,6 +4,11 @@ Each trial is scored on the validation rows (or by cross-validation on small dat
 a hold-out, the best trial's fitted model and validation scores are kept, so the winner
 is not fitted twice; LightGBM hands its validation scores back from early stopping, so
 they are not predicted again either.
+
+The time budget reaches into the trials: the boosted trees stop adding trees once the
+search's deadline has passed, and cross-validation stops between folds (see
+:mod:`forgeml.train.search` for how such a trial is counted). On a large table LightGBM's
+defaults are tried before HistGradientBoosting's, which trains much slower there.
 """
 
 from __future__ import annotations
@@ -22,16 +27,26 @@ from forgeml.registry import ModelBundle
 from forgeml.train import metrics as m
 from forgeml.train.calibration import apply_calibration, choose_calibration
 from forgeml.train.candidates import Candidate, Fitted
+from forgeml.train.deadline import passed
 from forgeml.train.evaluation import score
 from forgeml.train.plan import TrainingPlan
-from forgeml.train.search import SearchResult, Trial, parse_duration, run_search
+from forgeml.train.search import Cut, SearchResult, Trial, parse_duration, run_search
 from forgeml.train.splits import cv_folds
 from forgeml.train.tracking import Run
 
-__all__ = ["Matrices", "Winner", "estimator_scores", "metric_value", "search_and_fit"]
+__all__ = [
+    "Matrices",
+    "Winner",
+    "estimator_scores",
+    "metric_value",
+    "search_and_fit",
+    "search_order",
+]
 
 Progress = Callable[[str], None]
 SMALL_DATA_ROWS = 20_000
+# From this many training rows on, LightGBM's defaults are tried before HistGradientBoosting's.
+LARGE_DATA_ROWS = 100_000
 Keep = Callable[[str, dict[str, Any], Fitted, np.ndarray, float], None]
 
 
@@ -88,23 +103,36 @@ def search_and_fit(
     use_cv = len(plan.split.train) + len(plan.split.valid) < spec.split.cv_below_rows
     best_fit = _BestFit(plan.metric)  # with hold-out, the winner need not be fitted twice
 
-    def evaluate(cand: str, params: dict[str, Any], report: Callable[[int, float], None]) -> float:
+    def evaluate(
+        cand: str,
+        params: dict[str, Any],
+        report: Callable[[int, float], None],
+        deadline: float | None,
+    ) -> float | Cut:
         keep = None if use_cv else best_fit.offer
-        return _evaluate(plan, plan.candidates[cand], params, matrices, use_cv, report, keep)
+        return _evaluate(
+            plan, plan.candidates[cand], params, matrices, use_cv, report, keep, deadline
+        )
 
     def on_trial(trial: Trial, best: Trial | None) -> None:
         value = trial.score if trial.score is not None else math.nan
         best_value = best.score if best is not None and best.score is not None else math.nan
         run.log_metrics({"search/score": value, "search/best": best_value}, step=trial.number)
         best_text = f"best {best.score:.4f} {best.candidate}" if best and best.score else ""
-        score_text = f"{trial.score:.4f}" if trial.score is not None else trial.state
+        if trial.state == "stopped":
+            score_text = "stopped at the time budget"
+        elif trial.score is not None and trial.stopped:
+            score_text = f"{trial.score:.4f} (stopped at the time budget)"
+        else:
+            score_text = f"{trial.score:.4f}" if trial.score is not None else trial.state
         say(f"trial {trial.number + 1}: {trial.candidate} {score_text}  {best_text}")
 
+    order = search_order(list(plan.candidates), len(plan.split.train))
     limit = threadpool_limits(limits=_threads(plan.table.num_rows))  # OpenMP in the libraries
     try:
         result = run_search(
             evaluate,
-            {c: plan.candidates[c].suggest for c in plan.candidates},
+            {c: plan.candidates[c].suggest for c in order},
             task=plan.info.task,
             trials=trials if trials is not None else spec.budget.trials,
             seconds=parse_duration(time_budget if time_budget is not None else spec.budget.time),
@@ -119,6 +147,29 @@ def search_and_fit(
     finally:
         limit.restore_original_limits()
     return Winner(result, chosen, bundle, valid_scores)
+
+
+def search_order(names: list[str], train_rows: int) -> list[str]:
+    """The candidates in the order their defaults are tried: that of ``train.candidates``,
+    except that from ``LARGE_DATA_ROWS`` training rows on LightGBM comes before
+    HistGradientBoosting, so that under a time budget the faster of the two runs first.
+
+    >>> search_order(["logistic", "hist_gradient_boosting", "lightgbm"], 250_000)
+    ['logistic', 'lightgbm', 'hist_gradient_boosting']
+    >>> search_order(["logistic", "hist_gradient_boosting", "lightgbm"], 5_000)
+    ['logistic', 'hist_gradient_boosting', 'lightgbm']
+    """
+    names = list(names)
+    slow, fast = "hist_gradient_boosting", "lightgbm"
+    if (
+        train_rows >= LARGE_DATA_ROWS
+        and slow in names
+        and fast in names
+        and names.index(fast) > names.index(slow)
+    ):
+        names.remove(fast)
+        names.insert(names.index(slow), fast)
+    return names
 
 
 def estimator_scores(estimator: Any, x: np.ndarray, task: str) -> np.ndarray:
@@ -143,27 +194,49 @@ def _evaluate(
     use_cv: bool,
     report: Callable[[int, float], None],
     keep: Keep | None,
-) -> float:
+    deadline: float | None,
+) -> float | Cut:
+    """The trial's score; a :class:`Cut` when the deadline ended it early.
+
+    With a hold-out, a boosted model cut short is scored on the validation rows like any
+    other (and is the model the winner would keep): the cut is ``whole``. With
+    cross-validation, a fold model cut short or folds not run make the mean of the folds
+    that were run something else than a full cross-validated score: not ``whole``.
+    """
     spec, split, info, y = plan.spec, plan.split, plan.info, plan.y
     if use_cv:
         rows = np.concatenate([split.train, split.valid])
         folds = cv_folds(plan.table, rows, spec.split, info, seed=spec.seed)
     else:
         folds = [(split.train, split.valid)]
-    values = []
+    values: list[float] = []
+    stopped = False
     for number, (train, valid) in enumerate(folds):
+        if values and passed(deadline):  # stop between folds; the first always runs
+            stopped = True
+            break
         _pipe, x_train, x_valid = matrices.get(
             cand.strategy, number if use_cv else -1, train, valid
         )
         fitted = cand.fit(
-            info.task, params, spec.seed, plan.class_weight, x_train, y[train], x_valid, y[valid]
+            info.task,
+            params,
+            spec.seed,
+            plan.class_weight,
+            x_train,
+            y[train],
+            x_valid,
+            y[valid],
+            deadline=deadline,
         )
+        stopped = stopped or fitted.stopped
         scores = _valid_scores(fitted, x_valid, info.task)
         values.append(metric_value(score(info, scores, y[valid], 0.5, spec), plan.metric))
         report(number, float(np.mean(values)))
     if keep is not None:
         keep(cand.name, params, fitted, scores, values[-1])
-    return float(np.mean(values))
+    mean = float(np.mean(values))
+    return Cut(mean, whole=not use_cv) if stopped else mean
 
 
 def _valid_scores(fitted: Fitted, x_valid: np.ndarray, task: str) -> np.ndarray:

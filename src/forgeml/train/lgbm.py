@@ -8,23 +8,30 @@ exactly the model's predictions when the best iteration is the last one, and oth
 the current scores minus the trees after the best iteration (equal to a fresh prediction
 to about 1e-14).
 
+Given a deadline (a :func:`time.monotonic` time), training also ends once it has passed,
+in the same way: at the best iteration so far, with its validation scores.
+
 >>> import numpy as np, lightgbm
 >>> rng = np.random.default_rng(0)
 >>> x = rng.normal(size=(600, 3)); y = (x[:, 0] + rng.normal(size=600) > 0).astype(int)
 >>> model = lightgbm.LGBMClassifier(n_estimators=300, verbose=-1, deterministic=True)
->>> best, scores = fit_with_validation_scores(model, x[:400], y[:400], x[400:], y[400:])
->>> bool(np.allclose(scores, model.predict_proba(x[400:])[:, 1], rtol=0, atol=1e-12))
+>>> fit = fit_with_validation_scores(model, x[:400], y[:400], x[400:], y[400:])
+>>> bool(np.allclose(fit.scores, model.predict_proba(x[400:])[:, 1], rtol=0, atol=1e-12))
 True
+>>> fit.stopped
+False
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["EARLY_STOPPING_ROUNDS", "fit_with_validation_scores"]
+from forgeml.train.deadline import passed
+
+__all__ = ["EARLY_STOPPING_ROUNDS", "LightGBMFit", "fit_with_validation_scores"]
 
 # Boosted trees stop adding trees when validation loss has not improved for this many rounds.
 EARLY_STOPPING_ROUNDS = 50
@@ -32,17 +39,33 @@ EARLY_STOPPING_ROUNDS = 50
 _OUTPUTS = ("binary", "multiclass", "regression")
 
 
+class LightGBMFit(NamedTuple):
+    """What :func:`fit_with_validation_scores` found out while fitting."""
+
+    best_iteration: int | None  # 1-based; None when unknown
+    scores: np.ndarray | None  # the validation rows' predictions at it; None: predict them
+    stopped: bool  # the deadline ended training
+
+
 def fit_with_validation_scores(
-    estimator: Any, x: np.ndarray, y: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray
-) -> tuple[int | None, np.ndarray | None]:
+    estimator: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    *,
+    deadline: float | None = None,
+) -> LightGBMFit:
     """Fit a LightGBM scikit-learn estimator with early stopping on ``(x_valid, y_valid)``.
 
-    Returns the best iteration (1-based; None when unknown) and the validation rows'
-    predictions at it, shaped like ``predict_proba(x_valid)[:, 1]`` (binary),
-    ``predict_proba(x_valid)`` (multiclass) or ``predict(x_valid)`` (regression); None when
-    they could not be taken from the booster, so the caller predicts instead.
+    Returns the best iteration, the validation rows' predictions at it, shaped like
+    ``predict_proba(x_valid)[:, 1]`` (binary), ``predict_proba(x_valid)`` (multiclass) or
+    ``predict(x_valid)`` (regression), or None when they could not be taken from the
+    booster (the caller predicts instead), and whether the deadline ended training: once
+    ``deadline`` has passed, training ends after the current tree, and the model keeps and
+    predicts with the trees up to the best iteration so far.
     """
-    keep = _KeepValidationScores(x_valid)
+    keep = _KeepValidationScores(x_valid, deadline)
     if "eval_X" in inspect.signature(estimator.fit).parameters:  # LightGBM >= 4.7
         estimator.fit(x, y, eval_X=(x_valid,), eval_y=(y_valid,), callbacks=[keep])
     else:
@@ -51,28 +74,42 @@ def fit_with_validation_scores(
     scores = keep.scores
     if scores is not None and (best is None or keep.best_iteration != best):
         scores = None  # not the iteration the fitted model predicts with
-    return best, scores
+    return LightGBMFit(best, scores, keep.stopped)
 
 
 class _KeepValidationScores:
-    """LightGBM's early stopping, keeping the validation scores of the best iteration."""
+    """LightGBM's early stopping, keeping the validation scores of the best iteration.
 
-    order = 30  # LightGBM's own early stopping callback runs at this position
-    before_iteration = False
+    Past the deadline it ends training the way early stopping does, raising LightGBM's
+    ``EarlyStopException`` with the best iteration so far on the first validation metric
+    (the one early stopping watches: the models here evaluate one metric on one set).
+    """
 
-    def __init__(self, x_valid: np.ndarray) -> None:
+    def __init__(self, x_valid: np.ndarray, deadline: float | None = None) -> None:
         import lightgbm
 
+        # Where LightGBM's own early stopping runs: after the evaluation is recorded. An
+        # instance attribute, as LightGBM gives callbacks without one in their __dict__ an
+        # order before every built-in callback.
+        self.order = 30
+        self.before_iteration = False
         self._stop = lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)
         self._x_valid = x_valid
+        self._deadline = deadline
+        self._best: tuple[int, float, list[Any]] | None = None  # iteration, value, results
         self.scores: np.ndarray | None = None
         self.best_iteration: int | None = None
+        self.stopped = False
 
     def __call__(self, env: Any) -> None:
         from lightgbm.callback import EarlyStopException
 
         try:
+            self._track(env)
             self._stop(env)
+            if self._best is not None and passed(self._deadline):
+                self.stopped = True
+                raise EarlyStopException(self._best[0], self._best[2])
         except EarlyStopException as stop:
             try:
                 self.scores = _scores_at(env, stop.best_iteration, self._x_valid)
@@ -80,6 +117,17 @@ class _KeepValidationScores:
             except Exception:  # a failed capture only costs a prediction afterwards
                 self.scores = None
             raise
+
+    def _track(self, env: Any) -> None:
+        """Remember the best iteration so far, as LightGBM's early stopping judges it."""
+        results = env.evaluation_result_list
+        if not results:
+            return
+        value, higher_is_better = float(results[0][2]), bool(results[0][3])
+        if self._best is None or (
+            value > self._best[1] if higher_is_better else value < self._best[1]
+        ):
+            self._best = (env.iteration, value, list(results))
 
 
 def _scores_at(env: Any, best: int, x_valid: np.ndarray) -> np.ndarray | None:

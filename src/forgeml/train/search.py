@@ -6,7 +6,14 @@ same data, spec and seed, a trial budget gives the same trials and the same winn
 time budget stops wherever the clock says, so it is reproducible only when the trial
 budget binds first.
 
->>> def evaluate(name, params, report):
+The time budget is a deadline, handed to every trial: the clock is checked between trials,
+and ``evaluate`` may check it inside a trial too and return a :class:`Cut` when it ended
+the trial early. A cut trial scored like any other (a boosted model with fewer trees, on
+the same rows) is compared like any other; one that skipped part of its scoring (folds
+left out) counts only when no earlier trial has a score, and is otherwise recorded as
+``stopped``, like a pruned trial.
+
+>>> def evaluate(name, params, report, deadline):
 ...     return {"a": 0.7, "b": 0.9}[name] - params.get("x", 0) ** 2
 >>> spaces = {"a": lambda t, task: {"x": t.suggest_float("x", -1, 1)},
 ...           "b": lambda t, task: {"x": t.suggest_float("x", -1, 1)}}
@@ -27,11 +34,10 @@ from typing import Any
 
 from forgeml.errors import ConfigError
 
-__all__ = ["Pruned", "SearchResult", "Trial", "parse_duration", "run_search"]
+__all__ = ["Cut", "Pruned", "Report", "SearchResult", "Trial", "parse_duration", "run_search"]
 
 Params = dict[str, Any]
-# evaluate(candidate, params, report) -> score; report(step, value) may raise Pruned.
-Evaluate = Callable[[str, Params, Callable[[int, float], None]], float]
+Report = Callable[[int, float], None]
 Space = Callable[[Any, str], Params]
 
 
@@ -40,14 +46,34 @@ class Pruned(Exception):
 
 
 @dataclass(frozen=True)
+class Cut:
+    """What ``evaluate`` returns for a trial that the deadline ended early.
+
+    ``whole``: it was scored as an uncut trial is, on the same rows (a boosted model that
+    stopped adding trees), so its score compares fairly; False when part of its scoring
+    was skipped (cross-validation folds not run).
+    """
+
+    score: float  # NaN when nothing was scored
+    whole: bool
+
+
+# evaluate(candidate, params, report, deadline) -> score, or a Cut when the deadline (a
+# time.monotonic() time, None without a time budget) ended the trial early;
+# report(step, value) may raise Pruned.
+Evaluate = Callable[[str, Params, Report, float | None], float | Cut]
+
+
+@dataclass(frozen=True)
 class Trial:
     number: int
     candidate: str
     params: Params
-    score: float | None  # None when pruned or failed
-    state: str  # complete | pruned | failed
+    score: float | None  # None unless complete
+    state: str  # complete | pruned | stopped (by the time budget, unscored) | failed
     seconds: float
     error: str | None = None
+    stopped: bool = False  # the time budget ended it early (its score may still count)
 
 
 @dataclass(frozen=True)
@@ -105,7 +131,7 @@ def run_search(
         study.enqueue_trial({"candidate": name}, user_attrs={"defaults": True})
     history: list[Trial] = []
     best: Trial | None = None
-    started = time.monotonic()
+    deadline = None if seconds is None else time.monotonic() + seconds
 
     def objective(trial: Any) -> float:
         nonlocal best
@@ -118,13 +144,20 @@ def run_search(
             if trial.should_prune():
                 raise Pruned
 
+        cut: Cut | None = None
         try:
-            score = float(evaluate(name, params, report))
+            outcome = evaluate(name, params, report, deadline)
+            if isinstance(outcome, Cut):
+                cut, score = outcome, float(outcome.score)
+            else:
+                score = float(outcome)
             state, error = ("complete", None) if math.isfinite(score) else ("failed", "not finite")
         except Pruned:
             score, state, error = math.nan, "pruned", None
         except Exception as e:  # a candidate that fails must not end the search
             score, state, error = math.nan, "failed", f"{type(e).__name__}: {e}"
+        if cut and (not math.isfinite(score) or (not cut.whole and best is not None)):
+            score, state, error = math.nan, "stopped", None  # partly scored: not comparable
         record = Trial(
             trial.number,
             name,
@@ -133,6 +166,7 @@ def run_search(
             state,
             time.monotonic() - began,
             error,
+            stopped=cut is not None,
         )
         history.append(record)
         if state == "complete" and (
@@ -143,21 +177,21 @@ def run_search(
             best = record
         if on_trial:
             on_trial(record, best)
-        if state == "pruned":
+        if state in ("pruned", "stopped"):
             raise optuna.TrialPruned
         if state == "failed":
             return -math.inf if higher_is_better else math.inf
         return score
 
     def out_of_time(study_: Any, _trial: Any) -> None:
-        if seconds is not None and time.monotonic() - started >= seconds:
+        if deadline is not None and time.monotonic() >= deadline:
             study_.stop()
 
     study.optimize(objective, n_trials=trials, callbacks=[out_of_time], catch=())
     if best is None or best.score is None:
         failures = "; ".join(f"{t.candidate}: {t.error}" for t in history if t.error)[:500]
         raise ConfigError(
-            f"no candidate could be trained ({failures or 'all trials pruned'})",
+            f"no candidate could be trained ({failures or 'all trials pruned or stopped'})",
             fix="check the data and train.candidates",
         )
     return SearchResult(best.candidate, best.params, best.score, history)
