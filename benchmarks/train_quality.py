@@ -325,7 +325,7 @@ def child_forgeml(work: Path, task: str, metric: str, budget: float) -> None:
                 trials=len(result.trials),
                 states={
                     s: sum(t.state == s for t in result.trials)
-                    for s in ("complete", "pruned", "failed")
+                    for s in ("complete", "pruned", "stopped", "failed")
                 },
                 errors=sorted({t.error for t in result.trials if t.error}),
                 by_candidate={
@@ -453,8 +453,8 @@ def print_times(outcomes: list[Outcome]) -> None:
         search = g.extra.get("search_s")
         states = g.extra["states"]
         trials = f"{states['complete']}"
-        if states["pruned"] or states["failed"]:
-            trials += f"+{states['pruned']}p+{states['failed']}f"
+        if states["pruned"] or states["stopped"] or states["failed"]:
+            trials += f"+{states['pruned']}p+{states['stopped']}s+{states['failed']}f"
         print(
             f"{o.name:<14} {o.budget:>8g} | {f.wall_s:>7.1f} {f.extra['trials']:>6} "
             f"{f.extra['best']:<14} | {g.wall_s:>9.1f} "

@@ -102,7 +102,8 @@ def rates_forgeml(
                 window = shifted_table(current, shift, sigma)
                 drift = compare(reference, profile_window(window, reference))
                 flags = {c.column: c.drifted for c in drift.columns}
-                tally.add(shift, flags, dataset=drift.drifted)
+                pvalues = {c.column: c.pvalue for c in drift.columns}
+                tally.add(shift, flags, dataset=drift.drifted, pvalues=pvalues)
         results[str(size)] = tally.summary()
     report(time.perf_counter() - start, results=results)
 
@@ -178,8 +179,21 @@ class Tally:
         self.shifted = dict.fromkeys([0.0, *shifts], 0)
         self.datasets = dict.fromkeys([0.0, *shifts], 0)
         self.any = dict.fromkeys([0.0, *shifts], 0)
+        # Raw per-column p-values (forgeml): every column under A/A, the shifted columns
+        # under each shift; for detection at another tool's false-alarm rate.
+        self.pvalues: dict[float, list[float]] = {s: [] for s in [0.0, *shifts]}
 
-    def add(self, shift: float, flags: dict[str, bool], *, dataset: bool) -> None:
+    def add(
+        self,
+        shift: float,
+        flags: dict[str, bool],
+        *,
+        dataset: bool,
+        pvalues: dict[str, float] | None = None,
+    ) -> None:
+        if pvalues is not None:
+            names = pvalues if not shift else SHIFTED
+            self.pvalues[shift].extend(pvalues[name] for name in names)
         self.splits[shift] += 1
         self.columns[shift] += sum(flags.values())
         self.shifted[shift] += sum(flags[name] for name in SHIFTED)
@@ -199,6 +213,7 @@ class Tally:
                 for s, n in self.splits.items()
                 if s and n
             },
+            "pvalues": {str(s): values for s, values in self.pvalues.items() if values},
         }
 
 

@@ -1,12 +1,16 @@
 """Candidate models: how each is built, which preprocessing it wants, what the search tunes.
 
 Built-in names are ``logistic`` (linear/logistic regression), ``hist_gradient_boosting``,
-``lightgbm`` and ``xgboost``. Any estimator with the scikit-learn interface can be named
-by import path, ``package.module:ClassName``; it gets imputed, scaled features.
+``lightgbm``, ``xgboost`` and ``extra_trees`` (scikit-learn's extremely randomised trees).
+Any estimator with the scikit-learn interface can be named by import path,
+``package.module:ClassName``; it gets imputed, scaled features.
 
 >>> c = candidate("lightgbm")
 >>> c.strategy, c.flavor
 ('tree', 'lightgbm')
+>>> et = candidate("extra_trees")
+>>> et.strategy, et.flavor, et.build("binary", {}, 0, "balanced").get_params()["max_features"]
+('tree', 'sklearn', 'sqrt')
 """
 
 from __future__ import annotations
@@ -21,15 +25,16 @@ from typing import Any, Literal
 import numpy as np
 
 from forgeml.errors import ConfigError
-from forgeml.train.deadline import fit_hgb_until, xgboost_deadline
+from forgeml.train.deadline import fit_forest_until, fit_hgb_until, xgboost_deadline
 from forgeml.train.lgbm import EARLY_STOPPING_ROUNDS, fit_with_validation_scores
 
-__all__ = ["BUILTIN", "Candidate", "Fitted", "candidate"]
+__all__ = ["BUILTIN", "Candidate", "Fitted", "candidate", "fit_forest_until"]
 
 Strategy = Literal["tree", "linear"]
 Flavor = Literal["lightgbm", "xgboost", "sklearn"]
 Params = dict[str, Any]
 MAX_TREES = 2000
+FOREST_TREES = 300  # extra_trees' trees: averaged, not boosted, so no early stopping
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,9 @@ class Candidate:
 
         ``deadline`` (a :func:`time.monotonic` time) ends the boosted trees' training once
         it has passed, keeping the trees grown so far (see :mod:`forgeml.train.deadline`);
-        logistic regression and user estimators fit to the end regardless.
+        ``extra_trees`` is grown in steps and keeps the trees it has (see
+        :func:`fit_forest_until`); logistic regression and user estimators fit to the end
+        regardless.
         """
         estimator = self.build(task, params, seed, class_weight)
         if self.name == "lightgbm" and x_valid is not None and y_valid is not None:
@@ -99,6 +106,8 @@ class Candidate:
             return Fitted(estimator, params, int(estimator.best_iteration) + 1, stopped=stopped)
         if self.name == "hist_gradient_boosting" and deadline is not None:
             return Fitted(estimator, params, stopped=fit_hgb_until(estimator, x, y, deadline))
+        if self.name == "extra_trees" and deadline is not None:
+            return Fitted(estimator, params, stopped=fit_forest_until(estimator, x, y, deadline))
         estimator.fit(x, y)
         return Fitted(estimator, params)
 
@@ -217,6 +226,37 @@ def _suggest_xgboost(trial: Any, task: str) -> Params:
     }
 
 
+def _extra_trees(task: str, params: Params, seed: int, class_weight: Any) -> Any:
+    from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
+
+    regression = task == "regression"
+    common = {
+        "n_estimators": params.get("n_estimators", FOREST_TREES),
+        # sklearn's defaults: sqrt(features) per split to classify, all of them to regress
+        "max_features": params.get("max_features", 1.0 if regression else "sqrt"),
+        # 5 to regress (Breiman's, and R randomForest's, nodesize): a regression tree grown
+        # to single rows has as many leaves as rows, and 300 of them make a huge model
+        "min_samples_leaf": params.get("min_samples_leaf", 5 if regression else 1),
+        "random_state": seed,
+        "n_jobs": params.get("n_jobs", _threads()),
+    }
+    if regression:
+        return ExtraTreesRegressor(**common)
+    return ExtraTreesClassifier(
+        criterion=params.get("criterion", "gini"), class_weight=class_weight, **common
+    )
+
+
+def _suggest_extra_trees(trial: Any, task: str) -> Params:
+    params: Params = {
+        "max_features": trial.suggest_float("max_features", 0.1, 1.0),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 50, log=True),
+    }
+    if task != "regression":
+        params["criterion"] = trial.suggest_categorical("criterion", ["gini", "entropy"])
+    return params
+
+
 def _threads() -> int:
     """The thread count the caller allows (threadpoolctl's OpenMP limit), else every core."""
     from threadpoolctl import threadpool_info
@@ -232,6 +272,9 @@ BUILTIN: dict[str, Candidate] = {
     ),
     "lightgbm": Candidate("lightgbm", "tree", "lightgbm", _suggest_lightgbm, {}, _lightgbm),
     "xgboost": Candidate("xgboost", "tree", "xgboost", _suggest_xgboost, {}, _xgboost),
+    "extra_trees": Candidate(
+        "extra_trees", "tree", "sklearn", _suggest_extra_trees, {}, _extra_trees
+    ),
 }
 
 

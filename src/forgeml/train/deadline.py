@@ -3,7 +3,8 @@
 A deadline is a :func:`time.monotonic` time, or None for no limit. LightGBM stops through
 its early stopping callback (:mod:`forgeml.train.lgbm`); XGBoost through the callback made
 by :func:`xgboost_deadline`; scikit-learn's HistGradientBoosting, which takes no callbacks,
-is fitted in steps with ``warm_start`` by :func:`fit_hgb_until`. Each keeps the trees it
+is fitted in steps with ``warm_start`` by :func:`fit_hgb_until`, and a scikit-learn forest
+(``extra_trees``) is grown in steps of trees by :func:`fit_forest_until`. Each keeps the trees it
 has and needs at least one step (one tree, or HistGradientBoosting's first step): a model
 that misses its deadline is a smaller model, never no model.
 
@@ -21,14 +22,23 @@ True
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
 
-__all__ = ["HGB_FIRST_STEP", "fit_hgb_until", "passed", "xgboost_deadline"]
+__all__ = [
+    "FOREST_FIRST_STEP",
+    "HGB_FIRST_STEP",
+    "fit_forest_until",
+    "fit_hgb_until",
+    "passed",
+    "xgboost_deadline",
+]
 
 # HistGradientBoosting's first step, in iterations; the rest is sized by the time it took.
 HGB_FIRST_STEP = 25
+FOREST_FIRST_STEP = 25  # a forest's trees grown before the deadline is first checked
 
 
 def passed(deadline: float | None) -> bool:
@@ -119,3 +129,55 @@ def _would_stop(estimator: Any) -> bool:
     if len(scores) < reference:
         return False
     return not any(s > scores[-reference] + estimator.tol for s in scores[-reference + 1 :])
+
+
+def fit_forest_until(
+    estimator: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    deadline: float,
+    *,
+    first_step: int = FOREST_FIRST_STEP,
+) -> bool:
+    """Grow a scikit-learn forest in ``warm_start`` steps until ``deadline``.
+
+    Returns True when the deadline ended fitting before ``n_estimators`` trees: the model
+    then has the trees grown so far, and its ``n_estimators`` says how many. The first
+    step is ``first_step`` trees; each later one is as many as the time per tree so far
+    leaves room for before the deadline (all that are left when there is room), so
+    without time pressure there are two steps. Each tree's seed is drawn as a single fit
+    draws it, so the forest is the one a single fit grows; ``warm_start`` is set back.
+
+    >>> from sklearn.ensemble import ExtraTreesRegressor
+    >>> x = np.arange(200.0).reshape(-1, 2); y = x[:, 0]
+    >>> model = ExtraTreesRegressor(n_estimators=100, random_state=0)
+    >>> fit_forest_until(model, x, y, deadline=time.monotonic())  # already passed
+    True
+    >>> len(model.estimators_), model.n_estimators, model.warm_start
+    (25, 25, False)
+    """
+    total, warm = estimator.n_estimators, estimator.warm_start
+    if total <= first_step:
+        estimator.fit(x, y)
+        return False
+    began = time.monotonic()
+    stopped = False
+    try:
+        estimator.set_params(warm_start=True, n_estimators=first_step)
+        with warnings.catch_warnings():
+            # Warm starting refits on the same rows, so "balanced" weights stay the same.
+            warnings.filterwarnings("ignore", "class_weight presets", UserWarning)
+            estimator.fit(x, y)
+            while (grown := len(estimator.estimators_)) < total:
+                now = time.monotonic()
+                per_tree = max(now - began, 1e-9) / grown
+                room = int((deadline - now) / per_tree)
+                if room < 1:
+                    stopped = True
+                    break
+                estimator.set_params(n_estimators=min(total, grown + room))
+                estimator.fit(x, y)
+        return stopped
+    finally:
+        grown = len(getattr(estimator, "estimators_", []))
+        estimator.set_params(warm_start=warm, n_estimators=grown or total)
