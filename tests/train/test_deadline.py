@@ -14,7 +14,6 @@ import pyarrow as pa
 import pytest
 import xgboost
 from sklearn.metrics import roc_auc_score
-from threadpoolctl import threadpool_limits
 
 from forgeml.config import SPEC_FILE
 from forgeml.data import ingest
@@ -30,13 +29,7 @@ from forgeml.train.trainer import train
 BOOSTED = ["lightgbm", "xgboost", "hist_gradient_boosting"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_each(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Tests run two at a time on two cores: OpenMP pools of two would fight over them."""
-    monkeypatch.delenv("FORGEML_DB_URL", raising=False)
-    monkeypatch.delenv("FORGEML_ARTIFACTS_URL", raising=False)
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread_each")
 
 
 def _binary(n: int, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:

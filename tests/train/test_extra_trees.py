@@ -4,14 +4,12 @@ search it, and a stored model that scores as it was trained, served included."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pyarrow as pa
 import pytest
-from threadpoolctl import threadpool_limits
 
 from forgeml.config import SPEC_FILE, TrainSpec
 from forgeml.data import ingest
@@ -23,14 +21,7 @@ from forgeml.train.deadline import fit_forest_until
 from forgeml.train.predict import Predictor
 from forgeml.train.trainer import train
 
-
-@pytest.fixture(autouse=True)
-def _one_thread_each(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Tests run two at a time on two cores; the stores are the project's own."""
-    monkeypatch.delenv("FORGEML_DB_URL", raising=False)
-    monkeypatch.delenv("FORGEML_ARTIFACTS_URL", raising=False)
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread_each")
 
 
 def _table(n: int, seed: int = 5) -> pa.Table:
