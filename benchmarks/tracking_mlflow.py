@@ -74,7 +74,7 @@ def values(points: int) -> list[float]:
 
 def child_forgeml(folder: Path, points: int, params: int) -> None:
     from forgeml.project import Project
-    from forgeml.train.tracking import start_run
+    from forgeml.training.tracking import start_run
 
     series = values(points)
     with Project.init(folder / "project", name="bench") as project:

@@ -215,7 +215,7 @@ def _instrument(spans: dict[str, list[float]]) -> None:
     """Time the trainer's main steps by wrapping them (a few microseconds per call)."""
     from forgeml.data import DatasetVersion
     from forgeml.monitor import references
-    from forgeml.train import candidates, fitting, outcome, plan, predict
+    from forgeml.training import candidates, fitting, outcome, plan, predict
 
     inside: list[str] = []  # only the outermost wrapped call is timed: spans never overlap
 
@@ -259,7 +259,7 @@ def _instrument(spans: dict[str, list[float]]) -> None:
 
 def child_forgeml(path: Path) -> None:
     import forgeml
-    from forgeml.train.trainer import train
+    from forgeml.training.trainer import train
 
     with tempfile.TemporaryDirectory(prefix="bench-train-") as folder:
         (Path(folder) / "forgeml.yaml").write_text(SPEC, encoding="utf-8")

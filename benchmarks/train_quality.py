@@ -282,9 +282,9 @@ def child_forgeml(work: Path, task: str, metric: str, budget: float) -> None:
 
     import forgeml
     from forgeml.registry import load_model
-    from forgeml.train.metrics import HIGHER_IS_BETTER
-    from forgeml.train.predict import Predictor
-    from forgeml.train.trainer import train
+    from forgeml.training.metrics import HIGHER_IS_BETTER
+    from forgeml.training.predict import Predictor
+    from forgeml.training.trainer import train
 
     seconds = f"{budget:g}s"
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as folder:

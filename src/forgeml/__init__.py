@@ -17,7 +17,7 @@ from forgeml.registry import (
     register_model,
     rollback,
 )
-from forgeml.train.tracking import Run, RunInfo, get_run, list_runs, metric_history, start_run
+from forgeml.training.tracking import Run, RunInfo, get_run, list_runs, metric_history, start_run
 
 __version__ = "0.1.0"
 

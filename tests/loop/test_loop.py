@@ -27,8 +27,8 @@ from forgeml.registry import load_model, model_version, versions
 from forgeml.serve.predlog import PredictionLog
 from forgeml.serve.rollout import active_rollout
 from forgeml.store import cycles as rows
-from forgeml.train.predict import Predictor
-from forgeml.train.trainer import train
+from forgeml.training.predict import Predictor
+from forgeml.training.trainer import train
 
 SPEC = """\
 project: loop-test

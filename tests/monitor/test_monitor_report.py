@@ -41,7 +41,7 @@ from forgeml.project import Project
 from forgeml.registry import load_model, model_version
 from forgeml.registry.versions import ModelVersion
 from forgeml.serve.predlog import PredictionLog
-from forgeml.train.predict import Predictor
+from forgeml.training.predict import Predictor
 from serve.serving import credit_table, register
 
 START = datetime(2025, 3, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ from forgeml.monitor.run import monitor, parse_window, summary_rows
 from forgeml.project import Project
 from forgeml.registry import load_model, model_version
 from forgeml.serve.predlog import PredictionLog
-from forgeml.train.predict import Predictor
+from forgeml.training.predict import Predictor
 from serve.serving import credit_table, register
 
 START = datetime(2025, 3, 1, tzinfo=UTC)

@@ -33,7 +33,7 @@ from forgeml.registry import ModelBundle, load_model, promote, register_model
 from forgeml.registry.versions import ModelVersion
 from forgeml.serve.batch import predict_file
 from forgeml.serve.inputs import NULL_PROBLEM, range_problem
-from forgeml.train.predict import Predictor
+from forgeml.training.predict import Predictor
 
 PLANS = ["basic", "pro", "family", "student"]
 FEATURES = ["income", "age", "plan", "paperless", "opened"]

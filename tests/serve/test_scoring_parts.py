@@ -17,7 +17,7 @@ from forgeml.serve.inputs import InputSchema
 from forgeml.serve.native import fast_calibrator, fast_row_scorer, probe_rows
 from forgeml.serve.rollout import active_rollout, end_rollout, rollout_history, start_rollout
 from forgeml.serve.scoring import Scorer
-from forgeml.train.predict import Predictor
+from forgeml.training.predict import Predictor
 from serve.serving import credit_table, record, register
 
 COLUMNS = [

@@ -14,7 +14,7 @@ from forgeml.registry import load_model, promote, rollback
 from forgeml.serve.app import ServeOptions
 from forgeml.serve.predlog import labelled_predictions, read_predictions
 from forgeml.serve.rollout import end_rollout, start_rollout
-from forgeml.train.predict import Predictor
+from forgeml.training.predict import Predictor
 from serve.serving import credit_table, live_server, record, register
 
 SENTINEL = "zz-secret-value-zz"

@@ -14,7 +14,7 @@ from forgeml.cli.train import print_gate
 from forgeml.errors import ValidationFailed
 
 if TYPE_CHECKING:  # the scenario trains models: import it when the command runs
-    from forgeml.train.trainer import TrainResult
+    from forgeml.training.trainer import TrainResult
 
 
 class _Console:

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console, print_json
-from forgeml.train.tracking import RunInfo, get_run, list_runs
+from forgeml.training.tracking import RunInfo, get_run, list_runs
 
 runs_app = typer.Typer(help="List tracked runs, show one, or compare several side by side.")
 

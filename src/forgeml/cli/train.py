@@ -13,7 +13,7 @@ from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console, stages
 
 if TYPE_CHECKING:  # training modules load scikit-learn: import them when a command runs
-    from forgeml.train.gates import GateResult
+    from forgeml.training.gates import GateResult
 
 MAIN = (
     "roc_auc",
@@ -49,7 +49,7 @@ def train_command(
     ),
 ) -> None:
     """Train candidates, evaluate and gate the best; register and promote it if it passes."""
-    from forgeml.train.trainer import train
+    from forgeml.training.trainer import train
 
     project = state(ctx).project()
     with stages("training") as progress:
@@ -91,7 +91,7 @@ def gate_command(
     ref: str = typer.Argument(..., help="MODEL@VERSION or MODEL@ALIAS to check."),
 ) -> None:
     """Check a model version against the gate in forgeml.yaml; exit 1 when it fails (for CI)."""
-    from forgeml.train.gate_version import gate
+    from forgeml.training.gate_version import gate
 
     report = gate(ref, project=state(ctx).project())
     console.print(
@@ -111,7 +111,7 @@ def report_command(
     ),
 ) -> None:
     """Write a model version's card: one HTML file that opens offline."""
-    from forgeml.train.report import write_report
+    from forgeml.training.report import write_report
 
     path = write_report(ref, output, project=state(ctx).project())
     console.print(f"model card written to {path}")

@@ -25,9 +25,9 @@ from forgeml.demo.year import YearResult, run_year
 from forgeml.errors import ForgemlError, ValidationFailed
 from forgeml.project import Project
 from forgeml.registry import load_model, model_version
-from forgeml.train.predict import Predictor
-from forgeml.train.report import write_report
-from forgeml.train.trainer import TrainResult, train
+from forgeml.training.predict import Predictor
+from forgeml.training.report import write_report
+from forgeml.training.trainer import TrainResult, train
 
 __all__ = ["DemoResult", "Narrator", "run_demo"]
 

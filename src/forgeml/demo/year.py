@@ -24,7 +24,7 @@ from forgeml.monitor.alerts import list_alerts
 from forgeml.project import Project
 from forgeml.registry import history, load_model
 from forgeml.serve.predlog import labelled_predictions
-from forgeml.train.predict import Predictor
+from forgeml.training.predict import Predictor
 
 __all__ = ["YearResult", "run_year"]
 

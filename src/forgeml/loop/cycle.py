@@ -42,8 +42,8 @@ from forgeml.registry.versions import ModelVersion, model_version, versions
 from forgeml.serve.rollout import start_rollout
 from forgeml.serve.segments import to_utc
 from forgeml.store import cycles as rows
-from forgeml.train import metrics as m
-from forgeml.train.trainer import train
+from forgeml.training import metrics as m
+from forgeml.training.trainer import train
 
 __all__ = ["Cycle", "retrain"]
 

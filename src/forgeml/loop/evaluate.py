@@ -16,9 +16,9 @@ import pyarrow as pa
 from forgeml.config import GateSpec
 from forgeml.project import Project
 from forgeml.registry.versions import ModelVersion, load_model
-from forgeml.train import metrics as m
-from forgeml.train.gates import GateResult, evaluate_gate
-from forgeml.train.predict import Predictor
+from forgeml.training import metrics as m
+from forgeml.training.gates import GateResult, evaluate_gate
+from forgeml.training.predict import Predictor
 
 __all__ = ["Comparison", "compare_versions", "version_metrics"]
 

@@ -25,7 +25,7 @@ from forgeml.registry.versions import model_version
 from forgeml.serve.predlog import labelled_predictions
 from forgeml.serve.rollout import Rollout, active_rollout, end_rollout
 from forgeml.store import cycles as rows
-from forgeml.train import metrics as m
+from forgeml.training import metrics as m
 
 __all__ = ["Verdict", "settle"]
 

@@ -2,7 +2,7 @@
 
 Labelled predictions come from the prediction log joined with feedback
 (:func:`forgeml.serve.predlog.labelled_predictions`). Metrics per window are the training
-metrics (:mod:`forgeml.train.metrics`), so a model card's numbers and a window's numbers
+metrics (:mod:`forgeml.training.metrics`), so a model card's numbers and a window's numbers
 mean the same. Binary models are judged on the logged probability; multiclass models on
 the logged class (the log keeps the top probability only: accuracy and macro F1);
 regression on the logged value.
@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from forgeml.errors import ConfigError
 from forgeml.serve.logvalues import encode_label
-from forgeml.train import metrics as m
+from forgeml.training import metrics as m
 
 __all__ = [
     "ChangePoint",

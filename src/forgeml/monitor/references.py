@@ -19,7 +19,7 @@ from forgeml.errors import ArtifactNotFound, NotFound
 from forgeml.monitor.reference import ReferenceProfile, fit_reference
 from forgeml.project import ProjectLike, resolve_project
 from forgeml.registry.versions import ModelVersion, load_model
-from forgeml.train.predict import Predictor
+from forgeml.training.predict import Predictor
 
 __all__ = ["SCORE_ROWS", "reference_for", "store_reference"]
 

@@ -41,7 +41,7 @@ from forgeml.project import ProjectLike, resolve_project
 from forgeml.registry.versions import ModelVersion, model_version
 from forgeml.serve.predlog import labelled_predictions, read_predictions
 from forgeml.serve.segments import to_utc
-from forgeml.train import metrics as m
+from forgeml.training import metrics as m
 
 __all__ = ["MonitorReport", "WindowResult", "monitor", "parse_window", "summary_rows"]
 

@@ -13,7 +13,7 @@ from forgeml.registry.refs import parse_model_ref
 from forgeml.registry.versions import ModelVersion
 from forgeml.serve.batch_check import Checked
 from forgeml.serve.inputs import InputSchema, OutOfRange
-from forgeml.train.predict import Predictor
+from forgeml.training.predict import Predictor
 
 __all__ = ["FLAGS", "PREDICTION", "PROBABILITY", "SCORE", "BatchScorer", "resolve_model"]
 

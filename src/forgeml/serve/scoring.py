@@ -27,7 +27,7 @@ from forgeml.serve.native import (
     linear_scorer,
     probe_rows,
 )
-from forgeml.train.predict import Predictor
+from forgeml.training.predict import Predictor
 
 __all__ = ["Scored", "Scorer"]
 

@@ -1,0 +1,319 @@
+"""Search the candidates, then build the winner's bundle: model, preprocessing, calibration.
+
+Each trial is scored on the validation rows (or by cross-validation on small data). With
+a hold-out, the best trial's fitted model and validation scores are kept, so the winner
+is not fitted twice; LightGBM hands its validation scores back from early stopping, so
+they are not predicted again either.
+
+The time budget reaches into the trials: the boosted trees stop adding trees once the
+search's deadline has passed, and cross-validation stops between folds (see
+:mod:`forgeml.training.search` for how such a trial is counted). On a large table LightGBM's
+defaults are tried before HistGradientBoosting's, which trains much slower there.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from forgeml.features import FeaturePipeline, Strategy
+from forgeml.registry import ModelBundle
+from forgeml.training import metrics as m
+from forgeml.training.calibration import apply_calibration, choose_calibration
+from forgeml.training.candidates import Candidate, Fitted
+from forgeml.training.deadline import passed
+from forgeml.training.evaluation import score
+from forgeml.training.plan import TrainingPlan
+from forgeml.training.search import Cut, SearchResult, Trial, parse_duration, run_search
+from forgeml.training.splits import cv_folds
+from forgeml.training.tracking import Run
+
+__all__ = [
+    "Matrices",
+    "Winner",
+    "estimator_scores",
+    "metric_value",
+    "search_and_fit",
+    "search_order",
+]
+
+Progress = Callable[[str], None]
+SMALL_DATA_ROWS = 20_000
+# From this many training rows on, LightGBM's defaults are tried before HistGradientBoosting's.
+LARGE_DATA_ROWS = 100_000
+Keep = Callable[[str, dict[str, Any], Fitted, np.ndarray, float], None]
+
+
+@dataclass(frozen=True)
+class Winner:
+    """The search's result and the winner's bundle, with its scores on the validation rows."""
+
+    search: SearchResult
+    candidate: Candidate
+    bundle: ModelBundle
+    valid_scores: np.ndarray  # calibrated, as the stored bundle scores them
+
+
+class Matrices:
+    """Feature matrices per (strategy, fold), fitted on that fold's training rows only."""
+
+    def __init__(self, plan: TrainingPlan) -> None:
+        self.plan = plan
+        self._cache: dict[tuple[str, int], tuple[FeaturePipeline, np.ndarray, np.ndarray]] = {}
+
+    def get(
+        self, strategy: Strategy, fold: int, train: np.ndarray, valid: np.ndarray
+    ) -> tuple[FeaturePipeline, np.ndarray, np.ndarray]:
+        key = (strategy, fold)
+        if key not in self._cache:
+            plan = self.plan
+            rows = plan.rows(train)
+            pipeline = FeaturePipeline.fit(
+                rows,
+                plan.version.schema,
+                target=plan.info.column,
+                strategy=strategy,
+                exclude=plan.spec.exclude,
+            )
+            self._cache[key] = (
+                pipeline,
+                pipeline.transform(rows),
+                pipeline.transform(plan.rows(valid)),
+            )
+        return self._cache[key]
+
+
+def search_and_fit(
+    plan: TrainingPlan,
+    run: Run,
+    *,
+    trials: int | None,
+    time_budget: str | None,
+    say: Progress,
+) -> Winner:
+    """Search within the budget, logging each trial to ``run``; build the winner's bundle."""
+    spec = plan.spec
+    matrices = Matrices(plan)
+    use_cv = len(plan.split.train) + len(plan.split.valid) < spec.split.cv_below_rows
+    best_fit = _BestFit(plan.metric)  # with hold-out, the winner need not be fitted twice
+
+    def evaluate(
+        cand: str,
+        params: dict[str, Any],
+        report: Callable[[int, float], None],
+        deadline: float | None,
+    ) -> float | Cut:
+        keep = None if use_cv else best_fit.offer
+        return _evaluate(
+            plan, plan.candidates[cand], params, matrices, use_cv, report, keep, deadline
+        )
+
+    def on_trial(trial: Trial, best: Trial | None) -> None:
+        value = trial.score if trial.score is not None else math.nan
+        best_value = best.score if best is not None and best.score is not None else math.nan
+        run.log_metrics({"search/score": value, "search/best": best_value}, step=trial.number)
+        best_text = f"best {best.score:.4f} {best.candidate}" if best and best.score else ""
+        if trial.state == "stopped":
+            score_text = "stopped at the time budget"
+        elif trial.score is not None and trial.stopped:
+            score_text = f"{trial.score:.4f} (stopped at the time budget)"
+        else:
+            score_text = f"{trial.score:.4f}" if trial.score is not None else trial.state
+        say(f"trial {trial.number + 1}: {trial.candidate} {score_text}  {best_text}")
+
+    order = search_order(list(plan.candidates), len(plan.split.train))
+    limit = threadpool_limits(limits=_threads(plan.table.num_rows))  # OpenMP in the libraries
+    try:
+        result = run_search(
+            evaluate,
+            {c: plan.candidates[c].suggest for c in order},
+            task=plan.info.task,
+            trials=trials if trials is not None else spec.budget.trials,
+            seconds=parse_duration(time_budget if time_budget is not None else spec.budget.time),
+            higher_is_better=m.HIGHER_IS_BETTER[plan.metric],
+            seed=spec.seed,
+            on_trial=on_trial,
+        )
+        say(f"refitting {result.candidate}")
+        chosen = plan.candidates[result.candidate]
+        reuse = best_fit.matching(result.candidate, result.params)
+        bundle, valid_scores = _final_bundle(plan, chosen, result, matrices, reuse)
+    finally:
+        limit.restore_original_limits()
+    return Winner(result, chosen, bundle, valid_scores)
+
+
+def search_order(names: list[str], train_rows: int) -> list[str]:
+    """The candidates in the order their defaults are tried: that of ``train.candidates``,
+    except that from ``LARGE_DATA_ROWS`` training rows on LightGBM comes before
+    HistGradientBoosting, so that under a time budget the faster of the two runs first.
+
+    >>> search_order(["logistic", "hist_gradient_boosting", "lightgbm"], 250_000)
+    ['logistic', 'lightgbm', 'hist_gradient_boosting']
+    >>> search_order(["logistic", "hist_gradient_boosting", "lightgbm"], 5_000)
+    ['logistic', 'hist_gradient_boosting', 'lightgbm']
+    """
+    names = list(names)
+    slow, fast = "hist_gradient_boosting", "lightgbm"
+    if (
+        train_rows >= LARGE_DATA_ROWS
+        and slow in names
+        and fast in names
+        and names.index(fast) > names.index(slow)
+    ):
+        names.remove(fast)
+        names.insert(names.index(slow), fast)
+    return names
+
+
+def estimator_scores(estimator: Any, x: np.ndarray, task: str) -> np.ndarray:
+    """Positive-class probability, class probabilities or values, as the bundle gives them."""
+    if task == "regression":
+        return np.asarray(estimator.predict(x), dtype=np.float64)
+    proba = np.asarray(estimator.predict_proba(x), dtype=np.float64)
+    return proba[:, 1] if task == "binary" else proba
+
+
+def metric_value(values: dict[str, Any], metric: str) -> float:
+    """``values[metric]`` as a float; NaN when it is missing or not a number."""
+    value = values.get(metric)
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def _evaluate(
+    plan: TrainingPlan,
+    cand: Candidate,
+    params: dict[str, Any],
+    matrices: Matrices,
+    use_cv: bool,
+    report: Callable[[int, float], None],
+    keep: Keep | None,
+    deadline: float | None,
+) -> float | Cut:
+    """The trial's score; a :class:`Cut` when the deadline ended it early.
+
+    With a hold-out, a boosted model cut short is scored on the validation rows like any
+    other (and is the model the winner would keep): the cut is ``whole``. With
+    cross-validation, a fold model cut short or folds not run make the mean of the folds
+    that were run something else than a full cross-validated score: not ``whole``.
+    """
+    spec, split, info, y = plan.spec, plan.split, plan.info, plan.y
+    if use_cv:
+        rows = np.concatenate([split.train, split.valid])
+        folds = cv_folds(plan.table, rows, spec.split, info, seed=spec.seed)
+    else:
+        folds = [(split.train, split.valid)]
+    values: list[float] = []
+    stopped = False
+    for number, (train, valid) in enumerate(folds):
+        if values and passed(deadline):  # stop between folds; the first always runs
+            stopped = True
+            break
+        _pipe, x_train, x_valid = matrices.get(
+            cand.strategy, number if use_cv else -1, train, valid
+        )
+        fitted = cand.fit(
+            info.task,
+            params,
+            spec.seed,
+            plan.class_weight,
+            x_train,
+            y[train],
+            x_valid,
+            y[valid],
+            deadline=deadline,
+        )
+        stopped = stopped or fitted.stopped
+        scores = _valid_scores(fitted, x_valid, info.task)
+        values.append(metric_value(score(info, scores, y[valid], 0.5, spec), plan.metric))
+        report(number, float(np.mean(values)))
+    if keep is not None:
+        keep(cand.name, params, fitted, scores, values[-1])
+    mean = float(np.mean(values))
+    return Cut(mean, whole=not use_cv) if stopped else mean
+
+
+def _valid_scores(fitted: Fitted, x_valid: np.ndarray, task: str) -> np.ndarray:
+    if fitted.valid_scores is not None:  # taken from training itself
+        return fitted.valid_scores
+    return estimator_scores(fitted.estimator, x_valid, task)
+
+
+class _BestFit:
+    """The best hold-out trial's fitted model and validation scores, for reuse as the winner."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.found: tuple[str, dict[str, Any], Fitted, np.ndarray, float] | None = None
+
+    def offer(
+        self, name: str, params: dict[str, Any], fitted: Fitted, scores: np.ndarray, value: float
+    ) -> None:
+        if np.isfinite(value) and (
+            self.found is None or m.is_better(self.metric, value, self.found[4])
+        ):
+            self.found = (name, params, fitted, scores, value)
+
+    def matching(self, name: str, params: dict[str, Any]) -> tuple[Fitted, np.ndarray] | None:
+        if self.found and self.found[0] == name and self.found[1] == params:
+            return self.found[2], self.found[3]
+        return None
+
+
+def _final_bundle(
+    plan: TrainingPlan,
+    cand: Candidate,
+    result: SearchResult,
+    matrices: Matrices,
+    reuse: tuple[Fitted, np.ndarray] | None,
+) -> tuple[ModelBundle, np.ndarray]:
+    """The winner's bundle, and its (calibrated) scores on the validation rows."""
+    spec, split, info, y = plan.spec, plan.split, plan.info, plan.y
+    pipeline, x_train, x_valid = matrices.get(cand.strategy, -1, split.train, split.valid)
+    if reuse is not None:  # the search already fitted exactly this model on these rows
+        fitted, raw = reuse
+    else:
+        fitted = cand.fit(
+            info.task,
+            result.params,
+            spec.seed,
+            plan.class_weight,
+            x_train,
+            y[split.train],
+            x_valid,
+            y[split.valid],
+        )
+        raw = _valid_scores(fitted, x_valid, info.task)
+    estimator = fitted.estimator
+    if cand.flavor == "xgboost" and fitted.best_iteration:
+        estimator = estimator.get_booster()[: fitted.best_iteration]  # keep only the trees used
+    extras: dict[str, Any] = {
+        "task": info.task,
+        "classes": info.classes,
+        "target": info.column,
+        "candidate": cand.name,
+        "threshold": None,
+        "calibration": None,
+    }
+    calibrator = None
+    if info.is_classification and spec.calibrate != "never":
+        calibration = choose_calibration(
+            y[split.valid], raw, seed=spec.seed, required=spec.calibrate == "always"
+        )
+        if calibration is not None:
+            raw = apply_calibration(calibration.method, calibration.model, raw)
+            calibrator, extras["calibration"] = calibration.model, calibration.method
+    if info.task == "binary":
+        extras["threshold"] = m.choose_threshold(y[split.valid], raw, spec.costs)
+    return ModelBundle(cand.flavor, estimator, pipeline.to_dict(), extras, calibrator), raw
+
+
+def _threads(rows: int) -> int:
+    """Small data trains faster on one thread; thread pools only pay off on larger data."""
+    return 1 if rows < SMALL_DATA_ROWS else max(1, os.cpu_count() or 1)

@@ -1,0 +1,49 @@
+"""``forgeml report``: the model card of a registered version, as one offline HTML file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from forgeml.project import ProjectLike, resolve_project
+from forgeml.registry import model_version
+from forgeml.training.card import render_card
+from forgeml.training.tracking import get_run
+from forgeml.training.trainer import CARD_CONTEXT
+
+__all__ = ["model_card", "write_report"]
+
+
+def model_card(ref: str, *, project: ProjectLike = None) -> str:
+    """The HTML card of ``ref``, rendered from what its training run recorded."""
+    found = resolve_project(project)
+    version = model_version(ref, project=found)
+    if version.run_id:
+        run = get_run(version.run_id, project=found)
+        if CARD_CONTEXT in run.artifacts:
+            context = json.loads(found.artifacts.get_bytes(run.artifacts[CARD_CONTEXT]))
+            context["model"]["version"] = version.version
+            context["model"]["aliases"] = version.aliases
+            return render_card(context)
+    if version.card_sha256:
+        return found.artifacts.get_bytes(version.card_sha256).decode("utf-8")
+    return render_card(
+        {
+            "model": {"name": version.name, "version": version.version, "flavor": version.flavor},
+            "metrics": {"test": version.metrics.get("test", version.metrics)},
+        }
+    )
+
+
+def write_report(
+    ref: str, output: str | Path | None = None, *, project: ProjectLike = None
+) -> Path:
+    """Write the card of ``ref`` to ``output`` (default ``NAME-vN.html``); returns the path."""
+    found = resolve_project(project)
+    version = model_version(ref, project=found)
+    path = Path(output) if output else Path(f"{version.name}-v{version.version}.html")
+    html = model_card(version.ref, project=found)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    return path

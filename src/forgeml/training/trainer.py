@@ -1,0 +1,109 @@
+"""``forgeml train``: a dataset version becomes a tested, gated, registered model.
+
+Steps: resolve the dataset and the task → check the target and leakage → split → fit the
+preprocessing for each candidate's strategy → search candidates within the budget →
+refit the winner → calibrate and choose the threshold on validation data → store the
+bundle and evaluate *through it* on test data (metrics, slices, importance) → evaluate
+the champion on the same rows → gate → register, and promote only when the gate passes.
+Everything is recorded in one tracked run.
+
+The steps live in three modules: :mod:`forgeml.training.plan` (checks and split, before any
+run starts), :mod:`forgeml.training.fitting` (search and the winner's bundle) and
+:mod:`forgeml.training.outcome` (evaluation through the stored bundle, gate, records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from forgeml.project import ProjectLike
+from forgeml.registry import ModelBundle, ModelVersion
+from forgeml.training.fitting import search_and_fit
+from forgeml.training.gates import GateResult
+from forgeml.training.outcome import CARD_CONTEXT, evaluate_winner, register_outcome
+from forgeml.training.plan import plan_training
+from forgeml.training.search import Trial
+from forgeml.training.tracking import start_run
+
+__all__ = ["CARD_CONTEXT", "TrainResult", "train"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced and decided."""
+
+    run_id: str
+    candidate: str
+    params: dict[str, Any]
+    metric: str
+    test: dict[str, Any]
+    valid: dict[str, Any]
+    gate: GateResult
+    model: ModelVersion | None
+    promoted: bool
+    champion: dict[str, Any] | None = None
+    trials: list[Trial] = field(default_factory=list)
+    bundle: ModelBundle | None = None  # the trained bundle, as it was before it was stored
+    context: dict[str, Any] = field(default_factory=dict)  # everything the model card shows
+
+
+def train(
+    *,
+    dataset_ref: str | None = None,
+    project: ProjectLike = None,
+    target: str | None = None,
+    trials: int | None = None,
+    time_budget: str | None = None,
+    exclude: Sequence[str] = (),
+    register: bool = True,
+    promote: bool = True,
+    model: str | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train, evaluate, gate and (when it passes) register and promote a model.
+
+    With ``promote=False`` a model that passes is registered but the alias stays where it
+    is (the retraining loop decides promotion on the most recent data itself). ``model``
+    names the registered model (default: ``train.model``, else the dataset's name).
+    """
+    say = progress or (lambda _text: None)
+    plan = plan_training(
+        dataset_ref=dataset_ref,
+        project=project,
+        target=target,
+        exclude=exclude,
+        say=say,
+        model=model,
+    )
+    with start_run(
+        experiment=plan.name,
+        project=plan.project,
+        dataset=plan.version,
+        params={"train": plan.spec.model_dump(mode="json")},
+        tags={"metric": plan.metric},
+    ) as run:
+        winner = search_and_fit(plan, run, trials=trials, time_budget=time_budget, say=say)
+        outcome = evaluate_winner(plan, run, winner, say)
+
+    registered = None
+    if register and outcome.gate.passed:
+        registered = register_outcome(plan, run, outcome, promote_it=promote)
+    return TrainResult(
+        run_id=run.id,
+        candidate=winner.search.candidate,
+        params=winner.search.params,
+        metric=plan.metric,
+        test=outcome.test,
+        valid=outcome.valid,
+        gate=outcome.gate,
+        model=registered,
+        promoted=registered is not None and promote,
+        champion=outcome.champion,
+        trials=winner.search.trials,
+        bundle=winner.bundle,
+        context=outcome.context,
+    )
