@@ -204,7 +204,8 @@ def test_retrain_loop_and_cycles_from_the_command_line(project: Project) -> None
     assert done.returncode == 0, done.stderr
     out = " ".join(done.stdout.split())
     # a manual cycle at today's date: the log's labels end in 2025, and it says what it did
-    assert "cycle manual@" in out and ("rolling_out" in out or "kept" in out)
+    assert "cycle manual@" in out and ("is being rolled out" in out or "the champion stays" in out)
+    assert "rolling_out" not in out
     listed = _cli(project, "cycles", "credit")
     assert listed.returncode == 0 and "manual@" in listed.stdout
     ticked = _cli(project, "loop", "credit", "--once")

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console
+from forgeml.cli.words import alias_sentence
 from forgeml.registry import (
     history,
     list_models,
@@ -141,7 +142,7 @@ def history_command(
             table,
             f"{e.created_at:%Y-%m-%d %H:%M:%S}",
             e.alias,
-            e.action,
+            alias_sentence(e.action, e.alias),
             _move(e),
             e.actor,
             e.reason,
@@ -160,7 +161,8 @@ def _gate(gate: dict[str, Any] | None) -> str:
     if gate is None:
         return "-"
     passed = gate.get("passed")
-    return "passed" if passed is True else "failed" if passed is False else "recorded"
+    verdict = "passed" if passed is True else "failed" if passed is False else "no check ran"
+    return f"{verdict} (default gate)" if gate.get("default") else verdict
 
 
 def _metrics(metrics: dict[str, Any], limit: int = 4) -> str:

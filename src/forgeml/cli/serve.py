@@ -7,6 +7,7 @@ from rich.table import Table
 
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console
+from forgeml.cli.words import rollout_sentence
 
 __all__ = ["rollout_app", "serve_command"]
 
@@ -110,7 +111,7 @@ def rollout_stop(
         model, outcome="promoted" if promote else "stopped", reason=reason, project=project
     )
     if ended is not None:
-        console.print(f"ended ({ended.status}): {ended.describe()}")
+        console.print(f"{rollout_sentence(ended.status)}: {ended.describe()}")
 
 
 @rollout_app.command("status")
@@ -133,7 +134,7 @@ def rollout_status(
             r.mode,
             f"{r.share:.0%}" if r.mode == "canary" else "-",
             r.key or "-",
-            r.status,
+            rollout_sentence(r.status),
             r.started_by,
             r.end_reason or r.reason,
         )
