@@ -9,7 +9,7 @@ from rich.table import Table
 
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console
-from forgeml.cli.words import cycle_sentence
+from forgeml.report.states import cycle_sentence
 
 __all__ = ["cycles_command", "loop_command", "retrain_command"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from forgeml.cli.context import state
-from forgeml.cli.output import add_row, console
+from forgeml.cli.output import add_row, console, errors, every
 from forgeml.serve.inputs import OutOfRange
 
 if TYPE_CHECKING:  # scoring loads the model libraries: import it when the command runs
@@ -22,6 +23,7 @@ if TYPE_CHECKING:  # scoring loads the model libraries: import it when the comma
 __all__ = ["predict_command"]
 
 MAX_REASONS = 10
+PLAIN_EVERY_S = 5.0  # off a terminal, a progress line at most this often
 _CHOSEN = {
     "reference": "",
     "champion": " (the champion)",
@@ -84,7 +86,24 @@ def predict_command(
 
 @contextmanager
 def _progress_bar() -> Iterator[Any]:
-    """A progress callback for :func:`predict_file` drawing a bar (on a terminal only)."""
+    """A progress callback for :func:`predict_file`: a bar on a terminal, else a plain line
+    on stderr every few seconds (CI logs)."""
+    if not console.is_terminal:
+        from forgeml.report.text import duration
+
+        started = time.monotonic()
+        say = every(PLAIN_EVERY_S, lambda text: errors.print(text, markup=False, soft_wrap=True))
+
+        def line(*, done: int, total: int, unit: str, rows: int, rejected: int) -> None:
+            amount = f"{done:,}/{total:,} rows" if unit == "rows" else f"{_mb(done)}/{_mb(total)}"
+            say(
+                f"scoring: {amount}, {rows:,} rows read, {rejected:,} rejected · "
+                f"{duration(time.monotonic() - started)} elapsed",
+                last=done >= total,
+            )
+
+        yield line
+        return
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

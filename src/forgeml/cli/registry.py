@@ -10,7 +10,6 @@ from rich.table import Table
 
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console
-from forgeml.cli.words import alias_sentence
 from forgeml.registry import (
     history,
     list_models,
@@ -21,6 +20,7 @@ from forgeml.registry import (
     versions,
 )
 from forgeml.registry.aliases import AliasEvent
+from forgeml.report.states import alias_sentence
 
 __all__ = [
     "history_command",

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console
-from forgeml.cli.words import rollout_sentence
+from forgeml.report.states import rollout_sentence
 
 __all__ = ["rollout_app", "serve_command"]
 

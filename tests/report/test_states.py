@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forgeml.cli.words import alias_sentence, cycle_sentence, rollout_sentence
+from forgeml.report.states import alias_sentence, cycle_sentence, rollout_sentence
 
 
 def test_every_cycle_status_is_a_sentence_with_its_reason() -> None:

@@ -1,5 +1,7 @@
 """The states the loop, rollouts and the registry record, as sentences a user reads.
 
+Used wherever a person reads them: the command line and the demo.
+
 The stored words (``rolling_out``, ``kept``, ...) stay short and stable for scripts and
 ``--json``; people get what the state means and why it was reached.
 
