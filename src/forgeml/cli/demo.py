@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from forgeml.cli.output import console, violation_table
-from forgeml.cli.train import print_gate
+from forgeml.cli.train import print_decision, print_gate
 from forgeml.errors import ValidationFailed
 
 if TYPE_CHECKING:  # the scenario trains models: import it when the command runs
@@ -34,6 +34,7 @@ class _Console:
 
     def trained(self, result: TrainResult) -> None:
         console.print(f"   best of {len(result.trials)} trials: {result.candidate}", markup=False)
+        print_decision(result.context)
         table = Table("metric", "test", "validation")
         for name in ("roc_auc", "pr_auc", "log_loss", "ece", "f1", "expected_cost"):
             if name in result.test:
