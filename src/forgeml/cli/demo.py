@@ -63,9 +63,12 @@ def demo(
     ),
 ) -> None:
     """Run the demo scenario end to end in a fresh project (refuses a folder in use)."""
-    from forgeml.demo.scenario import run_demo
+    from forgeml.demo.folder import fresh_folder
 
     started = time.perf_counter()
+    fresh_folder(directory, force=force)  # before the scenario's libraries load: refuse fast
+    from forgeml.demo.scenario import run_demo
+
     result = run_demo(directory, _Console(), rows_per_month=rows_per_month, force=force)
     gain = result.loop.gain if result.loop is not None else None
     if gain is not None:
