@@ -106,3 +106,10 @@ def test_commands_fail_clearly(cli: Any, project: Project, run_id: str) -> None:
     assert "no alias moves yet for credit" in cli("history", "credit").stdout
     assert history("credit", project=project) == []
     assert model_version("credit", project=project).aliases == []
+
+
+def test_a_threshold_near_one_is_listed_with_enough_digits() -> None:
+    from forgeml.cli.registry import _metrics
+
+    listed = _metrics({"test": {"threshold": 0.99996, "roc_auc": 0.81234}})
+    assert listed == "test/threshold 0.99996  test/roc_auc 0.8123"

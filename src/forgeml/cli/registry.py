@@ -167,8 +167,13 @@ def _gate(gate: dict[str, Any] | None) -> str:
 
 def _metrics(metrics: dict[str, Any], limit: int = 4) -> str:
     """The first few numbers of a metrics document; nested keys joined by '/'."""
+    from forgeml.report.text import probability
+
     flat = list(_numbers(metrics))
-    shown = [f"{key} {value:.4g}" for key, value in flat[:limit]]
+    shown = [
+        f"{key} {probability(value) if key.endswith('threshold') else f'{value:.4g}'}"
+        for key, value in flat[:limit]
+    ]
     more = len(flat) - limit
     return "  ".join(shown) + (f"  (+{more})" if more > 0 else "") if shown else "-"
 
