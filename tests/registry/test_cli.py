@@ -87,9 +87,9 @@ def test_register_list_promote_rollback_and_history(cli: Any, run_id: str) -> No
     trail = cli("history", "credit").stdout
     lines = [line for line in trail.splitlines() if "champion" in line]
     assert len(lines) == 3
-    assert "champion moved back to its previous version" in lines[0]
+    assert "rolled back to the previous version" in lines[0]
     assert "@2 → @1" in lines[0] and "latency regression" in lines[0]
-    assert "promoted to champion" in lines[1]
+    assert "promoted" in lines[1]
     assert "ci@build" in lines[1] and "@1 → @2" in lines[1]
     assert "- → @1" in lines[2]
 

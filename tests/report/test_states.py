@@ -19,4 +19,5 @@ def test_every_cycle_status_is_a_sentence_with_its_reason() -> None:
 def test_rollout_and_alias_words_are_sentences() -> None:
     for status in ("active", "promoted", "rolled_back", "stopped"):
         assert "_" not in rollout_sentence(status) and " " in rollout_sentence(status)
-    assert alias_sentence("promote", "champion") == "promoted to champion"
+    assert alias_sentence("promote") == "promoted"
+    assert alias_sentence("rollback") == "rolled back to the previous version"

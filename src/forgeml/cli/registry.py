@@ -142,7 +142,7 @@ def history_command(
             table,
             f"{e.created_at:%Y-%m-%d %H:%M:%S}",
             e.alias,
-            alias_sentence(e.action, e.alias),
+            alias_sentence(e.action),
             _move(e),
             e.actor,
             e.reason,

@@ -9,8 +9,8 @@ The stored words (``rolling_out``, ``kept``, ...) stay short and stable for scri
 'the champion stays: no new labelled rows'
 >>> cycle_sentence("rolling_out", "rollout", {"challenger": 4})
 'v4 is being rolled out: it is promoted or rolled back once enough labelled predictions arrive'
->>> rollout_sentence("rolled_back"), alias_sentence("rollback", "champion")
-('ended: the challenger was rolled back', 'champion moved back to its previous version')
+>>> rollout_sentence("rolled_back"), alias_sentence("rollback")
+('ended: the challenger was rolled back', 'rolled back to the previous version')
 """
 
 from __future__ import annotations
@@ -56,10 +56,10 @@ def rollout_sentence(status: str) -> str:
     return _ROLLOUT.get(status, status.replace("_", " "))
 
 
-def alias_sentence(action: str, alias: str) -> str:
-    """An alias move from the audit trail as a sentence."""
+def alias_sentence(action: str) -> str:
+    """An alias move from the audit trail, in words."""
     if action == "promote":
-        return f"promoted to {alias}"
+        return "promoted"
     if action == "rollback":
-        return f"{alias} moved back to its previous version"
+        return "rolled back to the previous version"
     return action.replace("_", " ")
