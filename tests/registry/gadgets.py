@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import itertools
 import json
 import zipfile
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from forgeml.project import Project
 
 State = dict[str, Any]
 
@@ -307,3 +310,40 @@ def gadgets(scratch: Scratch, module: str) -> list[Gadget]:
             s.wrote,
         ),
     ]
+
+
+_modules = itertools.count()
+
+
+def gadget_of(scratch: Scratch, kind: str) -> Gadget:
+    """The gadget abusing node ``kind``, with a module name no test has imported."""
+    by_kind = {g.kind: g for g in gadgets(scratch, f"forgeml_gadget_{next(_modules)}")}
+    return by_kind[kind]
+
+
+def plant_version(
+    project: Project, name: str, bundle_sha: str, signature: dict[str, Any], alias: str
+) -> int:
+    """Record a version straight in the store, as someone with write access to it could."""
+    from forgeml.registry.bundle import read_manifest
+    from forgeml.store import registry as queries
+
+    shas = [bundle_sha, *read_manifest(bundle_sha, project.artifacts)["parts"].values()]
+    artifacts = [(sha, project.artifacts.size(sha), "model/part") for sha in shas]
+    with project.store.write() as session:
+        record = queries.add_version(
+            session,
+            name=name,
+            flavor="sklearn",
+            artifact_sha256=bundle_sha,
+            signature=signature,
+            metrics={},
+            lineage={},
+            card_sha256=None,
+            run_id=None,
+            created_by="someone",
+            artifacts=artifacts,
+        )
+        model = queries.get_model(session, name, lock=True)
+        queries.set_alias(session, model, alias, record)
+        return int(record.version)

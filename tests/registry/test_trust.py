@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import itertools
 import json
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -21,26 +19,11 @@ from forgeml.errors import UntrustedModel
 from forgeml.registry import ModelBundle, load_bundle, save_bundle
 from forgeml.registry.bundle import read_manifest
 from forgeml.registry.trust import ALLOWED_NODE_KINDS, ALLOWED_TYPES, load_checked
-from registry.gadgets import Gadget, Scratch, gadgets
+from registry.gadgets import Scratch, gadget_of, gadgets
 
 SKOPS_KINDS = sorted(
     {kind for kind, _protocol in NODE_TYPE_MAPPING} - {"_DictWithDeprecatedKeysNode"}
 )
-_modules = itertools.count()
-
-
-@pytest.fixture
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Scratch:
-    found = Scratch(tmp_path / "scratch")
-    monkeypatch.syspath_prepend(str(found.root))
-    monkeypatch.setattr(tempfile, "tempdir", str(found.temp))
-    return found
-
-
-def _gadget(scratch: Scratch, kind: str) -> Gadget:
-    module = f"forgeml_gadget_{next(_modules)}"
-    by_kind = {g.kind: g for g in gadgets(scratch, module)}
-    return by_kind[kind]
 
 
 def test_every_skops_node_kind_has_a_gadget(tmp_path: Path) -> None:
@@ -52,7 +35,7 @@ def test_every_skops_node_kind_has_a_gadget(tmp_path: Path) -> None:
 def test_a_gadget_in_any_node_kind_is_refused_and_nothing_happens(
     kind: str, scratch: Scratch
 ) -> None:
-    gadget = _gadget(scratch, kind)
+    gadget = gadget_of(scratch, kind)
     with pytest.raises(UntrustedModel) as refused:
         load_checked(gadget.data, "model part")
     assert "model part" in refused.value.message
@@ -79,7 +62,7 @@ LIVE = [
 @pytest.mark.parametrize("kind", LIVE)
 def test_the_gadgets_are_real_when_the_file_is_trusted(kind: str, scratch: Scratch) -> None:
     """Without forgeml's check, skops trusting what the file declares runs the gadget."""
-    gadget = _gadget(scratch, kind)
+    gadget = gadget_of(scratch, kind)
     try:
         with warnings.catch_warnings():  # os.mkdir deprecates array paths, yet obeys them
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -109,7 +92,7 @@ def test_a_gadget_hidden_as_the_calibrator_of_a_valid_model_is_refused(
 ) -> None:
     store = LocalArtifactStore(tmp_path / "artifacts")
     valid = read_manifest(save_bundle(_calibrated_bundle(), store), store)
-    gadget = _gadget(scratch, "ConstructorFromReduceNode")
+    gadget = gadget_of(scratch, "ConstructorFromReduceNode")
     parts = {**valid["parts"], "calibrator": store.put_bytes(gadget.data)}
     bundle_id = store.put_bytes(json.dumps({**valid, "parts": parts}).encode())
     with pytest.raises(UntrustedModel, match=r"calibrator part .*numpy\.lib\._npyio_impl\.savetxt"):
