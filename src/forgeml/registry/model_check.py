@@ -17,7 +17,7 @@ forgeml.errors.ModelCannotPredict: credit cannot predict on example rows: NotFit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -44,11 +44,22 @@ def example_rows(bundle: ModelBundle, signature: Mapping[str, Any]) -> np.ndarra
     return np.vstack([np.zeros(width), np.ones(width), np.linspace(-1.0, 1.0, width)])
 
 
-def check_predicts(bundle: ModelBundle, signature: Mapping[str, Any], what: str) -> np.ndarray:
-    """The model's outputs on :func:`example_rows`; raises ModelCannotPredict if it fails."""
+def check_predicts(
+    bundle: ModelBundle,
+    signature: Mapping[str, Any],
+    what: str,
+    *,
+    predict: Callable[[np.ndarray], Any] | None = None,
+) -> np.ndarray:
+    """The model's outputs on :func:`example_rows`; raises ModelCannotPredict if it fails.
+
+    ``predict`` maps the feature matrix to outputs (a server passes the scorer it will
+    answer requests with); by default the bundle's own prediction path is used.
+    """
     try:
         rows = example_rows(bundle, signature)
-        out = np.asarray(_predict(bundle, rows), dtype=np.float64)
+        found = predict(rows) if predict is not None else _predict(bundle, rows)
+        out = np.asarray(found, dtype=np.float64)
     except Exception as e:  # each library raises its own errors for a broken model
         raise ModelCannotPredict(
             f"{what} cannot predict on example rows: {type(e).__name__}: {e}",
