@@ -11,7 +11,9 @@ Each message says what happened, which input it concerns, and how to fix it::
     ├── ArtifactError            the artifact store refused an operation
     │   ├── UnsafeKey            a name or URI tries to leave the store
     │   ├── ArtifactNotFound     no artifact with that hash or name
-    │   └── IntegrityError       stored bytes do not match their sha256
+    │   ├── IntegrityError       stored bytes do not match their sha256
+    │   └── UntrustedModel       a stored model would create a type forgeml does not load
+    ├── ModelCannotPredict       a model failed to predict on example rows
     ├── NotFound                 a named object (dataset, version, ...) does not exist
     └── DataError                input data cannot be read or fails its rules
         ├── SourceError          the source is unreadable, empty, malformed or unreachable
@@ -39,12 +41,14 @@ __all__ = [
     "InputRejected",
     "IntegrityError",
     "MissingDependency",
+    "ModelCannotPredict",
     "NotFound",
     "ProjectNotFound",
     "SourceError",
     "StoreError",
     "StoreVersionError",
     "UnsafeKey",
+    "UntrustedModel",
     "ValidationFailed",
 ]
 
@@ -103,6 +107,14 @@ class ArtifactNotFound(ArtifactError):
 
 class IntegrityError(ArtifactError):
     """Stored bytes do not match the sha256 they were stored under."""
+
+
+class UntrustedModel(ArtifactError):
+    """A stored model part would create a type, or run a call, outside the allow-list."""
+
+
+class ModelCannotPredict(ForgemlError):
+    """A model failed to predict on example rows, so it is neither registered nor served."""
 
 
 class NotFound(ForgemlError):

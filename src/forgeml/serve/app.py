@@ -5,7 +5,7 @@ Routes::
     POST /predict          one record, a list of records, {"records": [...]} or {"columns": {...}}
     POST /feedback         {"request_id": ..., "label": ...}, or a list of them
     GET  /health           the process is alive
-    GET  /ready            a model version is loaded
+    GET  /ready            a model version has answered the example rows
     GET  /model            name, version, signature, rollout
     GET  /metrics          Prometheus text
     GET  /openapi.json     the API, with this model's input schema; GET /docs renders it
@@ -149,7 +149,7 @@ class ModelServer(AdminRoutes):
         and do not pause the server for a tenth of a second at a time.
         """
         if self.deployment.serving is None:
-            self.deployment.refresh()
+            self.deployment.load()
         self.deployment.watch(self.options.reload_interval)
         if self.log is not None:
             self.log.start()
@@ -196,7 +196,7 @@ class ModelServer(AdminRoutes):
             return status
         serving = self.deployment.serving
         if serving is None:
-            return await refuse(send, 503, "no model version is loaded yet", "retry shortly")
+            return await self._not_ready(send)
         request_id = self._request_id(scope)
         scorer, arm = serving.champion, "champion"
         rollout = serving.rollout
@@ -325,6 +325,13 @@ class ModelServer(AdminRoutes):
                 return text
         return f"{self._prefix}-{next(self._counter):x}"
 
+    def _not_ready_reason(self) -> str:
+        return self.deployment.last_error or "no model version is loaded yet"
+
+    async def _not_ready(self, send: Send) -> int:
+        fix = "retry shortly" if self.deployment.last_error is None else "see GET /ready"
+        return await refuse(send, 503, self._not_ready_reason(), fix)
+
     # ---- information -----------------------------------------------------------------
 
     async def _health(self, scope: Scope, receive: Receive, send: Send) -> int:
@@ -333,7 +340,7 @@ class ModelServer(AdminRoutes):
     async def _ready(self, scope: Scope, receive: Receive, send: Send) -> int:
         serving = self.deployment.serving
         if serving is None:
-            return await reply(send, 503, {"ready": False})
+            return await reply(send, 503, {"ready": False, "reason": self._not_ready_reason()})
         body = {"ready": True, "model": serving.champion.model, "version": serving.champion.number}
         return await reply(send, 200, body)
 

@@ -53,15 +53,14 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
         out_of_range=settings.out_of_range,
         max_rows=settings.max_rows,
     )
-    deployment.refresh()
+    deployment.load()  # a version that cannot predict leaves the server up, not ready
     serving = deployment.serving
-    assert serving is not None
     prediction_log = None
     if settings.log_predictions:
         prediction_log = PredictionLog(
             found,
             settings.model,
-            serving.champion.schema.inputs,
+            serving.champion.schema.inputs if serving is not None else [],
             flush_interval=settings.flush_interval,
         )
     options = ServeOptions(
