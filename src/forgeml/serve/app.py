@@ -24,10 +24,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
-import itertools
 import logging
 import math
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -59,6 +57,7 @@ from forgeml.serve.replies import (
     describe,
     has_key,
     json_fix,
+    new_request_id,
     refuse,
     reply,
     response,
@@ -86,8 +85,6 @@ class ModelServer(AdminRoutes):
         self.options = options or ServeOptions()
         self.log = prediction_log
         self.metrics = ServingMetrics()
-        self._prefix = os.urandom(6).hex()
-        self._counter = itertools.count(1)
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/predict"): self._predict,
             ("POST", "/feedback"): self._feedback,
@@ -209,6 +206,7 @@ class ModelServer(AdminRoutes):
             scorer, arm = serving.challenger, "canary"
         try:
             batch = scorer.read(payload)
+            scored = scorer.score(batch)
         except InputRejected as error:
             return await reply(
                 send,
@@ -220,7 +218,6 @@ class ModelServer(AdminRoutes):
                     "request_id": request_id,
                 },
             )
-        scored = scorer.score(batch)
         ids = [request_id] if batch.rows == 1 else [f"{request_id}:{i}" for i in range(batch.rows)]
         await send_json(
             send,
@@ -323,7 +320,7 @@ class ModelServer(AdminRoutes):
             text = given.decode("latin-1")
             if REQUEST_ID.fullmatch(text):
                 return text
-        return f"{self._prefix}-{next(self._counter):x}"
+        return new_request_id()
 
     # ---- information -----------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -44,16 +44,17 @@ __all__ = [
     "EXPECTED",
     "NULL_PROBLEM",
     "TIMESTAMP_PROBLEM",
+    "TIMESTAMP_RANGE_PROBLEM",
     "UNSEEN_PROBLEM",
     "Batch",
     "InputSchema",
     "OutOfRange",
     "range_bounds",
     "range_problem",
+    "timestamp_problem",
 ]
 
 OutOfRange = Literal["flag", "refuse"]
-MAX_PROBLEMS = 20
 NUMERIC = ("integer", "float")
 EXPECTED = {
     "integer": "a number",
@@ -65,6 +66,8 @@ EXPECTED = {
 }
 NULL_PROBLEM = "is null, but the training data had no missing values here"
 TIMESTAMP_PROBLEM = "is not an ISO 8601 timestamp"
+EARLIEST, LATEST = datetime(1, 1, 2), datetime(9999, 12, 30, 23, 59, 59, 999999)
+TIMESTAMP_RANGE_PROBLEM = "is outside the supported range 0001-01-02 to 9999-12-30"
 UNSEEN_PROBLEM = "a category never seen in training (scored as unknown)"
 _NUMBER_TYPES = frozenset({int, float, type(None)})
 _ALLOWED = {
@@ -204,7 +207,7 @@ class InputSchema:
         problems: list[dict[str, Any]] = []
         columns = self._columns(payload, problems)
         if problems:
-            raise InputRejected(problems[:MAX_PROBLEMS])
+            raise InputRejected(problems)
         rows = len(columns[self.names[0]]) if self.names else _record_count(payload)
         if rows == 0:
             raise InputRejected([{"field": "(payload)", "problem": "holds no rows"}])
@@ -222,12 +225,12 @@ class InputSchema:
         for name in self._others:
             self._check(name, columns[name], problems)
         if problems:
-            raise InputRejected(problems[:MAX_PROBLEMS])
+            raise InputRejected(problems)
         flags = self._flags(columns, numbers)
         if self.out_of_range == "refuse":
             refused = [_public(p) for p in flags if p["tag"] == "out_of_range"]
             if refused:
-                raise InputRejected(refused[:MAX_PROBLEMS])
+                raise InputRejected(refused)
         tags = [f"{p['field']}:{p['tag']}" for p in flags]
         return Batch(rows, columns, numbers, tags, [_public(p) for p in flags])
 
@@ -261,8 +264,6 @@ class InputSchema:
                 problems.append({"field": "(record)", "row": row, "problem": "must be an object"})
             elif record.keys() != expected:
                 self._fields(record.keys(), problems, row)
-            if len(problems) >= MAX_PROBLEMS:
-                break
         if problems:
             return {}
         return {name: [record[name] for record in records] for name in self.names}
@@ -327,8 +328,8 @@ class InputSchema:
             missing = np.isnan(block)
             for j, name in enumerate(self.numeric):
                 if self._numeric_required[j] and missing[:, j].any():
-                    row = int(np.flatnonzero(missing[:, j])[0])
-                    problems.append(_null(name, row, self.kinds[name]))
+                    for row in np.flatnonzero(missing[:, j]).tolist():
+                        problems.append(_null(name, row, self.kinds[name]))
         return np.ascontiguousarray(block)
 
     def _check(self, name: str, values: list[Any], problems: list[dict[str, Any]]) -> None:
@@ -347,20 +348,15 @@ class InputSchema:
                         "expected": EXPECTED[kind],
                     }
                 )
-                return
-            if value is None and name in self.required:
-                problems.append(_null(name, row, kind))
-                return
-            if kind == "timestamp" and value is not None and not _is_timestamp(value):
-                problems.append(
-                    {
-                        "field": name,
-                        "row": row,
-                        "problem": TIMESTAMP_PROBLEM,
-                        "expected": EXPECTED[kind],
-                    }
-                )
-                return
+            elif value is None:
+                if name in self.required:
+                    problems.append(_null(name, row, kind))
+            elif kind == "timestamp":
+                wrong = timestamp_problem(value)
+                if wrong is not None:
+                    problems.append(
+                        {"field": name, "row": row, "problem": wrong, "expected": EXPECTED[kind]}
+                    )
 
     def _flags(self, columns: dict[str, list[Any]], numbers: np.ndarray) -> list[dict[str, Any]]:
         flags: list[dict[str, Any]] = []
@@ -435,12 +431,30 @@ def _json_type(value: Any) -> str:
     return _JSON_TYPE.get(type(value), type(value).__name__)
 
 
-def _is_timestamp(value: str) -> bool:
+def timestamp_problem(value: str) -> str | None:
+    """What is wrong with a timestamp string, or None when the model can read it.
+
+    Accepted: ISO 8601 (:meth:`datetime.fromisoformat`) between 0001-01-02 and 9999-12-30,
+    in UTC when it carries an offset, so that converting it to any time zone stays within
+    the calendar's range.
+
+    >>> timestamp_problem("2024-01-05T10:30:00+01:00") is None
+    True
+    >>> timestamp_problem("0001-01-01T00:00:00+01:00")
+    'is outside the supported range 0001-01-02 to 9999-12-30'
+    """
     try:
-        datetime.fromisoformat(value)
+        stamp = datetime.fromisoformat(value)
     except ValueError:
-        return False
-    return True
+        return TIMESTAMP_PROBLEM
+    try:
+        if stamp.utcoffset() is not None:
+            stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        return TIMESTAMP_RANGE_PROBLEM
+    if not EARLIEST <= stamp <= LATEST:
+        return TIMESTAMP_RANGE_PROBLEM
+    return None
 
 
 def _number(value: Any) -> float | None:

@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from forgeml.errors import InputRejected
 from forgeml.features.encoders import Encoder, NumberEncoder
 from forgeml.features.scaling import Standardizer
 from forgeml.registry import ModelBundle
 from forgeml.registry.versions import ModelVersion
+from forgeml.serve.finite import NONFINITE_FIX, unscorable
 from forgeml.serve.inputs import Batch, InputSchema, OutOfRange
 from forgeml.serve.native import (
     TOLERANCE,
@@ -152,8 +154,17 @@ class Scorer:
         return out
 
     def score(self, batch: Batch) -> Scored:
-        """Scores, labels and (multiclass) probabilities of checked rows."""
-        return self.outputs(self.predictor.scores_from_matrix(self.features(batch)))
+        """Scores, labels and (multiclass) probabilities of checked rows.
+
+        Raises :class:`InputRejected` naming the input when the model's output for a row is
+        not finite (see :mod:`forgeml.serve.finite`): an answer never carries one.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw = self.predictor.scores_from_matrix(self.features(batch))
+        problems = unscorable(self.schema, batch.numbers, raw)
+        if problems:
+            raise InputRejected(problems, fix=NONFINITE_FIX)
+        return self.outputs(raw)
 
     def outputs(self, raw: np.ndarray) -> Scored:
         raw = np.ascontiguousarray(raw, dtype=np.float64)  # calibrators may return views
