@@ -35,7 +35,7 @@ def nonfinite_rows(outputs: np.ndarray) -> np.ndarray:
     if finite.all():
         return np.empty(0, dtype=np.intp)
     if values.ndim > 1:
-        finite = finite.all(axis=tuple(range(1, values.ndim)))
+        finite = np.asarray(finite.all(axis=tuple(range(1, values.ndim))))
     return np.flatnonzero(~finite)
 
 
