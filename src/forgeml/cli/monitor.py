@@ -139,6 +139,13 @@ def _print_report(report: MonitorReport, out: Console = console) -> None:
         add_row(table, *row)
     out.print(table)
     out.print(_verdict(report), markup=False, soft_wrap=True)
+    if report.label_conflicts:
+        out.print(
+            f"{report.label_conflicts} feedback label(s) conflict with an earlier label for the "
+            "same request: the first label is kept (forgeml's log keeps them all)",
+            markup=False,
+            soft_wrap=True,
+        )
     new = [a for a in report.alerts if a.created]
     known = len(report.alerts) - len(new)
     if new:

@@ -45,14 +45,16 @@ from forgeml.serve.http import (
     send_bytes,
     send_json,
 )
-from forgeml.serve.labels import feedback_items
+from forgeml.serve.labels import LabelBook, feedback_items
 from forgeml.serve.logschema import input_columns
 from forgeml.serve.metrics import ServingMetrics
 from forgeml.serve.openapi import docs_page, openapi_document
 from forgeml.serve.options import ServeOptions
+from forgeml.serve.origins import cross_site, is_json
 from forgeml.serve.predlog import PredictionLog
 from forgeml.serve.replies import (
     KEY_FIX,
+    ORIGIN_FIX,
     REQUEST_ID,
     describe,
     has_key,
@@ -85,6 +87,7 @@ class ModelServer(AdminRoutes):
         self.options = options or ServeOptions()
         self.log = prediction_log
         self.metrics = ServingMetrics()
+        self.labels = LabelBook()
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/predict"): self._predict,
             ("POST", "/feedback"): self._feedback,
@@ -267,8 +270,18 @@ class ModelServer(AdminRoutes):
             )
 
     async def _feedback(self, scope: Scope, receive: Receive, send: Send) -> int:
-        if self.options.api_key and not has_key(scope, self.options.api_key):
-            return await refuse(send, 401, "a valid API key is required", KEY_FIX)
+        options = self.options
+        if cross_site(scope, options.feedback_origins):
+            return await refuse(
+                send, 403, "feedback from another site's web page is refused", ORIGIN_FIX
+            )
+        keys = [k for k in (options.api_key, options.feedback_key) if k]
+        if keys and not any(has_key(scope, key) for key in keys):
+            return await refuse(send, 401, "a valid API or feedback key is required", KEY_FIX)
+        if not is_json(scope):
+            return await refuse(
+                send, 415, "POST /feedback takes JSON only", "send Content-Type: application/json"
+            )
         payload, status = await self._json(scope, receive, send)
         if status:
             return status
@@ -284,8 +297,12 @@ class ModelServer(AdminRoutes):
             ids, labels = feedback_items(items, scorer)
         except InputRejected as error:
             return await reply(send, 422, {"error": "invalid feedback", "problems": error.problems})
+        conflicts = self.labels.conflicts(ids, labels)
+        if conflicts:
+            self.metrics.label_conflicts += conflicts
+            log.warning("%d label(s) conflict with an earlier label; the first is kept", conflicts)
         self.log.log_feedback(ids, labels, time=self._event_time(scope))
-        return await reply(send, 200, {"accepted": len(ids)})
+        return await reply(send, 200, {"accepted": len(ids), "conflicts": conflicts})
 
     async def _json(self, scope: Scope, receive: Receive, send: Send) -> tuple[Any, int]:
         limit = self.options.max_body_bytes

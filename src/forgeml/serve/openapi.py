@@ -143,7 +143,18 @@ def openapi_document(model: str, scorer: Scorer | None) -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": {"200": {"description": "labels accepted"}, **errors},
+                    "responses": {
+                        "200": {"description": "labels accepted"},
+                        **errors,
+                        **{
+                            code: {**errors["401"], "description": text}
+                            for code, text in (
+                                ("403", "a web page of another site sent it"),
+                                ("409", "the server keeps no prediction log"),
+                                ("415", "the body is not declared application/json"),
+                            )
+                        },
+                    },
                 }
             },
             "/health": {"get": {"summary": "The process is alive", "responses": _ok()}},
@@ -217,7 +228,8 @@ The machine-readable API is at <a href="openapi.json">/openapi.json</a>.</p>
 <h2>Score a record</h2>
 <pre>curl -s localhost:8000/predict -H 'content-type: application/json' -d '{body}'</pre>
 <h2>Send the label later</h2>
-<pre>curl -s localhost:8000/feedback -d '{{"request_id": "REQUEST_ID", "label": LABEL}}'</pre>
+<pre>curl -s localhost:8000/feedback -H 'content-type: application/json' \\
+  -d '{{"request_id": "REQUEST_ID", "label": LABEL}}'</pre>
 <h2>Inputs</h2><table>{rows}</table></body></html>"""
 
 

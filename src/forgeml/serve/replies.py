@@ -16,6 +16,7 @@ from forgeml.serve.scoring import Scored, Scorer
 
 __all__ = [
     "KEY_FIX",
+    "ORIGIN_FIX",
     "REQUEST_ID",
     "describe",
     "has_key",
@@ -30,6 +31,7 @@ __all__ = [
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 KEY_FIX = "send the key in the X-API-Key header (or Authorization: Bearer KEY)"
+ORIGIN_FIX = "list the site's origin under serve.feedback_origins in forgeml.yaml"
 
 
 def new_request_id() -> str:
