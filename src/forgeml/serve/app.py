@@ -138,6 +138,8 @@ class ModelServer(AdminRoutes):
         if serving.challenger is not None:
             for column in serving.challenger.schema.inputs:
                 inputs.setdefault(column["name"], column)
+        for name in self.deployment.passthrough:
+            inputs.setdefault(name, {"name": name, "kind": "text"})
         if [c.name for c in self.log.columns] != list(inputs):
             self.log.columns = input_columns(list(inputs.values()))
 
@@ -225,7 +227,7 @@ class ModelServer(AdminRoutes):
         await send_json(
             send,
             200,
-            response(scorer, scored, request_id, ids, batch.problems),
+            response(scorer, scored, request_id, ids, batch.problems, batch.passthrough),
             [(b"x-request-id", request_id.encode())],
         )
         latency = (time.perf_counter() - started) * 1000.0

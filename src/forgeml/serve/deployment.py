@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from forgeml.errors import ForgemlError
@@ -56,6 +56,7 @@ class Deployment:
         alias: str = "champion",
         out_of_range: OutOfRange = "flag",
         max_rows: int = 10_000,
+        passthrough: Sequence[str] | None = None,
         on_switch: Callable[[Serving], None] | None = None,
     ) -> None:
         self.project = project
@@ -63,6 +64,10 @@ class Deployment:
         self.alias = alias
         self.out_of_range: OutOfRange = out_of_range
         self.max_rows = max_rows
+        # request fields passed through to the log and the reply (default: serve.passthrough)
+        self.passthrough = tuple(
+            project.spec.serve.passthrough if passthrough is None else passthrough
+        )
         self.on_switch = on_switch
         self._scorers: dict[int, Scorer] = {}
         self._lock = threading.Lock()
@@ -132,7 +137,13 @@ class Deployment:
         scorer = self._scorers.get(number)
         if scorer is None:
             version, bundle = load_model(f"{self.model}@{number}", project=self.project)
-            scorer = Scorer(version, bundle, out_of_range=self.out_of_range, max_rows=self.max_rows)
+            scorer = Scorer(
+                version,
+                bundle,
+                out_of_range=self.out_of_range,
+                max_rows=self.max_rows,
+                passthrough=self.passthrough,
+            )
         return scorer
 
 

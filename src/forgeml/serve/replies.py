@@ -77,6 +77,7 @@ def response(
     request_id: str,
     ids: list[str],
     warnings: list[dict[str, Any]],
+    passthrough: dict[str, list[Any]] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"request_id": request_id, "model": scorer.model}
     body["version"] = scorer.number
@@ -88,6 +89,8 @@ def response(
             body["scores"] = scored.scores
         else:
             body["probabilities"] = scored.probabilities
+    if passthrough:
+        body["passthrough"] = passthrough
     if len(ids) > 1:
         body["ids"] = ids
     if warnings:

@@ -10,6 +10,7 @@ larger batches through the library with one thread.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -86,13 +87,16 @@ class Scorer:
         *,
         out_of_range: OutOfRange = "flag",
         max_rows: int = 10_000,
+        passthrough: Sequence[str] = (),
     ) -> None:
         self.version = version
         self.predictor = _ServingPredictor(bundle)
         pipeline = self.predictor.pipeline
         by_name = {c["name"]: c for c in version.signature.get("inputs", [])}
         inputs = [by_name.get(name, {"name": name}) for name in pipeline.input_columns]
-        self.schema = InputSchema(inputs, out_of_range=out_of_range, max_rows=max_rows)
+        self.schema = InputSchema(
+            inputs, out_of_range=out_of_range, max_rows=max_rows, passthrough=passthrough
+        )
         self.width = len(pipeline.feature_names)
         position = {name: j for j, name in enumerate(self.schema.numeric)}
         direct_in: list[int] = []
