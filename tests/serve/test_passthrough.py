@@ -90,3 +90,15 @@ def test_without_a_declaration_extras_stay_refused(sqlite_project: Project) -> N
     client.close()
     assert app.log is not None
     app.log.close()
+
+
+def test_the_api_document_declares_the_passthrough_fields(declared: Project) -> None:
+    app, client = _serve(declared)
+    status, document, _ = client.get("/openapi.json")
+    assert status == 200
+    record = document["components"]["schemas"]["Record"]
+    assert "customer_id" in record["properties"] and "customer_id" not in record["required"]
+    assert "passthrough" in document["components"]["schemas"]["Predictions"]["properties"]
+    client.close()
+    assert app.log is not None
+    app.log.close()

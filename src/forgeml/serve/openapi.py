@@ -55,10 +55,13 @@ def _record_schema(scorer: Scorer | None) -> dict[str, Any]:
         if column.get("min") is not None and column.get("kind") in ("integer", "float"):
             schema["description"] = f"training range [{column['min']}, {column['max']}]"
         properties[str(column["name"])] = schema
+    required = list(properties)
+    for name in scorer.schema.passthrough:  # sent along to the log and the reply
+        properties[name] = {"type": ["string", "number", "boolean", "null"]}
     return {
         "type": "object",
         "properties": properties,
-        "required": list(properties),
+        "required": required,
         "additionalProperties": False,
     }
 
@@ -183,6 +186,7 @@ def openapi_document(model: str, scorer: Scorer | None) -> dict[str, Any]:
                         "probabilities": {"type": "array"},
                         "ids": {"type": "array", "items": {"type": "string"}},
                         "warnings": {"type": "array"},
+                        "passthrough": {"type": "object"},
                     },
                     "required": ["request_id", "model", "version", "predictions"],
                 },
