@@ -14,6 +14,7 @@ from forgeml.errors import DataError
 from forgeml.project import Project
 from forgeml.serve.batch import predict_file
 from forgeml.serve.batch_check import INFINITE_PROBLEM
+from forgeml.serve.inputs import TIMESTAMP_RANGE_PROBLEM
 from serve.serving import register
 
 BIGGEST = 1.7976931348623157e308
@@ -74,3 +75,21 @@ def test_skip_scores_the_good_rows_and_lists_the_others(
     assert [(r["row"], r["column"]) for r in rejects] == [(1, "age"), (3, "income"), (4, "age")]
     assert rejects[1]["reason"] == INFINITE_PROBLEM
     assert "non-finite" in rejects[0]["reason"] and "non-finite" in rejects[2]["reason"]
+
+
+def test_timestamps_beyond_the_calendar_are_refused_as_the_server_does(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    register(sqlite_project)
+    source = tmp_path / "stamps.csv"
+    source.write_text(
+        "income,age,plan,paperless,opened\n"
+        "52000,41,pro,true,0001-01-01T00:00:00+01:00\n"
+        "52000,41,pro,true,2025-01-01\n"
+        "52000,41,pro,true,9999-12-31T23:59:59-01:00\n"
+    )
+    result = predict_file(
+        "credit", source, tmp_path / "out.csv", project=sqlite_project, on_error="skip"
+    )
+    assert (result.scored, result.rejected) == (1, 2)
+    assert result.reasons == {"opened: " + TIMESTAMP_RANGE_PROBLEM: 2}

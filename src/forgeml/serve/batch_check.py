@@ -40,10 +40,13 @@ from forgeml.serve.batch_values import (
     type_word,
 )
 from forgeml.serve.inputs import (
+    EARLIEST,
     EXPECTED,
+    LATEST,
     NULL_PROBLEM,
     NUMERIC,
     TIMESTAMP_PROBLEM,
+    TIMESTAMP_RANGE_PROBLEM,
     InputSchema,
     range_problem,
 )
@@ -199,6 +202,11 @@ class ChunkChecker:
             converted = pa.nulls(len(values), target)
         if bad.any():
             problems.append((name, reason, bad, values))
+        if kind == "timestamp":
+            outside = _outside_calendar(converted) & ~bad
+            if outside.any():
+                problems.append((name, TIMESTAMP_RANGE_PROBLEM, outside, values))
+                bad = bad | outside
         if kind in NUMERIC:
             infinite = mask(pc.is_inf(converted)) & ~bad
             if infinite.any():
@@ -230,6 +238,17 @@ class ChunkChecker:
             unseen = mask(pc.is_valid(values)) & ~seen & ~bad
             if unseen.any():
                 flags.append((f"{name}:unseen_category", unseen))
+
+
+def _outside_calendar(values: pa.Array) -> np.ndarray:
+    """Timestamps before 0001-01-02 or after 9999-12-30 (in UTC when zoned), as the server."""
+    try:
+        stamps = values.cast(pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return np.zeros(len(values), dtype=bool)
+    early = pc.less(stamps, pa.scalar(EARLIEST, pa.timestamp("us")))
+    late = pc.greater(stamps, pa.scalar(LATEST, pa.timestamp("us")))
+    return mask(pc.or_(early, late))
 
 
 def _decoded(values: pa.Array) -> pa.Array:

@@ -43,7 +43,9 @@ import numpy as np
 from forgeml.errors import InputRejected
 
 __all__ = [
+    "EARLIEST",
     "EXPECTED",
+    "LATEST",
     "NULL_PROBLEM",
     "TIMESTAMP_PROBLEM",
     "TIMESTAMP_RANGE_PROBLEM",
