@@ -143,7 +143,8 @@ class Client:
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        self.connection.request(method, path, body=data, headers=headers or {})
+        sent = {"content-type": "application/json", **(headers or {})}
+        self.connection.request(method, path, body=data, headers=sent)
         response = self.connection.getresponse()
         payload = response.read()
         kind = response.getheader("content-type", "")

@@ -18,7 +18,7 @@ from forgeml.cli.output import add_row, console, errors, every
 from forgeml.serve.inputs import OutOfRange
 
 if TYPE_CHECKING:  # scoring loads the model libraries: import it when the command runs
-    from forgeml.serve.batch import BatchResult
+    from forgeml.serve.batch import BatchResult, OnError
 
 __all__ = ["predict_command"]
 
@@ -59,13 +59,23 @@ def predict_command(
         help="flag: score numbers far outside the training range and flag them; "
         "refuse: reject those rows.",
     ),
+    on_error: str = typer.Option(
+        "stop",
+        "--on-error",
+        help="stop: end at the first row that cannot be scored, naming its row and column, "
+        "and write nothing; skip: score the other rows and list the bad ones in the rejects file.",
+    ),
 ) -> None:
-    """Score every row of a file; bad rows go to a rejects file with the reason.
+    """Score every row of a file; a bad row stops it, or is skipped with --on-error skip.
 
-    Exits 0 when rows were scored (even with rejects) and 1 when every row was rejected.
+    Exits 0 when rows were scored (even with rows skipped) and 1 when a row stopped the run
+    or every row was rejected.
     """
     from forgeml.serve.batch import predict_file
 
+    if on_error not in ("stop", "skip"):
+        raise typer.BadParameter(f"'{on_error}' is not stop or skip", param_hint="--on-error")
+    mode: OnError = "stop" if on_error == "stop" else "skip"
     project = state(ctx).project()
     with _progress_bar() as progress:
         result = predict_file(
@@ -76,6 +86,7 @@ def predict_command(
             rejects=rejects,
             chunk_rows=chunk_rows,
             out_of_range=out_of_range,
+            on_error=mode,
             progress=progress,
         )
     _summary(result)
@@ -136,9 +147,11 @@ def _summary(result: BatchResult) -> None:
     if not result.rejected:
         _say(f"no rows rejected (empty rejects file: {escape(str(result.rejects))})")
         return
+    shown = ", ".join(map(str, result.first_rejected))
+    etc = ", ..." if result.rejected > len(result.first_rejected) else ""
     _say(
-        f"[yellow]{_rows(result.rejected)} rejected[/] → {escape(str(result.rejects))} "
-        "(row number, column, reason, value)"
+        f"[yellow]{_rows(result.rejected)} skipped[/] (rows {shown}{etc}) → "
+        f"{escape(str(result.rejects))} (row number, column, reason, value)"
     )
     table = Table("column: reason", "rows", title="why rows were rejected", title_justify="left")
     for reason, count in list(result.reasons.items())[:MAX_REASONS]:

@@ -195,7 +195,8 @@ def _post(
 ) -> tuple[int, Any]:
     for attempt in (1, 2):
         try:
-            client.request("POST", path, body=json.dumps(body), headers=headers)
+            sent = {"content-type": "application/json", **headers}
+            client.request("POST", path, body=json.dumps(body), headers=sent)
             response = client.getresponse()
             return response.status, json.loads(response.read())
         except (ConnectionError, http.client.HTTPException):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +62,7 @@ class Deployment:
         alias: str = "champion",
         out_of_range: OutOfRange = "flag",
         max_rows: int = 10_000,
+        passthrough: Sequence[str] | None = None,
         on_switch: Callable[[Serving], None] | None = None,
     ) -> None:
         self.project = project
@@ -69,6 +70,10 @@ class Deployment:
         self.alias = alias
         self.out_of_range: OutOfRange = out_of_range
         self.max_rows = max_rows
+        # request fields passed through to the log and the reply (default: serve.passthrough)
+        self.passthrough = tuple(
+            project.spec.serve.passthrough if passthrough is None else passthrough
+        )
         self.on_switch = on_switch
         self._scorers: dict[int, Scorer] = {}
         self._refused: dict[int, ModelCannotPredict] = {}  # versions are immutable
@@ -163,7 +168,13 @@ class Deployment:
     def _answering(self, version: ModelVersion, bundle: ModelBundle) -> Scorer:
         """The version's scorer, once it has answered the example rows."""
         try:
-            scorer = Scorer(version, bundle, out_of_range=self.out_of_range, max_rows=self.max_rows)
+            scorer = Scorer(
+                version,
+                bundle,
+                out_of_range=self.out_of_range,
+                max_rows=self.max_rows,
+                passthrough=self.passthrough,
+            )
         except Exception as e:  # an unfitted or broken model fails while scorers are built
             raise ModelCannotPredict(
                 f"{version.ref} cannot be served: {type(e).__name__}: {e}",

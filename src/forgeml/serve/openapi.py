@@ -55,10 +55,13 @@ def _record_schema(scorer: Scorer | None) -> dict[str, Any]:
         if column.get("min") is not None and column.get("kind") in ("integer", "float"):
             schema["description"] = f"training range [{column['min']}, {column['max']}]"
         properties[str(column["name"])] = schema
+    required = list(properties)
+    for name in scorer.schema.passthrough:  # sent along to the log and the reply
+        properties[name] = {"type": ["string", "number", "boolean", "null"]}
     return {
         "type": "object",
         "properties": properties,
-        "required": list(properties),
+        "required": required,
         "additionalProperties": False,
     }
 
@@ -143,7 +146,18 @@ def openapi_document(model: str, scorer: Scorer | None) -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": {"200": {"description": "labels accepted"}, **errors},
+                    "responses": {
+                        "200": {"description": "labels accepted"},
+                        **errors,
+                        **{
+                            code: {**errors["401"], "description": text}
+                            for code, text in (
+                                ("403", "a web page of another site sent it"),
+                                ("409", "the server keeps no prediction log"),
+                                ("415", "the body is not declared application/json"),
+                            )
+                        },
+                    },
                 }
             },
             "/health": {"get": {"summary": "The process is alive", "responses": _ok()}},
@@ -172,6 +186,7 @@ def openapi_document(model: str, scorer: Scorer | None) -> dict[str, Any]:
                         "probabilities": {"type": "array"},
                         "ids": {"type": "array", "items": {"type": "string"}},
                         "warnings": {"type": "array"},
+                        "passthrough": {"type": "object"},
                     },
                     "required": ["request_id", "model", "version", "predictions"],
                 },
@@ -217,7 +232,8 @@ The machine-readable API is at <a href="openapi.json">/openapi.json</a>.</p>
 <h2>Score a record</h2>
 <pre>curl -s localhost:8000/predict -H 'content-type: application/json' -d '{body}'</pre>
 <h2>Send the label later</h2>
-<pre>curl -s localhost:8000/feedback -d '{{"request_id": "REQUEST_ID", "label": LABEL}}'</pre>
+<pre>curl -s localhost:8000/feedback -H 'content-type: application/json' \\
+  -d '{{"request_id": "REQUEST_ID", "label": LABEL}}'</pre>
 <h2>Inputs</h2><table>{rows}</table></body></html>"""
 
 

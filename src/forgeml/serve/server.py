@@ -66,6 +66,8 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
     options = ServeOptions(
         api_key=os.environ.get("FORGEML_API_KEY") or None,
         admin_key=os.environ.get("FORGEML_ADMIN_KEY") or None,
+        feedback_key=os.environ.get("FORGEML_FEEDBACK_KEY") or None,
+        feedback_origins=tuple(found.spec.serve.feedback_origins),
         max_body_bytes=settings.max_body_bytes,
         reload_interval=settings.reload_interval,
     )
