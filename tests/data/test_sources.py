@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -152,8 +153,30 @@ def test_sql_that_cannot_connect_hides_the_password() -> None:
 
 
 def test_sql_query_error_is_reported(tmp_path: Path) -> None:
+    sqlite3.connect(tmp_path / "x.db").close()
     with pytest.raises(SourceError, match="query failed"):
         load_source(f"sqlite:///{tmp_path / 'x.db'}", query="SELECT * FROM no_such_table")
+
+
+def test_a_missing_sqlite_file_is_refused_and_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "shop.db"
+    with pytest.raises(SourceError, match=r"does not exist; nothing was created"):
+        load_source(f"sqlite:///{missing}", query="SELECT 1")
+    assert not missing.exists() and not missing.parent.exists()
+
+
+def test_sqlite_sources_are_opened_read_only(tmp_path: Path) -> None:
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE orders (id INTEGER, amount REAL)")
+        connection.execute("INSERT INTO orders VALUES (1, 9.5), (2, 12.0)")
+    connection.close()
+    before = path.read_bytes()
+    loaded = load_source(f"sqlite:///{path}", query="SELECT * FROM orders")
+    assert loaded.table.column("amount").to_pylist() == [9.5, 12.0]
+    with pytest.raises(SourceError, match="readonly"):
+        load_source(f"sqlite:///{path}", query="DELETE FROM orders RETURNING id")
+    assert path.read_bytes() == before
 
 
 def test_polars_and_arrow_inputs() -> None:

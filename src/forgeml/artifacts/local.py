@@ -153,11 +153,27 @@ class LocalArtifactStore(ArtifactStore):
                 f"cannot create the artifact store folder {self.url!r}: {e.strerror}",
                 fix="choose a folder this user can write to",
             ) from e
+        self._check_inside(self._tmp, "temporary files")
 
     # -- content-addressed artifacts ------------------------------------------------
 
     def _blob_path(self, sha256: str) -> Path:
         return self.root / blob_key(check_sha256(sha256))
+
+    def _blob_target(self, sha256: str) -> Path:
+        """Where artifact ``sha256`` is written, refused if a link inside the store leads out."""
+        path = self._blob_path(sha256)
+        self._check_inside(path.parent, f"artifact {sha256}")
+        return path
+
+    def _check_inside(self, folder: Path, what: str) -> None:
+        inside = os.path.realpath(self.root) + os.sep
+        if not (os.path.realpath(folder) + os.sep).startswith(inside):
+            raise UnsafeKey(
+                f"{what} would be written outside {self.url}: "
+                f"{folder} is (or is below) a symbolic link that leads out of the store",
+                fix=f"remove the symbolic link {folder} from the store",
+            )
 
     def _write_error(self, what: str, error: OSError) -> ArtifactError:
         return ArtifactError(
@@ -175,7 +191,7 @@ class LocalArtifactStore(ArtifactStore):
         True
         """
         sha256 = hashlib.sha256(data).hexdigest()
-        final = self._blob_path(sha256)
+        final = self._blob_target(sha256)
         if _is_complete(final, len(data)):
             return sha256
         view = memoryview(data)
@@ -213,7 +229,7 @@ class LocalArtifactStore(ArtifactStore):
                     for chunk in iter_chunks(reader):
                         writer.write(chunk)
                     sha256 = writer.hexdigest()
-                    final = self._blob_path(sha256)
+                    final = self._blob_target(sha256)
                     if not _is_complete(final, writer.size):
                         writer.commit(final)
             except OSError as e:
@@ -238,7 +254,7 @@ class LocalArtifactStore(ArtifactStore):
         try:
             sha256, size = hash_file(staged)
             _fsync_file(staged)
-            final = self._blob_path(sha256)
+            final = self._blob_target(sha256)
             if _is_complete(final, size):
                 staged.unlink()
             else:
@@ -287,7 +303,7 @@ class LocalArtifactStore(ArtifactStore):
 
     def _store_verified(self, chunks: Iterable[bytes], sha256: str, origin: str) -> Path:
         """Write ``chunks`` as artifact ``sha256`` only if they hash to it (used as a cache)."""
-        final = self._blob_path(sha256)
+        final = self._blob_target(sha256)
         try:
             with _AtomicWriter(self._tmp) as writer:
                 for chunk in chunks:

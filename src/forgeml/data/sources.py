@@ -96,7 +96,7 @@ def read_sql(url: str, query: str) -> Loaded:
 
     shown = display_url(url)
     try:
-        engine = create_engine(url)
+        engine = _sqlite_read_only(url) if url.startswith("sqlite") else create_engine(url)
     except (NoSuchModuleError, ModuleNotFoundError) as e:
         if url.startswith(("postgresql", "postgres")):
             raise MissingDependency("psycopg", "postgres", f"Reading from {shown}") from e
@@ -127,6 +127,31 @@ def read_sql(url: str, query: str) -> Loaded:
     finally:
         engine.dispose()
     return Loaded(read_frame(frame).table, f"sql:{shown}")
+
+
+def _sqlite_read_only(url: str) -> Any:
+    """An engine on an existing SQLite file, opened read-only so reading never creates it."""
+    import sqlite3
+    import urllib.parse
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        raise SourceError(
+            f"{display_url(url)} names no database file",
+            fix="write sqlite:///path/to/file.db (three slashes, then the file's path)",
+        )
+    path = Path(database).expanduser().resolve()
+    if not path.is_file():
+        problem = "does not exist" if not path.exists() else "is not a regular file"
+        raise SourceError(
+            f"the SQLite database {path} {problem}; nothing was created",
+            fix="check the path in the URL (sqlite:///relative.db or sqlite:////absolute.db)",
+        )
+    uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+    return create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
 
 
 def read_frame(frame: Any) -> Loaded:
