@@ -162,7 +162,7 @@ def test_temp_files_left_by_a_killed_ingest_are_swept(sqlite_project: Project) -
     old.write_bytes(b"partial")
     recent.write_bytes(b"someone else's write in progress")
     os.utime(old, (time.time() - 7 * 3600,) * 2)
-    ingest(_frame(20), name="small", project=sqlite_project)
+    Project.load(sqlite_project.root).close()  # every command opens its project this way
     assert not old.exists()
     assert recent.exists()
 

@@ -55,6 +55,8 @@ def test_no_route_takes_or_honours_an_output_path(sqlite_project: Project, tmp_p
         assert not {n for n in inputs - record if PATH_LIKE.search(n)}
         for method, path in sorted(routes):
             query = "?" + urlencode(fields)
-            status, _, _ = client.request(method, path + query, fields if method == "POST" else None)
+            status, _, _ = client.request(
+                method, path + query, fields if method == "POST" else None
+            )
             assert status < 500, (method, path, status)
     assert list(target.iterdir()) == []

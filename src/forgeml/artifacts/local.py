@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import secrets
 import stat
 import unicodedata
 from collections.abc import Iterable
@@ -29,6 +28,7 @@ from .base import (
     unreadable_source,
 )
 from .keys import check_sha256, safe_key
+from .tempfiles import temp_name
 
 __all__ = ["LocalArtifactStore"]
 
@@ -50,7 +50,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _temp_name() -> str:
-    return f"{secrets.token_hex(12)}.part"
+    return temp_name(".part")
 
 
 class _AtomicWriter:
@@ -124,8 +124,9 @@ class LocalArtifactStore(ArtifactStore):
 
     Writes go to a temporary file in ``<root>/tmp/``, are flushed and fsynced, then
     renamed into place with :func:`os.replace`, so a reader or a crash never sees a
-    partial file under a final name. After a hard crash (power loss, SIGKILL) ``tmp/``
-    may hold leftover ``*.part`` files, which are safe to delete while nothing writes.
+    partial file under a final name. Temp files name their writing process; after a hard
+    crash (power loss, SIGKILL) :func:`forgeml.artifacts.tempfiles.reclaim` deletes those
+    of writers that are gone.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:

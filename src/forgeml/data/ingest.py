@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from forgeml.artifacts.tempfiles import temp_name
 from forgeml.data.hashing import content_hash
 from forgeml.data.normalize import normalize
 from forgeml.data.parquet import BackgroundWrite
@@ -25,8 +23,6 @@ from forgeml.store import datasets as queries
 __all__ = ["IngestResult", "Progress", "default_name", "ingest", "load_source", "validate_source"]
 
 Progress = Callable[[str], None]
-TMP_PREFIX = "ingest-"
-STALE_AFTER_S = 6 * 3600
 
 
 class IngestResult(NamedTuple):
@@ -61,8 +57,7 @@ def ingest(
     if violations:
         raise ValidationFailed(name, violations)
     say("writing, hashing and profiling")
-    _sweep_stale(found.tmp_dir)
-    tmp = found.tmp_dir / f"{TMP_PREFIX}{uuid.uuid4().hex}.parquet"
+    tmp = found.tmp_dir / temp_name(".parquet")
     try:
         with BackgroundWrite(table.table, tmp) as write:
             digest = content_hash(table.table)
@@ -142,12 +137,3 @@ def default_name(source: Any) -> str:
         "this source has no file name to name the dataset after",
         fix="pass --name NAME (or name=... in Python)",
     )
-
-
-def _sweep_stale(folder: Path) -> None:
-    """Remove temp files left by ingests that were killed (old enough to be no one's)."""
-    cutoff = time.time() - STALE_AFTER_S
-    for leftover in folder.glob(f"{TMP_PREFIX}*.parquet"):
-        with contextlib.suppress(OSError):
-            if leftover.stat().st_mtime < cutoff:
-                leftover.unlink()
