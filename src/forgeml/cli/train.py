@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from forgeml.cli.context import state
@@ -63,6 +64,8 @@ def train_command(
             register=register,
             progress=progress,
         )
+    for warning in result.warnings:
+        console.print(f"[yellow]{escape(warning)}[/]")
     trials_done = len(result.trials)
     console.print(
         f"best of {trials_done} trials: [bold]{result.candidate}[/] "

@@ -28,6 +28,7 @@ Progress = Callable[[str], None]
 class IngestResult(NamedTuple):
     version: DatasetVersion
     created: bool  # False when identical data was already stored
+    separator: str | None = None  # the column separator detected in a CSV file
 
 
 def ingest(
@@ -64,7 +65,9 @@ def ingest(
             with found.store.read() as session:
                 existing = queries.find_by_content(session, name, digest)
                 if existing is not None:
-                    return IngestResult(DatasetVersion.from_record(existing, name, found), False)
+                    return IngestResult(
+                        DatasetVersion.from_record(existing, name, found), False, table.separator
+                    )
             profile = profile_table(table.table)
             schema = infer_schema(table.table, profile)
             size = write.result().stat().st_size
@@ -86,7 +89,9 @@ def ingest(
             source=table.source,
             created_by=who(),
         )
-        return IngestResult(DatasetVersion.from_record(record, name, found), created)
+        return IngestResult(
+            DatasetVersion.from_record(record, name, found), created, table.separator
+        )
 
 
 def validate_source(
@@ -123,7 +128,7 @@ def load_source(
         loaded = read_file(source, file_format=file_format, encoding=encoding)
     else:
         loaded = read_frame(source)
-    return Loaded(normalize(loaded.table), loaded.source)
+    return Loaded(normalize(loaded.table), loaded.source, loaded.separator)
 
 
 def default_name(source: Any) -> str:
