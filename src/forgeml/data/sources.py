@@ -213,7 +213,7 @@ _SNIFF_LINES = 50
 
 
 def sniff_separator(head: str, suffix: str = ".csv") -> str:
-    """The separator that splits the first lines of ``head`` into the same number of
+    r"""The separator that splits the first lines of ``head`` into the same number of
     columns (more than one), the most columns winning; a comma when none does.
 
     >>> sniff_separator("a;b;c\n1;2,5;3\n"), sniff_separator("a\tb\n1\t2\n")
