@@ -112,3 +112,15 @@ def test_a_rare_class_the_split_can_place_trains_with_a_warning(
     assert result.code == 0, result.err
     assert "warning: few rows of a class (class '1': 6 of 300 rows" in result.out
     assert "best of" in result.out
+
+
+def test_space_reports_each_part_of_the_project(forgeml_cli: Invoke, tmp_path: Path) -> None:
+    root = _project(forgeml_cli, tmp_path)
+    data = root / "orders.csv"
+    data.write_text("id,amount\n1,9.5\n2,12.0\n", encoding="utf-8")
+    assert forgeml_cli("--project", str(root), "ingest", str(data)).code == 0
+    shown = forgeml_cli("--project", str(root), "space", "--json").json()
+    assert shown["parts"]["datasets"]["files"] == 1 and shown["parts"]["datasets"]["bytes"] > 0
+    assert shown["parts"]["models"] == {"files": 0, "bytes": 0}
+    assert shown["freed"] == {"files": 0, "bytes": 0}
+    assert "nothing to free" in forgeml_cli("--project", str(root), "space").out
