@@ -330,6 +330,28 @@ def load_spec(path: Path) -> Spec:
     return parse_spec(text, source=str(path))
 
 
+MAX_SPEC_DEPTH = 64
+"""The deepest nesting of mappings and lists a spec may have (real specs use fewer than 10)."""
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse YAML nested deeper than :data:`MAX_SPEC_DEPTH`, reading events without recursion."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_SPEC_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else "?"
+                raise ConfigError(
+                    f"{source} nests mappings or lists more than {MAX_SPEC_DEPTH} levels deep "
+                    f"(at line {line})",
+                    fix="a forgeml spec needs only a few levels: check that file is the project's "
+                    "spec, and flatten it",
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def parse_spec(text: str, source: str = SPEC_FILE) -> Spec:
     """Validate spec text; raise :class:`ConfigError` with one line per problem.
 
@@ -343,6 +365,7 @@ def parse_spec(text: str, source: str = SPEC_FILE) -> Spec:
     forgeml.yaml has the key 'train.target' twice in the same mapping, at line 2 and line 4
     """
     try:
+        _check_depth(text, source)  # the loader recurses per level: refuse absurd nesting first
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
         root_node = yaml.compose(text)
     except _DuplicateKey as e:

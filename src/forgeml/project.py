@@ -19,6 +19,9 @@ from functools import cached_property
 from pathlib import Path
 
 from forgeml.artifacts import ArtifactStore, open_artifact_store
+from forgeml.artifacts.local import TMP_DIR
+from forgeml.artifacts.tempfiles import Reclaimed, reclaim
+from forgeml.artifacts.urls import local_path_from_url
 from forgeml.config import SPEC_FILE, STATE_DIR, Settings, Spec, load_spec
 from forgeml.errors import ConfigError, ProjectNotFound
 from forgeml.spec_template import SPEC_TEMPLATE, ignore_state
@@ -36,6 +39,7 @@ class Project:
         self.root = root
         self.spec = spec
         self.settings = settings
+        self.reclaimed = Reclaimed(0, 0)
 
     @classmethod
     def find(cls, start: str | os.PathLike[str] | None = None) -> Project:
@@ -58,9 +62,33 @@ class Project:
 
     @classmethod
     def load(cls, root: str | os.PathLike[str]) -> Project:
+        """Open the project in ``root``, first deleting temp files left by killed processes."""
         folder = Path(root).resolve()
         spec = load_spec(folder / SPEC_FILE)
-        return cls(folder, spec, Settings.resolve(folder, spec))
+        project = cls(folder, spec, Settings.resolve(folder, spec))
+        project.reclaimed = project.reclaim_temp_files()
+        return project
+
+    def temp_folders(self) -> list[Path]:
+        """Where this project's temporary files live: ``.forgeml/tmp`` and, for a local
+        artifact store or the cache of a remote one, the store's own ``tmp`` folder (a
+        rename into the store must not cross file systems)."""
+        folders = [self.state_dir / "tmp", self.state_dir / "cache" / TMP_DIR]
+        try:
+            store = local_path_from_url(self.settings.artifacts_url)
+        except ConfigError:
+            store = None  # reported when the store is opened
+        if store is not None:
+            folders.append(Path(os.path.abspath(store.expanduser())) / TMP_DIR)
+        return list(dict.fromkeys(folders))
+
+    def reclaim_temp_files(self, *, dry_run: bool = False) -> Reclaimed:
+        """Delete the temp files of writers that are gone; returns what was freed."""
+        files = size = 0
+        for folder in self.temp_folders():
+            freed = reclaim(folder, dry_run=dry_run)
+            files, size = files + freed.files, size + freed.bytes
+        return Reclaimed(files, size)
 
     @classmethod
     def init(cls, directory: str | os.PathLike[str] = ".", *, name: str | None = None) -> Project:

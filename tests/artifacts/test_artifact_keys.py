@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 import pytest
 
-from forgeml.artifacts import LocalArtifactStore, safe_key
+from forgeml.artifacts import LocalArtifactStore, open_artifact_store, safe_key
 from forgeml.artifacts.keys import check_sha256
-from forgeml.errors import ArtifactError, UnsafeKey
+from forgeml.errors import ArtifactError, ConfigError, UnsafeKey
 
 UNSAFE_KEYS = [
     "",
@@ -192,3 +193,53 @@ def test_named_key_nested_under_an_object_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="stored below that key"):
         store.put_named("dir", b"2")
     assert store.get_named("a") == b"object"
+
+
+def test_a_symlinked_shard_folder_is_not_followed_when_writing(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    store = LocalArtifactStore(root)
+    data = b"weights"
+    shard = hashlib.sha256(data).hexdigest()[:2]
+    (root / "sha256").mkdir(exist_ok=True)
+    os.symlink(outside, root / "sha256" / shard, target_is_directory=True)
+    source = tmp_path / "model.bin"
+    source.write_bytes(data)
+    for put in (
+        lambda: store.put_bytes(data),
+        lambda: store.put_file(source),
+        lambda: store.put_file(source, move=True),
+    ):
+        with pytest.raises(UnsafeKey, match="symbolic link"):
+            put()
+    assert list(outside.iterdir()) == []
+    assert source.read_bytes() == data  # a refused move gives the file back
+    assert list((root / "tmp").iterdir()) == []
+
+
+def test_a_symlinked_tmp_folder_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root.mkdir()
+    os.symlink(outside, root / "tmp", target_is_directory=True)
+    with pytest.raises(UnsafeKey, match="symbolic link"):
+        LocalArtifactStore(root)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///srv/store%2f..%2f..%2fetc",
+        "file:///srv/store%2F..%2Fsecrets",
+        "file:///srv/store%5c..%5cother",
+        "file:///srv/store/%2e%2e/other",
+        "file:///srv/store/../other",
+        "s3://bucket/team/%2e%2e/other",
+    ],
+)
+def test_store_urls_that_hide_a_way_out_are_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"%2f or %5c|'\.\.'") as info:
+        open_artifact_store(url)
+    assert info.value.fix

@@ -18,7 +18,7 @@ def _csv(path: Path, rows: list[str]) -> Path:
 
 def test_help_lists_every_command(forgeml_cli: Invoke) -> None:
     out = forgeml_cli("--help").out
-    for command in ("init", "ingest", "validate", "datasets", "db", "demo", "version"):
+    for command in ("init", "ingest", "validate", "datasets", "db", "demo", "version", "space"):
         assert f" {command} " in out
 
 

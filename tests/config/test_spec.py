@@ -116,3 +116,17 @@ def test_expected_cost_without_costs_fails_at_spec_validation() -> None:
     assert "false_negative" in message  # the fix shows what to add
     spec = parse_spec("train:\n  metric: expected_cost\n  costs: {false_negative: 5}\n")
     assert spec.train.costs is not None and spec.train.costs.false_negative == 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "project: x\ndatasets: " + "[" * 5000 + "]" * 5000 + "\n",
+        "project: x\n" + "".join(" " * i + f"k{i}:\n" for i in range(5000)),
+    ],
+    ids=["flow", "block"],
+)
+def test_absurdly_deep_nesting_is_a_clear_error_not_a_recursion_error(text: str) -> None:
+    with pytest.raises(ConfigError, match="more than 64 levels deep") as info:
+        parse_spec(text)
+    assert "(at line " in info.value.message and info.value.fix

@@ -162,7 +162,7 @@ def test_temp_files_left_by_a_killed_ingest_are_swept(sqlite_project: Project) -
     old.write_bytes(b"partial")
     recent.write_bytes(b"someone else's write in progress")
     os.utime(old, (time.time() - 7 * 3600,) * 2)
-    ingest(_frame(20), name="small", project=sqlite_project)
+    Project.load(sqlite_project.root).close()  # every command opens its project this way
     assert not old.exists()
     assert recent.exists()
 
@@ -183,3 +183,32 @@ def test_duplicate_names_in_a_frame_are_a_clear_error(sqlite_project: Project) -
 
     with pytest.raises(SourceError, match="'a' at positions 1, 2"):
         ingest(pd.DataFrame([[1, 2]], columns=["a", "a"]), name="dup", project=sqlite_project)
+
+
+def test_ingesting_a_csv_does_not_import_pandas(tmp_path: Path) -> None:
+    """pandas costs a second or more to import; reading, hashing and profiling need none."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "mixed.csv"
+    source.write_text(
+        "id,amount,city,when,flag\n1,2.5,Oslo,2024-01-01 10:00:00,true\n"
+        "2,,Rome,,false\n3,4.0,,2024-01-03 12:00:00,\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import sys, forgeml\n"
+        "project = forgeml.init(sys.argv[1])\n"
+        "version = forgeml.ingest(sys.argv[2], name='mixed', project=project).version\n"
+        "print(version.rows, 'pandas' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORGEML_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "p"), str(source)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "False"]

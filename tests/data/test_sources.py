@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -152,8 +155,30 @@ def test_sql_that_cannot_connect_hides_the_password() -> None:
 
 
 def test_sql_query_error_is_reported(tmp_path: Path) -> None:
+    sqlite3.connect(tmp_path / "x.db").close()
     with pytest.raises(SourceError, match="query failed"):
         load_source(f"sqlite:///{tmp_path / 'x.db'}", query="SELECT * FROM no_such_table")
+
+
+def test_a_missing_sqlite_file_is_refused_and_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "shop.db"
+    with pytest.raises(SourceError, match=r"does not exist; nothing was created"):
+        load_source(f"sqlite:///{missing}", query="SELECT 1")
+    assert not missing.exists() and not missing.parent.exists()
+
+
+def test_sqlite_sources_are_opened_read_only(tmp_path: Path) -> None:
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE orders (id INTEGER, amount REAL)")
+        connection.execute("INSERT INTO orders VALUES (1, 9.5), (2, 12.0)")
+    connection.close()
+    before = path.read_bytes()
+    loaded = load_source(f"sqlite:///{path}", query="SELECT * FROM orders")
+    assert loaded.table.column("amount").to_pylist() == [9.5, 12.0]
+    with pytest.raises(SourceError, match="readonly"):
+        load_source(f"sqlite:///{path}", query="DELETE FROM orders RETURNING id")
+    assert path.read_bytes() == before
 
 
 def test_polars_and_arrow_inputs() -> None:
@@ -166,3 +191,60 @@ def test_polars_and_arrow_inputs() -> None:
 def test_unknown_objects_are_refused() -> None:
     with pytest.raises(SourceError, match="cannot ingest an object of type dict"):
         load_source({"a": [1]})
+
+
+def test_a_wrong_encoding_names_the_encoding_asked_for(tmp_path: Path) -> None:
+    path = _write(tmp_path / "u.csv", "name,city\nJosé,Zürich\n".encode())
+    with pytest.raises(SourceError, match="does not decode as utf-16, the encoding asked for"):
+        load_source(path, encoding="utf-16")
+    with pytest.raises(SourceError, match="unknown text encoding 'klingon'"):
+        load_source(path, encoding="klingon")
+
+
+def test_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            load_source(fifo)
+        except SourceError as e:
+            outcome.append(e)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=60)
+    if reader.is_alive():  # release the blocked reader before failing
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("reading a FIFO blocked instead of being refused")
+    assert "not a regular file" in str(outcome[0])
+
+
+def test_an_unterminated_quote_is_refused_naming_its_line(tmp_path: Path) -> None:
+    path = _write(tmp_path / "q.csv", b'a,b\n1,x\n2,"y\n3,z\n4,w\n5,v\n')
+    with pytest.raises(SourceError, match="never closed, in the row that starts at line 3"):
+        load_source(path)
+
+
+def test_quoted_line_breaks_that_close_are_kept(tmp_path: Path) -> None:
+    path = _write(tmp_path / "n.csv", b'id,note\n1,"two\nlines"\n2,plain\n')
+    loaded = load_source(path)
+    assert loaded.table.column("note").to_pylist() == ["two\nlines", "plain"]
+
+
+@pytest.mark.parametrize(
+    ("content", "separator"),
+    [
+        (b"id;amount;city\n1;2.5;Oslo\n2;3.5;Rome\n", ";"),
+        (b"id\tamount\tcity\n1\t2.5\tOslo\n2\t3.5\tRome\n", "\t"),
+        (b"id|amount|city\n1|2.5|Oslo\n2|3.5|Rome\n", "|"),
+        (b"id,amount,note\n1,2.5,a;b\n2,3.5,c;d\n", ","),
+    ],
+)
+def test_the_separator_is_detected(tmp_path: Path, content: bytes, separator: str) -> None:
+    loaded = load_source(_write(tmp_path / "data.csv", content))
+    assert loaded.separator == separator
+    assert loaded.table.column_names[:2] == ["id", "amount"]
+    assert loaded.table.column("amount").to_pylist() == [2.5, 3.5]

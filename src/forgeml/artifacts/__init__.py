@@ -23,7 +23,7 @@ from .base import ArtifactStore
 from .keys import safe_key
 from .local import LocalArtifactStore
 from .remote import FsspecArtifactStore
-from .urls import local_path_from_url
+from .urls import check_url_path, local_path_from_url
 
 __all__ = [
     "ArtifactStore",
@@ -68,4 +68,6 @@ def open_artifact_store(
                 fix="drop storage_options, or use a remote URL such as s3://bucket/prefix",
             )
         return LocalArtifactStore(local)
-    return FsspecArtifactStore(os.fspath(url), cache_dir=cache_dir, storage_options=storage_options)
+    return FsspecArtifactStore(
+        check_url_path(os.fspath(url)), cache_dir=cache_dir, storage_options=storage_options
+    )

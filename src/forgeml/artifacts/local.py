@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import secrets
 import stat
 import unicodedata
 from collections.abc import Iterable
@@ -29,6 +28,7 @@ from .base import (
     unreadable_source,
 )
 from .keys import check_sha256, safe_key
+from .tempfiles import temp_name
 
 __all__ = ["LocalArtifactStore"]
 
@@ -50,7 +50,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _temp_name() -> str:
-    return f"{secrets.token_hex(12)}.part"
+    return temp_name(".part")
 
 
 class _AtomicWriter:
@@ -124,8 +124,9 @@ class LocalArtifactStore(ArtifactStore):
 
     Writes go to a temporary file in ``<root>/tmp/``, are flushed and fsynced, then
     renamed into place with :func:`os.replace`, so a reader or a crash never sees a
-    partial file under a final name. After a hard crash (power loss, SIGKILL) ``tmp/``
-    may hold leftover ``*.part`` files, which are safe to delete while nothing writes.
+    partial file under a final name. Temp files name their writing process; after a hard
+    crash (power loss, SIGKILL) :func:`forgeml.artifacts.tempfiles.reclaim` deletes those
+    of writers that are gone.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -153,11 +154,27 @@ class LocalArtifactStore(ArtifactStore):
                 f"cannot create the artifact store folder {self.url!r}: {e.strerror}",
                 fix="choose a folder this user can write to",
             ) from e
+        self._check_inside(self._tmp, "temporary files")
 
     # -- content-addressed artifacts ------------------------------------------------
 
     def _blob_path(self, sha256: str) -> Path:
         return self.root / blob_key(check_sha256(sha256))
+
+    def _blob_target(self, sha256: str) -> Path:
+        """Where artifact ``sha256`` is written, refused if a link inside the store leads out."""
+        path = self._blob_path(sha256)
+        self._check_inside(path.parent, f"artifact {sha256}")
+        return path
+
+    def _check_inside(self, folder: Path, what: str) -> None:
+        inside = os.path.realpath(self.root) + os.sep
+        if not (os.path.realpath(folder) + os.sep).startswith(inside):
+            raise UnsafeKey(
+                f"{what} would be written outside {self.url}: "
+                f"{folder} is (or is below) a symbolic link that leads out of the store",
+                fix=f"remove the symbolic link {folder} from the store",
+            )
 
     def _write_error(self, what: str, error: OSError) -> ArtifactError:
         return ArtifactError(
@@ -175,7 +192,7 @@ class LocalArtifactStore(ArtifactStore):
         True
         """
         sha256 = hashlib.sha256(data).hexdigest()
-        final = self._blob_path(sha256)
+        final = self._blob_target(sha256)
         if _is_complete(final, len(data)):
             return sha256
         view = memoryview(data)
@@ -213,7 +230,7 @@ class LocalArtifactStore(ArtifactStore):
                     for chunk in iter_chunks(reader):
                         writer.write(chunk)
                     sha256 = writer.hexdigest()
-                    final = self._blob_path(sha256)
+                    final = self._blob_target(sha256)
                     if not _is_complete(final, writer.size):
                         writer.commit(final)
             except OSError as e:
@@ -238,7 +255,7 @@ class LocalArtifactStore(ArtifactStore):
         try:
             sha256, size = hash_file(staged)
             _fsync_file(staged)
-            final = self._blob_path(sha256)
+            final = self._blob_target(sha256)
             if _is_complete(final, size):
                 staged.unlink()
             else:
@@ -287,7 +304,7 @@ class LocalArtifactStore(ArtifactStore):
 
     def _store_verified(self, chunks: Iterable[bytes], sha256: str, origin: str) -> Path:
         """Write ``chunks`` as artifact ``sha256`` only if they hash to it (used as a cache)."""
-        final = self._blob_path(sha256)
+        final = self._blob_target(sha256)
         try:
             with _AtomicWriter(self._tmp) as writer:
                 for chunk in chunks:

@@ -12,11 +12,19 @@ from typing import Any
 
 from forgeml.errors import ConfigError
 
-__all__ = ["local_path_from_url", "protocol_of", "redact_url", "scrub", "secrets_in"]
+__all__ = [
+    "check_url_path",
+    "local_path_from_url",
+    "protocol_of",
+    "redact_url",
+    "scrub",
+    "secrets_in",
+]
 
 _PROTOCOL = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://")
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#]*)@")
 _LOCAL_PROTOCOLS = ("file", "local")
+_ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.I)
 MIN_SECRET_LENGTH = 4
 # storage_options entries whose values are credentials
 _SECRET_OPTION = re.compile(
@@ -103,6 +111,7 @@ def local_path_from_url(url: str | os.PathLike[str]) -> Path | None:
         return None if "::" in url else Path(url)
     if protocol not in _LOCAL_PROTOCOLS:
         return None
+    check_url_path(url)
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     if host not in ("", "localhost"):
@@ -111,3 +120,30 @@ def local_path_from_url(url: str | os.PathLike[str]) -> Path | None:
             fix="write an absolute local path as file:///path/to/folder, or a plain path",
         )
     return Path(urllib.request.url2pathname(parts.path))
+
+
+def check_url_path(url: str) -> str:
+    """Refuse a store URL whose path hides a separator (``%2f``, ``%5c``) or a ``..`` step.
+
+    Decoding such a URL would name a folder other than the one it appears to name.
+
+    >>> check_url_path("s3://bucket/team/forgeml")
+    's3://bucket/team/forgeml'
+    >>> check_url_path("file:///srv/store%2f..%2f..%2fetc")
+    Traceback (most recent call last):
+    ...
+    forgeml.errors.ConfigError: the store URL 'file:///srv/store%2f..%2f..%2fetc' hides a path separator as %2f or %5c
+      fix: write the path with plain '/' separators and no '..' steps
+    """  # noqa: E501
+    path = urllib.parse.urlsplit(url).path if protocol_of(url) else url
+    problem = None
+    if _ENCODED_SEPARATOR.search(path):
+        problem = "hides a path separator as %2f or %5c"
+    elif ".." in re.split(r"[/\\]", urllib.parse.unquote(path)):
+        problem = "steps out of its folder with '..'"
+    if problem:
+        raise ConfigError(
+            f"the store URL {redact_url(url)!r} {problem}",
+            fix="write the path with plain '/' separators and no '..' steps",
+        )
+    return url

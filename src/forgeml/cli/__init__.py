@@ -25,6 +25,7 @@ from forgeml.cli.registry import (
 )
 from forgeml.cli.runs import runs_app
 from forgeml.cli.serve import rollout_app, serve_command
+from forgeml.cli.space import space_command
 from forgeml.cli.train import gate_command, report_command, train_command
 from forgeml.errors import ForgemlError
 
@@ -79,6 +80,7 @@ app.command("retrain")(retrain_command)
 app.command("loop")(loop_command)
 app.command("cycles")(cycles_command)
 app.command("demo")(demo)
+app.command("space")(space_command)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(runs_app, name="runs")
 app.add_typer(db_app, name="db")

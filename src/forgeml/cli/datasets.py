@@ -43,11 +43,17 @@ def ingest_command(
             progress=progress,
         )
     v = result.version
+    if result.separator not in (None, ","):
+        console.print(f"columns separated by {_separator_name(result.separator)} (detected)")
     verb = "stored" if result.created else "already stored, unchanged"
     console.print(
         f"[bold]{v.ref}[/] {verb}: {v.rows:,} rows × {v.columns} columns "
         f"(content {v.content_hash[:12]})"
     )
+
+
+def _separator_name(separator: str | None) -> str:
+    return {"\t": "tabs", ";": "semicolons", "|": "'|'"}.get(str(separator), repr(separator))
 
 
 def validate_command(

@@ -31,7 +31,10 @@ def runs_list(
         None, "--experiment", "-e", help="Only runs of this experiment."
     ),
     status: str | None = typer.Option(
-        None, "--status", "-s", help="Only runs with this status: running, finished or failed."
+        None,
+        "--status",
+        "-s",
+        help="Only runs with this status: running, finished, failed or crashed.",
     ),
     limit: int = typer.Option(20, "--limit", "-n", help="How many runs to list, newest first."),
     wide: bool = typer.Option(
@@ -225,7 +228,7 @@ def _packages(packages: dict[str, str]) -> str:
 
 
 def _status(status: str) -> str:
-    color = {"finished": "green", "failed": "red"}.get(status, "yellow")
+    color = {"finished": "green", "failed": "red", "crashed": "red"}.get(status, "yellow")
     return f"[bold {color}]{status}[/]"
 
 

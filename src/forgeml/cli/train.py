@@ -65,6 +65,8 @@ def train_command(
             progress=progress,
         )
     print_dataset(result.context)
+    for warning in result.warnings:
+        console.print(f"[yellow]{escape(warning)}[/]")
     trials_done = len(result.trials)
     console.print(
         f"best of {trials_done} trials: [bold]{result.candidate}[/] "

@@ -69,10 +69,14 @@ def _canonical(table: pa.Table) -> pa.Table:
 
 
 def _filler(kind: pa.DataType) -> pa.Scalar:
-    if pa.types.is_boolean(kind):
-        return pa.scalar(False)
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return pa.scalar("", kind)
-    if pa.types.is_timestamp(kind):
-        return pa.scalar(0, pa.int64()).cast(kind)
-    return pa.scalar(0, kind)
+    """The zero of ``kind`` (False, "", 0, the epoch), built from zeroed buffers: any
+    conversion from a Python value makes pyarrow import pandas, a second or more of CPU."""
+    offsets = {pa.string(): 4, pa.binary(): 4, pa.large_string(): 8, pa.large_binary(): 8}
+    if kind in offsets:
+        buffers = [None, pa.py_buffer(bytes(2 * offsets[kind])), pa.py_buffer(b"")]
+        return pa.Array.from_buffers(kind, 1, buffers)[0]
+    try:
+        width = max(1, kind.bit_width // 8)
+    except ValueError:  # not a fixed-width type
+        return pa.scalar(0, kind)
+    return pa.Array.from_buffers(kind, 1, [None, pa.py_buffer(bytes(width))])[0]

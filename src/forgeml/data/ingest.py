@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from forgeml.artifacts.tempfiles import temp_name
 from forgeml.data.hashing import content_hash
 from forgeml.data.normalize import normalize
 from forgeml.data.parquet import BackgroundWrite
@@ -25,13 +23,12 @@ from forgeml.store import datasets as queries
 __all__ = ["IngestResult", "Progress", "default_name", "ingest", "load_source", "validate_source"]
 
 Progress = Callable[[str], None]
-TMP_PREFIX = "ingest-"
-STALE_AFTER_S = 6 * 3600
 
 
 class IngestResult(NamedTuple):
     version: DatasetVersion
     created: bool  # False when identical data was already stored
+    separator: str | None = None  # the column separator detected in a CSV file
 
 
 def ingest(
@@ -61,15 +58,16 @@ def ingest(
     if violations:
         raise ValidationFailed(name, violations)
     say("writing, hashing and profiling")
-    _sweep_stale(found.tmp_dir)
-    tmp = found.tmp_dir / f"{TMP_PREFIX}{uuid.uuid4().hex}.parquet"
+    tmp = found.tmp_dir / temp_name(".parquet")
     try:
         with BackgroundWrite(table.table, tmp) as write:
             digest = content_hash(table.table)
             with found.store.read() as session:
                 existing = queries.find_by_content(session, name, digest)
                 if existing is not None:
-                    return IngestResult(DatasetVersion.from_record(existing, name, found), False)
+                    return IngestResult(
+                        DatasetVersion.from_record(existing, name, found), False, table.separator
+                    )
             profile = profile_table(table.table)
             schema = infer_schema(table.table, profile)
             size = write.result().stat().st_size
@@ -91,7 +89,9 @@ def ingest(
             source=table.source,
             created_by=who(),
         )
-        return IngestResult(DatasetVersion.from_record(record, name, found), created)
+        return IngestResult(
+            DatasetVersion.from_record(record, name, found), created, table.separator
+        )
 
 
 def validate_source(
@@ -128,7 +128,7 @@ def load_source(
         loaded = read_file(source, file_format=file_format, encoding=encoding)
     else:
         loaded = read_frame(source)
-    return Loaded(normalize(loaded.table), loaded.source)
+    return Loaded(normalize(loaded.table), loaded.source, loaded.separator)
 
 
 def default_name(source: Any) -> str:
@@ -142,12 +142,3 @@ def default_name(source: Any) -> str:
         "this source has no file name to name the dataset after",
         fix="pass --name NAME (or name=... in Python)",
     )
-
-
-def _sweep_stale(folder: Path) -> None:
-    """Remove temp files left by ingests that were killed (old enough to be no one's)."""
-    cutoff = time.time() - STALE_AFTER_S
-    for leftover in folder.glob(f"{TMP_PREFIX}*.parquet"):
-        with contextlib.suppress(OSError):
-            if leftover.stat().st_mtime < cutoff:
-                leftover.unlink()

@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from forgeml.errors import ArtifactError
+
 __all__ = ["ROW_GROUP_ROWS", "BackgroundWrite"]
 
 # Arrow's default row-group size: smaller groups cost a third more write time, while
@@ -48,8 +50,18 @@ class BackgroundWrite:
         return True
 
     def result(self) -> Path:
-        """Wait for the write to finish and keep the file; re-raises a write error."""
-        if not self._future.result():
+        """Wait for the write to finish and keep the file; a failed write (a full disk, no
+        permission) raises :class:`ArtifactError` and the partial file is removed on exit."""
+        try:
+            done = self._future.result()
+        except OSError as e:
+            reason = e.strerror or (str(e).splitlines() or [type(e).__name__])[0]
+            raise ArtifactError(
+                f"could not write the data as Parquet into {self.path.parent}: {reason}; "
+                "nothing was stored",
+                fix="free disk space ('forgeml space' shows what the project uses) and try again",
+            ) from e
+        if not done:
             raise RuntimeError("the write was cancelled")
         self._kept = True
         return self.path

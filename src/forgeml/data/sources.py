@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,15 @@ import pyarrow.parquet as pq
 from forgeml.errors import MissingDependency, SourceError
 from forgeml.store.engine import display_url
 
-__all__ = ["FileFormat", "Loaded", "is_sql_url", "read_file", "read_frame", "read_sql"]
+__all__ = [
+    "FileFormat",
+    "Loaded",
+    "is_sql_url",
+    "read_file",
+    "read_frame",
+    "read_sql",
+    "sniff_separator",
+]
 
 FileFormat = Literal["csv", "parquet", "jsonl"]
 EXTENSIONS: dict[str, FileFormat] = {
@@ -43,6 +52,7 @@ class Loaded:
 
     table: pa.Table
     source: str
+    separator: str | None = None  # the column separator of a CSV file, as detected
 
 
 def is_sql_url(text: str) -> bool:
@@ -64,6 +74,11 @@ def read_file(
         raise SourceError(f"{path} does not exist", fix="check the path and the current folder")
     if path.is_dir():
         raise SourceError(f"{path} is a folder, not a file", fix="name one data file")
+    if not stat.S_ISREG(path.stat().st_mode):  # reading a pipe or a device could block forever
+        raise SourceError(
+            f"{path} is not a regular file (it is a pipe, socket or device)",
+            fix="write the data to a file first, then ingest that file",
+        )
     head = _head(path)
     if not head:
         raise SourceError(f"{path} is empty (0 bytes)", fix="export the data again, with a header")
@@ -79,13 +94,17 @@ def read_file(
             f"{path} is not a {_NAMES[declared]} file: its content looks like {_NAMES[sniffed]}",
             fix=f"rename it with the right extension, or pass --format {sniffed}",
         )
-    reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[sniffed]
-    table = reader(path, encoding)
+    separator = None
+    if sniffed == "csv":
+        separator = sniff_separator(_decode_head(path, head, encoding), path.suffix.lower())
+        table = _read_csv(path, encoding, separator)
+    else:
+        table = _read_parquet(path) if sniffed == "parquet" else _read_jsonl(path)
     if table.num_rows == 0:
         raise SourceError(
             f"{path} has a header but no rows", fix="ingest a file that contains data rows"
         )
-    return Loaded(table, str(path))
+    return Loaded(table, str(path), separator)
 
 
 def read_sql(url: str, query: str) -> Loaded:
@@ -96,7 +115,7 @@ def read_sql(url: str, query: str) -> Loaded:
 
     shown = display_url(url)
     try:
-        engine = create_engine(url)
+        engine = _sqlite_read_only(url) if url.startswith("sqlite") else create_engine(url)
     except (NoSuchModuleError, ModuleNotFoundError) as e:
         if url.startswith(("postgresql", "postgres")):
             raise MissingDependency("psycopg", "postgres", f"Reading from {shown}") from e
@@ -127,6 +146,31 @@ def read_sql(url: str, query: str) -> Loaded:
     finally:
         engine.dispose()
     return Loaded(read_frame(frame).table, f"sql:{shown}")
+
+
+def _sqlite_read_only(url: str) -> Any:
+    """An engine on an existing SQLite file, opened read-only so reading never creates it."""
+    import sqlite3
+    import urllib.parse
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        raise SourceError(
+            f"{display_url(url)} names no database file",
+            fix="write sqlite:///path/to/file.db (three slashes, then the file's path)",
+        )
+    path = Path(database).expanduser().resolve()
+    if not path.is_file():
+        problem = "does not exist" if not path.exists() else "is not a regular file"
+        raise SourceError(
+            f"the SQLite database {path} {problem}; nothing was created",
+            fix="check the path in the URL (sqlite:///relative.db or sqlite:////absolute.db)",
+        )
+    uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+    return create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
 
 
 def read_frame(frame: Any) -> Loaded:
@@ -163,14 +207,59 @@ def _sniff(head: bytes) -> FileFormat | None:
     return "jsonl" if stripped.startswith(b"{") else "csv"
 
 
-def _read_csv(path: Path, encoding: str) -> pa.Table:
+SEPARATORS = (",", ";", "\t", "|")
+"""Column separators a CSV file is checked for, the first preferred on a tie."""
+_SNIFF_LINES = 50
+
+
+def sniff_separator(head: str, suffix: str = ".csv") -> str:
+    r"""The separator that splits the first lines of ``head`` into the same number of
+    columns (more than one), the most columns winning; a comma when none does.
+
+    >>> sniff_separator("a;b;c\n1;2,5;3\n"), sniff_separator("a\tb\n1\t2\n")
+    (';', '\t')
+    >>> sniff_separator("id,note\n1,x;y\n")
+    ','
+    """
+    import csv
+
+    lines = head.splitlines(keepends=True)
+    if len(lines) > 1 and not lines[-1].endswith(("\n", "\r")):
+        lines = lines[:-1]  # the head may end inside a line
+    lines = [line for line in lines[:_SNIFF_LINES] if line.strip()]
+    best, best_columns = ("\t" if suffix == ".tsv" else ","), 1
+    for separator in SEPARATORS:
+        try:
+            counts = {len(row) for row in csv.reader(lines, delimiter=separator) if row}
+        except csv.Error:
+            continue
+        if len(counts) == 1 and (columns := counts.pop()) > best_columns:
+            best, best_columns = separator, columns
+    return best
+
+
+def _decode_head(path: Path, head: bytes, encoding: str) -> str:
+    """The first bytes of a text file as text, refused clearly if they do not decode."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError as e:
+        raise SourceError(
+            f"unknown text encoding {encoding!r}",
+            fix="pass a Python codec name such as utf-8 or latin-1",
+        ) from e
+    try:
+        return decoder.decode(head, final=len(head) < _SNIFF_BYTES)
+    except UnicodeError:
+        raise _encoding_error(path, encoding) from None
+
+
+def _read_csv(path: Path, encoding: str, delimiter: str) -> pa.Table:
     bad_rows: list[pacsv.InvalidRow] = []
 
     def on_bad_row(row: pacsv.InvalidRow) -> str:
         bad_rows.append(row)
         return "skip"
 
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         table = pacsv.read_csv(
             path,
@@ -182,11 +271,8 @@ def _read_csv(path: Path, encoding: str) -> pa.Table:
         )
     except pa.ArrowInvalid as e:
         raise _csv_error(path, str(e), encoding) from None
-    except LookupError as e:
-        raise SourceError(
-            f"unknown text encoding {encoding!r}",
-            fix="pass a Python codec name such as utf-8 or latin-1",
-        ) from e
+    except UnicodeError:
+        raise _encoding_error(path, encoding) from None
     if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
         raise _encoding_error(path, encoding)  # Arrow keeps undecodable text as bytes
     if bad_rows:
@@ -199,7 +285,39 @@ def _read_csv(path: Path, encoding: str) -> pa.Table:
             f"(the header has {expected}): {shown}" + (f"; and {more} more" if more > 0 else ""),
             fix="fix those rows (often an unquoted comma inside a value) and ingest again",
         )
+    if _has_line_breaks(table):
+        _check_quotes(path, encoding, delimiter)
     return table
+
+
+def _has_line_breaks(table: pa.Table) -> bool:
+    """Whether a text value spans lines: legitimate when quoted, or an unclosed quote."""
+    import pyarrow.compute as pc
+
+    return any(  # a plain substring search costs a third of a regular expression's
+        pc.any(pc.match_substring(column, "\n")).as_py()
+        for column in table.columns
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    )
+
+
+def _check_quotes(path: Path, encoding: str, delimiter: str) -> None:
+    """Refuse a quote that is never closed: it would swallow every row after it."""
+    import csv
+
+    with path.open(encoding=encoding, errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter, strict=True)
+        started = 1
+        try:
+            for _row in reader:
+                started = reader.line_num + 1
+        except csv.Error:
+            raise SourceError(
+                f"{path} has a quote that is never closed, in the row that starts at line "
+                f"{started}: every line after it would be read as part of one value",
+                fix='close the quote (or double a quote inside a quoted value: "") '
+                "and ingest again",
+            ) from None
 
 
 def _ragged_lines(
@@ -232,8 +350,10 @@ def _csv_error(path: Path, message: str, encoding: str) -> SourceError:
 
 def _encoding_error(path: Path, encoding: str) -> SourceError:
     return SourceError(
-        f"{path} is not valid {encoding} text{_first_undecodable(path, encoding)}",
-        fix="pass --encoding with the file's real encoding (e.g. latin-1 or cp1252)",
+        f"{path} does not decode as {encoding}, the encoding asked for"
+        f"{_first_undecodable(path, encoding)}",
+        fix="pass --encoding with the file's real encoding (utf-8 when not given; "
+        "e.g. latin-1 or cp1252)",
     )
 
 
@@ -250,12 +370,14 @@ def _first_undecodable(path: Path, encoding: str) -> str:
                 return (
                     f": byte 0x{bad} at offset {offset + e.start} (line {line}) cannot be decoded"
                 )
+            except UnicodeError as e:  # e.g. UTF-16 without a byte-order mark
+                return f": {e}"
             line += chunk.count(b"\n")
             offset += len(chunk)
     return ""
 
 
-def _read_parquet(path: Path, _encoding: str) -> pa.Table:
+def _read_parquet(path: Path) -> pa.Table:
     try:
         return pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as e:
@@ -265,7 +387,7 @@ def _read_parquet(path: Path, _encoding: str) -> pa.Table:
         ) from None
 
 
-def _read_jsonl(path: Path, _encoding: str) -> pa.Table:
+def _read_jsonl(path: Path) -> pa.Table:
     try:
         table = pajson.read_json(path)
     except pa.ArrowInvalid as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from forgeml.data.versions import NAME_PATTERN
+from forgeml.data.versions import NAME_PATTERN, is_version_number, parse_version_number
 from forgeml.errors import ConfigError
 
 __all__ = ["RESERVED_ALIASES", "check_alias", "check_model_name", "parse_model_ref"]
@@ -72,13 +72,8 @@ def parse_model_ref(ref: str) -> tuple[str, int | str | None]:
     check_model_name(name)
     if selector in ("", "latest"):
         return name, None
-    if selector.isdigit():
-        if int(selector) < 1:
-            raise ConfigError(
-                f"{ref!r} has an invalid version {selector!r}",
-                fix="versions count from 1: write NAME@N, NAME@ALIAS or NAME@latest",
-            )
-        return name, int(selector)
+    if is_version_number(selector):
+        return name, parse_version_number(selector, ref)
     if not ALIAS_PATTERN.match(selector):
         raise ConfigError(
             f"{ref!r} has neither a version number nor a valid alias after '@'",

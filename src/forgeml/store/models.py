@@ -152,6 +152,8 @@ class RunRecord(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pid: Mapped[int | None] = mapped_column(Integer)  # the process running it, on ``host``
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last sign of life
 
 
 class MetricRecord(Base):

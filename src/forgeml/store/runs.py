@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from forgeml.errors import ConfigError, ForgemlError, NotFound
+from forgeml.processes import host_name, process_alive
 from forgeml.store.models import (
     ArtifactRecord,
     Base,
@@ -24,6 +25,8 @@ from forgeml.store.models import (
 from forgeml.store.rows import insert_ignore
 
 __all__ = [
+    "CRASHED",
+    "HEARTBEAT_S",
     "MIN_PREFIX",
     "RUNNING",
     "STATUSES",
@@ -36,11 +39,17 @@ __all__ = [
     "get_run",
     "list_runs",
     "metric_history",
+    "shown_status",
     "update_running",
 ]
 
 RUNNING = "running"
-STATUSES = ("running", "finished", "failed")
+CRASHED = "crashed"
+STATUSES = ("running", "finished", "failed", "crashed")
+HEARTBEAT_S = 30.0
+"""Seconds between two heartbeats of a running run."""
+STALE_AFTER_S = 20 * HEARTBEAT_S
+"""A running run with no heartbeat for this long is shown as crashed (its host may be gone)."""
 MIN_PREFIX = 6
 _HEX = re.compile(r"^[0-9a-f]+$")
 # Core table, so a batch of points is one executemany with no ORM bookkeeping
@@ -70,11 +79,24 @@ def update_running(session: Session, run_id: str, **values: Any) -> None:
         raise _not_running(session, run_id)
 
 
+def shown_status(record: RunRecord, now: datetime | None = None) -> str:
+    """The run's status, with ``crashed`` for a run still marked running whose process is
+    gone (on this host) or whose heartbeat stopped :data:`STALE_AFTER_S` seconds ago."""
+    if record.status != RUNNING:
+        return record.status
+    if record.pid is not None and record.host == host_name() and not process_alive(record.pid):
+        return CRASHED
+    beat = record.heartbeat_at
+    if beat is not None and ((now or utcnow()) - beat).total_seconds() > STALE_AFTER_S:
+        return CRASHED
+    return RUNNING
+
+
 def end_run(
     session: Session, run_id: str, *, status: str, error: str | None = None, **values: Any
 ) -> datetime:
     """Mark a running run finished or failed (setting ``values`` too); returns the end time."""
-    if status not in STATUSES[1:]:
+    if status not in ("finished", "failed"):
         raise ValueError(f"a run ends as finished or failed, not {status!r}")
     ended = utcnow()
     update_running(session, run_id, status=status, error=error, ended_at=ended, **values)
@@ -158,9 +180,12 @@ def list_runs(
     if experiment is not None:
         query = query.where(RunRecord.experiment == experiment)
     if status is not None:
-        query = query.where(RunRecord.status == status)
-    query = query.order_by(RunRecord.started_at.desc(), RunRecord.id.desc()).limit(limit)
-    return list(session.scalars(query))
+        query = query.where(RunRecord.status == (RUNNING if status == CRASHED else status))
+    query = query.order_by(RunRecord.started_at.desc(), RunRecord.id.desc())
+    if status not in (RUNNING, CRASHED):
+        return list(session.scalars(query.limit(limit)))
+    now = utcnow()  # running and crashed runs are told apart by their process and heartbeat
+    return [r for r in session.scalars(query) if shown_status(r, now) == status][:limit]
 
 
 def metric_history(session: Session, run_id: str, key: str) -> list[tuple[int, float | None]]:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from forgeml.errors import NotFound
 from forgeml.project import Project, ProjectLike
 from forgeml.store import runs as queries
-from forgeml.store.models import RunRecord
+from forgeml.store.models import RunRecord, utcnow
 
 __all__ = ["RunInfo", "get_run", "list_runs", "metric_history"]
 
@@ -36,7 +36,7 @@ class RunInfo:
     id: str
     experiment: str
     kind: str
-    status: str  # running | finished | failed
+    status: str  # running | finished | failed | crashed (its process is gone)
     params: dict[str, Any]
     tags: dict[str, Any]
     metrics: dict[str, float | None]  # the value at the highest step of each metric
@@ -113,12 +113,13 @@ def _opened(project: ProjectLike) -> Iterator[Project]:
 def _infos(session: Session, records: list[RunRecord]) -> list[RunInfo]:
     artifacts = queries.artifacts_of(session, [r.id for r in records])
     datasets = queries.dataset_refs(session, [r.dataset_version_id for r in records])
+    now = utcnow()
     return [
         RunInfo(
             id=r.id,
             experiment=r.experiment,
             kind=r.kind,
-            status=r.status,
+            status=queries.shown_status(r, now),
             params=dict(sorted(r.params.items())),
             tags=dict(sorted(r.tags.items())),
             metrics=dict(sorted(r.metrics.items())),

@@ -32,7 +32,7 @@ from forgeml.config import SplitSpec
 from forgeml.errors import ConfigError, DataError
 from forgeml.training.task import TargetInfo
 
-__all__ = ["Split", "cv_folds", "make_split", "resolve_method"]
+__all__ = ["Split", "cv_folds", "make_split", "rare_class_warning", "resolve_method"]
 
 Indices = np.ndarray
 
@@ -86,16 +86,70 @@ def make_split(table: pa.Table, spec: SplitSpec, target: TargetInfo, *, seed: in
         tr, va = next(inner.split(rest, groups=groups[rest]))
         return Split(method, rest[tr], rest[va], test)
     stratify = _labels(table, target) if method == "stratified" else None
+    if stratify is not None and np.unique(stratify, return_counts=True)[1].min() < 2:
+        raise _too_rare(table, target)
     rest, test = train_test_split(
         rows, test_size=spec.test_size, random_state=seed, stratify=stratify
     )
+    if stratify is not None and np.unique(stratify[rest], return_counts=True)[1].min() < 2:
+        raise _too_rare(table, target)
     train, valid = train_test_split(
         rest,
         test_size=spec.validation_size / (1 - spec.test_size),
         random_state=seed + 1,
         stratify=stratify[rest] if stratify is not None else None,
     )
-    return Split(method, np.sort(train), np.sort(valid), np.sort(test))
+    split = Split(method, np.sort(train), np.sort(valid), np.sort(test))
+    if stratify is not None:
+        classes = len(np.unique(stratify))
+        if any(len(np.unique(stratify[part])) < classes for part in (train, valid, test)):
+            raise _too_rare(table, target)
+    return split
+
+
+RARE_CLASS_TEST_ROWS = 5
+"""Fewer test rows than this in some class, and the output warns that its scores are shaky."""
+
+
+def rare_class_warning(table: pa.Table, target: TargetInfo, split: Split) -> str | None:
+    """A warning naming the class counts when a class has very few held-out test rows."""
+    if split.method != "stratified":
+        return None
+    labels = table.column(target.column).take(pa.array(split.test))
+    in_test = {str(k): int(v) for k, v in _counts(labels)}
+    rare = {k: v for k, v in in_test.items() if v < RARE_CLASS_TEST_ROWS}
+    if not rare:
+        return None
+    shown = " and ".join(f"{v} of class '{k}'" for k, v in sorted(rare.items()))
+    return (
+        f"warning: few rows of a class ({_count_text(table, target)}); the test rows hold "
+        f"{shown}, so its metrics rest on very few rows"
+    )
+
+
+def _counts(column: pa.Array | pa.ChunkedArray) -> list[tuple[object, int]]:
+    counted = pc.value_counts(column)
+    pairs = zip(
+        counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
+    )
+    return sorted(pairs, key=lambda kv: (kv[1], str(kv[0])))
+
+
+def _count_text(table: pa.Table, target: TargetInfo) -> str:
+    counts = _counts(table.column(target.column))
+    return ", ".join(
+        f"class '{value}': {count} of {table.num_rows} rows" for value, count in counts
+    )
+
+
+def _too_rare(table: pa.Table, target: TargetInfo) -> DataError:
+    return DataError(
+        f"'{target.column}' has a class too rare to train and test a model on "
+        f"({_count_text(table, target)}): each class needs rows in training, validation "
+        "and test (at least 3, and many more for trustworthy metrics)",
+        fix="ingest more rows of the rare class, merge it into another class, "
+        "or leave its rows out",
+    )
 
 
 def cv_folds(

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import socket
 import sys
 import threading
 import time
@@ -37,6 +36,7 @@ from typing import Any
 
 from forgeml.data.versions import DatasetVersion
 from forgeml.errors import ForgemlError
+from forgeml.processes import host_name
 from forgeml.project import Project, ProjectLike, who
 from forgeml.store import runs as queries
 from forgeml.store.models import utcnow
@@ -109,6 +109,11 @@ class Run:
         self._writer = RunWriter(project, id, params, tags)
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._stopped = threading.Event()
+        self._heartbeat = threading.Thread(
+            target=self._beat, name=f"forgeml-run-{id[:8]}-heartbeat", daemon=True
+        )
+        self._heartbeat.start()
         _open_runs.add(self)
 
     @property
@@ -214,12 +219,25 @@ class Run:
         if writer.pending >= FLUSH_POINTS or time.monotonic() - writer.written_at >= FLUSH_SECONDS:
             writer.write()
 
+    def _beat(self) -> None:
+        """Record a sign of life every :data:`HEARTBEAT_S` seconds until the run ends."""
+        while not self._stopped.wait(queries.HEARTBEAT_S):
+            try:
+                with self.project.store.write() as session:
+                    queries.update_running(session, self.id, heartbeat_at=utcnow())
+            except Exception:  # the run ended meanwhile, or the store is briefly unavailable
+                if self._status != RUNNING:
+                    return
+
     def _end(self, status: str, error: str | None) -> RunInfo:
+        self._stopped.set()
         with self._lock:
             self._check_open()
             self._ended_at = self._writer.write((status, error))
             self._status = status
             self._error = error
+        if self._heartbeat is not threading.current_thread():
+            self._heartbeat.join()
         _open_runs.discard(self)
         if self._owns_project:
             self.project.close()
@@ -283,9 +301,11 @@ def start_run(
             "metrics": {},
             "code_version": code_version(found.root),
             "packages": package_versions(),
-            "host": socket.gethostname()[:200],
+            "host": host_name(),
             "created_by": who(),
             "started_at": utcnow(),
+            "pid": os.getpid(),
+            "heartbeat_at": utcnow(),
         }
         insert_run(found, values, dataset)
     except BaseException:

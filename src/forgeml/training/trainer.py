@@ -49,6 +49,7 @@ class TrainResult:
     trials: list[Trial] = field(default_factory=list)
     bundle: ModelBundle | None = None  # the trained bundle, as it was before it was stored
     context: dict[str, Any] = field(default_factory=dict)  # everything the model card shows
+    warnings: list[str] = field(default_factory=list)  # e.g. a class with very few rows
 
 
 def train(
@@ -106,4 +107,5 @@ def train(
         trials=winner.search.trials,
         bundle=winner.bundle,
         context=outcome.context,
+        warnings=list(plan.warnings),
     )
