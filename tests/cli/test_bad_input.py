@@ -95,6 +95,9 @@ def test_a_rare_class_the_split_can_place_trains_with_a_warning(
     forgeml_cli: Invoke, tmp_path: Path
 ) -> None:
     root = _project(forgeml_cli, tmp_path)
+    # a gate any model passes: this test is about the warning, not about the model's quality
+    with (root / "forgeml.yaml").open("a", encoding="utf-8") as spec:
+        spec.write("\ngate:\n  min_rows: 1\n")
     data = _rare_class(root / "few.csv", [7, 50, 90, 120, 200, 260])
     assert forgeml_cli("--project", str(root), "ingest", str(data)).code == 0
     result = forgeml_cli(
