@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from forgeml.data.validation import Violation
 from forgeml.errors import ForgemlError
+
+if TYPE_CHECKING:
+    from forgeml.data.validation import Violation
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forgeml.errors import ConfigError
+from forgeml.names import NAME_PATTERN
 from forgeml.project import Project, ProjectLike, resolve_project
 from forgeml.store import DatasetVersionRecord
 from forgeml.store import datasets as queries
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["DatasetSummary", "DatasetVersion", "dataset", "list_datasets", "parse_ref", "versions"]
-
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +43,9 @@ class DatasetVersion:
     def ref(self) -> str:
         """``name@version``, the reference every command accepts."""
         return f"{self.name}@{self.version}"
+
+    def __repr__(self) -> str:
+        return f"<DatasetVersion {self.ref} {self.rows:,} rows × {self.columns} columns>"
 
     @property
     def column_names(self) -> list[str]:
