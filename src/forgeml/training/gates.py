@@ -49,6 +49,10 @@ class GateResult:
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "checks": [asdict(c) for c in self.checks]}
 
+    def __repr__(self) -> str:
+        verdict = "passed" if self.passed else f"failed {len(self.failed)}"
+        return f"<GateResult {verdict} of {len(self.checks)} checks>"
+
 
 def evaluate_gate(
     spec: GateSpec,
