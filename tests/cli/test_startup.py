@@ -102,3 +102,8 @@ def test_a_command_and_a_group_load_when_they_run(forgeml_cli: Invoke) -> None:
 def test_every_public_name_has_a_home_and_no_home_is_unlisted() -> None:
     homes = forgeml._HOMES  # type: ignore[attr-defined]
     assert set(forgeml.__all__) == {"__version__", *homes}
+
+
+def test_the_server_imports_no_training_library_before_it_loads_a_model() -> None:
+    _, loaded = _run("import forgeml.cli.serve, forgeml.serve.server\n")
+    assert [name for name in loaded if name in ("sklearn", "pandas", "optuna", "xgboost")] == []
