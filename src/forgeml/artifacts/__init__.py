@@ -15,15 +15,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forgeml.errors import ConfigError
 
 from .base import ArtifactStore
 from .keys import safe_key
 from .local import LocalArtifactStore
-from .remote import FsspecArtifactStore
 from .urls import check_url_path, local_path_from_url
+
+if TYPE_CHECKING:  # fsspec is imported only when a remote store is opened
+    from .remote import FsspecArtifactStore
 
 __all__ = [
     "ArtifactStore",
@@ -68,6 +70,16 @@ def open_artifact_store(
                 fix="drop storage_options, or use a remote URL such as s3://bucket/prefix",
             )
         return LocalArtifactStore(local)
+    from .remote import FsspecArtifactStore
+
     return FsspecArtifactStore(
         check_url_path(os.fspath(url)), cache_dir=cache_dir, storage_options=storage_options
     )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FsspecArtifactStore":
+        from .remote import FsspecArtifactStore
+
+        return FsspecArtifactStore
+    raise AttributeError(f"module 'forgeml.artifacts' has no attribute {name!r}")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from forgeml.project import Project
+if TYPE_CHECKING:  # the project's stores load SQLAlchemy: only commands that use one pay
+    from forgeml.project import Project
 
 
 @dataclass
@@ -17,6 +19,8 @@ class State:
 
     def project(self) -> Project:
         if self._project is None:
+            from forgeml.project import Project
+
             self._project = Project.find(self.project_dir)
         return self._project
 

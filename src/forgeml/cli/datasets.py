@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from forgeml.cli.commands import make_typer
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console, print_json, stages
 from forgeml.data import dataset, ingest, list_datasets, validate_source, versions
@@ -15,7 +16,7 @@ from forgeml.data.sources import FileFormat
 from forgeml.data.versions import DatasetVersion
 from forgeml.errors import ValidationFailed
 
-datasets_app = typer.Typer(help="List dataset versions and show their schema and profile.")
+datasets_app = make_typer(help="List dataset versions and show their schema and profile.")
 
 SOURCE_HELP = "A CSV, Parquet or JSON-lines file, or a SQLAlchemy database URL (with --query)."
 

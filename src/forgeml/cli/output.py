@@ -11,15 +11,17 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from forgeml.data.validation import Violation
 from forgeml.errors import ForgemlError
+
+if TYPE_CHECKING:
+    from forgeml.data.validation import Violation
 
 # Off a terminal, lines are this wide before anything wraps (a table's row, a long reason).
 UNWRAPPED_WIDTH = 1000

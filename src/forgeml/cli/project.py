@@ -6,12 +6,13 @@ from pathlib import Path
 
 import typer
 
+from forgeml.cli.commands import make_typer
 from forgeml.cli.context import state
 from forgeml.cli.output import console
 from forgeml.project import Project
 from forgeml.store import MetadataStore, migrate
 
-db_app = typer.Typer(help="Inspect and upgrade the metadata store.", no_args_is_help=True)
+db_app = make_typer(help="Inspect and upgrade the metadata store.", no_args_is_help=True)
 
 
 def init(

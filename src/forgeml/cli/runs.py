@@ -12,11 +12,12 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from forgeml.cli.commands import make_typer
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console, print_json
 from forgeml.training.tracking import RunInfo, get_run, list_runs
 
-runs_app = typer.Typer(help="List tracked runs, show one, or compare several side by side.")
+runs_app = make_typer(help="List tracked runs, show one, or compare several side by side.")
 
 LIST_METRICS = 3  # metrics shown per run in the list
 SHORT_ID = 8

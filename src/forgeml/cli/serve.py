@@ -7,13 +7,14 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from forgeml.cli.commands import make_typer
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console
 from forgeml.report.states import rollout_sentence
 
 __all__ = ["rollout_app", "serve_command"]
 
-rollout_app = typer.Typer(
+rollout_app = make_typer(
     help="Shadow or canary a challenger version beside the champion.", no_args_is_help=True
 )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forgeml.errors import ConfigError
+from forgeml.names import MAX_VERSION, NAME_PATTERN, is_version_number, parse_version_number
 from forgeml.project import Project, ProjectLike, resolve_project
 from forgeml.store import DatasetVersionRecord
 from forgeml.store import datasets as queries
@@ -30,10 +30,6 @@ __all__ = [
     "parse_version_number",
     "versions",
 ]
-
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
-MAX_VERSION = 2**31 - 1
-"""The largest version number the store holds (a 32-bit integer column on every backend)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +53,9 @@ class DatasetVersion:
     def ref(self) -> str:
         """``name@version``, the reference every command accepts."""
         return f"{self.name}@{self.version}"
+
+    def __repr__(self) -> str:
+        return f"<DatasetVersion {self.ref} {self.rows:,} rows × {self.columns} columns>"
 
     @property
     def column_names(self) -> list[str]:
@@ -116,42 +115,6 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
             fix="write NAME@N with N a version number from 1, or NAME@latest",
         )
     return name, parse_version_number(version, ref)
-
-
-def is_version_number(text: str) -> bool:
-    """Whether ``text`` is written as a version number (ASCII digits only).
-
-    >>> is_version_number("3"), is_version_number("champion"), is_version_number("²")
-    (True, False, False)
-    """
-    return text.isascii() and text.isdigit()
-
-
-def parse_version_number(text: str, ref: str) -> int:
-    """The version number ``text`` (digits) of reference ``ref``, within the store's range.
-
-    >>> parse_version_number("12", "credit@12")
-    12
-    >>> parse_version_number("99999999999999999999", "credit@99999999999999999999")
-    Traceback (most recent call last):
-    ...
-    forgeml.errors.ConfigError: 'credit@99999999999999999999' has a version number larger than any stored version (the largest is 2147483647)
-      fix: write NAME@N with N from 1 to 2147483647, or NAME@latest
-    """  # noqa: E501
-    # Compare lengths first: int() of a huge digit string is slow and would overflow the store
-    digits = text.lstrip("0")
-    if not is_version_number(text) or not digits:
-        raise ConfigError(
-            f"{ref!r} has an invalid version {text!r}",
-            fix="versions count from 1: write NAME@N with N from 1, or NAME@latest",
-        )
-    if len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:
-        raise ConfigError(
-            f"{ref!r} has a version number larger than any stored version "
-            f"(the largest is {MAX_VERSION})",
-            fix=f"write NAME@N with N from 1 to {MAX_VERSION}, or NAME@latest",
-        )
-    return int(digits)
 
 
 def dataset(ref: str, *, project: ProjectLike = None) -> DatasetVersion:

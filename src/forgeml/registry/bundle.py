@@ -73,6 +73,9 @@ class ModelBundle:
     extras: dict[str, Any] = field(default_factory=dict)
     calibrator: Any | None = None
 
+    def __repr__(self) -> str:
+        return f"<ModelBundle {self.flavor} {type(self.estimator).__name__}>"
+
 
 def save_bundle(bundle: ModelBundle, artifacts: ArtifactStore) -> str:
     """Store the bundle's parts and its manifest; returns the manifest's sha256 (the id).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from forgeml.data.versions import NAME_PATTERN, is_version_number, parse_version_number
 from forgeml.errors import ConfigError
+from forgeml.names import NAME_PATTERN, is_version_number, parse_version_number
 
 __all__ = ["RESERVED_ALIASES", "check_alias", "check_model_name", "parse_model_ref"]
 

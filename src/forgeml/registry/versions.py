@@ -53,6 +53,10 @@ class ModelVersion:
         """``name@version``, the reference every command accepts."""
         return f"{self.name}@{self.version}"
 
+    def __repr__(self) -> str:
+        aliases = f" ({', '.join(self.aliases)})" if self.aliases else ""
+        return f"<ModelVersion {self.ref}{aliases} {self.flavor}, {self.created_at:%Y-%m-%d %H:%M}>"
+
     @classmethod
     def from_record(
         cls, record: ModelVersionRecord, name: str, held: Mapping[str, int]

@@ -23,9 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import log_loss
 
 __all__ = ["METHODS", "Calibration", "apply_calibration", "choose_calibration"]
 
@@ -90,6 +87,10 @@ def choose_calibration(
 
 
 def _fit(method: str, y: np.ndarray, proba: np.ndarray) -> Any:
+    # scikit-learn is imported to fit a calibrator only: serving applies one without it
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
     if method.endswith("_ovr"):
         base = method.removesuffix("_ovr")
         return [_fit(base, (y == k).astype(np.int64), proba[:, k]) for k in range(proba.shape[1])]
@@ -111,6 +112,8 @@ def _logit(proba: np.ndarray) -> np.ndarray:
 
 
 def _loss(y: np.ndarray, proba: np.ndarray, classes: int) -> float:
+    from sklearn.metrics import log_loss
+
     if proba.ndim == 2:
         clipped = np.clip(proba, EPS, 1.0)
         clipped = clipped / clipped.sum(axis=1, keepdims=True)

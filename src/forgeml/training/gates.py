@@ -102,6 +102,10 @@ def is_declared(spec: GateSpec) -> bool:
     """Whether ``spec`` declares any check (otherwise the default gate applies)."""
     return bool(spec.min_rows or spec.metrics or spec.versus_champion or spec.slices)
 
+    def __repr__(self) -> str:
+        verdict = "passed" if self.passed else f"failed {len(self.failed)}"
+        return f"<GateResult {verdict} of {len(self.checks)} checks>"
+
 
 def evaluate_gate(
     spec: GateSpec,

@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from forgeml.registry import ModelVersion, load_bundle, promote, register_model, save_bundle
+from forgeml.registry import (
+    ModelVersion,
+    load_bundle,
+    model_version,
+    promote,
+    register_model,
+    save_bundle,
+)
 from forgeml.registry.documents import finite_document
 from forgeml.training import metrics as m
 from forgeml.training.baseline import baseline_metrics
@@ -152,7 +159,7 @@ def register_outcome(
         reason=f"trained by run {run.id[:8]}: {metric} {outcome.test.get(metric, math.nan):.4f}"
         + (f" vs champion {champion.get(metric, math.nan):.4f}" if champion else ""),
     )
-    return registered
+    return model_version(registered.ref, project=plan.project)  # with the alias it now holds
 
 
 def _importance(plan: TrainingPlan, predictor: Predictor, winner: Winner) -> dict[str, Any]:

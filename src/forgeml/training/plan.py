@@ -61,6 +61,8 @@ def plan_training(
     exclude: Sequence[str],
     say: Progress,
     model: str | None = None,
+    task: str | None = None,
+    metric: str | None = None,
 ) -> TrainingPlan:
     """Load and check everything a training run needs; raise before any fitting."""
     found = resolve_project(project)
@@ -69,6 +71,10 @@ def plan_training(
         spec = spec.model_copy(update={"model": model})
     if target:
         spec = spec.model_copy(update={"target": target})
+    if task:
+        spec = spec.model_copy(update={"task": task})
+    if metric:
+        spec = spec.model_copy(update={"metric": metric})
     if exclude:
         spec = spec.model_copy(update={"exclude": [*spec.exclude, *exclude]})
     version = _dataset(found, dataset_ref or spec.dataset)

@@ -57,6 +57,10 @@ class RunInfo:
             return None
         return (self.ended_at - self.started_at).total_seconds()
 
+    def __repr__(self) -> str:
+        on = f" on {self.dataset}" if self.dataset else ""
+        return f"<RunInfo {self.id[:8]} {self.experiment} {self.kind} {self.status}{on}>"
+
 
 def get_run(run_id: str, *, project: ProjectLike = None) -> RunInfo:
     """The run with id ``run_id``, or the one run whose id starts with it (6+ characters)."""

@@ -51,12 +51,24 @@ class TrainResult:
     context: dict[str, Any] = field(default_factory=dict)  # everything the model card shows
     warnings: list[str] = field(default_factory=list)  # e.g. a class with very few rows
 
+    def __repr__(self) -> str:
+        score = self.test.get(self.metric)
+        shown = f"{score:.4f}" if isinstance(score, int | float) else "n/a"
+        gate = "passed" if self.gate.passed else "failed"
+        model = self.model.ref if self.model is not None else "not registered"
+        return (
+            f"<TrainResult {self.candidate} test {self.metric} {shown}, gate {gate}, "
+            f"{model}, run {self.run_id[:8]}>"
+        )
+
 
 def train(
     *,
     dataset_ref: str | None = None,
     project: ProjectLike = None,
     target: str | None = None,
+    task: str | None = None,
+    metric: str | None = None,
     trials: int | None = None,
     time_budget: str | None = None,
     exclude: Sequence[str] = (),
@@ -70,12 +82,15 @@ def train(
     With ``promote=False`` a model that passes is registered but the alias stays where it
     is (the retraining loop decides promotion on the most recent data itself). ``model``
     names the registered model (default: ``train.model``, else the dataset's name).
+    ``target``, ``task`` and ``metric`` override the spec's ``train:`` keys.
     """
     say = progress or (lambda _text: None)
     plan = plan_training(
         dataset_ref=dataset_ref,
         project=project,
         target=target,
+        task=task,
+        metric=metric,
         exclude=exclude,
         say=say,
         model=model,

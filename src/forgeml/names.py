@@ -1,0 +1,54 @@
+"""The rules every user-chosen name (dataset, model, alias) and version number follow,
+shared without imports.
+
+>>> bool(NAME_PATTERN.match("credit-v2.1")), bool(NAME_PATTERN.match("-credit"))
+(True, False)
+"""
+
+from __future__ import annotations
+
+import re
+
+from forgeml.errors import ConfigError
+
+__all__ = ["MAX_VERSION", "NAME_PATTERN", "is_version_number", "parse_version_number"]
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
+MAX_VERSION = 2**31 - 1
+"""The largest version number the store holds (a 32-bit integer column on every backend)."""
+
+
+def is_version_number(text: str) -> bool:
+    """Whether ``text`` is written as a version number (ASCII digits only).
+
+    >>> is_version_number("3"), is_version_number("champion"), is_version_number("²")
+    (True, False, False)
+    """
+    return text.isascii() and text.isdigit()
+
+
+def parse_version_number(text: str, ref: str) -> int:
+    """The version number ``text`` (digits) of reference ``ref``, within the store's range.
+
+    >>> parse_version_number("12", "credit@12")
+    12
+    >>> parse_version_number("99999999999999999999", "credit@99999999999999999999")
+    Traceback (most recent call last):
+    ...
+    forgeml.errors.ConfigError: 'credit@99999999999999999999' has a version number larger than any stored version (the largest is 2147483647)
+      fix: write NAME@N with N from 1 to 2147483647, or NAME@latest
+    """  # noqa: E501
+    # Compare lengths first: int() of a huge digit string is slow and would overflow the store
+    digits = text.lstrip("0")
+    if not is_version_number(text) or not digits:
+        raise ConfigError(
+            f"{ref!r} has an invalid version {text!r}",
+            fix="versions count from 1: write NAME@N with N from 1, or NAME@latest",
+        )
+    if len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:
+        raise ConfigError(
+            f"{ref!r} has a version number larger than any stored version "
+            f"(the largest is {MAX_VERSION})",
+            fix=f"write NAME@N with N from 1 to {MAX_VERSION}, or NAME@latest",
+        )
+    return int(digits)
