@@ -49,7 +49,10 @@ class LazyCommand:
 COMMANDS: dict[str, LazyCommand] = {
     "init": LazyCommand(
         "forgeml.cli.project:init",
-        "Create a project: forgeml.yaml with commented defaults and the .forgeml/ store.",
+        (
+            "Create a project: forgeml.yaml with every section commented, the .forgeml/ store, "
+            "and a .gitignore entry for it."
+        ),
     ),
     "ingest": LazyCommand(
         "forgeml.cli.datasets:ingest_command",
@@ -97,7 +100,7 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "predict": LazyCommand(
         "forgeml.cli.predict:predict_command",
-        "Score every row of a file; bad rows go to a rejects file with the reason.",
+        "Score every row of a file; a bad row stops it, or is skipped with --on-error skip.",
     ),
     "monitor": LazyCommand(
         "forgeml.cli.monitor:monitor_command",

@@ -97,14 +97,15 @@ class GateResult:
             "checks": [asdict(c) for c in self.checks],
         }
 
+    def __repr__(self) -> str:
+        shown = self.verdict if self.passed else f"gate failed {len(self.failed)}"
+        default = " (default gate)" if self.default else ""
+        return f"<GateResult {shown} of {len(self.checks)} checks{default}>"
+
 
 def is_declared(spec: GateSpec) -> bool:
     """Whether ``spec`` declares any check (otherwise the default gate applies)."""
     return bool(spec.min_rows or spec.metrics or spec.versus_champion or spec.slices)
-
-    def __repr__(self) -> str:
-        verdict = "passed" if self.passed else f"failed {len(self.failed)}"
-        return f"<GateResult {verdict} of {len(self.checks)} checks>"
 
 
 def evaluate_gate(
