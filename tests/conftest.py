@@ -18,7 +18,16 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from forgeml.project import Project
-from support import BUCKET, STARTED, S3Server, ServerProcess, scaled, start_server, strays
+from support import (
+    BUCKET,
+    STARTED,
+    S3Server,
+    ServerProcess,
+    scaled,
+    snapshot,
+    start_server,
+    strays,
+)
 
 PG_URL = os.environ.get("FORGEML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _pg_reachable: bool | None = None
@@ -117,13 +126,13 @@ def s3_server() -> Iterator[S3Server]:
 @pytest.fixture(autouse=True)
 def no_process_left_behind() -> Iterator[None]:
     """Fail a test that leaves a process running (servers, workers, their trackers)."""
-    since = time.time()
+    before = snapshot()
     yield
     deadline = time.monotonic() + scaled(10)
-    left = strays(since)
+    left = strays(before)
     while left and time.monotonic() < deadline:
         time.sleep(0.1)
-        left = strays(since)
+        left = strays(before)
     for server in STARTED:
         server.end()
     STARTED.clear()

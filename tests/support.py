@@ -156,21 +156,39 @@ STARTED: list[ServerProcess] = []
 """Servers started by :func:`start_server`; the suite ends each group after its test."""
 
 
-def strays(since: float) -> list[psutil.Process]:
-    """Processes this test process started after ``since`` that are still running: its
-    descendants, orphans left in its process group, and anything left of a started server."""
+@dataclass(frozen=True)
+class Snapshot:
+    """When a test began, and which processes this process had started before it."""
+
+    since: float
+    running: frozenset[int]
+
+
+def snapshot() -> Snapshot:
+    descendants = psutil.Process().children(recursive=True)
+    return Snapshot(time.time(), frozenset(p.pid for p in descendants))
+
+
+def strays(before: Snapshot) -> list[psutil.Process]:
+    """Processes started since ``before`` that are still running: descendants of this process
+    (not those of a process that was already running, such as a session fixture's), orphans
+    left in its process group, and anything left of a server :func:`start_server` started."""
     me = psutil.Process()
     found: dict[int, psutil.Process] = {}
     for child in me.children(recursive=True):
         with contextlib.suppress(psutil.Error):
+            if child.pid in before.running or child.status() == psutil.STATUS_ZOMBIE:
+                continue
             if child.ppid() == me.pid and any(h in " ".join(child.cmdline()) for h in HELPERS):
                 continue
-            if child.status() != "zombie":
+            if not any(parent.pid in before.running for parent in child.parents()):
                 found[child.pid] = child
     group = os.getpgrp()
+    # process start times are whole clock ticks after boot, read against a boot time in whole
+    # seconds: compare with a margin
     for candidate in psutil.process_iter(["ppid", "create_time"]):
         with contextlib.suppress(psutil.Error, ProcessLookupError):
-            if candidate.info["create_time"] < since - 1 or candidate.pid == me.pid:
+            if candidate.info["create_time"] < before.since - 2 or candidate.pid == me.pid:
                 continue
             if candidate.info["ppid"] == 1 and os.getpgid(candidate.pid) == group:
                 found[candidate.pid] = candidate

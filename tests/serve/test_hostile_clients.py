@@ -69,6 +69,9 @@ def test_idle_connections_are_closed(lightgbm_project: Project) -> None:
         with _connect(client.port) as used:  # one request, then silence
             used.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
             assert _read_all(used).startswith(b"HTTP/1.1 200 ")
+        assert client.get("/health")[0] == 200
+        time.sleep(1.5)  # the server closes the test client's kept-alive connection...
+        assert client.get("/health")[0] == 200  # ...and the client opens a new one
 
 
 def test_the_connection_cap_sheds_stalled_connections_first(lightgbm_project: Project) -> None:
