@@ -129,7 +129,8 @@ def test_start_raises_the_open_file_soft_limit_to_the_hard_limit() -> None:
 
 
 def test_errors_echo_nothing_the_client_sent(lightgbm_project: Project) -> None:
-    with live_server(lightgbm_project, log=False) as (_, client):
+    options = ServeOptions(admin_key="admin", freeze_gc=False)
+    with live_server(lightgbm_project, log=False, options=options) as (_, client):
         for method, path in (
             ("GET", f"/{SENTINEL}"),
             ("GET", f"/predict/{SENTINEL}?{SENTINEL}=1"),
@@ -142,6 +143,9 @@ def test_errors_echo_nothing_the_client_sent(lightgbm_project: Project) -> None:
             assert SENTINEL not in str(body).lower() and SENTINEL not in str(headers).lower()
         status, _, headers = client.request("PUT", "/predict")
         assert status == 405 and headers["allow"] == "POST"
+        change = {"mode": "off", "outcome": SENTINEL}
+        status, body, _ = client.post("/admin/rollout", change, headers={"x-admin-key": "admin"})
+        assert status == 422 and SENTINEL not in str(body)
 
 
 def test_rate_limit_answers_429_with_retry_after(lightgbm_project: Project) -> None:
