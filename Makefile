@@ -21,7 +21,7 @@ $(VENV)/.dev: pyproject.toml | $(UV)
 	touch $@ $(VENV)/.core
 
 demo: $(VENV)/.core
-	$(BIN)/forgeml demo --dir demo-project
+	$(BIN)/forgeml demo --dir demo-project --force
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q

@@ -38,6 +38,7 @@ __all__ = [
     "PolicySpec",
     "RolloutPolicy",
     "RowRule",
+    "ServeSpec",
     "Settings",
     "Spec",
     "SplitSpec",
@@ -255,6 +256,13 @@ class PolicySpec(_Strict):
     rollout: RolloutPolicy = RolloutPolicy()
 
 
+class ServeSpec(_Strict):
+    """How ``forgeml serve`` treats requests beyond the model's inputs."""
+
+    passthrough: list[str] = []  # extra request fields copied to the log and the reply
+    feedback_origins: list[str] = []  # browser origins allowed to POST /feedback ("*": any)
+
+
 class Spec(_Strict):
     """The whole ``forgeml.yaml``."""
 
@@ -265,6 +273,7 @@ class Spec(_Strict):
     gate: GateSpec = GateSpec()
     monitor: MonitorSpec = MonitorSpec()
     policy: PolicySpec = PolicySpec()
+    serve: ServeSpec = ServeSpec()
 
     def dataset(self, name: str) -> DatasetSpec:
         """Settings for dataset ``name``; defaults when it has none."""

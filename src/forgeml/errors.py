@@ -11,7 +11,9 @@ Each message says what happened, which input it concerns, and how to fix it::
     ├── ArtifactError            the artifact store refused an operation
     │   ├── UnsafeKey            a name or URI tries to leave the store
     │   ├── ArtifactNotFound     no artifact with that hash or name
-    │   └── IntegrityError       stored bytes do not match their sha256
+    │   ├── IntegrityError       stored bytes do not match their sha256
+    │   └── UntrustedModel       a stored model would create a type forgeml does not load
+    ├── ModelCannotPredict       a model failed to predict on example rows
     ├── NotFound                 a named object (dataset, version, ...) does not exist
     └── DataError                input data cannot be read or fails its rules
         ├── SourceError          the source is unreadable, empty, malformed or unreachable
@@ -39,12 +41,14 @@ __all__ = [
     "InputRejected",
     "IntegrityError",
     "MissingDependency",
+    "ModelCannotPredict",
     "NotFound",
     "ProjectNotFound",
     "SourceError",
     "StoreError",
     "StoreVersionError",
     "UnsafeKey",
+    "UntrustedModel",
     "ValidationFailed",
 ]
 
@@ -105,6 +109,14 @@ class IntegrityError(ArtifactError):
     """Stored bytes do not match the sha256 they were stored under."""
 
 
+class UntrustedModel(ArtifactError):
+    """A stored model part would create a type, or run a call, outside the allow-list."""
+
+
+class ModelCannotPredict(ForgemlError):
+    """A model failed to predict on example rows, so it is neither registered nor served."""
+
+
 class NotFound(ForgemlError):
     """A named object (dataset, dataset version, ...) does not exist."""
 
@@ -120,22 +132,49 @@ class SourceError(DataError):
 class InputRejected(DataError):
     """A prediction request breaks the model's input signature; ``problems`` names each field.
 
-    >>> error = InputRejected([{"field": "age", "problem": "expected a number, got str"}])
+    Problems of the wrong type come first (they usually explain the others); past
+    ``MAX_PROBLEMS`` the list ends with one entry saying how many more there are, so
+    none is dropped without a word.
+
+    >>> error = InputRejected([{"field": "age", "problem": "is null"},
+    ...                        {"field": "plan", "problem": "expected a string, got number"}])
     >>> print(error)
-    invalid input: age: expected a number, got str
+    invalid input: plan: expected a string, got number; age: is null
       fix: send every input column with the type the model was trained on (GET /model lists them)
+    >>> InputRejected([{"field": f"c{i}", "problem": "is missing"} for i in range(25)]).problems[-1]
+    {'field': '(more)', 'problem': 'and 6 more'}
     """
 
-    def __init__(self, problems: list[dict[str, Any]], *, status: int = 422) -> None:
-        shown = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        super().__init__(
-            f"invalid input: {shown}{more}",
-            fix="send every input column with the type the model was trained on "
-            "(GET /model lists them)",
-        )
-        self.problems = problems
+    def __init__(
+        self,
+        problems: list[dict[str, Any]],
+        *,
+        status: int = 422,
+        fix: str = "send every input column with the type the model was trained on "
+        "(GET /model lists them)",
+    ) -> None:
+        ordered = sorted(problems, key=_type_errors_first)
+        shown = "; ".join(f"{p['field']}: {p['problem']}" for p in ordered[:5])
+        more = f" (and {len(ordered) - 5} more)" if len(ordered) > 5 else ""
+        super().__init__(f"invalid input: {shown}{more}", fix=fix)
+        if len(ordered) > MAX_PROBLEMS:
+            hidden = len(ordered) - (MAX_PROBLEMS - 1)
+            ordered = [
+                *ordered[: MAX_PROBLEMS - 1],
+                {"field": "(more)", "problem": f"and {hidden} more"},
+            ]
+        self.problems = ordered
         self.status = status
+
+
+MAX_PROBLEMS = 20
+"""The most problems an :class:`InputRejected` lists (the last says how many more)."""
+TYPE_PROBLEM = "expected "
+"""How a wrong-type problem begins ("expected a number, got string")."""
+
+
+def _type_errors_first(problem: dict[str, Any]) -> int:
+    return 0 if str(problem.get("problem", "")).startswith(TYPE_PROBLEM) else 1
 
 
 class ValidationFailed(DataError):

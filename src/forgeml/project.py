@@ -21,35 +21,12 @@ from pathlib import Path
 from forgeml.artifacts import ArtifactStore, open_artifact_store
 from forgeml.config import SPEC_FILE, STATE_DIR, Settings, Spec, load_spec
 from forgeml.errors import ConfigError, ProjectNotFound
+from forgeml.spec_template import SPEC_TEMPLATE, ignore_state
 from forgeml.store import MetadataStore
 
 __all__ = ["ENV_PROJECT", "Project", "ProjectLike", "resolve_project", "who"]
 
 ENV_PROJECT = "FORGEML_PROJECT"
-
-SPEC_TEMPLATE = """\
-# forgeml project spec. Every key is optional; defaults are shown commented out.
-project: {name}
-
-# Where metadata and artifacts live. Environment variables win over these keys:
-#   FORGEML_DB_URL         e.g. postgresql+psycopg://user@host:5432/forgeml
-#   FORGEML_ARTIFACTS_URL  e.g. s3://bucket/forgeml  (needs forgeml[s3])
-# store:
-#   db_url: sqlite:///.forgeml/forgeml.db
-#   artifacts_url: .forgeml/artifacts
-
-# Validation rules per dataset name; a version that breaks one is not stored.
-# datasets:
-#   credit:
-#     validation:
-#       rows: {{min: 1000}}
-#       required: [income, defaulted]
-#       columns:
-#         age: {{type: integer, min: 18, max: 120, nullable: false}}
-#         region: {{type: category, allowed: [north, south, east, west]}}
-#         income: {{type: number, min: 0, max_null_fraction: 0.05}}
-#         customer_id: {{unique: true}}
-"""
 
 
 class Project:
@@ -87,7 +64,10 @@ class Project:
 
     @classmethod
     def init(cls, directory: str | os.PathLike[str] = ".", *, name: str | None = None) -> Project:
-        """Create a project in ``directory``; an existing ``forgeml.yaml`` is kept as it is."""
+        """Create a project in ``directory``; an existing ``forgeml.yaml`` is kept as it is.
+
+        Writes the commented spec template and a ``.gitignore`` entry for ``.forgeml/``.
+        """
         folder = Path(directory).resolve()
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"{folder} is a file", fix="choose a folder for the project")
@@ -99,6 +79,7 @@ class Project:
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(spec_path)
         (folder / STATE_DIR).mkdir(exist_ok=True)
+        ignore_state(folder)
         project = cls.load(folder)
         _ = project.store  # create the metadata store now, so init reports any problem
         return project

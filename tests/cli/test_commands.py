@@ -103,6 +103,21 @@ def test_demo_runs_end_to_end(forgeml_cli: Invoke, tmp_path: Path) -> None:
     assert "18,000 applications scored over HTTP in 12 months, 0 errors" in out
     assert "input drift first detected at the end of month 7" in out
     assert (tmp_path / "demo" / "credit-timeline.html").is_file()
+    assert "month 12/12:" in out and "elapsed" in out
+    assert "rolling_out" not in out and "no rollout left open" in out
+    from forgeml.project import Project
+    from forgeml.serve.rollout import active_rollout
+    from forgeml.store import cycles
+
+    with Project.load(tmp_path / "demo") as project:
+        assert active_rollout(project, "credit") is None
+        with project.store.read() as session:
+            assert cycles.unfinished(session, "credit") == []
+
+    # A second run on the same folder is refused rather than telling another story.
+    again = forgeml_cli("demo", "--dir", str(tmp_path / "demo"), "--rows-per-month", "500")
+    assert again.code == 1 and "--force" in again.err
+    assert (tmp_path / "demo" / "credit-timeline.html").is_file()  # nothing was removed
 
 
 def test_a_missing_option_is_a_usage_error_not_a_traceback(

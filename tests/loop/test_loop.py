@@ -20,7 +20,7 @@ from forgeml.data.ingest import ingest
 from forgeml.demo.credit import START, generate_credit
 from forgeml.loop.cycle import retrain
 from forgeml.loop.daemon import run_loop
-from forgeml.loop.rollouts import settle
+from forgeml.loop.rollouts import rollout_progress, settle
 from forgeml.monitor.alerts import list_alerts
 from forgeml.project import Project
 from forgeml.registry import load_model, model_version, versions
@@ -129,6 +129,43 @@ def test_a_canary_is_promoted_or_rolled_back_from_its_labels(project: Project) -
         assert [c.status for c in rows.latest(session, "credit")] == ["promoted"]
 
 
+def test_rollout_status_shows_each_arm_so_far(project: Project) -> None:
+    from typer.testing import CliRunner
+
+    import forgeml.cli
+
+    retrain("credit", project=project, now=MONTH_END, key="k1")
+    month9 = generate_credit(rows_per_month=300, months=9, seed=3).slice(8 * 300)
+    _log(project, month9.slice(0, 150), "credit@1", "champion", prefix="c")
+    _log(project, month9.slice(150, 60), "credit@2", "canary", prefix="k")
+    found = rollout_progress(project, "credit")
+    assert found is not None
+    rollout, arms = found
+    assert rollout.version == 2
+    champion, canary = arms
+    assert (champion.arm, champion.version, canary.arm, canary.version) == (
+        "champion",
+        1,
+        "canary",
+        2,
+    )
+    assert (canary.predictions, canary.labelled) == (60, 60), arms
+    assert 0 < champion.labelled == champion.predictions <= 150  # since the canary began
+    assert canary.metric == "log_loss" and canary.value is not None
+    assert canary.low is not None and canary.high is not None
+    assert canary.low <= canary.value <= canary.high
+    result = CliRunner().invoke(
+        forgeml.cli.app,
+        ["-p", str(project.root), "rollout", "status", "credit"],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "so far (canary of @2" in out and "100 labelled" in out
+    assert f"{canary.value:.4f}" in out and f"{canary.low:.4f} to {canary.high:.4f}" in out
+    assert settle(project, "credit").decided is False  # looking does not decide
+
+
 def test_a_worse_canary_is_rolled_back(project: Project) -> None:
     retrain("credit", project=project, now=MONTH_END, key="k1")
     month9 = generate_credit(rows_per_month=300, months=9, seed=3).slice(8 * 300)
@@ -204,7 +241,8 @@ def test_retrain_loop_and_cycles_from_the_command_line(project: Project) -> None
     assert done.returncode == 0, done.stderr
     out = " ".join(done.stdout.split())
     # a manual cycle at today's date: the log's labels end in 2025, and it says what it did
-    assert "cycle manual@" in out and ("rolling_out" in out or "kept" in out)
+    assert "cycle manual@" in out and ("is being rolled out" in out or "the champion stays" in out)
+    assert "rolling_out" not in out
     listed = _cli(project, "cycles", "credit")
     assert listed.returncode == 0 and "manual@" in listed.stdout
     ticked = _cli(project, "loop", "credit", "--once")

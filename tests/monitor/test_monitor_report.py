@@ -310,3 +310,16 @@ def test_the_documented_statistics_example_runs_as_shown() -> None:
     assert report.drifted_columns == ("income",) and "# ('income',)" in example
     quality = data_quality(names["reference"], names["day"])  # type: ignore[arg-type]
     assert quality.issues == () and ".issues                 # ()" in example
+
+
+def test_alerts_without_a_webhook_say_so_instead_of_pending(
+    served: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _cli(served, "monitor", "credit", *RANGE, "--no-html").exit_code == 0
+    listed = _cli(served, "alerts", "credit")
+    assert listed.exit_code == 0, listed.output
+    assert "pending" not in listed.output
+    assert "no webhook configured" in " ".join(listed.output.split())
+    monkeypatch.setenv(cli_monitor.ENV_WEBHOOKS, "http://127.0.0.1:9/hook")
+    listed = _cli(served, "alerts", "credit")
+    assert "pending" in listed.output and "no webhook configured" not in listed.output

@@ -99,3 +99,19 @@ def test_an_empty_range_is_reported_not_crashed(sqlite_project: Project) -> None
     assert [w.rows for w in report.windows] == [0, 0]  # two one-day windows
     assert report.windows[0].drift is None and report.overall is None and not report.alerts
     assert report.windows[0].performance.metrics == {}
+
+
+def test_conflicting_labels_are_counted_and_the_first_is_judged(sqlite_project: Project) -> None:
+    register(sqlite_project, metrics={"test": {"roc_auc": 0.8, "threshold": 0.5}})
+    version = model_version("credit@1", project=sqlite_project)
+    store_reference(version, project=sqlite_project, table=credit_table(rows=500))
+    table = credit_table(rows=700, seed=3)
+    with PredictionLog(sqlite_project, "credit", version.signature["inputs"]) as log:
+        _serve_week(sqlite_project, log, table, 0, flip=False)
+        ids = [f"d0-{i}" for i in range(5)]
+        truth = table.column("default").to_pylist()[:5]
+        log.log_feedback(ids, [not t for t in truth], time=(START + timedelta(days=40)).timestamp())
+    report = monitor("credit", project=sqlite_project, start=START, end=START + timedelta(days=7))
+    assert report.label_conflicts == 5
+    assert report.to_dict()["label_conflicts"] == 5
+    assert sum(w.performance.rows for w in report.windows) == 700

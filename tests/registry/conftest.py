@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,8 +17,18 @@ from forgeml.project import Project
 from forgeml.registry import ModelBundle
 from forgeml.store.models import ArtifactRecord, RunArtifactRecord, RunRecord, utcnow
 from forgeml.store.rows import insert_ignore
+from registry.gadgets import Scratch
 
 RecordRun = Callable[..., str]
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Scratch:
+    """The folder crafted model files aim their side effects at."""
+    found = Scratch(tmp_path / "scratch")
+    monkeypatch.syspath_prepend(str(found.root))
+    monkeypatch.setattr(tempfile, "tempdir", str(found.temp))
+    return found
 
 
 @pytest.fixture(scope="session")

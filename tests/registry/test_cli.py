@@ -87,7 +87,9 @@ def test_register_list_promote_rollback_and_history(cli: Any, run_id: str) -> No
     trail = cli("history", "credit").stdout
     lines = [line for line in trail.splitlines() if "champion" in line]
     assert len(lines) == 3
-    assert "rollback" in lines[0] and "@2 → @1" in lines[0] and "latency regression" in lines[0]
+    assert "rolled back to the previous version" in lines[0]
+    assert "@2 → @1" in lines[0] and "latency regression" in lines[0]
+    assert "promoted" in lines[1]
     assert "ci@build" in lines[1] and "@1 → @2" in lines[1]
     assert "- → @1" in lines[2]
 
@@ -104,3 +106,10 @@ def test_commands_fail_clearly(cli: Any, project: Project, run_id: str) -> None:
     assert "no alias moves yet for credit" in cli("history", "credit").stdout
     assert history("credit", project=project) == []
     assert model_version("credit", project=project).aliases == []
+
+
+def test_a_threshold_near_one_is_listed_with_enough_digits() -> None:
+    from forgeml.cli.registry import _metrics
+
+    listed = _metrics({"test": {"threshold": 0.99996, "roc_auc": 0.81234}})
+    assert listed == "test/threshold 0.99996  test/roc_auc 0.8123"

@@ -146,14 +146,15 @@ class Client:
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        sent = {"content-type": "application/json", **(headers or {})}
         try:
-            response = self._send(method, path, data, headers or {})
+            response = self._send(method, path, data, sent)
         except (http.client.RemoteDisconnected, http.client.CannotSendRequest, OSError) as e:
             if isinstance(e, TimeoutError):
                 raise
             self.connection.close()  # the server closed the kept-alive connection: once more
             self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(30))
-            response = self._send(method, path, data, headers or {})
+            response = self._send(method, path, data, sent)
         payload = response.read()
         kind = response.getheader("content-type", "")
         decoded: Any = payload

@@ -189,7 +189,12 @@ def test_bad_rows_are_rejected_with_row_column_reason_and_value(
     source = tmp_path / "in.csv"
     source.write_text(BAD_CSV, encoding="utf-8")
     result = predict_file(
-        "credit@1", source, tmp_path / "out.parquet", project=sqlite_project, chunk_rows=chunk_rows
+        "credit@1",
+        source,
+        tmp_path / "out.parquet",
+        project=sqlite_project,
+        chunk_rows=chunk_rows,
+        on_error="skip",
     )
     assert (result.rows, result.scored, result.rejected) == (9, 3, 6)
     assert result.chosen_by == "reference"
@@ -242,7 +247,12 @@ def test_row_numbers_stay_true_across_csv_blocks(sqlite_project: Project, tmp_pa
     source = tmp_path / "in.csv"
     source.write_text(HEADER + "".join(lines))
     result = predict_file(
-        "credit", source, tmp_path / "out.parquet", project=sqlite_project, chunk_rows=7_000
+        "credit",
+        source,
+        tmp_path / "out.parquet",
+        project=sqlite_project,
+        chunk_rows=7_000,
+        on_error="skip",
     )
     assert (result.rows, result.scored, result.rejected) == (40_000, 39_997, 3)
     rejects = pq.read_table(result.rejects)
@@ -263,6 +273,7 @@ def test_parquet_values_of_the_wrong_type_reject_their_rows(
         write(texts, tmp_path / "a.parquet"),
         tmp_path / "a-out.parquet",
         project=sqlite_project,
+        on_error="skip",
     )
     assert (result.scored, result.rejected) == (0, 4)
     assert result.reasons == {
@@ -278,6 +289,7 @@ def test_parquet_values_of_the_wrong_type_reject_their_rows(
         write(mixed, tmp_path / "b.parquet"),
         tmp_path / "b-out.parquet",
         project=sqlite_project,
+        on_error="skip",
     )
     rejects = pq.read_table(result.rejects).to_pylist()
     assert [(r["row"], r["column"], r["reason"], r["value"]) for r in rejects] == [
@@ -308,7 +320,12 @@ def test_out_of_range_and_unseen_categories_are_flagged_or_refused(
     expected = expected_scores(sqlite_project, version.ref, table)  # unseen: scored as unknown
     np.testing.assert_allclose(out.column("score").to_numpy(), expected, atol=1e-12)
     refused = predict_file(
-        "credit", source, tmp_path / "refuse.csv", project=sqlite_project, out_of_range="refuse"
+        "credit",
+        source,
+        tmp_path / "refuse.csv",
+        project=sqlite_project,
+        out_of_range="refuse",
+        on_error="skip",
     )
     income = next(c for c in version.signature["inputs"] if c["name"] == "income")
     rejects = pacsv.read_csv(refused.rejects).to_pylist()
@@ -487,12 +504,25 @@ def test_cli_scores_reports_rejects_and_fails_only_when_nothing_scored(
         captured = capsys.readouterr()
         return code, captured.out, captured.err
 
+    code, out, err = run(
+        "credit", "-i", str(source), "-o", str(tmp_path / "stop.csv"), "--chunk-rows", "4"
+    )
+    assert code == 1 and "row 1 of" in err and "column 'income' is not a number" in err
+    assert "--on-error skip" in err and not (tmp_path / "stop.csv").exists()
     code, out, _ = run(
-        "credit", "-i", str(source), "-o", str(tmp_path / "out.csv"), "--chunk-rows", "4"
+        "credit",
+        "-i",
+        str(source),
+        "-o",
+        str(tmp_path / "out.csv"),
+        "--chunk-rows",
+        "4",
+        "--on-error",
+        "skip",
     )
     assert code == 0, out
     assert "credit@1 (the champion): scored 3 of 9 rows" in out
-    assert "6 rows rejected" in out and "out.rejects.csv" in out
+    assert "6 rows skipped (rows 1, 2, 3, 4, 5, 7)" in out and "out.rejects.csv" in out
     assert "income: is not a number" in out
     assert pacsv.read_csv(tmp_path / "out.rejects.csv").num_rows == 7
     code, out, _ = run(
@@ -503,6 +533,8 @@ def test_cli_scores_reports_rejects_and_fails_only_when_nothing_scored(
         str(tmp_path / "bad.parquet"),
         "--rejects",
         str(tmp_path / "why.parquet"),
+        "--on-error",
+        "skip",
     )
     assert code == 1
     assert "every row was rejected" in out

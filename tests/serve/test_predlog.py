@@ -19,6 +19,7 @@ import pytest
 
 from forgeml.errors import ConfigError, DataError, IntegrityError, NotFound
 from forgeml.project import Project
+from forgeml.serve.feedback import label_conflicts
 from forgeml.serve.inputs import LoggedInputs
 from forgeml.serve.predlog import (
     PredictionLog,
@@ -533,15 +534,16 @@ def test_feedback_joins_late_early_out_of_order_and_idempotently(project: Projec
     log.close()
     log_feedback(project, "credit", ["r1", "r9"], [1, 1], time=T0 + 3 * day)  # days later
     log_feedback(project, "credit", ["r1"], [1], time=T0 + 4 * day)  # the same label again
-    log_feedback(project, "credit", ["r4"], ["late"], time=T0 + 9 * day)  # the latest wins...
-    log_feedback(project, "credit", ["r4"], ["early"], time=T0 + 8 * day)  # ...not the last sent
+    log_feedback(project, "credit", ["r4"], ["late"], time=T0 + 9 * day)  # the first given wins,
+    log_feedback(project, "credit", ["r4"], ["early"], time=T0 + 8 * day)  # not the first sent
 
     feedback = read_feedback(project, "credit")
     assert feedback.column_names == ["request_id", "label", "time"]
     assert sorted(feedback.column("request_id").to_pylist()) == ["r1", "r2", "r3", "r4", "r9"]
     by_id = {r["request_id"]: r for r in feedback.to_pylist()}
-    assert by_id["r4"]["label"] == '"late"'
-    assert by_id["r1"]["time"] == datetime.fromtimestamp(T0 + 4 * day, UTC)
+    assert by_id["r4"]["label"] == '"early"'
+    assert by_id["r1"]["time"] == datetime.fromtimestamp(T0 + 3 * day, UTC)
+    assert label_conflicts(project, "credit") == 1  # r4; r1's repeat agrees
     window = read_feedback(project, "credit", start=T0, end=T0 + 8.5 * day)
     assert {r["request_id"]: r["label"] for r in window.to_pylist()} == {
         "r2": "0",
@@ -559,15 +561,18 @@ def test_feedback_joins_late_early_out_of_order_and_idempotently(project: Projec
             strict=True,
         )
     )
-    assert pairs == {"r1": "1", "r2": "0", "r3": "1", "r4": '"late"'}  # r9 has no prediction
-    assert decode_labels(joined.column("true_label")) == [1, 0, 1, "late"]
+    assert pairs == {"r1": "1", "r2": "0", "r3": "1", "r4": '"early"'}  # r9 has no prediction
+    assert decode_labels(joined.column("true_label")) == [1, 0, 1, "early"]
     assert labelled_predictions(project, "credit", start=T0 + 2, end=T0 + 4).num_rows == 2
 
 
-def test_equal_times_resolve_to_the_label_written_last(sqlite_project: Project) -> None:
+def test_equal_times_resolve_to_the_label_written_first(sqlite_project: Project) -> None:
     log_feedback(sqlite_project, "credit", ["a"], [0], time=T0)
     log_feedback(sqlite_project, "credit", ["a", "a"], [1, 2], time=T0)
-    assert read_feedback(sqlite_project, "credit").column("label").to_pylist() == ["2"]
+    assert read_feedback(sqlite_project, "credit").column("label").to_pylist() == ["0"]
+    every = read_feedback(sqlite_project, "credit", every=True)
+    assert every.column("label").to_pylist() == ["0", "1", "2"]
+    assert label_conflicts(sqlite_project, "credit") == 2
 
 
 def test_feedback_labels_every_arm_of_a_request(sqlite_project: Project) -> None:

@@ -284,7 +284,7 @@ def test_feedback_joins_predictions_by_request_id(lightgbm_project: Project) -> 
             [{"request_id": i, "label": n % 2 == 0} for n, i in enumerate(ids)]
             + [{"request_id": batch["ids"][1], "label": 1}],
         )
-        assert status == 200 and body == {"accepted": 11}
+        assert status == 200 and body == {"accepted": 11, "conflicts": 0}
         status, body, _ = client.post("/feedback", {"request_id": ids[0], "label": "maybe"})
         assert status == 422 and "one of" in body["problems"][0]["problem"]
         status, body, _ = client.post("/feedback", {"label": True})

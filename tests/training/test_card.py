@@ -293,3 +293,29 @@ def test_card_says_when_permutation_importance_was_cut_down_or_skipped() -> None
         {"model": {"name": "small"}, "importance": {"gain": {"a": 1.0}, "permutation": None}}
     )
     assert "Permutation importance" not in plain
+
+
+def test_a_threshold_near_one_is_not_shown_as_one_and_the_positive_class_is_named(
+    binary_context: dict[str, Any],
+) -> None:
+    model = binary_context["model"] | {"threshold": 0.99996, "positive_class": "churned"}
+    page = render_card(binary_context | {"model": model})
+    assert "0.99996" in page and "at threshold 0.99996" in page
+    assert re.search(r"Positive class</dt>\s*<dd[^>]*>churned<", page)
+
+
+def test_a_gate_where_no_check_ran_is_never_shown_as_passed(
+    binary_context: dict[str, Any],
+) -> None:
+    spec = GateSpec.model_validate({"slices": {"roc_auc": {"min": 0.7}}, "min_slice_rows": 10_000})
+    gate = evaluate_gate(spec, {}, slices={"region": {"north": {"roc_auc": 0.6, "rows": 40}}})
+    page = render_card(binary_context | {"gate": gate.to_dict()})
+    assert "gate passed" not in page and "no gate check ran" in page
+    assert '<span class="badge skip">skipped</span>' in page
+    assert "too few rows to judge: 40, fewer than min_slice_rows (10000)" in page
+
+
+def test_the_default_gate_is_named_on_the_card(binary_context: dict[str, Any]) -> None:
+    gate = evaluate_gate(GateSpec(), {"roc_auc": 0.8}, baseline={"roc_auc": 0.5}, metric="roc_auc")
+    page = render_card(binary_context | {"gate": gate.to_dict()})
+    assert "the default gate applies" in page and "roc_auc vs baseline" in page

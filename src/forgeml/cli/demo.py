@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from forgeml.cli.output import console, violation_table
-from forgeml.cli.train import print_gate
+from forgeml.cli.train import print_decision, print_gate
 from forgeml.errors import ValidationFailed
 
 if TYPE_CHECKING:  # the scenario trains models: import it when the command runs
@@ -34,6 +34,7 @@ class _Console:
 
     def trained(self, result: TrainResult) -> None:
         console.print(f"   best of {len(result.trials)} trials: {result.candidate}", markup=False)
+        print_decision(result.context)
         table = Table("metric", "test", "validation")
         for name in ("roc_auc", "pr_auc", "log_loss", "ece", "f1", "expected_cost"):
             if name in result.test:
@@ -57,15 +58,30 @@ def demo(
         Path("demo-project"), "--dir", help="Folder for the demo project."
     ),
     rows_per_month: int = typer.Option(2000, min=100, help="Applications generated per month."),
+    force: bool = typer.Option(
+        False, "--force", help="Remove an earlier demo in --dir and start afresh."
+    ),
 ) -> None:
-    """Run the demo scenario end to end in a throw-away project."""
-    from forgeml.demo.scenario import run_demo
+    """Run the demo scenario end to end in a fresh project (refuses a folder in use)."""
+    from forgeml.demo.folder import fresh_folder
 
     started = time.perf_counter()
-    result = run_demo(directory, _Console(), rows_per_month=rows_per_month)
+    fresh_folder(directory, force=force)  # before the scenario's libraries load: refuse fast
+    from forgeml.demo.scenario import run_demo
+
+    result = run_demo(directory, _Console(), rows_per_month=rows_per_month, force=force)
+    gain = result.loop.gain if result.loop is not None else None
+    if gain is not None:
+        change = f"{abs(gain):.0%} {'lower' if gain >= 0 else 'higher'}"
+        console.print(
+            f"\n[bold]retraining paid off: log loss {change} than the first champion's[/]"
+            if gain > 0
+            else f"\n[bold]retraining did not pay off this time: log loss {change}[/]"
+        )
     console.print(
         f"\n[bold green]done[/] in {time.perf_counter() - started:.1f}s: "
         f"{len(result.versions)} dataset versions stored, a corrupted batch refused on "
-        f"{len(result.rejected)} rules, champion {result.champion or 'none'}. Inspect with: "
-        f"forgeml --project {result.project} models credit"
+        f"{len(result.rejected)} rules, champion {result.champion or 'none'}, no rollout "
+        f"left open. Inspect with: forgeml --project {result.project} models credit",
+        soft_wrap=True,
     )

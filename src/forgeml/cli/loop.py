@@ -9,6 +9,7 @@ from rich.table import Table
 
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console
+from forgeml.report.states import cycle_sentence
 
 __all__ = ["cycles_command", "loop_command", "retrain_command"]
 
@@ -29,9 +30,7 @@ def retrain_command(
         key=key,
         progress=lambda text: console.print(f"   {text}", markup=False),
     )
-    console.print(
-        f"cycle {cycle.key}: {cycle.status}" + (f" — {cycle.reason}" if cycle.reason else "")
-    )
+    console.print(f"cycle {cycle.key}: {cycle_sentence(cycle.status, cycle.stage, cycle.details)}")
 
 
 def loop_command(
@@ -76,16 +75,14 @@ def cycles_command(
     project = state(ctx).project()
     with project.store.read() as session:
         found = rows.latest(session, model)
-        table = Table("key", "status", "stage", "challenger", "why")
+        table = Table("key", "challenger", "what happened")
         for c in found:
             details = c.details or {}
             add_row(
                 table,
                 c.key,
-                c.status,
-                c.stage,
                 f"@{details['challenger']}" if "challenger" in details else "-",
-                str(details.get("reason", "")),
+                cycle_sentence(c.status, c.stage, details),
             )
     if not found:
         console.print(f"model '{model}' has had no retraining cycles")

@@ -139,6 +139,13 @@ def _print_report(report: MonitorReport, out: Console = console) -> None:
         add_row(table, *row)
     out.print(table)
     out.print(_verdict(report), markup=False, soft_wrap=True)
+    if report.label_conflicts:
+        out.print(
+            f"{report.label_conflicts} feedback label(s) conflict with an earlier label for the "
+            "same request: the first label is kept (forgeml's log keeps them all)",
+            markup=False,
+            soft_wrap=True,
+        )
     new = [a for a in report.alerts if a.created]
     known = len(report.alerts) - len(new)
     if new:
@@ -185,7 +192,9 @@ def alerts_command(
     """List stored alerts, oldest first: when, model, kind, severity, message, delivery."""
     from forgeml.monitor.alerts import list_alerts
 
-    found = list_alerts(state(ctx).project(), model, since=_when(since, "--since"))
+    project = state(ctx).project()
+    found = list_alerts(project, model, since=_when(since, "--since"))
+    hooked = bool(_webhooks([], project.spec.monitor.webhooks))
     if as_json:
         typer.echo(json.dumps([_alert_dict(a) for a in found], indent=2))
         return
@@ -200,16 +209,25 @@ def alerts_command(
         table.add_column(header, no_wrap=header != "message")  # the message takes the rest
     for a in found:
         cells = [f"{a.created_at:%Y-%m-%d %H:%M}", a.model, a.kind, a.severity, a.message]
-        add_row(table, *(cells[:1] + cells[2:] if model is not None else cells), _delivery(a))
+        add_row(
+            table, *(cells[:1] + cells[2:] if model is not None else cells), _delivery(a, hooked)
+        )
     console.print(table)
+    if not hooked and any(a.delivered_at is None for a in found):
+        console.print(
+            f"no webhook configured: alerts are only stored; set monitor.webhooks in "
+            f"forgeml.yaml or {ENV_WEBHOOKS} to have them sent",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
-def _delivery(alert: Alert) -> str:
+def _delivery(alert: Alert, hooked: bool) -> str:
     if alert.delivered_at is not None:
         return f"{alert.delivered_at:%Y-%m-%d %H:%M}"
     if alert.attempts:
         return f"no ({alert.attempts} attempt{'s' if alert.attempts > 1 else ''})"
-    return "pending"
+    return "pending" if hooked else "no webhook configured"
 
 
 def _alert_dict(alert: Alert) -> dict[str, Any]:

@@ -1,13 +1,19 @@
-"""Terminal output shared by the commands: one console, error rendering, tables."""
+"""Terminal output shared by the commands: one console, error rendering, tables, progress.
+
+On a terminal, progress is a spinner or a bar that redraws itself; elsewhere (CI logs,
+output piped to a file) it is one plain line per step on stderr, and nothing is wrapped
+at 80 columns: the reader's tools wrap long lines, not forgeml.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -15,8 +21,27 @@ from rich.text import Text
 from forgeml.data.validation import Violation
 from forgeml.errors import ForgemlError
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# Off a terminal, lines are this wide before anything wraps (a table's row, a long reason).
+UNWRAPPED_WIDTH = 1000
+
+
+class _Console(Console):
+    """A console that wraps to the terminal's width, and not at all off a terminal."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal or self._width is not None:
+            return size
+        return ConsoleDimensions(max(size.width, UNWRAPPED_WIDTH), size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+console = _Console(highlight=False)
+errors = _Console(stderr=True, highlight=False)
 
 
 def print_error(error: ForgemlError) -> None:
@@ -47,10 +72,29 @@ def print_json(data: Any) -> None:
 
 
 @contextmanager
-def stages(title: str, quiet: bool = False) -> Iterator[Any]:
-    """A spinner whose text follows the stage names a long job reports."""
-    if quiet or not console.is_terminal:
+def stages(title: str, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """Show the stages a long job reports: a spinner on a terminal, else one line each.
+
+    The lines go to stderr, so what a command prints on stdout stays clean for piping.
+    """
+    if quiet:
         yield lambda _stage: None
         return
-    with console.status(f"{title}…") as status:
+    if not errors.is_terminal:
+        yield lambda stage: errors.print(f"{title}: {stage}", markup=False, soft_wrap=True)
+        return
+    with errors.status(f"{title}…") as status:
         yield lambda stage: status.update(f"{title}: {stage}…")
+
+
+def every(seconds: float, say: Callable[[str], None]) -> Callable[..., None]:
+    """``say`` at most once per ``seconds`` (always the first time, and when ``last=True``)."""
+    last_said = [-float("inf")]
+
+    def maybe(text: str, *, last: bool = False) -> None:
+        now = time.monotonic()
+        if last or now - last_said[0] >= seconds:
+            last_said[0] = now
+            say(text)
+
+    return maybe

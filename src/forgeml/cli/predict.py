@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,15 +14,16 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from forgeml.cli.context import state
-from forgeml.cli.output import add_row, console
+from forgeml.cli.output import add_row, console, errors, every
 from forgeml.serve.inputs import OutOfRange
 
 if TYPE_CHECKING:  # scoring loads the model libraries: import it when the command runs
-    from forgeml.serve.batch import BatchResult
+    from forgeml.serve.batch import BatchResult, OnError
 
 __all__ = ["predict_command"]
 
 MAX_REASONS = 10
+PLAIN_EVERY_S = 5.0  # off a terminal, a progress line at most this often
 _CHOSEN = {
     "reference": "",
     "champion": " (the champion)",
@@ -57,13 +59,23 @@ def predict_command(
         help="flag: score numbers far outside the training range and flag them; "
         "refuse: reject those rows.",
     ),
+    on_error: str = typer.Option(
+        "stop",
+        "--on-error",
+        help="stop: end at the first row that cannot be scored, naming its row and column, "
+        "and write nothing; skip: score the other rows and list the bad ones in the rejects file.",
+    ),
 ) -> None:
-    """Score every row of a file; bad rows go to a rejects file with the reason.
+    """Score every row of a file; a bad row stops it, or is skipped with --on-error skip.
 
-    Exits 0 when rows were scored (even with rejects) and 1 when every row was rejected.
+    Exits 0 when rows were scored (even with rows skipped) and 1 when a row stopped the run
+    or every row was rejected.
     """
     from forgeml.serve.batch import predict_file
 
+    if on_error not in ("stop", "skip"):
+        raise typer.BadParameter(f"'{on_error}' is not stop or skip", param_hint="--on-error")
+    mode: OnError = "stop" if on_error == "stop" else "skip"
     project = state(ctx).project()
     with _progress_bar() as progress:
         result = predict_file(
@@ -74,6 +86,7 @@ def predict_command(
             rejects=rejects,
             chunk_rows=chunk_rows,
             out_of_range=out_of_range,
+            on_error=mode,
             progress=progress,
         )
     _summary(result)
@@ -84,7 +97,24 @@ def predict_command(
 
 @contextmanager
 def _progress_bar() -> Iterator[Any]:
-    """A progress callback for :func:`predict_file` drawing a bar (on a terminal only)."""
+    """A progress callback for :func:`predict_file`: a bar on a terminal, else a plain line
+    on stderr every few seconds (CI logs)."""
+    if not console.is_terminal:
+        from forgeml.report.text import duration
+
+        started = time.monotonic()
+        say = every(PLAIN_EVERY_S, lambda text: errors.print(text, markup=False, soft_wrap=True))
+
+        def line(*, done: int, total: int, unit: str, rows: int, rejected: int) -> None:
+            amount = f"{done:,}/{total:,} rows" if unit == "rows" else f"{_mb(done)}/{_mb(total)}"
+            say(
+                f"scoring: {amount}, {rows:,} rows read, {rejected:,} rejected · "
+                f"{duration(time.monotonic() - started)} elapsed",
+                last=done >= total,
+            )
+
+        yield line
+        return
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -117,9 +147,11 @@ def _summary(result: BatchResult) -> None:
     if not result.rejected:
         _say(f"no rows rejected (empty rejects file: {escape(str(result.rejects))})")
         return
+    shown = ", ".join(map(str, result.first_rejected))
+    etc = ", ..." if result.rejected > len(result.first_rejected) else ""
     _say(
-        f"[yellow]{_rows(result.rejected)} rejected[/] → {escape(str(result.rejects))} "
-        "(row number, column, reason, value)"
+        f"[yellow]{_rows(result.rejected)} skipped[/] (rows {shown}{etc}) → "
+        f"{escape(str(result.rejects))} (row number, column, reason, value)"
     )
     table = Table("column: reason", "rows", title="why rows were rejected", title_justify="left")
     for reason, count in list(result.reasons.items())[:MAX_REASONS]:

@@ -21,12 +21,14 @@ def init(
     ),
     name: str | None = typer.Option(None, help="Project name (default: the folder name)."),
 ) -> None:
-    """Create a project: forgeml.yaml with commented defaults and the .forgeml/ store."""
+    """Create a project: forgeml.yaml with every section commented, the .forgeml/ store,
+    and a .gitignore entry for it."""
     project = Project.init(directory or state(ctx).project_dir or Path("."), name=name)
     console.print(f"project [bold]{project.spec.project}[/] ready in {project.root}")
     console.print(f"  spec:      {project.root / 'forgeml.yaml'}")
     console.print(f"  metadata:  {project.store.display_url}")
     console.print(f"  artifacts: {project.artifacts.url}")
+    console.print(f"  git:       {project.root / '.gitignore'} ignores .forgeml/")
     project.close()
 
 

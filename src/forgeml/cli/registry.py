@@ -20,6 +20,7 @@ from forgeml.registry import (
     versions,
 )
 from forgeml.registry.aliases import AliasEvent
+from forgeml.report.states import alias_sentence
 
 __all__ = [
     "history_command",
@@ -141,7 +142,7 @@ def history_command(
             table,
             f"{e.created_at:%Y-%m-%d %H:%M:%S}",
             e.alias,
-            e.action,
+            alias_sentence(e.action),
             _move(e),
             e.actor,
             e.reason,
@@ -160,13 +161,19 @@ def _gate(gate: dict[str, Any] | None) -> str:
     if gate is None:
         return "-"
     passed = gate.get("passed")
-    return "passed" if passed is True else "failed" if passed is False else "recorded"
+    verdict = "passed" if passed is True else "failed" if passed is False else "no check ran"
+    return f"{verdict} (default gate)" if gate.get("default") else verdict
 
 
 def _metrics(metrics: dict[str, Any], limit: int = 4) -> str:
     """The first few numbers of a metrics document; nested keys joined by '/'."""
+    from forgeml.report.text import probability
+
     flat = list(_numbers(metrics))
-    shown = [f"{key} {value:.4g}" for key, value in flat[:limit]]
+    shown = [
+        f"{key} {probability(value) if key.endswith('threshold') else f'{value:.4g}'}"
+        for key, value in flat[:limit]
+    ]
     more = len(flat) - limit
     return "  ".join(shown) + (f"  (+{more})" if more > 0 else "") if shown else "-"
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
 from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console
+from forgeml.report.states import rollout_sentence
 
 __all__ = ["rollout_app", "serve_command"]
 
@@ -140,7 +143,7 @@ def rollout_stop(
         model, outcome="promoted" if promote else "stopped", reason=reason, project=project
     )
     if ended is not None:
-        console.print(f"ended ({ended.status}): {ended.describe()}")
+        console.print(f"{rollout_sentence(ended.status)}: {ended.describe()}")
 
 
 @rollout_app.command("status")
@@ -148,10 +151,11 @@ def rollout_status(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="The model."),
 ) -> None:
-    """The model's rollouts, newest first."""
+    """The model's rollouts, newest first; for the running one, each arm's numbers so far."""
     from forgeml.serve.rollout import rollout_history
 
-    rows = rollout_history(model, project=state(ctx).project())
+    project = state(ctx).project()
+    rows = rollout_history(model, project=project)
     if not rows:
         console.print(f"model '{model}' has had no rollouts")
         return
@@ -163,8 +167,44 @@ def rollout_status(
             r.mode,
             f"{r.share:.0%}" if r.mode == "canary" else "-",
             r.key or "-",
-            r.status,
+            rollout_sentence(r.status),
             r.started_by,
             r.end_reason or r.reason,
+        )
+    console.print(table)
+    _arms_so_far(project, model)
+
+
+def _arms_so_far(project: Any, model: str) -> None:
+    """Per arm of the running rollout: predictions, labelled ones, the metric and its interval."""
+    from forgeml.loop.rollouts import rollout_progress
+
+    found = rollout_progress(project, model)
+    if found is None:
+        return
+    rollout, arms = found
+    needed = project.spec.policy.rollout.predictions
+    metric = arms[0].metric
+    table = Table(
+        "arm",
+        "version",
+        "predictions",
+        "labelled",
+        metric,
+        "95% interval",
+        title=f"so far ({rollout.mode} of @{rollout.version}; it is decided at {needed:,} "
+        "labelled predictions in its arm)",
+        title_justify="left",
+    )
+    for arm in arms:
+        interval = "-" if arm.low is None else f"{arm.low:.4f} to {arm.high:.4f}"
+        add_row(
+            table,
+            arm.arm,
+            f"@{arm.version}",
+            f"{arm.predictions:,}",
+            f"{arm.labelled:,}",
+            "-" if arm.value is None else f"{arm.value:.4f}",
+            interval,
         )
     console.print(table)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from forgeml.cli.context import state
@@ -63,11 +64,13 @@ def train_command(
             register=register,
             progress=progress,
         )
+    print_dataset(result.context)
     trials_done = len(result.trials)
     console.print(
         f"best of {trials_done} trials: [bold]{result.candidate}[/] "
         f"{_params(result.params)}  (run {result.run_id[:8]})"
     )
+    print_decision(result.context)
     table = Table("metric", "test", "validation", "champion")
     for name in MAIN:
         if name in result.test:
@@ -117,22 +120,46 @@ def report_command(
     console.print(f"model card written to {path}")
 
 
+def print_dataset(context: dict[str, Any]) -> None:
+    """Which dataset version the model learnt from, and how its rows were split."""
+    data = context.get("dataset") or {}
+    split = data.get("split") or {}
+    console.print(
+        f"trained on dataset [bold]{escape(str(data.get('ref')))}[/]: {data.get('rows', 0):,} rows "
+        f"({split.get('method', '?')} split: {split.get('train', 0):,} train, "
+        f"{split.get('valid', 0):,} validation, {split.get('test', 0):,} test)"
+    )
+
+
+def print_decision(context: dict[str, Any]) -> None:
+    """For a binary model: which class it scores, and the threshold it decides at."""
+    from forgeml.report.text import probability
+
+    model = context.get("model") or {}
+    if model.get("task") != "binary":
+        return
+    threshold = model.get("threshold")
+    console.print(
+        f"positive class: {escape(repr(model.get('positive_class')))} (scores are its "
+        "probability); it is predicted when the score is at least "
+        f"{probability(threshold if threshold is not None else 0.5)}"
+    )
+
+
 def print_gate(result: GateResult) -> None:
+    if result.note:
+        console.print(f"{escape(result.note)}")
     if not result.checks:
-        console.print("gate: no checks declared (add a 'gate:' section to forgeml.yaml)")
+        console.print("gate: no check ran")
         return
     table = Table("check", "value", "bound", "result", "detail", title="gate", title_justify="left")
     for check in result.checks:
-        add_row(
-            table,
-            check.name,
-            _fmt(check.value),
-            check.bound,
-            "pass" if check.passed else "FAIL",
-            check.detail,
-        )
+        add_row(table, check.name, _fmt(check.value), check.bound, check.outcome, check.detail)
     console.print(table)
-    console.print("[green]gate passed[/]" if result.passed else "[red]gate failed[/]")
+    for check in result.skipped:
+        console.print(f"[yellow]skipped[/] {escape(check.name)}: {escape(check.detail)}")
+    colour = "red" if not result.passed else "green" if result.ran else "yellow"
+    console.print(f"[{colour}]{result.verdict}[/]")
 
 
 def _fmt(value: Any) -> str:

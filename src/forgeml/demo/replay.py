@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from forgeml.demo.credit import START
 from forgeml.loop.daemon import tick
 from forgeml.project import Project
+from forgeml.report.states import cycle_sentence
 from forgeml.serve.app import ModelServer
 from forgeml.serve.deployment import Deployment
 from forgeml.serve.options import ServeOptions
@@ -182,7 +183,9 @@ def _note(record: MonthRecord, outcome: Any, deployment: Deployment) -> None:
     if outcome.fired:
         record.events.append(f"{', '.join(outcome.fired)} detected")
     for cycle in outcome.cycles:
-        record.events.append(f"retraining cycle {cycle.status}: {cycle.reason or cycle.stage}")
+        record.events.append(
+            f"retraining cycle: {cycle_sentence(cycle.status, cycle.stage, cycle.details)}"
+        )
     if outcome.verdict is not None:
         record.events.append(outcome.verdict.describe())
 
@@ -192,7 +195,8 @@ def _post(
 ) -> tuple[int, Any]:
     for attempt in (1, 2):
         try:
-            client.request("POST", path, body=json.dumps(body), headers=headers)
+            sent = {"content-type": "application/json", **headers}
+            client.request("POST", path, body=json.dumps(body), headers=sent)
             response = client.getresponse()
             return response.status, json.loads(response.read())
         except (ConnectionError, http.client.HTTPException):

@@ -21,6 +21,7 @@ from forgeml.config import SPEC_FILE
 from forgeml.data import DatasetVersion, ingest
 from forgeml.data.validation import Violation
 from forgeml.demo.credit import generate_credit
+from forgeml.demo.folder import fresh_folder
 from forgeml.demo.year import YearResult, run_year
 from forgeml.errors import ForgemlError, ValidationFailed
 from forgeml.project import Project
@@ -103,12 +104,11 @@ def run_demo(
     rows_per_month: int = 2000,
     traffic_rows: int = 1500,
     seed: int = 7,
+    force: bool = False,
 ) -> DemoResult:
-    root = Path(directory).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    spec = root / SPEC_FILE
-    if not spec.exists():
-        spec.write_text(SPEC, encoding="utf-8")
+    """Run the scenario in a fresh project in ``directory`` (see :func:`fresh_folder`)."""
+    root = fresh_folder(Path(directory), force=force)
+    (root / SPEC_FILE).write_text(SPEC, encoding="utf-8")
     with Project.init(root) as project:
         narrator.step(f"Project in {project.root}")
         narrator.say(f"metadata: {project.store.display_url}; artifacts: {project.artifacts.url}")

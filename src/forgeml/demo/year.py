@@ -8,6 +8,7 @@ the comparison, the loop's cycles and the registry's alias history for the timel
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,10 @@ from forgeml.demo.timeline import MonthScore, write_timeline
 from forgeml.monitor.alerts import list_alerts
 from forgeml.project import Project
 from forgeml.registry import history, load_model
+from forgeml.report.text import duration
 from forgeml.serve.predlog import labelled_predictions
+from forgeml.serve.rollout import active_rollout, end_rollout
+from forgeml.store import cycles as cycle_rows
 from forgeml.training.predict import Predictor
 
 __all__ = ["YearResult", "run_year"]
@@ -43,22 +47,31 @@ class YearResult:
     promoted_month: int | None
     alerts: int
     summary: list[str]
+    gain: float | None = None  # how much lower the log loss was after retraining (a share)
+    closed: str | None = None  # the rollout still open at the year's end, and how it ended
 
 
 def run_year(project: Project, traffic: pa.Table, teller: Teller, path: Path) -> YearResult:
     """Replay ``traffic`` through the server with the loop, then report the year."""
 
+    total = len(set(traffic.column("month").to_pylist()))
+    started = time.monotonic()
+
     def month_line(m: MonthRecord) -> None:
         answered = ", ".join(f"@{v} {n:,}" for v, n in sorted(m.versions.items()))
         drift = "-" if m.drift_share is None else f"{m.drift_share:.0%}"
         teller.say(
-            f"month {m.month:>2}: {m.rows:,} scored ({answered}); inputs drifted {drift}"
+            f"month {m.month:>2}/{total}: {m.rows:,} scored ({answered}); inputs drifted {drift}"
             + (f" ({', '.join(m.drifted[:3])})" if m.drifted else "")
+            + f" · {_clock(time.monotonic() - started, m.month, total)}"
         )
         for event in m.events:
             teller.say(f"          {event}")
 
     months = replay_year(project, traffic, say=lambda _t: None, on_month=month_line)
+    closed = _close_rollout(project)
+    if closed:
+        teller.say(closed)
     scores = _scores(project, traffic, months)
     drift_month = next((m.month for m in months if m.drifted), None)
     events = history("credit", project=project)
@@ -67,7 +80,7 @@ def run_year(project: Project, traffic: pa.Table, teller: Teller, path: Path) ->
     for m in months:
         if promoted_month is None and m.champion is not None and m.champion != first_version:
             promoted_month = m.month
-    summary = _summary(scores, months, drift_month, promoted_month)
+    summary, gain = _summary(scores, months, drift_month, promoted_month)
     moves = [
         f"{e.created_at:%Y-%m-%d %H:%M:%S} {e.action} {e.alias}: "
         f"@{e.from_version if e.from_version is not None else '-'} → @{e.to_version} "
@@ -80,7 +93,28 @@ def run_year(project: Project, traffic: pa.Table, teller: Teller, path: Path) ->
         teller.say(line)
     alerts = list_alerts(project, "credit")
     teller.say(f"{len(alerts)} alerts stored; timeline: {path.name} (one HTML file, opens offline)")
-    return YearResult(months, scores, path, drift_month, promoted_month, len(alerts), summary)
+    return YearResult(
+        months, scores, path, drift_month, promoted_month, len(alerts), summary, gain, closed
+    )
+
+
+def _clock(elapsed: float, done: int, total: int) -> str:
+    left = elapsed / max(done, 1) * (total - done)
+    return f"{duration(elapsed)} elapsed, about {duration(left)} left"
+
+
+def _close_rollout(project: Project) -> str | None:
+    """End a rollout the year left undecided, so the demo leaves nothing open."""
+    rollout = active_rollout(project, "credit")
+    if rollout is None:
+        return None
+    reason = "the year ended before its labels could decide"
+    end_rollout("credit", outcome="stopped", reason=reason, project=project)
+    with project.store.write() as session:
+        for cycle in cycle_rows.unfinished(session, "credit"):
+            details = dict(cycle.details or {}) | {"reason": f"its rollout was stopped: {reason}"}
+            cycle_rows.update(session, cycle.id, stage="done", status="kept", details=details)
+    return f"{rollout.describe()} stopped: {reason}; the champion stays"
 
 
 def _scores(project: Project, traffic: pa.Table, months: list[MonthRecord]) -> list[MonthScore]:
@@ -119,8 +153,9 @@ def _summary(
     months: list[MonthRecord],
     drift_month: int | None,
     promoted_month: int | None,
-) -> list[str]:
+) -> tuple[list[str], float | None]:
     lines = []
+    gain = None
     served = sum(m.rows for m in months)
     errors = sum(m.errors for m in months)
     lines.append(f"{served:,} applications scored over HTTP in 12 months, {errors} errors")
@@ -131,7 +166,7 @@ def _summary(
     )
     if promoted_month is None:
         lines.append("no challenger was promoted: the champion served the whole year")
-        return lines
+        return lines, gain
     lines.append(f"a retrained challenger became champion at the end of month {promoted_month}")
     before = [s for s in scores if s.month < 7]
     after = [s for s in scores if s.month > promoted_month]
@@ -143,13 +178,14 @@ def _summary(
     if after:
         served_ll = _mean(s.served_log_loss for s in after)
         frozen_ll = _mean(s.frozen_log_loss for s in after)
+        gain = (frozen_ll - served_ll) / frozen_ll
         lines.append(
-            f"months {after[0].month}-{after[-1].month}, after retraining: log loss "
+            f"gain from retraining, months {after[0].month}-{after[-1].month}: log loss "
             f"{served_ll:.3f} served vs {frozen_ll:.3f} had the first champion never been "
-            f"retrained ({(frozen_ll - served_ll) / frozen_ll:.0%} lower); ROC AUC "
+            f"retrained ({abs(gain):.0%} {'lower' if gain >= 0 else 'higher'}); ROC AUC "
             f"{_mean(s.served_auc for s in after):.3f} vs {_mean(s.frozen_auc for s in after):.3f}"
         )
-    return lines
+    return lines, gain
 
 
 def _mean(values: Iterable[float]) -> float:

@@ -10,24 +10,26 @@ record the outcome and an alert says what happened.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgeml.monitor.alerts import raise_alert
-from forgeml.monitor.performance import labelled_rows, window_metrics
+from forgeml.monitor.performance import LabelledRows, labelled_rows, window_metrics
 from forgeml.project import Project
 from forgeml.registry import promote
 from forgeml.registry.versions import model_version
-from forgeml.serve.predlog import labelled_predictions
+from forgeml.serve.predlog import labelled_predictions, read_predictions
 from forgeml.serve.rollout import Rollout, active_rollout, end_rollout
 from forgeml.store import cycles as rows
 from forgeml.training import metrics as m
 
-__all__ = ["Verdict", "settle"]
+__all__ = ["ArmProgress", "Verdict", "rollout_progress", "settle"]
 
 _TICK = timedelta(microseconds=1)  # window ends are exclusive
 
@@ -54,12 +56,98 @@ class Verdict:
         )
 
 
+@dataclass(frozen=True)
+class ArmProgress:
+    """One arm of a rollout so far: its predictions, how many are labelled, its metric.
+
+    ``low`` and ``high`` bound the metric's 95% bootstrap interval (None with fewer than
+    :data:`MIN_INTERVAL_LABELS` labels, or when the metric cannot be computed).
+    """
+
+    arm: str
+    version: int
+    predictions: int
+    labelled: int
+    metric: str
+    value: float | None
+    low: float | None
+    high: float | None
+
+
+MIN_INTERVAL_LABELS = 20
+_RESAMPLES = 200
+
+
+def rollout_progress(
+    project: Project, model: str, *, metric: str | None = None
+) -> tuple[Rollout, list[ArmProgress]] | None:
+    """The active rollout's arms (champion, then challenger) so far; None when none is active.
+
+    The champion's arm counts from the challenger's first prediction, as :func:`settle`
+    compares them.
+    """
+    rollout = active_rollout(project, model)
+    if rollout is None:
+        return None
+    measured = _measure(project, model, rollout, metric)
+    predictions = read_predictions(project, model, columns=["arm", "version", "time"])
+    since = measured.since
+    arms = []
+    for (arm, version), labelled, value, interval in zip(
+        measured.arms, measured.labelled, measured.values, measured.intervals, strict=True
+    ):
+        made = _rows(predictions, arm, version if arm != "champion" else None)
+        if arm == "champion" and since is not None and made.num_rows:
+            made = made.filter(pc.greater_equal(made.column("time"), pa.scalar(since)))
+        number = version if version is not None else measured.champion
+        arms.append(
+            ArmProgress(arm, number, made.num_rows, labelled, measured.metric, value, *interval)
+        )
+    return rollout, arms
+
+
 def settle(project: Project, model: str, *, metric: str | None = None) -> Verdict | None:
     """Decide the model's active rollout if its labels allow; None when none is active."""
     rollout = active_rollout(project, model)
     if rollout is None:
         return None
     policy = project.spec.policy.rollout
+    measured = _measure(project, model, rollout, metric, intervals=False)
+    metric = measured.metric
+    values = measured.values
+    labels = measured.labelled[1]
+    if labels < policy.predictions or values[0] is None or values[1] is None:
+        return Verdict(
+            rollout, labels, policy.predictions, metric, values[0], values[1], False, None
+        )
+    theirs_value, ours_value = values[0], values[1]
+    if m.HIGHER_IS_BETTER.get(metric, True):
+        worse = theirs_value - ours_value
+    else:
+        worse = ours_value - theirs_value
+    outcome = "promoted" if worse <= policy.max_drop else "rolled_back"
+    verdict = Verdict(
+        rollout, labels, policy.predictions, metric, theirs_value, ours_value, True, outcome
+    )
+    _apply(project, model, verdict)
+    return verdict
+
+
+@dataclass(frozen=True)
+class _Measured:
+    metric: str
+    champion: int
+    since: Any
+    arms: list[tuple[str, int | None]]
+    labelled: list[int]
+    values: list[float | None]
+    intervals: list[tuple[float | None, float | None]]
+
+
+def _measure(
+    project: Project, model: str, rollout: Rollout, metric: str | None, *, intervals: bool = True
+) -> _Measured:
+    """The champion's and the challenger's labelled predictions and metric, over one period."""
     champion = model_version(f"{model}@champion", project=project)
     task = str(champion.signature.get("task") or "binary")
     metric = metric or project.spec.monitor.metric or m.DEFAULT_METRIC[task]
@@ -71,32 +159,56 @@ def settle(project: Project, model: str, *, metric: str | None = None) -> Verdic
     if since is not None:
         theirs = theirs.filter(pc.greater_equal(theirs.column("time"), pa.scalar(since)))
     classes = champion.signature.get("classes")
-    threshold = champion.metrics.get("test", {}).get("threshold") or 0.5
+    threshold = float(champion.metrics.get("test", {}).get("threshold") or 0.5)
     values: list[float | None] = []
+    bounds: list[tuple[float | None, float | None]] = []
     for table in (theirs, ours):
         labelled = labelled_rows(table, task=task, classes=classes)
-        if len(labelled) == 0:
-            values.append(None)
-            continue
-        span = [(labelled.times.min().item(), labelled.times.max().item() + _TICK)]
-        result = window_metrics(labelled, span, threshold=float(threshold))[0]
-        value = result.metrics.get(metric)
-        values.append(float(value) if isinstance(value, int | float) else None)
-    if ours.num_rows < policy.predictions or values[0] is None or values[1] is None:
-        return Verdict(
-            rollout, ours.num_rows, policy.predictions, metric, values[0], values[1], False, None
-        )
-    theirs_value, ours_value = values[0], values[1]
-    if m.HIGHER_IS_BETTER.get(metric, True):
-        worse = theirs_value - ours_value
-    else:
-        worse = ours_value - theirs_value
-    outcome = "promoted" if worse <= policy.max_drop else "rolled_back"
-    verdict = Verdict(
-        rollout, ours.num_rows, policy.predictions, metric, theirs_value, ours_value, True, outcome
+        values.append(_metric(labelled, metric, threshold))
+        wanted = intervals and len(labelled) >= MIN_INTERVAL_LABELS
+        bounds.append(_interval(labelled, metric, threshold) if wanted else (None, None))
+    return _Measured(
+        metric,
+        champion.version,
+        since,
+        [("champion", None), (arm, rollout.version)],
+        [theirs.num_rows, ours.num_rows],
+        values,
+        bounds,
     )
-    _apply(project, model, verdict)
-    return verdict
+
+
+def _metric(rows: LabelledRows, metric: str, threshold: float) -> float | None:
+    if len(rows) == 0:
+        return None
+    span = [(rows.times.min().item(), rows.times.max().item() + _TICK)]
+    value = window_metrics(rows, span, threshold=threshold)[0].metrics.get(metric)
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def _interval(
+    rows: LabelledRows, metric: str, threshold: float
+) -> tuple[float | None, float | None]:
+    """The metric's 95% percentile bootstrap interval over the labelled rows."""
+    rng = np.random.default_rng(0)
+    found = []
+    for _ in range(_RESAMPLES):
+        pick = rng.integers(0, len(rows), len(rows))
+        sample = LabelledRows(
+            rows.times[pick],
+            rows.y[pick],
+            rows.scores[pick],
+            rows.predicted[pick],
+            rows.versions[pick],
+            rows.task,
+        )
+        value = _metric(sample, metric, threshold)
+        if value is not None:
+            found.append(value)
+    if len(found) < _RESAMPLES // 2:
+        return None, None
+    low, high = np.percentile(found, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def _apply(project: Project, model: str, verdict: Verdict) -> None:

@@ -39,6 +39,7 @@ from forgeml.monitor.quality import QualityReport, data_quality
 from forgeml.monitor.references import reference_for
 from forgeml.project import ProjectLike, resolve_project
 from forgeml.registry.versions import ModelVersion, model_version
+from forgeml.serve.feedback import label_conflicts
 from forgeml.serve.predlog import labelled_predictions, read_predictions
 from forgeml.serve.segments import to_utc
 from forgeml.training import metrics as m
@@ -86,6 +87,8 @@ class MonitorReport:
     changes: list[ChangePoint]
     alerts: list[Alert] = field(default_factory=list)
     window_profiles: list[WindowProfile] = field(default_factory=list)
+    label_conflicts: int = 0
+    """Feedback labels stored for the model that differ from their request's first label."""
 
     @property
     def drifted(self) -> bool:
@@ -110,6 +113,7 @@ class MonitorReport:
             "quality": None if self.quality is None else self.quality.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
             "alerts": [a.to_dict() for a in self.alerts],
+            "label_conflicts": self.label_conflicts,
         }
 
 
@@ -194,6 +198,7 @@ def monitor(
         quality=data_quality(reference, whole) if enough else None,
         changes=change_points(rows) if len(rows) >= min_labels else [],
         window_profiles=profiles,
+        label_conflicts=label_conflicts(found, model),
     )
     if alert:
         report.alerts.extend(_alerts(found, report, max_drop))

@@ -4,11 +4,11 @@ Each move happens in one write transaction together with its audit row, with the
 row locked, so concurrent moves of one model's aliases queue and never interleave.
 
 >>> import tempfile
->>> from sklearn.dummy import DummyClassifier
+>>> from sklearn.linear_model import LogisticRegression
 >>> from forgeml import Project
 >>> from forgeml.registry import ModelBundle, register_model
 >>> project = Project.init(tempfile.mkdtemp(), name="docs")
->>> bundle = ModelBundle("sklearn", DummyClassifier().fit([[0], [1]], [0, 1]), {})
+>>> bundle = ModelBundle("sklearn", LogisticRegression().fit([[0], [1]], [0, 1]), {})
 >>> for _ in range(2):
 ...     _ = register_model("credit", bundle, signature={}, metrics={}, lineage={},
 ...                        project=project)
@@ -34,8 +34,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from forgeml.errors import ConfigError, ForgemlError, NotFound
-from forgeml.project import ProjectLike, resolve_project, who
+from forgeml.project import Project, ProjectLike, resolve_project, who
+from forgeml.registry.bundle import load_bundle
 from forgeml.registry.documents import finite_document
+from forgeml.registry.model_check import check_predicts
 from forgeml.registry.refs import check_alias, check_model_name, parse_model_ref
 from forgeml.store import registry as queries
 from forgeml.store.models import AliasEventRecord, ModelRecord, ModelVersionRecord
@@ -88,6 +90,10 @@ def promote(
     ``gate`` is the result of the checks that cleared the candidate, stored with the
     audit row (NaN recorded as None); a gate result whose ``passed`` is False is refused.
 
+    The version is loaded as a server would load it and must predict on example rows
+    (:mod:`forgeml.registry.model_check`); if it cannot, ModelCannotPredict is raised and
+    the alias stays where it was.
+
     Promoting the version that already holds the alias changes nothing and records no
     audit row: it returns the event that last moved the alias there, so a promotion that
     is retried (after a crash, or by a policy that runs again) is harmless.
@@ -114,6 +120,7 @@ def promote(
             events = queries.alias_events(session, model, alias)
             if events:
                 return AliasEvent.from_record(events[-1], name)
+        _check_predicts(found, name, target)
         return _move(
             session, model, name, alias, "promote", current, target, actor, reason, gate_doc
         )
@@ -155,7 +162,14 @@ def rollback(
                 f"--alias {alias} --reason TEXT'",
             )
         target = queries.get_version(session, model, held[-2])
+        _check_predicts(found, name, target)
         return _move(session, model, name, alias, "rollback", current, target, actor, reason, None)
+
+
+def _check_predicts(found: Project, name: str, target: ModelVersionRecord) -> None:
+    """Load the version's bundle as a server would, and refuse it if it cannot predict."""
+    bundle = load_bundle(target.artifact_sha256, found.artifacts)
+    check_predicts(bundle, target.signature, f"{name}@{target.version}")
 
 
 def _move(

@@ -11,10 +11,10 @@ LightGBM's model text, XGBoost's JSON model, and skops for scikit-learn objects 
 ``sklearn`` flavor's model and any calibrator). Nothing is ever pickled.
 
 Loading is safe by construction: every part's bytes are checked against their sha256
-before anything parses them, and a skops part is only loaded when every type that skops
-does not trust by default is on :data:`ALLOWED_TYPE_PREFIXES` or :data:`ALLOWED_TYPES`
-(and not on :data:`REFUSED_TYPE_PREFIXES`). Saving applies the same check, so a bundle
-that could not be loaded back is refused when it is saved.
+before anything parses them, and a skops part is only loaded when every node in it is a
+kind and an exact type on forgeml's allow-list (:mod:`forgeml.registry.trust`). Saving
+applies the same check, so a bundle that could not be loaded back is refused when it is
+saved.
 
 >>> import tempfile
 >>> from sklearn.linear_model import LogisticRegression
@@ -37,13 +37,11 @@ from typing import Any, Literal, get_args
 from forgeml.artifacts import ArtifactStore
 from forgeml.errors import ArtifactError, ConfigError
 from forgeml.registry.documents import canonical_bytes, json_document
+from forgeml.registry.trust import load_checked, refused_types
 
 __all__ = [
-    "ALLOWED_TYPES",
-    "ALLOWED_TYPE_PREFIXES",
     "FLAVORS",
     "MANIFEST_FORMAT",
-    "REFUSED_TYPE_PREFIXES",
     "Flavor",
     "ModelBundle",
     "load_bundle",
@@ -54,46 +52,6 @@ __all__ = [
 Flavor = Literal["lightgbm", "xgboost", "sklearn"]
 FLAVORS: tuple[str, ...] = get_args(Flavor)
 MANIFEST_FORMAT = 1
-
-ALLOWED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.")
-"""Modules whose types a skops part may create, beyond the ones skops itself trusts..."""
-
-REFUSED_TYPE_PREFIXES = (
-    "sklearn.datasets.",
-    "sklearn.externals.",
-    "sklearn.utils._testing.",
-    "numpy.ctypeslib.",
-    "numpy.distutils.",
-    "numpy.f2py.",
-    "numpy.lib.npyio.",
-    "numpy.load",
-    "numpy.memmap",
-    "numpy.save",
-    "numpy.testing.",
-)
-"""...except these, which read or write files or run tooling."""
-
-ALLOWED_TYPES = frozenset(
-    {
-        f"builtins.{name}"
-        for name in (
-            "bool",
-            "bytes",
-            "complex",
-            "dict",
-            "float",
-            "frozenset",
-            "int",
-            "list",
-            "set",
-            "slice",
-            "str",
-            "tuple",
-        )
-    }
-    | {"collections.OrderedDict", "collections.defaultdict"}
-)
-"""Exact type names skops may create besides the prefixes above."""
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -157,7 +115,7 @@ def load_bundle(manifest_sha256: str, artifacts: ArtifactStore) -> ModelBundle:
     calibrator = None
     if "calibrator" in parts:
         sha = parts["calibrator"]
-        calibrator = _load_skops(artifacts.get_bytes(sha), f"calibrator part {sha}")
+        calibrator = load_checked(artifacts.get_bytes(sha), f"calibrator part {sha}")
     return ModelBundle(flavor, estimator, manifest["features"], manifest["extras"], calibrator)
 
 
@@ -243,54 +201,20 @@ def _skops_bytes(obj: Any, what: str) -> bytes:
     import skops.io
 
     data: bytes = skops.io.dumps(obj)
-    refused = _refused_types(data)
+    refused = refused_types(data, what)
     if refused:
         raise ConfigError(
             f"the {what} holds types that forgeml will not load back: {', '.join(refused)}",
-            fix="use scikit-learn estimators only in the 'sklearn' flavor; save a LightGBM "
-            "or XGBoost model with its own flavor",
+            fix="use forgeml's built-in candidates, or a scikit-learn forest, in the 'sklearn' "
+            "flavor; save a LightGBM or XGBoost model with its own flavor",
         )
     return data
-
-
-def _refused_types(data: bytes) -> list[str]:
-    import skops.io
-
-    untrusted: list[str] = skops.io.get_untrusted_types(data=data)
-    return sorted(name for name in untrusted if not _allowed(name))
-
-
-def _allowed(name: str) -> bool:
-    if name in ALLOWED_TYPES:
-        return True
-    return name.startswith(ALLOWED_TYPE_PREFIXES) and not name.startswith(REFUSED_TYPE_PREFIXES)
-
-
-def _load_skops(data: bytes, what: str) -> Any:
-    import skops.io
-
-    try:
-        untrusted: list[str] = skops.io.get_untrusted_types(data=data)
-    except Exception as e:  # not a skops file at all
-        raise ArtifactError(
-            f"{what} is not a skops file ({type(e).__name__}: {e})",
-            fix="store scikit-learn objects with save_bundle()",
-        ) from None
-    refused = sorted(name for name in untrusted if not _allowed(name))
-    if refused:
-        raise ArtifactError(
-            f"{what} would create types outside the allow-list: {', '.join(refused)}; "
-            "it was not loaded",
-            fix="only scikit-learn, numpy and scipy.sparse types are loaded; re-save the "
-            "model with those, or a LightGBM/XGBoost model with its own flavor",
-        )
-    return skops.io.loads(data, trusted=untrusted)
 
 
 def _load_model(flavor: str, data: bytes, sha256: str) -> Any:
     what = f"{flavor} model part {sha256}"
     if flavor == "sklearn":
-        return _load_skops(data, what)
+        return load_checked(data, what)
     try:
         if flavor == "lightgbm":
             import lightgbm

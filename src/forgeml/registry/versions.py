@@ -13,6 +13,7 @@ from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike, resolve_project, who
 from forgeml.registry.bundle import ModelBundle, load_bundle, read_manifest, save_bundle
 from forgeml.registry.documents import finite_document, json_document
+from forgeml.registry.model_check import check_predicts
 from forgeml.registry.refs import check_model_name, parse_model_ref
 from forgeml.store import registry as queries
 from forgeml.store import runs as run_queries
@@ -89,13 +90,15 @@ def register_model(
     ``signature`` (the inputs the model expects), ``metrics`` (NaN and infinity are
     recorded as None) and ``lineage`` (dataset ref, run id, ...) are stored as JSON;
     ``card_html`` is stored as an artifact. Concurrent registrations of one model get
-    consecutive version numbers.
+    consecutive version numbers. The stored bundle is loaded back and must predict on
+    example rows (:mod:`forgeml.registry.model_check`), else ModelCannotPredict is raised
+    and no version is recorded.
 
     >>> import tempfile
-    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn.linear_model import LogisticRegression
     >>> from forgeml import Project
     >>> project = Project.init(tempfile.mkdtemp(), name="docs")
-    >>> bundle = ModelBundle("sklearn", DummyClassifier().fit([[0], [1]], [0, 1]), {})
+    >>> bundle = ModelBundle("sklearn", LogisticRegression().fit([[0], [1]], [0, 1]), {})
     >>> first = register_model("credit", bundle, signature={"inputs": ["x"]},
     ...                        metrics={"auc": 0.5}, lineage={}, project=project)
     >>> second = register_model("credit", first.artifact_sha256, signature={"inputs": ["x"]},
@@ -110,6 +113,8 @@ def register_model(
     metrics_doc = finite_document(metrics, "metrics")
     lineage_doc = json_document(lineage, "lineage")
     if isinstance(bundle, ModelBundle):
+        if bundle.flavor == "sklearn":  # an unfitted estimator stores nothing at all
+            check_predicts(bundle, signature_doc, f"model {name!r}")
         bundle_sha = save_bundle(bundle, found.artifacts)
     elif isinstance(bundle, str):
         bundle_sha = bundle
@@ -119,6 +124,8 @@ def register_model(
             fix="pass ModelBundle(flavor, estimator, features) or the id save_bundle() returned",
         )
     manifest = read_manifest(bundle_sha, found.artifacts)
+    stored = load_bundle(bundle_sha, found.artifacts)  # what a server will load, checked
+    check_predicts(stored, signature_doc, f"model {name!r} (bundle {bundle_sha[:12]})")
     artifacts = [(bundle_sha, found.artifacts.size(bundle_sha), "model/bundle")]
     artifacts += [
         (sha, found.artifacts.size(sha), "model/part") for sha in manifest["parts"].values()

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DASH", "interval_labels", "number", "percent"]
+__all__ = ["DASH", "duration", "interval_labels", "number", "percent", "probability"]
 
 DASH = "–"
 
@@ -41,6 +41,40 @@ def number(value: Any) -> str:
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M}"
     return str(value)
+
+
+def probability(value: Any) -> str:
+    """A probability such as a decision threshold: four significant digits, more when four
+    would round it to 0 or 1 (a threshold of 0.99996 is not a threshold of 1).
+
+    >>> [probability(v) for v in (0.5, 0.31234567, 0.99996, 0.0000123, 1.0, None)]
+    ['0.5', '0.3123', '0.99996', '1.23e-05', '1', '–']
+    """
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        return DASH
+    if not math.isfinite(share):
+        return DASH
+    for digits in range(4, 18):
+        text = f"{share:.{digits}g}"
+        if share in (0.0, 1.0) or float(text) not in (0.0, 1.0):
+            return text
+    return repr(share)
+
+
+def duration(seconds: float) -> str:
+    """A duration as a person reads it on a progress line.
+
+    >>> duration(4.2), duration(65), duration(3725)
+    ('4s', '1m 05s', '1h 02m')
+    """
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
 
 
 def percent(value: Any) -> str:

@@ -5,7 +5,7 @@ Routes::
     POST /predict          one record, a list of records, {"records": [...]} or {"columns": {...}}
     POST /feedback         {"request_id": ..., "label": ...}, or a list of them
     GET  /health           the process is alive
-    GET  /ready            a model version is loaded
+    GET  /ready            a model version has answered the example rows
     GET  /model            name, version, signature, rollout
     GET  /metrics          Prometheus text
     GET  /openapi.json     the API, with this model's input schema; GET /docs renders it
@@ -24,10 +24,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
-import itertools
 import logging
 import math
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -50,19 +48,22 @@ from forgeml.serve.http import (
     send_bytes,
     send_json,
 )
-from forgeml.serve.labels import feedback_items
+from forgeml.serve.labels import LabelBook, feedback_items
 from forgeml.serve.logschema import input_columns
 from forgeml.serve.metrics import ServingMetrics
 from forgeml.serve.openapi import openapi_document
 from forgeml.serve.options import ServeOptions
+from forgeml.serve.origins import cross_site, is_json
 from forgeml.serve.predlog import PredictionLog
 from forgeml.serve.ratelimit import RateLimit
 from forgeml.serve.replies import (
     KEY_FIX,
+    ORIGIN_FIX,
     REQUEST_ID,
     describe,
     has_key,
     json_fix,
+    new_request_id,
     refuse,
     reply,
     response,
@@ -92,8 +93,7 @@ class ModelServer(AdminRoutes):
         self.options = options or ServeOptions()
         self.log = prediction_log
         self.metrics = ServingMetrics()
-        self._prefix = os.urandom(6).hex()
-        self._counter = itertools.count(1)
+        self.labels = LabelBook()
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/predict"): self._predict,
             ("POST", "/feedback"): self._feedback,
@@ -185,6 +185,8 @@ class ModelServer(AdminRoutes):
         if serving.challenger is not None:
             for column in serving.challenger.schema.inputs:
                 inputs.setdefault(column["name"], column)
+        for name in self.deployment.passthrough:
+            inputs.setdefault(name, {"name": name, "kind": "text"})
         if [c.name for c in self.log.columns] != list(inputs):
             self.log.columns = input_columns(list(inputs.values()))
 
@@ -196,7 +198,7 @@ class ModelServer(AdminRoutes):
         and do not pause the server for a tenth of a second at a time.
         """
         if self.deployment.serving is None:
-            self.deployment.refresh()
+            self.deployment.load()
         self.deployment.watch(self.options.reload_interval)
         if self.log is not None:
             self.log.start()
@@ -243,7 +245,7 @@ class ModelServer(AdminRoutes):
             return status
         serving = self.deployment.serving
         if serving is None:
-            return await refuse(send, 503, "no model version is loaded yet", "retry shortly")
+            return await self._not_ready(send)
         request_id = self._request_id(scope)
         scorer, arm = serving.champion, "champion"
         rollout = serving.rollout
@@ -256,6 +258,7 @@ class ModelServer(AdminRoutes):
             scorer, arm = serving.challenger, "canary"
         try:
             batch = scorer.read(payload)
+            scored = scorer.score(batch)
         except InputRejected as error:
             return await reply(
                 send,
@@ -267,12 +270,11 @@ class ModelServer(AdminRoutes):
                     "request_id": request_id,
                 },
             )
-        scored = scorer.score(batch)
         ids = [request_id] if batch.rows == 1 else [f"{request_id}:{i}" for i in range(batch.rows)]
         await send_json(
             send,
             200,
-            response(scorer, scored, request_id, ids, batch.problems),
+            response(scorer, scored, request_id, ids, batch.problems, batch.passthrough),
             [(b"x-request-id", request_id.encode())],
         )
         latency = (time.perf_counter() - started) * 1000.0
@@ -317,8 +319,18 @@ class ModelServer(AdminRoutes):
             )
 
     async def _feedback(self, scope: Scope, receive: Receive, send: Send) -> int:
-        if self.options.api_key and not has_key(scope, self.options.api_key):
-            return await refuse(send, 401, "a valid API key is required", KEY_FIX)
+        options = self.options
+        if cross_site(scope, options.feedback_origins):
+            return await refuse(
+                send, 403, "feedback from another site's web page is refused", ORIGIN_FIX
+            )
+        keys = [k for k in (options.api_key, options.feedback_key) if k]
+        if keys and not any(has_key(scope, key) for key in keys):
+            return await refuse(send, 401, "a valid API or feedback key is required", KEY_FIX)
+        if not is_json(scope):
+            return await refuse(
+                send, 415, "POST /feedback takes JSON only", "send Content-Type: application/json"
+            )
         payload, status = await self._json(scope, receive, send)
         if status:
             return status
@@ -334,8 +346,12 @@ class ModelServer(AdminRoutes):
             ids, labels = feedback_items(items, scorer)
         except InputRejected as error:
             return await reply(send, 422, {"error": "invalid feedback", "problems": error.problems})
+        conflicts = self.labels.conflicts(ids, labels)
+        if conflicts:
+            self.metrics.label_conflicts += conflicts
+            log.warning("%d label(s) conflict with an earlier label; the first is kept", conflicts)
         self.log.log_feedback(ids, labels, time=self._event_time(scope))
-        return await reply(send, 200, {"accepted": len(ids)})
+        return await reply(send, 200, {"accepted": len(ids), "conflicts": conflicts})
 
     async def _json(self, scope: Scope, receive: Receive, send: Send) -> tuple[Any, int]:
         limit = self.options.max_body_bytes
@@ -370,7 +386,14 @@ class ModelServer(AdminRoutes):
             text = given.decode("latin-1")
             if REQUEST_ID.fullmatch(text):
                 return text
-        return f"{self._prefix}-{next(self._counter):x}"
+        return new_request_id()
+
+    def _not_ready_reason(self) -> str:
+        return self.deployment.last_error or "no model version is loaded yet"
+
+    async def _not_ready(self, send: Send) -> int:
+        fix = "retry shortly" if self.deployment.last_error is None else "see GET /ready"
+        return await refuse(send, 503, self._not_ready_reason(), fix)
 
     # ---- information -----------------------------------------------------------------
 
@@ -380,7 +403,7 @@ class ModelServer(AdminRoutes):
     async def _ready(self, scope: Scope, receive: Receive, send: Send) -> int:
         serving = self.deployment.serving
         if serving is None:
-            return await reply(send, 503, {"ready": False})
+            return await reply(send, 503, {"ready": False, "reason": self._not_ready_reason()})
         body = {"ready": True, "model": serving.champion.model, "version": serving.champion.number}
         return await reply(send, 200, body)
 

@@ -3,8 +3,11 @@
 :func:`predict_file` reads the input in chunks (:mod:`~forgeml.serve.batch_read`), checks
 each row with the HTTP server's input rules (:mod:`~forgeml.serve.batch_check`), scores
 the rows that pass with the model's own predictor (vectorised, multithreaded) and appends
-them to the output; rows that fail go to a rejects file with their row number, column and
-reason. Both files appear only when the whole input has been scored.
+them to the output. A row that fails (a value of the wrong type, a number that is not
+finite, a row whose score would not be finite) stops the whole run with an error naming its
+row and column (``on_error="stop"``, the default), or is skipped: it goes to a rejects file
+with its row number, column and reason (``on_error="skip"``). Files appear only when the
+whole input has been scored.
 
 Output columns: the input's columns that are not model inputs (an id, say), as they are;
 ``prediction`` (the class, or the value for regression); ``score`` (P(positive class) for
@@ -19,7 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -32,9 +35,11 @@ from forgeml.serve.batch_scoring import BatchScorer, resolve_model
 from forgeml.serve.batch_write import TableFile, rejects_path
 from forgeml.serve.inputs import OutOfRange
 
-__all__ = ["BatchResult", "Progress", "predict_file", "resolve_model"]
+__all__ = ["BatchResult", "OnError", "Progress", "predict_file", "resolve_model"]
 
 BROKEN = "(row)"  # the column of a rejects entry about a whole CSV line
+FIRST_REJECTED = 10  # how many rejected row numbers a result lists
+OnError = Literal["stop", "skip"]
 
 
 class Progress(Protocol):
@@ -50,7 +55,8 @@ class BatchResult:
 
     ``model`` is the version used (``name@N``) and ``chosen_by`` how: "reference" (named
     in the reference), "champion" or "newest". ``reasons`` counts rejected rows per
-    ``"column: reason"``.
+    ``"column: reason"``; ``first_rejected`` lists the first rejected row numbers (0-based,
+    in file order; at most ten).
     """
 
     model: str
@@ -63,6 +69,7 @@ class BatchResult:
     rejects: Path
     seconds: float
     reasons: dict[str, int]
+    first_rejected: list[int]
 
 
 def predict_file(
@@ -74,6 +81,7 @@ def predict_file(
     rejects: str | Path | None = None,
     chunk_rows: int = 100_000,
     out_of_range: OutOfRange = "flag",
+    on_error: OnError = "stop",
     progress: Progress | None = None,
 ) -> BatchResult:
     """Score every row of a Parquet or CSV file with model ``ref`` (``NAME[@VERSION]``).
@@ -83,6 +91,10 @@ def predict_file(
     file order), ``column``, ``reason`` and ``value`` (the original, as text). A reference
     without a version uses the ``champion`` alias if set, else the newest version. An
     input column missing from the file is an error before anything is written.
+
+    ``on_error="stop"`` (the default) ends at the first row that cannot be scored with a
+    :class:`~forgeml.errors.DataError` naming its row, column and reason, and writes
+    nothing; ``"skip"`` scores the other rows and lists the bad ones in ``rejects``.
     """
     started = time.perf_counter()
     if chunk_rows < 1:
@@ -91,6 +103,11 @@ def predict_file(
         raise ConfigError(
             f"out_of_range must be 'flag' or 'refuse', not {out_of_range!r}",
             fix="pass out_of_range='flag' (score and flag) or 'refuse' (reject the row)",
+        )
+    if on_error not in ("stop", "skip"):
+        raise ConfigError(
+            f"on_error must be 'stop' or 'skip', not {on_error!r}",
+            fix="pass on_error='stop' (end at the first bad row) or 'skip' (reject it and go on)",
         )
     source_path, output_path = Path(input), Path(output)
     rejects_file = Path(rejects) if rejects is not None else rejects_path(output_path)
@@ -104,7 +121,7 @@ def predict_file(
     scoring = BatchScorer(version, bundle, out_of_range)
     source = open_input(source_path, chunk_rows)
     try:
-        counts = _run(scoring, source, output_path, rejects_file, progress)
+        counts = _run(scoring, source, output_path, rejects_file, on_error, progress)
     finally:
         source.close()
     return BatchResult(
@@ -122,6 +139,7 @@ def _run(
     source: InputFile,
     output: Path,
     rejects: Path,
+    on_error: OnError,
     progress: Progress | None,
 ) -> dict[str, Any]:
     schema = scoring.schema
@@ -147,17 +165,28 @@ def _run(
     bad = TableFile(rejects, REJECTS_SCHEMA, what="rejects")
     rows = rejected = flagged = 0
     reasons: Counter[str] = Counter()
+    first: list[int] = []
     if progress is not None:
         progress(done=0, total=source.total, unit=source.unit, rows=0, rejected=0)
     try:
         for chunk in source.chunks():
             checked = checker.check(chunk.data, chunk.rows)
+            scores = None
             if checked.inputs.num_rows:
+                checked, scores = scoring.score(checked, chunk.rows)
+            refused = _with_broken(checked.rejects, chunk)
+            if refused.num_rows and on_error == "stop":
+                raise _stopped(source.path, refused)
+            if scores is not None and checked.inputs.num_rows:
                 everything = bool(checked.keep.all())  # the usual case: no copy
                 kept = chunk.data if everything else chunk.data.filter(pa.array(checked.keep))
-                columns = [kept.column(f.name) for f in passthrough] + scoring.columns(checked)
+                columns = [kept.column(f.name) for f in passthrough]
+                columns += scoring.columns(checked, scores)
                 out.write(pa.Table.from_arrays(columns, schema=out_schema))
-            bad.write(_with_broken(checked.rejects, chunk))
+            bad.write(refused)
+            if len(first) < FIRST_REJECTED and refused.num_rows:
+                rows_refused = dict.fromkeys([*first, *refused.column("row").to_pylist()])
+                first = list(rows_refused)[:FIRST_REJECTED]
             rows += chunk.data.num_rows + len(chunk.broken)
             rejected += int((~checked.keep).sum()) + len(chunk.broken)
             flagged += len(checked.flags) - checked.flags.null_count
@@ -183,7 +212,21 @@ def _run(
         "rejected": rejected,
         "flagged": flagged,
         "reasons": dict(reasons.most_common()),
+        "first_rejected": first,
     }
+
+
+def _stopped(path: Path, refused: pa.Table) -> DataError:
+    """The error that ends a run at its first bad row (``on_error="stop"``)."""
+    entry = refused.slice(0, 1).to_pylist()[0]
+    column = entry["column"]
+    where = "the line" if column == BROKEN else f"column '{column}'"
+    return DataError(
+        f"row {entry['row']} of {path} cannot be scored: {where} {entry['reason']}; "
+        "nothing was written",
+        fix="correct that row, or pass --on-error skip (on_error='skip') to score the other "
+        "rows and list the rejected ones in the rejects file",
+    )
 
 
 def _with_broken(rejects: pa.Table, chunk: Chunk) -> pa.Table:

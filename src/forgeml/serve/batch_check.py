@@ -40,15 +40,18 @@ from forgeml.serve.batch_values import (
     type_word,
 )
 from forgeml.serve.inputs import (
+    EARLIEST,
     EXPECTED,
+    LATEST,
     NULL_PROBLEM,
     NUMERIC,
     TIMESTAMP_PROBLEM,
+    TIMESTAMP_RANGE_PROBLEM,
     InputSchema,
     range_problem,
 )
 
-__all__ = ["REJECTS_SCHEMA", "Checked", "ChunkChecker"]
+__all__ = ["INFINITE_PROBLEM", "REJECTS_SCHEMA", "Checked", "ChunkChecker"]
 
 REJECTS_SCHEMA = pa.schema(
     [("row", pa.int64()), ("column", pa.string()), ("reason", pa.string()), ("value", pa.string())]
@@ -61,6 +64,7 @@ _TARGET = {
     "text": pa.large_string(),
     "timestamp": pa.timestamp("us"),
 }
+INFINITE_PROBLEM = "is not a finite number"
 _UNPARSED = {  # CSV text that does not parse as the column's kind
     "integer": "is not a number",
     "float": "is not a number",
@@ -83,6 +87,27 @@ class Checked:
     flags: pa.Array
     rejects: pa.Table
     reasons: dict[tuple[str, str], int]
+
+    def refuse(self, kept: np.ndarray, rejects: pa.Table) -> Checked:
+        """This chunk without the kept rows at positions ``kept`` (rejected as ``rejects``)."""
+        still = np.ones(self.inputs.num_rows, dtype=bool)
+        still[kept] = False
+        keep = self.keep.copy()
+        keep[np.flatnonzero(self.keep)[kept]] = False
+        reasons = dict(self.reasons)
+        for column, reason in zip(
+            rejects.column("column").to_pylist(), rejects.column("reason").to_pylist(), strict=True
+        ):
+            reasons[(column, reason)] = reasons.get((column, reason), 0) + 1
+        merged = pa.concat_tables([self.rejects, rejects])
+        order = np.argsort(merged.column("row").to_numpy(), kind="stable")
+        return Checked(
+            inputs=self.inputs.filter(pa.array(still)),
+            keep=keep,
+            flags=self.flags.filter(pa.array(still)),
+            rejects=merged.take(pa.array(order)),
+            reasons=reasons,
+        )
 
 
 class ChunkChecker:
@@ -177,6 +202,16 @@ class ChunkChecker:
             converted = pa.nulls(len(values), target)
         if bad.any():
             problems.append((name, reason, bad, values))
+        if kind == "timestamp":
+            outside = _outside_calendar(converted) & ~bad
+            if outside.any():
+                problems.append((name, TIMESTAMP_RANGE_PROBLEM, outside, values))
+                bad = bad | outside
+        if kind in NUMERIC:
+            infinite = mask(pc.is_inf(converted)) & ~bad
+            if infinite.any():
+                problems.append((name, INFINITE_PROBLEM, infinite, values))
+                bad = bad | infinite
         return converted, bad.copy()
 
     def _flag(
@@ -203,6 +238,17 @@ class ChunkChecker:
             unseen = mask(pc.is_valid(values)) & ~seen & ~bad
             if unseen.any():
                 flags.append((f"{name}:unseen_category", unseen))
+
+
+def _outside_calendar(values: pa.Array) -> np.ndarray:
+    """Timestamps before 0001-01-02 or after 9999-12-30 (in UTC when zoned), as the server."""
+    try:
+        stamps = values.cast(pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return np.zeros(len(values), dtype=bool)
+    early = pc.less(stamps, pa.scalar(EARLIEST, pa.timestamp("us")))
+    late = pc.greater(stamps, pa.scalar(LATEST, pa.timestamp("us")))
+    return mask(pc.or_(early, late))
 
 
 def _decoded(values: pa.Array) -> pa.Array:

@@ -11,7 +11,8 @@ from forgeml.project import ProjectLike
 from forgeml.registry import ModelBundle, load_model, versions
 from forgeml.registry.refs import parse_model_ref
 from forgeml.registry.versions import ModelVersion
-from forgeml.serve.batch_check import Checked
+from forgeml.serve.batch_check import REJECTS_SCHEMA, Checked
+from forgeml.serve.finite import unscorable
 from forgeml.serve.inputs import InputSchema, OutOfRange
 from forgeml.training.predict import Predictor
 
@@ -71,9 +72,44 @@ class BatchScorer:
             self.fields += [pa.field(f"{PROBABILITY}{c}", pa.float64()) for c in classes]
         self.fields.append(pa.field(FLAGS, pa.string()))
 
-    def columns(self, checked: Checked) -> list[pa.Array]:
+    def score(self, checked: Checked, rows: np.ndarray) -> tuple[Checked, np.ndarray]:
+        """The model's outputs for a checked chunk's kept rows (``rows``: their file row
+        numbers), and the chunk without the rows whose output is not finite, which join its
+        rejects naming the input farthest outside its training range."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = np.asarray(self.predictor.scores(checked.inputs))
+        if np.isfinite(scores).all():
+            return checked, scores
+        names = self.schema.numeric
+        numbers = (
+            np.column_stack(
+                [np.asarray(_floats(checked.inputs.column(n)), dtype=np.float64) for n in names]
+            )
+            if names
+            else np.empty((checked.inputs.num_rows, 0))
+        )
+        problems = unscorable(self.schema, numbers, scores)
+        kept = np.array([p["row"] for p in problems], dtype=np.intp)
+        file_rows = rows[np.flatnonzero(checked.keep)[kept]]
+        values = [
+            "" if p["field"] == "(row)" else str(numbers[p["row"], names.index(p["field"])])
+            for p in problems
+        ]
+        rejects = pa.table(
+            {
+                "row": pa.array(file_rows, pa.int64()),
+                "column": [p["field"] for p in problems],
+                "reason": [p["problem"] for p in problems],
+                "value": values,
+            },
+            schema=REJECTS_SCHEMA,
+        )
+        still = np.ones(len(scores), dtype=bool)
+        still[kept] = False
+        return checked.refuse(kept, rejects), scores[still]
+
+    def columns(self, checked: Checked, scores: np.ndarray) -> list[pa.Array]:
         """The prediction columns of a checked chunk's kept rows, in :attr:`fields` order."""
-        scores = self.predictor.scores(checked.inputs)
         task = self.predictor.task
         if task == "regression":
             return [pa.array(scores, pa.float64()), checked.flags]
@@ -91,3 +127,8 @@ class BatchScorer:
 
 
 _KINDS = {"number": "float", "boolean": "boolean", "category": "category", "timestamp": "timestamp"}
+
+
+def _floats(values: pa.ChunkedArray) -> np.ndarray:
+    floats = values.cast(pa.float64(), safe=False).fill_null(float("nan"))
+    return np.asarray(floats.to_numpy(), dtype=np.float64)

@@ -2,11 +2,13 @@
 
 A :class:`Deployment` reads the alias and the model's active rollout from the metadata
 store, loads the versions (each bundle's sha256 verified before it is parsed) and keeps
-them as one immutable :class:`Serving` snapshot. A watcher thread re-reads the store every
-``interval`` seconds; when the alias has moved or the rollout changed, the new versions are
-loaded beside the old ones and the snapshot is replaced in one assignment. A request takes
-the snapshot once when it starts, so a request in flight finishes on the version it
-started with and no request fails during a switch.
+them as one immutable :class:`Serving` snapshot. A version is served only once it has
+answered the example rows (:mod:`forgeml.registry.model_check`) through the scorer that
+will answer requests; until one has, the deployment is not ready and says why. A watcher
+thread re-reads the store every ``interval`` seconds; when the alias has moved or the
+rollout changed, the new versions are loaded beside the old ones and the snapshot is
+replaced in one assignment. A request takes the snapshot once when it starts, so a request
+in flight finishes on the version it started with and no request fails during a switch.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from forgeml.errors import ForgemlError
+import numpy as np
+
+from forgeml.errors import ForgemlError, ModelCannotPredict
 from forgeml.project import Project
-from forgeml.registry.versions import load_model, model_version
+from forgeml.registry import ModelBundle
+from forgeml.registry.model_check import check_predicts
+from forgeml.registry.versions import ModelVersion, load_model, model_version
 from forgeml.serve.inputs import OutOfRange
 from forgeml.serve.rollout import Rollout, active_rollout
 from forgeml.serve.scoring import Scorer
@@ -56,6 +62,7 @@ class Deployment:
         alias: str = "champion",
         out_of_range: OutOfRange = "flag",
         max_rows: int = 10_000,
+        passthrough: Sequence[str] | None = None,
         on_switch: Callable[[Serving], None] | None = None,
     ) -> None:
         self.project = project
@@ -63,8 +70,13 @@ class Deployment:
         self.alias = alias
         self.out_of_range: OutOfRange = out_of_range
         self.max_rows = max_rows
+        # request fields passed through to the log and the reply (default: serve.passthrough)
+        self.passthrough = tuple(
+            project.spec.serve.passthrough if passthrough is None else passthrough
+        )
         self.on_switch = on_switch
         self._scorers: dict[int, Scorer] = {}
+        self._refused: dict[int, ModelCannotPredict] = {}  # versions are immutable
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,6 +110,18 @@ class Deployment:
             self.on_switch(serving)
         return True
 
+    def load(self) -> bool:
+        """The first load: a version that cannot predict leaves the deployment not ready.
+
+        Its reason is kept in :attr:`last_error` (``/ready`` shows it) and the watcher
+        keeps looking for a version that can; any other error is raised.
+        """
+        try:
+            return self.refresh()
+        except ModelCannotPredict as error:
+            self._remember(error.message)
+            return False
+
     def watch(self, interval: float = 1.0) -> None:
         """Start a daemon thread that calls :meth:`refresh` every ``interval`` seconds."""
         if self._thread is not None:
@@ -130,9 +154,37 @@ class Deployment:
 
     def _scorer(self, number: int) -> Scorer:
         scorer = self._scorers.get(number)
-        if scorer is None:
-            version, bundle = load_model(f"{self.model}@{number}", project=self.project)
-            scorer = Scorer(version, bundle, out_of_range=self.out_of_range, max_rows=self.max_rows)
+        if scorer is not None:
+            return scorer
+        if number in self._refused:
+            raise self._refused[number]
+        version, bundle = load_model(f"{self.model}@{number}", project=self.project)
+        try:
+            return self._answering(version, bundle)
+        except ModelCannotPredict as error:
+            self._refused[number] = error
+            raise
+
+    def _answering(self, version: ModelVersion, bundle: ModelBundle) -> Scorer:
+        """The version's scorer, once it has answered the example rows."""
+        try:
+            scorer = Scorer(
+                version,
+                bundle,
+                out_of_range=self.out_of_range,
+                max_rows=self.max_rows,
+                passthrough=self.passthrough,
+            )
+        except Exception as e:  # an unfitted or broken model fails while scorers are built
+            raise ModelCannotPredict(
+                f"{version.ref} cannot be served: {type(e).__name__}: {e}",
+                fix="register a fitted model that predicts, and move the alias to it",
+            ) from None
+
+        def answer(rows: np.ndarray) -> np.ndarray:
+            return scorer.outputs(scorer.predictor.scores_from_matrix(rows)).scores
+
+        check_predicts(bundle, version.signature, version.ref, predict=answer)
         return scorer
 
 

@@ -2,18 +2,21 @@
 
 Labels may arrive at any time: days after the prediction, before it was logged (or even
 made), out of order, more than once. They are stored as they come, in feedback segments;
-reading de-duplicates them: one row per request id, holding the label with the latest
-feedback time (for equal times, the one written last). Sending the same label twice is
-therefore harmless, and a corrected label replaces the old one.
+reading keeps one row per request id: the first label given (earliest feedback time; for
+equal times, the one written first). A later label that differs from the first is a
+conflict: it stays stored (:func:`read_feedback` with ``every=True`` shows it) and is
+counted (:func:`label_conflicts`), but never silently replaces the first one.
 
 >>> import tempfile
 >>> project = Project.init(tempfile.mkdtemp(), name="docs")
 >>> log_feedback(project, "credit", ["a", "b"], [1, 0], time=100.0)
 2
->>> log_feedback(project, "credit", ["b", "c"], [1, 0], time=200.0)  # b is corrected
+>>> log_feedback(project, "credit", ["b", "c"], [1, 0], time=200.0)  # b: a conflicting label
 2
 >>> [(row["request_id"], row["label"]) for row in read_feedback(project, "credit").to_pylist()]
-[('a', '1'), ('b', '1'), ('c', '0')]
+[('a', '1'), ('b', '0'), ('c', '0')]
+>>> label_conflicts(project, "credit")
+1
 >>> project.close()
 """
 
@@ -42,7 +45,13 @@ from forgeml.serve.segments import (
     writer_id,
 )
 
-__all__ = ["labelled_predictions", "latest_labels", "log_feedback", "read_feedback"]
+__all__ = [
+    "first_labels",
+    "label_conflicts",
+    "labelled_predictions",
+    "log_feedback",
+    "read_feedback",
+]
 
 
 def log_feedback(
@@ -69,12 +78,18 @@ def log_feedback(
 
 
 def read_feedback(
-    project: Project, model: str, *, start: TimeLike = None, end: TimeLike = None
+    project: Project,
+    model: str,
+    *,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    every: bool = False,
 ) -> pa.Table:
     """The feedback label of each request, given in ``[start, end)``, oldest first.
 
     Columns: ``request_id``, ``label`` (JSON text) and ``time`` (when it was given); one
-    row per request id (see the module docs for which label wins).
+    row per request id, its first label (see the module docs), or with ``every=True``
+    every label stored, conflicting ones included.
     """
     check_model_name(model)
     low, high = to_utc(start, "start"), to_utc(end, "end")
@@ -83,7 +98,26 @@ def read_feedback(
     keep = pc.and_(
         in_window(table.column("time"), low, high), pc.is_valid(table.column("request_id"))
     )
-    return latest_labels(table.filter(keep))
+    table = table.filter(keep)
+    return table.take(pc.sort_indices(table.column("time"))) if every else first_labels(table)
+
+
+def label_conflicts(
+    project: Project, model: str, *, start: TimeLike = None, end: TimeLike = None
+) -> int:
+    """How many labels given in ``[start, end)`` differ from their request's first label."""
+    table = read_feedback(project, model, start=start, end=end, every=True)
+    ordered, first = _grouped(table)
+    if ordered is None:
+        return 0
+    labels = ordered.column("label").to_pylist()
+    conflicts, current = 0, None
+    for label, starts in zip(labels, first.tolist(), strict=True):
+        if starts:
+            current = label
+        elif label != current:
+            conflicts += 1
+    return conflicts
 
 
 def labelled_predictions(
@@ -115,20 +149,28 @@ def labelled_predictions(
     return table.append_column(label_time, feedback.column("time").take(where))
 
 
-def latest_labels(table: pa.Table) -> pa.Table:
-    """One row per request id: the latest by ``time``, then the last in table order."""
+def first_labels(table: pa.Table) -> pa.Table:
+    """One row per request id: the earliest by ``time``, then the first in table order."""
+    ordered, first = _grouped(table)
+    if ordered is None:
+        return table
+    result = ordered.filter(pa.array(first))
+    return result.take(pc.sort_indices(result.column("time")))
+
+
+def _grouped(table: pa.Table) -> tuple[pa.Table | None, np.ndarray]:
+    """Rows sorted by request id, time and table order, and where each request id starts."""
     rows = table.num_rows
     if rows == 0:
-        return table
+        return None, np.zeros(0, dtype=bool)
     ordered = table.append_column("_order", pa.array(np.arange(rows, dtype=np.int64)))
     order = pc.sort_indices(
         ordered,
         sort_keys=[("request_id", "ascending"), ("time", "ascending"), ("_order", "ascending")],
     )
     ids = table.column("request_id").take(order)
-    last = np.ones(rows, dtype=bool)
+    first = np.ones(rows, dtype=bool)
     if rows > 1:
         differs = pc.not_equal(ids.slice(0, rows - 1), ids.slice(1))
-        last[:-1] = np.asarray(differs.to_numpy(zero_copy_only=False), dtype=bool)
-    result = table.take(order.filter(pa.array(last)))
-    return result.take(pc.sort_indices(result.column("time")))
+        first[1:] = np.asarray(differs.to_numpy(zero_copy_only=False), dtype=bool)
+    return table.take(order), first

@@ -4,7 +4,9 @@ A payload is one record (a JSON object), a list of records, ``{"records": [...]}
 columnar ``{"columns": {"age": [...], ...}}``. :meth:`InputSchema.read` turns any of them
 into columns (one list per input, one value per row) and checks, before the model runs:
 
-- every input column is present and no other field is (refused: 422);
+- every input column is present, and no other field is unless it is declared as a
+  passthrough field (refused: 422); passthrough values (ids, timestamps) must be JSON
+  scalars and are returned in :attr:`Batch.passthrough`, not given to the model;
 - each value has the type the column was trained on, null only where training saw nulls
   (refused: 422);
 - numbers far outside the training range (flagged; refused when ``out_of_range="refuse"``);
@@ -32,8 +34,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -41,19 +43,22 @@ import numpy as np
 from forgeml.errors import InputRejected
 
 __all__ = [
+    "EARLIEST",
     "EXPECTED",
+    "LATEST",
     "NULL_PROBLEM",
     "TIMESTAMP_PROBLEM",
+    "TIMESTAMP_RANGE_PROBLEM",
     "UNSEEN_PROBLEM",
     "Batch",
     "InputSchema",
     "OutOfRange",
     "range_bounds",
     "range_problem",
+    "timestamp_problem",
 ]
 
 OutOfRange = Literal["flag", "refuse"]
-MAX_PROBLEMS = 20
 NUMERIC = ("integer", "float")
 EXPECTED = {
     "integer": "a number",
@@ -65,7 +70,14 @@ EXPECTED = {
 }
 NULL_PROBLEM = "is null, but the training data had no missing values here"
 TIMESTAMP_PROBLEM = "is not an ISO 8601 timestamp"
+EARLIEST, LATEST = datetime(1, 1, 2), datetime(9999, 12, 30, 23, 59, 59, 999999)
+TIMESTAMP_RANGE_PROBLEM = "is outside the supported range 0001-01-02 to 9999-12-30"
 UNSEEN_PROBLEM = "a category never seen in training (scored as unknown)"
+EXTRA_PROBLEM = (
+    "is not an input of this model (to send it along to the log and the reply, "
+    "list it under serve.passthrough in forgeml.yaml)"
+)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _NUMBER_TYPES = frozenset({int, float, type(None)})
 _ALLOWED = {
     "integer": _NUMBER_TYPES,
@@ -100,6 +112,8 @@ class Batch:
     numbers: np.ndarray
     flags: list[str]
     problems: list[dict[str, Any]]
+    passthrough: dict[str, list[Any]] = field(default_factory=dict)
+    """Declared passthrough fields sent with the rows, one value per row (null if absent)."""
 
 
 class LoggedInputs(Mapping[str, Any]):
@@ -155,10 +169,13 @@ class InputSchema:
         out_of_range: OutOfRange = "flag",
         range_tolerance: float = 0.5,
         max_rows: int = 10_000,
+        passthrough: Sequence[str] = (),
     ) -> None:
         self.inputs = [dict(c) for c in inputs]
         self.names = [str(c["name"]) for c in self.inputs]
         self.name_set = frozenset(self.names)
+        self.passthrough = [n for n in dict.fromkeys(passthrough) if n not in self.name_set]
+        self.accepted = self.name_set | frozenset(self.passthrough)
         self.kinds = {str(c["name"]): str(c.get("kind", "")) for c in self.inputs}
         self.numeric = [n for n in self.names if self.kinds[n] in NUMERIC]
         self.required = frozenset(str(c["name"]) for c in self.inputs if not c.get("nullable"))
@@ -197,14 +214,17 @@ class InputSchema:
     def loggable(self, batch: Batch) -> LoggedInputs:
         """The batch's inputs for the prediction log (see :class:`LoggedInputs`)."""
         others = {name: batch.columns[name] for name in self._others}
+        for name, values in batch.passthrough.items():
+            others[name] = [_as_text(v) for v in values]
         return LoggedInputs(batch.numbers, self._positions, others)
 
     def read(self, payload: Any) -> Batch:
         """Columns of a decoded JSON payload; :class:`InputRejected` lists what is wrong."""
         problems: list[dict[str, Any]] = []
-        columns = self._columns(payload, problems)
+        extras: dict[str, list[Any]] = {}
+        columns = self._columns(payload, problems, extras)
         if problems:
-            raise InputRejected(problems[:MAX_PROBLEMS])
+            raise InputRejected(problems)
         rows = len(columns[self.names[0]]) if self.names else _record_count(payload)
         if rows == 0:
             raise InputRejected([{"field": "(payload)", "problem": "holds no rows"}])
@@ -222,26 +242,28 @@ class InputSchema:
         for name in self._others:
             self._check(name, columns[name], problems)
         if problems:
-            raise InputRejected(problems[:MAX_PROBLEMS])
+            raise InputRejected(problems)
         flags = self._flags(columns, numbers)
         if self.out_of_range == "refuse":
             refused = [_public(p) for p in flags if p["tag"] == "out_of_range"]
             if refused:
-                raise InputRejected(refused[:MAX_PROBLEMS])
+                raise InputRejected(refused)
         tags = [f"{p['field']}:{p['tag']}" for p in flags]
-        return Batch(rows, columns, numbers, tags, [_public(p) for p in flags])
+        return Batch(rows, columns, numbers, tags, [_public(p) for p in flags], extras)
 
-    def _columns(self, payload: Any, problems: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    def _columns(
+        self, payload: Any, problems: list[dict[str, Any]], extras: dict[str, list[Any]]
+    ) -> dict[str, list[Any]]:
         if isinstance(payload, Mapping):
-            if "columns" in payload and "columns" not in self.name_set:
-                return self._columnar(payload["columns"], problems)
-            if "records" in payload and "records" not in self.name_set:
-                return self._records(payload["records"], problems)
+            if "columns" in payload and "columns" not in self.accepted:
+                return self._columnar(payload["columns"], problems, extras)
+            if "records" in payload and "records" not in self.accepted:
+                return self._records(payload["records"], problems, extras)
             if payload.keys() == self.name_set:  # the common case: one complete record
                 return {name: [payload[name]] for name in self.names}
-            return self._records([payload], problems)
+            return self._records([payload], problems, extras)
         if isinstance(payload, list):
-            return self._records(payload, problems)
+            return self._records(payload, problems, extras)
         problems.append(
             {
                 "field": "(payload)",
@@ -251,34 +273,50 @@ class InputSchema:
         )
         return {}
 
-    def _records(self, records: Any, problems: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    def _records(
+        self, records: Any, problems: list[dict[str, Any]], extras: dict[str, list[Any]]
+    ) -> dict[str, list[Any]]:
         if not isinstance(records, list):
             problems.append({"field": "records", "problem": "must be an array of objects"})
             return {}
-        expected = self.name_set
+        expected, accepted = self.name_set, self.accepted
+        extra = False
         for row, record in enumerate(records):
             if not isinstance(record, dict):
                 problems.append({"field": "(record)", "row": row, "problem": "must be an object"})
             elif record.keys() != expected:
-                self._fields(record.keys(), problems, row)
-            if len(problems) >= MAX_PROBLEMS:
-                break
+                keys = record.keys()
+                if expected <= keys <= accepted:
+                    extra = True
+                else:
+                    self._fields(keys, problems, row)
         if problems:
             return {}
+        if extra:
+            for name in self.passthrough:
+                values = [record.get(name) for record in records]
+                if any(v is not None for v in values):
+                    extras[name] = values
+            self._check_passthrough(extras, problems)
         return {name: [record[name] for record in records] for name in self.names}
 
-    def _columnar(self, columns: Any, problems: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    def _columnar(
+        self, columns: Any, problems: list[dict[str, Any]], extras: dict[str, list[Any]]
+    ) -> dict[str, list[Any]]:
         if not isinstance(columns, dict):
             problems.append({"field": "columns", "problem": "must be an object of arrays"})
             return {}
-        if columns.keys() != self.name_set:
+        if columns.keys() != self.name_set and not (
+            self.name_set <= columns.keys() <= self.accepted
+        ):
             self._fields(columns.keys(), problems, None)
-        for name in self.names:
+        for name in [*self.names, *(n for n in self.passthrough if n in columns)]:
             if name in columns and not isinstance(columns[name], list):
                 problems.append({"field": name, "problem": "must be an array, one value per row"})
         if problems:
             return {}
         lengths = {len(columns[name]) for name in self.names}
+        lengths |= {len(columns[name]) for name in self.passthrough if name in columns}
         if len(lengths) > 1:
             problems.append(
                 {
@@ -287,6 +325,8 @@ class InputSchema:
                 }
             )
             return {}
+        extras.update({name: columns[name] for name in self.passthrough if name in columns})
+        self._check_passthrough(extras, problems)
         return {name: columns[name] for name in self.names}
 
     def _fields(self, keys: Any, problems: list[dict[str, Any]], row: int | None) -> None:
@@ -298,14 +338,30 @@ class InputSchema:
                     {"field": name, **where, "problem": "is missing", "expected": expected}
                 )
         for key in keys:
-            if key not in self.name_set:
+            if key not in self.accepted:
                 problems.append(
                     {
                         "field": _short(str(key)),
                         **where,
-                        "problem": "is not an input of this model",
+                        "problem": EXTRA_PROBLEM,
                     }
                 )
+
+    def _check_passthrough(
+        self, extras: dict[str, list[Any]], problems: list[dict[str, Any]]
+    ) -> None:
+        for name, values in extras.items():
+            for row, value in enumerate(values):
+                if type(value) not in _SCALARS:
+                    problems.append(
+                        {
+                            "field": name,
+                            "row": row,
+                            "problem": f"expected a string, number, boolean or null, got "
+                            f"{_json_type(value)}",
+                            "expected": "a string, number, boolean or null",
+                        }
+                    )
 
     def _numbers(
         self, columns: dict[str, list[Any]], rows: int, problems: list[dict[str, Any]]
@@ -327,8 +383,8 @@ class InputSchema:
             missing = np.isnan(block)
             for j, name in enumerate(self.numeric):
                 if self._numeric_required[j] and missing[:, j].any():
-                    row = int(np.flatnonzero(missing[:, j])[0])
-                    problems.append(_null(name, row, self.kinds[name]))
+                    for row in np.flatnonzero(missing[:, j]).tolist():
+                        problems.append(_null(name, row, self.kinds[name]))
         return np.ascontiguousarray(block)
 
     def _check(self, name: str, values: list[Any], problems: list[dict[str, Any]]) -> None:
@@ -347,20 +403,15 @@ class InputSchema:
                         "expected": EXPECTED[kind],
                     }
                 )
-                return
-            if value is None and name in self.required:
-                problems.append(_null(name, row, kind))
-                return
-            if kind == "timestamp" and value is not None and not _is_timestamp(value):
-                problems.append(
-                    {
-                        "field": name,
-                        "row": row,
-                        "problem": TIMESTAMP_PROBLEM,
-                        "expected": EXPECTED[kind],
-                    }
-                )
-                return
+            elif value is None:
+                if name in self.required:
+                    problems.append(_null(name, row, kind))
+            elif kind == "timestamp":
+                wrong = timestamp_problem(value)
+                if wrong is not None:
+                    problems.append(
+                        {"field": name, "row": row, "problem": wrong, "expected": EXPECTED[kind]}
+                    )
 
     def _flags(self, columns: dict[str, list[Any]], numbers: np.ndarray) -> list[dict[str, Any]]:
         flags: list[dict[str, Any]] = []
@@ -431,16 +482,42 @@ def _null(name: str, row: int, kind: str) -> dict[str, Any]:
     }
 
 
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _json_type(value: Any) -> str:
     return _JSON_TYPE.get(type(value), type(value).__name__)
 
 
-def _is_timestamp(value: str) -> bool:
+def timestamp_problem(value: str) -> str | None:
+    """What is wrong with a timestamp string, or None when the model can read it.
+
+    Accepted: ISO 8601 (:meth:`datetime.fromisoformat`) between 0001-01-02 and 9999-12-30,
+    in UTC when it carries an offset, so that converting it to any time zone stays within
+    the calendar's range.
+
+    >>> timestamp_problem("2024-01-05T10:30:00+01:00") is None
+    True
+    >>> timestamp_problem("0001-01-01T00:00:00+01:00")
+    'is outside the supported range 0001-01-02 to 9999-12-30'
+    """
     try:
-        datetime.fromisoformat(value)
+        stamp = datetime.fromisoformat(value)
     except ValueError:
-        return False
-    return True
+        return TIMESTAMP_PROBLEM
+    try:
+        if stamp.utcoffset() is not None:
+            stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        return TIMESTAMP_RANGE_PROBLEM
+    if not EARLIEST <= stamp <= LATEST:
+        return TIMESTAMP_RANGE_PROBLEM
+    return None
 
 
 def _number(value: Any) -> float | None:

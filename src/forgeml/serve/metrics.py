@@ -76,6 +76,7 @@ class ServingMetrics:
         self.scores = _Histogram(SCORE_BUCKETS)
         self.flags: Counter[str] = Counter()
         self.shadow_errors = 0
+        self.label_conflicts = 0
 
     def request(self, path: str, status: int, seconds: float | None = None) -> None:
         self.requests[(path, status)] += 1
@@ -141,6 +142,9 @@ class ServingMetrics:
             "# HELP forgeml_shadow_errors_total Requests the shadow challenger failed to score.",
             "# TYPE forgeml_shadow_errors_total counter",
             f"forgeml_shadow_errors_total {self.shadow_errors}",
+            "# HELP forgeml_label_conflicts_total Feedback labels that differ from an earlier one.",
+            "# TYPE forgeml_label_conflicts_total counter",
+            f"forgeml_label_conflicts_total {self.label_conflicts}",
             "# HELP forgeml_model_info The model versions being served.",
             "# TYPE forgeml_model_info gauge",
         ]

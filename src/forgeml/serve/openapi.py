@@ -55,10 +55,13 @@ def _record_schema(scorer: Scorer | None) -> dict[str, Any]:
         if column.get("min") is not None and column.get("kind") in ("integer", "float"):
             schema["description"] = f"training range [{column['min']}, {column['max']}]"
         properties[str(column["name"])] = schema
+    required = list(properties)
+    for name in scorer.schema.passthrough:  # sent along to the log and the reply
+        properties[name] = {"type": ["string", "number", "boolean", "null"]}
     return {
         "type": "object",
         "properties": properties,
-        "required": list(properties),
+        "required": required,
         "additionalProperties": False,
     }
 
@@ -66,11 +69,12 @@ def _record_schema(scorer: Scorer | None) -> dict[str, Any]:
 _ERRORS = {
     "400": "malformed JSON",
     "401": "missing or wrong key",
-    "403": "admin endpoints are disabled on this server",
+    "403": "refused: admin routes disabled, or feedback from another site's web page",
     "404": "no such route",
     "408": "the request was not sent within the server's body or header timeout",
     "409": "this server keeps no prediction log",
     "413": "body or row count over the limit",
+    "415": "the body is not declared application/json",
     "422": "the input breaks the model's signature",
     "429": "over the rate limit: retry after Retry-After seconds",
     "500": "internal error (the server's log says more)",
@@ -168,7 +172,13 @@ def openapi_document(
                     }
                 ),
                 "responses": _answers(
-                    _ref("Accepted"), *keyed_errors, *body_errors, "409", description="accepted"
+                    _ref("Accepted"),
+                    "401",
+                    "403",
+                    *body_errors,
+                    "409",
+                    "415",
+                    description="accepted",
                 ),
             }
         },
@@ -281,10 +291,11 @@ def _schemas(scorer: Scorer | None, example: dict[str, Any] | None) -> dict[str,
                 "model": {"type": "string"},
                 "version": {"type": "integer"},
                 "predictions": {"type": "array"},
-                "scores": {"type": "array", "items": {"type": ["number", "null"]}},
+                "scores": {"type": "array", "items": {"type": "number"}},
                 "probabilities": {"type": "array"},
                 "ids": {"type": "array", "items": {"type": "string"}},
                 "warnings": {"type": "array", "items": {"type": "object"}},
+                "passthrough": {"type": "object"},
             },
             "required": ["request_id", "model", "version", "predictions"],
         },
@@ -295,13 +306,17 @@ def _schemas(scorer: Scorer | None, example: dict[str, Any] | None) -> dict[str,
         },
         "Accepted": {
             "type": "object",
-            "properties": {"accepted": {"type": "integer", "minimum": 0}},
+            "properties": {
+                "accepted": {"type": "integer", "minimum": 0},
+                "conflicts": {"type": "integer", "minimum": 0},
+            },
             "required": ["accepted"],
         },
         "Ready": {
             "type": "object",
             "properties": {
                 "ready": {"type": "boolean"},
+                "reason": {"type": "string"},
                 "model": {"type": "string"},
                 "version": {"type": "integer"},
             },

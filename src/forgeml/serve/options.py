@@ -13,6 +13,10 @@ class ServeOptions:
 
     api_key: str | None = None
     admin_key: str | None = None
+    feedback_key: str | None = None
+    """Also accepted on ``POST /feedback``, so label senders need not hold the API key."""
+    feedback_origins: tuple[str, ...] = ()
+    """Browser origins (``https://app.example.com``, or ``*``) allowed to post feedback."""
     max_body_bytes: int = 1 << 20
     reload_interval: float = 1.0
     rate_limit: float | None = None
@@ -27,6 +31,7 @@ class ServeOptions:
         return (
             f"ServeOptions(api_key={'set' if self.api_key else None}, "
             f"admin_key={'set' if self.admin_key else None}, "
+            f"feedback_key={'set' if self.feedback_key else None}, "
             f"max_body_bytes={self.max_body_bytes}, reload_interval={self.reload_interval}, "
             f"rate_limit={self.rate_limit}, rate_burst={self.rate_burst})"
         )

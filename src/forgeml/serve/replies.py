@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import os
 import re
+import time
 from typing import Any
 
 import orjson
@@ -14,10 +16,12 @@ from forgeml.serve.scoring import Scored, Scorer
 
 __all__ = [
     "KEY_FIX",
+    "ORIGIN_FIX",
     "REQUEST_ID",
     "describe",
     "has_key",
     "json_fix",
+    "new_request_id",
     "refuse",
     "reply",
     "response",
@@ -27,6 +31,20 @@ __all__ = [
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 KEY_FIX = "send the key in the X-API-Key header (or Authorization: Bearer KEY)"
+ORIGIN_FIX = "list the site's origin under serve.feedback_origins in forgeml.yaml"
+
+
+def new_request_id() -> str:
+    """A fresh request id: the time in milliseconds, then 64 random bits (both hex).
+
+    Ids sort by the time they were made, and nobody can guess another client's id (a label
+    sent to ``/feedback`` needs the id of the prediction it labels).
+
+    >>> first, second = new_request_id(), new_request_id()
+    >>> len(first), first != second, first[:11] <= second[:11]
+    (28, True, True)
+    """
+    return f"{time.time_ns() // 1_000_000:011x}-{os.urandom(8).hex()}"
 
 
 def has_key(scope: Scope, key: str) -> bool:
@@ -59,6 +77,7 @@ def response(
     request_id: str,
     ids: list[str],
     warnings: list[dict[str, Any]],
+    passthrough: dict[str, list[Any]] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"request_id": request_id, "model": scorer.model}
     body["version"] = scorer.number
@@ -70,6 +89,8 @@ def response(
             body["scores"] = scored.scores
         else:
             body["probabilities"] = scored.probabilities
+    if passthrough:
+        body["passthrough"] = passthrough
     if len(ids) > 1:
         body["ids"] = ids
     if warnings:

@@ -10,15 +10,18 @@ larger batches through the library with one thread.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from forgeml.errors import InputRejected
 from forgeml.features.encoders import Encoder, NumberEncoder
 from forgeml.features.scaling import Standardizer
 from forgeml.registry import ModelBundle
 from forgeml.registry.versions import ModelVersion
+from forgeml.serve.finite import NONFINITE_FIX, unscorable
 from forgeml.serve.inputs import Batch, InputSchema, OutOfRange
 from forgeml.serve.native import (
     TOLERANCE,
@@ -84,13 +87,16 @@ class Scorer:
         *,
         out_of_range: OutOfRange = "flag",
         max_rows: int = 10_000,
+        passthrough: Sequence[str] = (),
     ) -> None:
         self.version = version
         self.predictor = _ServingPredictor(bundle)
         pipeline = self.predictor.pipeline
         by_name = {c["name"]: c for c in version.signature.get("inputs", [])}
         inputs = [by_name.get(name, {"name": name}) for name in pipeline.input_columns]
-        self.schema = InputSchema(inputs, out_of_range=out_of_range, max_rows=max_rows)
+        self.schema = InputSchema(
+            inputs, out_of_range=out_of_range, max_rows=max_rows, passthrough=passthrough
+        )
         self.width = len(pipeline.feature_names)
         position = {name: j for j, name in enumerate(self.schema.numeric)}
         direct_in: list[int] = []
@@ -152,8 +158,17 @@ class Scorer:
         return out
 
     def score(self, batch: Batch) -> Scored:
-        """Scores, labels and (multiclass) probabilities of checked rows."""
-        return self.outputs(self.predictor.scores_from_matrix(self.features(batch)))
+        """Scores, labels and (multiclass) probabilities of checked rows.
+
+        Raises :class:`InputRejected` naming the input when the model's output for a row is
+        not finite (see :mod:`forgeml.serve.finite`): an answer never carries one.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw = self.predictor.scores_from_matrix(self.features(batch))
+        problems = unscorable(self.schema, batch.numbers, raw)
+        if problems:
+            raise InputRejected(problems, fix=NONFINITE_FIX)
+        return self.outputs(raw)
 
     def outputs(self, raw: np.ndarray) -> Scored:
         raw = np.ascontiguousarray(raw, dtype=np.float64)  # calibrators may return views

@@ -73,20 +73,21 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
         out_of_range=settings.out_of_range,
         max_rows=settings.max_rows,
     )
-    deployment.refresh()
+    deployment.load()  # a version that cannot predict leaves the server up, not ready
     serving = deployment.serving
-    assert serving is not None
     prediction_log = None
     if settings.log_predictions:
         prediction_log = PredictionLog(
             found,
             settings.model,
-            serving.champion.schema.inputs,
+            serving.champion.schema.inputs if serving is not None else [],
             flush_interval=settings.flush_interval,
         )
     options = ServeOptions(
         api_key=os.environ.get("FORGEML_API_KEY") or None,
         admin_key=os.environ.get("FORGEML_ADMIN_KEY") or None,
+        feedback_key=os.environ.get("FORGEML_FEEDBACK_KEY") or None,
+        feedback_origins=tuple(found.spec.serve.feedback_origins),
         max_body_bytes=settings.max_body_bytes,
         reload_interval=settings.reload_interval,
         rate_limit=settings.rate_limit,

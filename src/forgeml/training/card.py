@@ -18,7 +18,7 @@ from markupsafe import Markup
 from sklearn import metrics as skm
 
 from forgeml.errors import ConfigError
-from forgeml.report.text import number
+from forgeml.report.text import number, probability
 from forgeml.training import svg
 from forgeml.training.slices import RELATIVE_SHORTFALL
 
@@ -139,6 +139,8 @@ def _view(context: Mapping[str, Any]) -> dict[str, Any]:
         "why": f"{main} more than {RELATIVE_SHORTFALL:.0%} worse than on all test rows "
         f"({_number(test.get(main))})",
         "gate": context.get("gate"),
+        "threshold": None if model.get("threshold") is None else probability(model["threshold"]),
+        "positive_class": model.get("positive_class"),
         "search": _search(context.get("search")),
         "lineage": context.get("lineage") or {},
     }

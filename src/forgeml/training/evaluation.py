@@ -9,14 +9,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgeml.config import TrainSpec
-from forgeml.errors import DataError, NotFound
-from forgeml.project import Project
-from forgeml.registry import load_bundle, model_version
 from forgeml.training import metrics as m
-from forgeml.training.predict import Predictor
 from forgeml.training.task import TargetInfo
 
-__all__ = ["CHAMPION", "champion_metrics", "encode_target", "score"]
+__all__ = ["CHAMPION", "encode_target", "score"]
 
 CHAMPION = "champion"
 
@@ -32,21 +28,6 @@ def score(
     if info.task == "multiclass":
         return m.multiclass_metrics(y, scores, len(info.classes or []))
     return m.regression_metrics(y, scores)
-
-
-def champion_metrics(
-    project: Project, name: str, rows: pa.Table, y: np.ndarray, info: TargetInfo, spec: TrainSpec
-) -> dict[str, Any] | None:
-    try:
-        champion = model_version(f"{name}@{CHAMPION}", project=project)
-    except NotFound:
-        return None
-    predictor = Predictor(load_bundle(champion.artifact_sha256, project.artifacts))
-    try:
-        scores = predictor.scores(rows)
-    except DataError as e:  # e.g. it reads a column this data no longer has
-        return {"version": champion.version, "error": e.message}
-    return score(info, scores, y, predictor.threshold, spec) | {"version": champion.version}
 
 
 def encode_target(table: pa.Table, info: TargetInfo) -> np.ndarray:

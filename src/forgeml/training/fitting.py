@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from forgeml.features import FeaturePipeline, Strategy
 from forgeml.registry import ModelBundle
+from forgeml.report.text import duration
 from forgeml.training import metrics as m
 from forgeml.training.calibration import apply_calibration, choose_calibration
 from forgeml.training.candidates import Candidate, Fitted
@@ -89,6 +91,21 @@ class Matrices:
         return self._cache[key]
 
 
+def trial_clock(number: int, trials: int | None, elapsed: float, seconds: float | None) -> str:
+    """Where the search stands: trial n of N, time spent, and time left of the budget.
+
+    >>> trial_clock(3, 20, 12.4, 120.0)
+    'trial 3/20 · 12s elapsed, 1m 48s left of 2m 00s'
+    >>> trial_clock(3, None, 12.4, None)
+    'trial 3 · 12s elapsed'
+    """
+    text = f"trial {number}/{trials}" if trials else f"trial {number}"
+    text += f" · {duration(elapsed)} elapsed"
+    if seconds:
+        text += f", {duration(max(0.0, seconds - elapsed))} left of {duration(seconds)}"
+    return text
+
+
 def search_and_fit(
     plan: TrainingPlan,
     run: Run,
@@ -102,6 +119,9 @@ def search_and_fit(
     matrices = Matrices(plan)
     use_cv = len(plan.split.train) + len(plan.split.valid) < spec.split.cv_below_rows
     best_fit = _BestFit(plan.metric)  # with hold-out, the winner need not be fitted twice
+    budget_trials = trials if trials is not None else spec.budget.trials
+    budget_seconds = parse_duration(time_budget if time_budget is not None else spec.budget.time)
+    started = time.monotonic()
 
     def evaluate(
         cand: str,
@@ -125,7 +145,10 @@ def search_and_fit(
             score_text = f"{trial.score:.4f} (stopped at the time budget)"
         else:
             score_text = f"{trial.score:.4f}" if trial.score is not None else trial.state
-        say(f"trial {trial.number + 1}: {trial.candidate} {score_text}  {best_text}")
+        clock = trial_clock(
+            trial.number + 1, budget_trials, time.monotonic() - started, budget_seconds
+        )
+        say(f"{clock}: {trial.candidate} {score_text}  {best_text}".rstrip())
 
     order = search_order(list(plan.candidates), len(plan.split.train))
     limit = threadpool_limits(limits=_threads(plan.table.num_rows))  # OpenMP in the libraries
@@ -134,8 +157,8 @@ def search_and_fit(
             evaluate,
             {c: plan.candidates[c].suggest for c in order},
             task=plan.info.task,
-            trials=trials if trials is not None else spec.budget.trials,
-            seconds=parse_duration(time_budget if time_budget is not None else spec.budget.time),
+            trials=budget_trials,
+            seconds=budget_seconds,
             higher_is_better=m.HIGHER_IS_BETTER[plan.metric],
             seed=spec.seed,
             on_trial=on_trial,

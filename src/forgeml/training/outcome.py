@@ -19,9 +19,11 @@ import numpy as np
 from forgeml.registry import ModelVersion, load_bundle, promote, register_model, save_bundle
 from forgeml.registry.documents import finite_document
 from forgeml.training import metrics as m
+from forgeml.training.baseline import baseline_metrics
 from forgeml.training.card import classification_curves, regression_curves, render_card
+from forgeml.training.champion import champion_metrics
 from forgeml.training.environment import code_version, package_versions
-from forgeml.training.evaluation import CHAMPION, champion_metrics, score
+from forgeml.training.evaluation import CHAMPION, score
 from forgeml.training.fitting import Winner, metric_value
 from forgeml.training.gates import GateResult, evaluate_gate
 from forgeml.training.importance import (
@@ -79,8 +81,24 @@ def evaluate_winner(plan: TrainingPlan, run: Run, winner: Winner, say: Progress)
         lambda rows: score(info, test_scores[rows], y[split.test][rows], predictor.threshold, spec),
     )
     importance = _importance(plan, predictor, winner)
-    champion = champion_metrics(plan.project, plan.name, test_rows, y[split.test], info, spec)
-    gate = evaluate_gate(plan.project.spec.gate, test, champion=champion, slices=slices)
+    champion = champion_metrics(
+        plan.project,
+        plan.name,
+        test_rows,
+        y[split.test],
+        info,
+        spec,
+        scores=test_scores,
+        threshold=predictor.threshold,
+    )
+    gate = evaluate_gate(
+        plan.project.spec.gate,
+        test,
+        champion=champion,
+        slices=slices,
+        baseline=baseline_metrics(info, y[split.train], y[split.test], spec),
+        metric=plan.metric,
+    )
     signature = _signature(plan, predictor.pipeline.input_columns)
     lineage = {
         "dataset": plan.version.ref,
@@ -189,6 +207,7 @@ def _context(
             "task": info.task,
             "target": info.column,
             "classes": info.classes,
+            "positive_class": info.positive_class,
             "threshold": predictor.threshold,
             "calibration": predictor.calibration,
             "metric": plan.metric,

@@ -134,18 +134,15 @@ def check_storable(cand: Candidate, task: str, seed: int, class_weight: Any) -> 
     """Refuse, before any search, a user estimator whose model could not be stored safely.
 
     Models of the ``sklearn`` flavor are stored with skops, and forgeml loads back only the
-    types on the registry's allow-list (scikit-learn, numpy, scipy.sparse). The estimator
-    is built with its defaults and serialised, unfitted, to see which types it holds.
+    exact types on the registry's allow-list (:mod:`forgeml.registry.trust`). The
+    estimator is built with its defaults and serialised, unfitted, to see which types it
+    holds.
     """
     if cand.name in BUILTIN or cand.flavor != "sklearn":
         return
     import skops.io
 
-    from forgeml.registry.bundle import (
-        ALLOWED_TYPE_PREFIXES,
-        ALLOWED_TYPES,
-        REFUSED_TYPE_PREFIXES,
-    )
+    from forgeml.registry.trust import refused_types
 
     try:
         estimator = cand.build(task, {}, seed, class_weight)
@@ -155,20 +152,13 @@ def check_storable(cand: Candidate, task: str, seed: int, class_weight: Any) -> 
             fix="give every argument of its constructor a default value",
         ) from None
     try:
-        untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
+        data = skops.io.dumps(estimator)
     except Exception as e:  # skops cannot serialise it at all
         raise ConfigError(
             f"candidate {cand.name!r} cannot be saved with skops ({type(e).__name__}: {e})",
             fix=_STORABLE_FIX,
         ) from None
-    refused = sorted(
-        name
-        for name in untrusted
-        if name not in ALLOWED_TYPES
-        and not (
-            name.startswith(ALLOWED_TYPE_PREFIXES) and not name.startswith(REFUSED_TYPE_PREFIXES)
-        )
-    )
+    refused = refused_types(data, f"candidate {cand.name!r}")
     if refused:
         raise ConfigError(
             f"candidate {cand.name!r} holds types that forgeml will not load back from a "
@@ -178,8 +168,8 @@ def check_storable(cand: Candidate, task: str, seed: int, class_weight: Any) -> 
 
 
 _STORABLE_FIX = (
-    "use a scikit-learn estimator by import path (such as "
-    "'sklearn.ensemble:RandomForestClassifier') or a built-in candidate "
-    f"({', '.join(BUILTIN)}): a user estimator is stored with skops, and only "
-    "scikit-learn, numpy and scipy.sparse types are loaded back"
+    "use a scikit-learn forest by import path ('sklearn.ensemble:RandomForestClassifier' "
+    "or 'sklearn.ensemble:RandomForestRegressor') or a built-in candidate "
+    f"({', '.join(BUILTIN)}): a user estimator is stored with skops, and only the exact "
+    "types forgeml itself stores are loaded back"
 )

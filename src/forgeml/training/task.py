@@ -46,6 +46,11 @@ class TargetInfo:
     def is_classification(self) -> bool:
         return self.task != "regression"
 
+    @property
+    def positive_class(self) -> Any:
+        """The class a binary model's score is the probability of (the second, sorted)."""
+        return self.classes[1] if self.task == "binary" and self.classes else None
+
 
 def infer_task(table: pa.Table, target: str | None, declared: Task = "auto") -> TargetInfo:
     """Resolve the task for ``target``; raise a clear error when it cannot be learned."""
