@@ -8,8 +8,9 @@ they are skipped with a message saying how to enable them.
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,16 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from forgeml.project import Project
-from support import BUCKET, S3Server
+from support import (
+    BUCKET,
+    STARTED,
+    S3Server,
+    ServerProcess,
+    scaled,
+    snapshot,
+    start_server,
+    strays,
+)
 
 PG_URL = os.environ.get("FORGEML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _pg_reachable: bool | None = None
@@ -111,3 +121,44 @@ def s3_server() -> Iterator[S3Server]:
     finally:
         client.close()
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Fail a test that leaves a process running (servers, workers, their trackers)."""
+    before = snapshot()
+    yield
+    deadline = time.monotonic() + scaled(10)
+    left = strays(before)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = strays(before)
+    for server in STARTED:
+        server.end()
+    STARTED.clear()
+    described = []
+    for process in left:
+        try:
+            described.append(f"{process.pid} {' '.join(process.cmdline())[:200]}")
+            process.kill()
+            process.wait(timeout=scaled(10))
+        except Exception:
+            continue
+    if described:
+        pytest.fail("the test left processes running: " + "; ".join(described))
+
+
+@pytest.fixture
+def server_process() -> Iterator[Callable[..., ServerProcess]]:
+    """Start ``forgeml serve`` (see support.start_server); every server it started is ended,
+    with its whole process group, when the test ends."""
+    started: list[ServerProcess] = []
+
+    def start(root: Path, model: str, *args: str, **kw: object) -> ServerProcess:
+        server = start_server(root, model, *args, **kw)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.end()

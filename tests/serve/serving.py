@@ -24,8 +24,10 @@ from forgeml.project import Project
 from forgeml.registry import ModelBundle, promote, register_model
 from forgeml.registry.versions import ModelVersion
 from forgeml.serve.app import ModelServer, ServeOptions
+from forgeml.serve.connections import PROTOCOL, ConnectionLimits, configure
 from forgeml.serve.deployment import Deployment
 from forgeml.serve.predlog import PredictionLog
+from support import scaled
 
 PLANS = ["basic", "pro", "family", "student"]
 
@@ -127,11 +129,12 @@ def record(table: pa.Table, row: int = 0) -> dict[str, Any]:
 
 
 class Client:
-    """A keep-alive HTTP client for one live server."""
+    """A keep-alive HTTP client for one live server; it reconnects once when the server has
+    closed the kept-alive connection (idle timeout, or an error reply that ends it)."""
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(30))
 
     def request(
         self,
@@ -144,12 +147,28 @@ class Client:
     ) -> tuple[int, Any, dict[str, str]]:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         sent = {"content-type": "application/json", **(headers or {})}
-        self.connection.request(method, path, body=data, headers=sent)
-        response = self.connection.getresponse()
+        try:
+            response = self._send(method, path, data, sent)
+        except (http.client.RemoteDisconnected, http.client.CannotSendRequest, OSError) as e:
+            if isinstance(e, TimeoutError):
+                raise
+            self.connection.close()  # the server closed the kept-alive connection: once more
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(30))
+            response = self._send(method, path, data, sent)
         payload = response.read()
         kind = response.getheader("content-type", "")
-        decoded = json.loads(payload) if "json" in kind else payload.decode()
+        decoded: Any = payload
+        if "json" in kind:
+            decoded = json.loads(payload)
+        elif kind.startswith("text/"):
+            decoded = payload.decode()
         return response.status, decoded, dict(response.getheaders())
+
+    def _send(
+        self, method: str, path: str, data: bytes | None, headers: dict[str, str]
+    ) -> http.client.HTTPResponse:
+        self.connection.request(method, path, body=data, headers=headers)
+        return self.connection.getresponse()
 
     def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any, dict[str, str]]:
         return self.request("POST", path, body, **kw)
@@ -170,6 +189,7 @@ def live_server(
     log: bool = True,
     flush_interval: float = 0.2,
     out_of_range: str = "flag",
+    limits: ConnectionLimits | None = None,
 ) -> Iterator[tuple[ModelServer, Client]]:
     """A real uvicorn server on a free localhost port, in a thread, until the block ends."""
     import uvicorn
@@ -188,11 +208,14 @@ def live_server(
         options=options or ServeOptions(reload_interval=0.1, freeze_gc=False),
         prediction_log=prediction_log,
     )
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    configure(limits or ConnectionLimits())
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", http=PROTOCOL
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + scaled(60)
     while not (server.started and server.servers):
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
@@ -204,4 +227,4 @@ def live_server(
     finally:
         client.close()
         server.should_exit = True
-        thread.join(timeout=30)
+        thread.join(timeout=scaled(30))

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from hypothesis import strategies as st
 from forgeml.project import Project
 from forgeml.serve.predlog import read_predictions
 from serve.serving import Client, credit_table, live_server, record, register
+from support import ServerProcess
 
 INPUTS = ["income", "age", "plan", "paperless", "opened"]
 scalars = (
@@ -118,61 +116,35 @@ def test_concurrent_load_loses_no_prediction(lightgbm_project: Project) -> None:
     assert len(set(log.column("request_id").to_pylist())) == total
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(project: Project, *extra: str) -> tuple[subprocess.Popen[bytes], Client]:
-    port = _free_port()
-    env = {**os.environ, "FORGEML_PROJECT": str(project.root)}
-    errors = Path(project.root) / "server.err"
-    with errors.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "forgeml.cli", "serve", "credit", "--port", str(port), *extra],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        client = Client(port)
-        try:
-            if client.get("/ready")[0] == 200:
-                return process, client
-        except OSError:
-            pass
-        client.close()
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(errors.read_text())
-        time.sleep(0.2)
-
-
 @pytest.mark.slow
-def test_sigterm_flushes_every_prediction(lightgbm_project: Project) -> None:
-    process, client = _start(lightgbm_project, "--flush-interval", "30", "--workers", "2")
+def test_sigterm_flushes_every_prediction(
+    lightgbm_project: Project, server_process: Callable[..., ServerProcess]
+) -> None:
+    server = server_process(
+        lightgbm_project.root, "credit", "--flush-interval", "30", "--workers", "2"
+    )
+    client = Client(server.port)
     good = record(credit_table(rows=3), 0)
     for _ in range(120):
         assert client.post("/predict", good)[0] == 200
     client.close()
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0
+    assert server.stop(signal.SIGTERM) == 0
     assert read_predictions(lightgbm_project, "credit").num_rows == 120
 
 
 @pytest.mark.slow
-def test_kill_9_loses_at_most_the_last_flush_interval(lightgbm_project: Project) -> None:
-    process, client = _start(lightgbm_project, "--flush-interval", "0.2")
+def test_kill_9_loses_at_most_the_last_flush_interval(
+    lightgbm_project: Project, server_process: Callable[..., ServerProcess]
+) -> None:
+    server = server_process(lightgbm_project.root, "credit", "--flush-interval", "0.2")
+    client = Client(server.port)
     good = record(credit_table(rows=3), 0)
     for _ in range(150):
         assert client.post("/predict", good)[0] == 200
     time.sleep(1.5)  # several flush intervals: these 150 are on disk
     for _ in range(30):
         client.post("/predict", good)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    server.stop(signal.SIGKILL)
     client.close()
     log = read_predictions(lightgbm_project, "credit")  # readable: no torn segment
     assert 150 <= log.num_rows <= 180

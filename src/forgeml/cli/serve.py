@@ -40,6 +40,30 @@ def serve_command(
         1.0, "--flush-interval", min=0.01, help="Seconds between prediction-log writes."
     ),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions."),
+    header_timeout: float = typer.Option(
+        10.0, "--header-timeout", min=0.1, help="Seconds a client has to send its headers."
+    ),
+    body_timeout: float = typer.Option(
+        30.0, "--body-timeout", min=0.1, help="Seconds a client has to send its body."
+    ),
+    keepalive_timeout: float = typer.Option(
+        5.0, "--keepalive-timeout", min=0.1, help="Seconds an idle connection stays open."
+    ),
+    max_connections: int = typer.Option(
+        2048,
+        "--max-connections",
+        min=1,
+        help="Open connections per process; past it the longest-stalled one is closed.",
+    ),
+    rate_limit: float | None = typer.Option(
+        None,
+        "--rate-limit",
+        min=0.001,
+        help="Requests a second per client address; 429 past it. Default: off.",
+    ),
+    rate_burst: int | None = typer.Option(
+        None, "--rate-burst", min=1, help="Requests a client may send at once (default: 1 s)."
+    ),
 ) -> None:
     """Serve a model over HTTP: POST /predict, POST /feedback, GET /metrics, GET /docs.
 
@@ -65,6 +89,12 @@ def serve_command(
         reload_interval=reload_interval,
         log_predictions=not no_log,
         flush_interval=flush_interval,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        keepalive_timeout=keepalive_timeout,
+        max_connections=max_connections,
+        rate_limit=rate_limit,
+        rate_burst=rate_burst,
     )
     console.print(
         f"serving {version.ref} ({alias}) on http://{host}:{port} with {workers} "

@@ -71,7 +71,7 @@ class AdminRoutes:
         if change["mode"] == "off":
             outcome = str(change.get("outcome", "stopped"))
             if outcome not in OUTCOMES:
-                raise ForgemlError(f"outcome '{outcome}' is unknown", fix=", ".join(OUTCOMES))
+                raise ForgemlError("the outcome is unknown", fix="use " + ", ".join(OUTCOMES))
             return end_rollout(model, outcome=outcome, reason=reason, project=project)
         version = change.get("version")
         if not isinstance(version, int) or isinstance(version, bool):

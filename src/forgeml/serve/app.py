@@ -35,8 +35,11 @@ import orjson
 from forgeml.errors import ForgemlError, InputRejected
 from forgeml.serve.admin import AdminRoutes
 from forgeml.serve.deployment import Deployment, Serving
+from forgeml.serve.docs import ASSETS, docs_page, send_asset
+from forgeml.serve.example import request_example, training_profile
 from forgeml.serve.http import (
     BodyTooLarge,
+    ClientGone,
     Receive,
     Scope,
     Send,
@@ -48,10 +51,11 @@ from forgeml.serve.http import (
 from forgeml.serve.labels import LabelBook, feedback_items
 from forgeml.serve.logschema import input_columns
 from forgeml.serve.metrics import ServingMetrics
-from forgeml.serve.openapi import docs_page, openapi_document
+from forgeml.serve.openapi import openapi_document
 from forgeml.serve.options import ServeOptions
 from forgeml.serve.origins import cross_site, is_json
 from forgeml.serve.predlog import PredictionLog
+from forgeml.serve.ratelimit import RateLimit
 from forgeml.serve.replies import (
     KEY_FIX,
     ORIGIN_FIX,
@@ -70,6 +74,8 @@ from forgeml.serve.scoring import Scorer
 __all__ = ["ModelServer", "ServeOptions"]
 
 log = logging.getLogger("forgeml.serve")
+_PROBES = frozenset({"/health", "/ready"})  # never rate limited: orchestrators poll them
+_KEYED = frozenset({"/model", "/openapi.json", "/docs"})  # they show training statistics
 Handler = Callable[[Scope, Receive, Send], Awaitable[int]]
 
 
@@ -102,6 +108,12 @@ class ModelServer(AdminRoutes):
             ("POST", "/admin/rollout"): self._change_rollout,
         }
         self._paths = {path for _, path in self._routes}
+        self._examples: dict[int, dict[str, Any]] = {}
+        self.rate_limit = (
+            RateLimit(self.options.rate_limit, self.options.rate_burst)
+            if self.options.rate_limit
+            else None
+        )
         deployment.on_switch = self._switched
         if deployment.serving is not None:
             self._switched(deployment.serving)
@@ -112,21 +124,56 @@ class ModelServer(AdminRoutes):
             return
         if scope["type"] != "http":
             return
-        path, method = scope["path"], scope["method"]
-        handler = self._routes.get((method, path))
+        path = scope["path"]
         try:
-            if handler is not None:
-                status = await handler(scope, receive, send)
-            elif path in self._paths:
-                allowed = ", ".join(sorted(m for m, p in self._routes if p == path))
-                status = await refuse(send, 405, f"{method} is not allowed on {path}", allowed)
-            else:
-                status = await refuse(send, 404, f"no route {path[:100]}", "see GET /docs")
+            status = 0 if path in _PROBES else await self._limited(scope, send)
+            if not status:
+                status = await self._route(scope, receive, send)
+        except ClientGone:
+            status = 408
         except Exception:
-            log.exception("request to %s failed", path)
+            log.exception("request to %s failed", path[:100])
             status = await refuse(send, 500, "internal error", "see the server's log")
         if path != "/predict":
             self.metrics.request(path if path in self._paths else "other", status)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """The route's answer; errors name nothing the client sent."""
+        path, method = scope["path"], scope["method"]
+        handler = self._routes.get((method, path))
+        if handler is not None:
+            if path in _KEYED and not self._authorised(scope):
+                return await refuse(send, 401, "a valid API key is required", KEY_FIX)
+            return await handler(scope, receive, send)
+        if path in self._paths:
+            allowed = ", ".join(sorted(m for m, p in self._routes if p == path))
+            return await reply(
+                send,
+                405,
+                {"error": "this method is not allowed here", "fix": f"use {allowed}"},
+                [(b"allow", allowed.encode())],
+            )
+        if method == "GET" and path.startswith(ASSETS):
+            return await send_asset(send, path[len(ASSETS) :])
+        return await refuse(send, 404, "no such route", "see GET /docs")
+
+    def _authorised(self, scope: Scope) -> bool:
+        return not self.options.api_key or has_key(scope, self.options.api_key)
+
+    async def _limited(self, scope: Scope, send: Send) -> int:
+        """429 when the client is over its rate limit (and say when to retry), else 0."""
+        if self.rate_limit is None:
+            return 0
+        client = str((scope.get("client") or ("",))[0]).encode()
+        wait = self.rate_limit.wait(client)
+        if not wait:
+            return 0
+        return await reply(
+            send,
+            429,
+            {"error": "too many requests", "fix": "slow down and retry after Retry-After seconds"},
+            [(b"retry-after", RateLimit.retry_after(wait))],
+        )
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -377,13 +424,35 @@ class ModelServer(AdminRoutes):
         return 200
 
     async def _openapi(self, scope: Scope, receive: Receive, send: Send) -> int:
-        serving = self.deployment.serving
-        scorer = serving.champion if serving is not None else None
-        return await reply(send, 200, openapi_document(self.deployment.model, scorer))
+        return await reply(send, 200, await self._document(scope))
 
     async def _docs(self, scope: Scope, receive: Receive, send: Send) -> int:
-        serving = self.deployment.serving
-        scorer = serving.champion if serving is not None else None
-        page = docs_page(openapi_document(self.deployment.model, scorer)).encode()
+        page = docs_page(await self._document(scope)).encode()
         await send_bytes(send, 200, page, b"text/html; charset=utf-8")
         return 200
+
+    async def _document(self, scope: Scope) -> dict[str, Any]:
+        """The OpenAPI document, with this server's address and a typical request."""
+        serving = self.deployment.serving
+        scorer = serving.champion if serving is not None else None
+        example = None
+        if scorer is not None:
+            example = self._examples.get(scorer.number)
+            if example is None:
+                profile = await asyncio.to_thread(
+                    training_profile, self.deployment.project, scorer.version.lineage
+                )
+                example = request_example(scorer.schema.inputs, profile)
+                self._examples = {scorer.number: example}
+        server = scope.get("server")
+        url = None
+        if server and server[1] is not None:
+            host = f"[{server[0]}]" if ":" in str(server[0]) else server[0]
+            url = f"{scope.get('scheme', 'http')}://{host}:{server[1]}"
+        return openapi_document(
+            self.deployment.model,
+            scorer,
+            server_url=url,
+            example=example,
+            keyed=bool(self.options.api_key),
+        )

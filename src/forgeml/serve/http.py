@@ -13,6 +13,7 @@ import orjson
 
 __all__ = [
     "BodyTooLarge",
+    "ClientGone",
     "Receive",
     "Scope",
     "Send",
@@ -34,6 +35,10 @@ class BodyTooLarge(Exception):
     """The request body is over the configured limit."""
 
 
+class ClientGone(Exception):
+    """The client went away (or was cut off) before its whole body arrived."""
+
+
 def header(scope: Scope, name: bytes) -> bytes | None:
     """The first value of header ``name`` (lower case), or None."""
     for key, value in scope["headers"]:
@@ -47,7 +52,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     length = header(scope, b"content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise BodyTooLarge
-    message = await receive()
+    message = await _next(receive)
     body = message.get("body", b"")
     if not message.get("more_body"):
         if len(body) > limit:
@@ -55,13 +60,20 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         return bytes(body)
     parts, size = [body], len(body)
     while message.get("more_body"):
-        message = await receive()
+        message = await _next(receive)
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge
         parts.append(chunk)
     return b"".join(parts)
+
+
+async def _next(receive: Receive) -> MutableMapping[str, Any]:
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone
+    return message
 
 
 async def send_bytes(

@@ -1,16 +1,16 @@
-"""The server's OpenAPI 3.1 document, with the served version's inputs as the record schema,
-and an offline HTML page (``GET /docs``) that lists it with curl examples.
+"""The server's OpenAPI 3.1 document, with the served version's inputs as the record schema.
+
+The document is the whole truth about the server: every status code, content type and body
+a route can answer is declared (a test runs schemathesis against a live server to keep it so).
 """
 
 from __future__ import annotations
 
-import html
-import json
 from typing import Any
 
 from forgeml.serve.scoring import Scorer
 
-__all__ = ["docs_page", "openapi_document"]
+__all__ = ["openapi_document"]
 
 _JSON_SCHEMA = {
     "integer": {"type": "number"},
@@ -66,182 +66,291 @@ def _record_schema(scorer: Scorer | None) -> dict[str, Any]:
     }
 
 
-def openapi_document(model: str, scorer: Scorer | None) -> dict[str, Any]:
-    """The API of a server for ``model``, with ``scorer``'s inputs when one is loaded."""
+_ERRORS = {
+    "400": "malformed JSON",
+    "401": "missing or wrong key",
+    "403": "refused: admin routes disabled, or feedback from another site's web page",
+    "404": "no such route",
+    "408": "the request was not sent within the server's body or header timeout",
+    "409": "this server keeps no prediction log",
+    "413": "body or row count over the limit",
+    "415": "the body is not declared application/json",
+    "422": "the input breaks the model's signature",
+    "429": "over the rate limit: retry after Retry-After seconds",
+    "500": "internal error (the server's log says more)",
+    "503": "no model version is loaded yet",
+}
+_JSON = "application/json"
+_OBJECT = {"type": "object"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {_JSON: {"schema": schema}}
+
+
+def _answers(
+    ok: dict[str, Any], *codes: str, ok_type: str = _JSON, description: str = "OK"
+) -> dict[str, Any]:
+    """The responses of one operation: 200 with ``ok`` and the errors ``codes``."""
+    answers: dict[str, Any] = {"200": {"description": description, "content": {ok_type: ok}}}
+    for code in (*codes, "429", "500"):
+        answers[code] = {
+            "description": _ERRORS[code],
+            "content": _json({"$ref": "#/components/schemas/Error"}),
+        }
+    answers["429"]["headers"] = {
+        "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+    }
+    return answers
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"schema": {"$ref": f"#/components/schemas/{name}"}}
+
+
+def _body(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        content["example"] = example
+    return {"required": True, "content": {_JSON: content}}
+
+
+def openapi_document(
+    model: str,
+    scorer: Scorer | None,
+    *,
+    server_url: str | None = None,
+    example: dict[str, Any] | None = None,
+    keyed: bool = False,
+) -> dict[str, Any]:
+    """The API of a server for ``model``, with ``scorer``'s inputs when one is loaded.
+
+    ``server_url`` is where the server answers, ``example`` a typical record (the API page
+    pre-fills requests with it) and ``keyed`` says that an API key is required.
+    """
     record = {"$ref": "#/components/schemas/Record"}
     version = f"{model}@{scorer.number}" if scorer is not None else model
-    errors = {
-        code: {
-            "description": text,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        }
-        for code, text in (
-            ("400", "malformed JSON"),
-            ("401", "missing or wrong API key"),
-            ("413", "body or row count over the limit"),
-            ("422", "the input breaks the model's signature"),
-        )
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": f"forgeml: {model}", "version": version},
-        "paths": {
-            "/predict": {
-                "post": {
-                    "summary": "Score one record, a list of records, or columns",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "oneOf": [
-                                        record,
-                                        {"type": "array", "items": record},
-                                        {
-                                            "type": "object",
-                                            "properties": {
-                                                "records": {"type": "array", "items": record}
-                                            },
-                                            "required": ["records"],
-                                        },
-                                        {
-                                            "type": "object",
-                                            "properties": {"columns": {"type": "object"}},
-                                            "required": ["columns"],
-                                        },
-                                    ]
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": {
-                            "description": "predictions",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Predictions"}
-                                }
+    keyed_errors = ("401",) if keyed else ()
+    body_errors = ("400", "408", "413", "422")
+    admin = ("401", "403")
+    text = {"schema": {"type": "string"}}
+    paths: dict[str, Any] = {
+        "/predict": {
+            "post": {
+                "summary": "Score one record, a list of records, or columns",
+                "requestBody": _body(
+                    {
+                        "oneOf": [
+                            record,
+                            {"type": "array", "items": record},
+                            {
+                                "type": "object",
+                                "properties": {"records": {"type": "array", "items": record}},
+                                "required": ["records"],
                             },
-                        },
-                        **errors,
+                            {
+                                "type": "object",
+                                "properties": {"columns": {"type": "object"}},
+                                "required": ["columns"],
+                            },
+                        ]
                     },
-                }
-            },
-            "/feedback": {
-                "post": {
-                    "summary": "Ground truth for earlier predictions, by request id",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "oneOf": [
-                                        {"$ref": "#/components/schemas/Feedback"},
-                                        {
-                                            "type": "array",
-                                            "items": {"$ref": "#/components/schemas/Feedback"},
-                                        },
-                                    ]
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": {"description": "labels accepted"},
-                        **errors,
-                        **{
-                            code: {**errors["401"], "description": text}
-                            for code, text in (
-                                ("403", "a web page of another site sent it"),
-                                ("409", "the server keeps no prediction log"),
-                                ("415", "the body is not declared application/json"),
-                            )
-                        },
-                    },
-                }
-            },
-            "/health": {"get": {"summary": "The process is alive", "responses": _ok()}},
-            "/ready": {"get": {"summary": "A model version is loaded", "responses": _ok()}},
-            "/model": {"get": {"summary": "Name, version, inputs, rollout", "responses": _ok()}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": _ok()}},
-            "/admin/reload": {
-                "post": {"summary": "Re-read the alias and rollout now", "responses": _ok()}
-            },
-            "/admin/rollout": {
-                "get": {"summary": "The active rollout", "responses": _ok()},
-                "post": {"summary": "Start or end a shadow or canary", "responses": _ok()},
-            },
-        },
-        "components": {
-            "schemas": {
-                "Record": _record_schema(scorer),
-                "Predictions": {
-                    "type": "object",
-                    "properties": {
-                        "request_id": {"type": "string"},
-                        "model": {"type": "string"},
-                        "version": {"type": "integer"},
-                        "predictions": {"type": "array"},
-                        "scores": {"type": "array", "items": {"type": "number"}},
-                        "probabilities": {"type": "array"},
-                        "ids": {"type": "array", "items": {"type": "string"}},
-                        "warnings": {"type": "array"},
-                        "passthrough": {"type": "object"},
-                    },
-                    "required": ["request_id", "model", "version", "predictions"],
-                },
-                "Feedback": {
-                    "type": "object",
-                    "properties": {"request_id": {"type": "string"}, "label": {}},
-                    "required": ["request_id", "label"],
-                },
-                "Error": _ERROR,
+                    example,
+                ),
+                "responses": _answers(_ref("Predictions"), *keyed_errors, *body_errors, "503"),
             }
         },
+        "/feedback": {
+            "post": {
+                "summary": "Ground truth for earlier predictions, by request id",
+                "requestBody": _body(
+                    {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/Feedback"},
+                            {"type": "array", "items": {"$ref": "#/components/schemas/Feedback"}},
+                        ]
+                    }
+                ),
+                "responses": _answers(
+                    _ref("Accepted"),
+                    "401",
+                    "403",
+                    *body_errors,
+                    "409",
+                    "415",
+                    description="accepted",
+                ),
+            }
+        },
+        "/health": {
+            "get": {
+                "summary": "The process is alive",
+                "responses": {"200": {"description": "alive", "content": _json(_OBJECT)}},
+            }
+        },
+        "/ready": {
+            "get": {
+                "summary": "A model version is ready to answer",
+                "responses": {
+                    "200": {"description": "ready", "content": {_JSON: _ref("Ready")}},
+                    "503": {"description": "not ready yet", "content": {_JSON: _ref("Ready")}},
+                },
+            }
+        },
+        "/model": {
+            "get": {
+                "summary": "Name, version, inputs, rollout",
+                "responses": _answers(_ref("Model"), *keyed_errors, "503"),
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": _answers(text, ok_type="text/plain; version=0.0.4; charset=utf-8"),
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": _answers({"schema": {"type": "object"}}, *keyed_errors),
+            }
+        },
+        "/docs": {
+            "get": {
+                "summary": "The interactive API page",
+                "responses": _answers(text, *keyed_errors, ok_type="text/html; charset=utf-8"),
+            }
+        },
+        "/admin/reload": {
+            "post": {
+                "summary": "Re-read the alias and rollout now (admin key)",
+                "responses": _answers(_ref("Model"), *admin),
+            }
+        },
+        "/admin/rollout": {
+            "get": {
+                "summary": "The active rollout (admin key)",
+                "responses": _answers(_ref("RolloutState"), *admin),
+            },
+            "post": {
+                "summary": "Start or end a shadow or canary (admin key)",
+                "requestBody": _body({"$ref": "#/components/schemas/RolloutChange"}),
+                "responses": _answers(_ref("RolloutState"), *admin, *body_errors),
+            },
+        },
     }
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": f"forgeml: {model}", "version": version},
+        "paths": paths,
+        "components": {"schemas": _schemas(scorer, example)},
+    }
+    if server_url is not None:
+        document["servers"] = [{"url": server_url}]
+    schemes: dict[str, Any] = {
+        "AdminKey": {"type": "apiKey", "in": "header", "name": "X-Admin-Key"}
+    }
+    if keyed:
+        schemes["ApiKey"] = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+        for path in ("/predict", "/feedback", "/model", "/openapi.json", "/docs"):
+            for operation in paths[path].values():
+                operation["security"] = [{"ApiKey": []}]
+    for operation in (*paths["/admin/reload"].values(), *paths["/admin/rollout"].values()):
+        operation["security"] = [{"AdminKey": []}]
+    document["components"]["securitySchemes"] = schemes
+    return document
 
 
-def _ok() -> dict[str, Any]:
-    return {"200": {"description": "OK"}}
-
-
-def docs_page(document: dict[str, Any]) -> str:
-    """A self-contained HTML page describing ``document`` (no scripts, no CDN)."""
-    title = html.escape(document["info"]["title"])
-    record = document["components"]["schemas"]["Record"].get("properties", {})
-    example = {name: _example(schema) for name, schema in record.items()}
-    rows = "".join(
-        f"<tr><td><code>{html.escape(name)}</code></td>"
-        f"<td>{html.escape(json.dumps(schema))}</td></tr>"
-        for name, schema in record.items()
-    )
-    routes = "".join(
-        f"<tr><td>{method.upper()}</td><td><code>{html.escape(path)}</code></td>"
-        f"<td>{html.escape(op.get('summary', ''))}</td></tr>"
-        for path, ops in document["paths"].items()
-        for method, op in ops.items()
-    )
-    body = html.escape(json.dumps(example))
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font:15px system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-td{{padding:.2rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}}
-pre{{background:#f4f4f4;padding:.8rem;overflow-x:auto}}</style></head><body>
-<h1>{title}</h1><p>Version {html.escape(document["info"]["version"])}.
-The machine-readable API is at <a href="openapi.json">/openapi.json</a>.</p>
-<h2>Routes</h2><table>{routes}</table>
-<h2>Score a record</h2>
-<pre>curl -s localhost:8000/predict -H 'content-type: application/json' -d '{body}'</pre>
-<h2>Send the label later</h2>
-<pre>curl -s localhost:8000/feedback -H 'content-type: application/json' \\
-  -d '{{"request_id": "REQUEST_ID", "label": LABEL}}'</pre>
-<h2>Inputs</h2><table>{rows}</table></body></html>"""
-
-
-def _example(schema: dict[str, Any]) -> Any:
-    inner = schema.get("anyOf", [schema])[0] if "anyOf" in schema else schema
-    if "examples" in schema:
-        return schema["examples"][0]
-    kind = inner.get("type")
-    if inner.get("format") == "date-time":
-        return "2025-01-31T12:00:00"
-    return {"number": 0, "boolean": False, "string": "text"}.get(str(kind))
+def _schemas(scorer: Scorer | None, example: dict[str, Any] | None) -> dict[str, Any]:
+    record = _record_schema(scorer)
+    if example is not None:
+        record["examples"] = [example]
+    rollout = {
+        "anyOf": [
+            {"type": "null"},
+            {
+                "type": "object",
+                "properties": {
+                    "mode": {"type": "string"},
+                    "version": {"type": "integer"},
+                    "share": {"type": "number"},
+                    "key": {"type": ["string", "null"]},
+                    "status": {"type": "string"},
+                    "started_by": {"type": "string"},
+                    "reason": {"type": "string"},
+                },
+            },
+        ]
+    }
+    return {
+        "Record": record,
+        "Predictions": {
+            "type": "object",
+            "properties": {
+                "request_id": {"type": "string"},
+                "model": {"type": "string"},
+                "version": {"type": "integer"},
+                "predictions": {"type": "array"},
+                "scores": {"type": "array", "items": {"type": "number"}},
+                "probabilities": {"type": "array"},
+                "ids": {"type": "array", "items": {"type": "string"}},
+                "warnings": {"type": "array", "items": {"type": "object"}},
+                "passthrough": {"type": "object"},
+            },
+            "required": ["request_id", "model", "version", "predictions"],
+        },
+        "Feedback": {
+            "type": "object",
+            "properties": {"request_id": {"type": "string"}, "label": {}},
+            "required": ["request_id", "label"],
+        },
+        "Accepted": {
+            "type": "object",
+            "properties": {
+                "accepted": {"type": "integer", "minimum": 0},
+                "conflicts": {"type": "integer", "minimum": 0},
+            },
+            "required": ["accepted"],
+        },
+        "Ready": {
+            "type": "object",
+            "properties": {
+                "ready": {"type": "boolean"},
+                "reason": {"type": "string"},
+                "model": {"type": "string"},
+                "version": {"type": "integer"},
+            },
+            "required": ["ready"],
+        },
+        "Model": {
+            "type": "object",
+            "properties": {
+                "model": {"type": "string"},
+                "alias": {"type": "string"},
+                "version": {"type": "integer"},
+                "flavor": {"type": "string"},
+                "task": {"type": "string"},
+                "inputs": {"type": "array", "items": {"type": "object"}},
+                "rollout": rollout,
+            },
+            "required": ["model", "version", "inputs"],
+        },
+        "RolloutChange": {
+            "type": "object",
+            "properties": {
+                "mode": {"enum": ["shadow", "canary", "off"]},
+                "version": {"type": "integer"},
+                "share": {"type": "number"},
+                "key": {"type": "string"},
+                "reason": {"type": "string"},
+                "outcome": {"type": "string"},
+            },
+            "required": ["mode"],
+        },
+        "RolloutState": {
+            "type": "object",
+            "properties": {"rollout": rollout},
+            "required": ["rollout"],
+        },
+        "Error": _ERROR,
+    }

@@ -19,6 +19,10 @@ class ServeOptions:
     """Browser origins (``https://app.example.com``, or ``*``) allowed to post feedback."""
     max_body_bytes: int = 1 << 20
     reload_interval: float = 1.0
+    rate_limit: float | None = None
+    """Requests a second each client (address) may send; None: no limit."""
+    rate_burst: int | None = None
+    """Requests a client may send at once under the rate limit (default: one second's worth)."""
     freeze_gc: bool = True
     """Freeze start-up objects out of the garbage collector (a server process owns its
     interpreter; an app embedded in a bigger process may want to leave this off)."""
@@ -28,5 +32,6 @@ class ServeOptions:
             f"ServeOptions(api_key={'set' if self.api_key else None}, "
             f"admin_key={'set' if self.admin_key else None}, "
             f"feedback_key={'set' if self.feedback_key else None}, "
-            f"max_body_bytes={self.max_body_bytes}, reload_interval={self.reload_interval})"
+            f"max_body_bytes={self.max_body_bytes}, reload_interval={self.reload_interval}, "
+            f"rate_limit={self.rate_limit}, rate_burst={self.rate_burst})"
         )

@@ -4,20 +4,25 @@
 corrupted artifact fails at once with a clear message. With ``--workers N`` uvicorn starts
 N processes; each builds its own app through :func:`create_app` from the settings passed in
 ``FORGEML_SERVE`` (JSON, without secrets) and reads the keys from ``FORGEML_API_KEY`` and
-``FORGEML_ADMIN_KEY``.
+``FORGEML_ADMIN_KEY``. Workers end with the process that started them, even when it is
+killed outright, so stopping ``forgeml serve`` leaves no process behind.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import socket
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike, resolve_project
 from forgeml.serve.app import ModelServer, ServeOptions
+from forgeml.serve.connections import PROTOCOL, ConnectionLimits, configure
 from forgeml.serve.deployment import Deployment
 from forgeml.serve.inputs import OutOfRange
 from forgeml.serve.predlog import PredictionLog
@@ -41,6 +46,21 @@ class ServeSettings:
     reload_interval: float = 1.0
     log_predictions: bool = True
     flush_interval: float = 1.0
+    header_timeout: float = ConnectionLimits.header_timeout
+    body_timeout: float = ConnectionLimits.body_timeout
+    keepalive_timeout: float = ConnectionLimits.keepalive_timeout
+    max_connections: int = ConnectionLimits.max_connections
+    rate_limit: float | None = None
+    rate_burst: int | None = None
+
+    @property
+    def limits(self) -> ConnectionLimits:
+        return ConnectionLimits(
+            header_timeout=self.header_timeout,
+            body_timeout=self.body_timeout,
+            keepalive_timeout=self.keepalive_timeout,
+            max_connections=self.max_connections,
+        )
 
 
 def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelServer:
@@ -70,6 +90,8 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
         feedback_origins=tuple(found.spec.serve.feedback_origins),
         max_body_bytes=settings.max_body_bytes,
         reload_interval=settings.reload_interval,
+        rate_limit=settings.rate_limit,
+        rate_burst=settings.rate_burst,
     )
     return ModelServer(deployment, options=options, prediction_log=prediction_log)
 
@@ -79,7 +101,11 @@ def create_app() -> ModelServer:
     raw = os.environ.get(ENV)
     if not raw:
         raise ConfigError(f"{ENV} is not set", fix="start servers with 'forgeml serve MODEL'")
-    return build_app(ServeSettings(**json.loads(raw)))
+    die_with_parent()
+    settings = ServeSettings(**json.loads(raw))
+    _log_to_stderr()
+    configure(settings.limits)
+    return build_app(settings)
 
 
 def run_server(
@@ -93,14 +119,19 @@ def run_server(
     """Serve until interrupted (Ctrl-C or SIGTERM flush the prediction log, then exit)."""
     import uvicorn
 
+    check_port(host, port)
+    _log_to_stderr()
+    limits = configure(settings.limits)
     common: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": "info",
         "access_log": access_log,
         "lifespan": "on",
-        "http": "httptools",
+        "http": PROTOCOL,
+        "ws": "none",
         "loop": "uvloop" if _has_uvloop() else "asyncio",
+        "timeout_keep_alive": limits.keepalive_timeout,
         "timeout_graceful_shutdown": 10,
     }
     if workers > 1:
@@ -109,6 +140,55 @@ def run_server(
         return
     app = build_app(settings)
     uvicorn.run(app, **common)
+
+
+def check_port(host: str, port: int) -> None:
+    """A clear error when ``host:port`` cannot be bound (in use, or not this machine's)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is in use",
+                    fix="pass --port with a free port, or stop the other process",
+                ) from None
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {error.strerror}",
+                fix="pass --host with an address of this machine (127.0.0.1 or 0.0.0.0)",
+            ) from None
+
+
+def die_with_parent() -> None:
+    """Have the kernel stop this worker when the process that started it ends (Linux)."""
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent.pid:  # the parent ended before the line above
+        raise SystemExit(0)
+
+
+def _log_to_stderr() -> None:
+    """Show the server's own lines (e.g. each version switch) beside uvicorn's."""
+    logger = logging.getLogger("forgeml.serve")
+    if any(getattr(h, "forgeml_serve", False) for h in logger.handlers):
+        return
+    from uvicorn.logging import DefaultFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s", use_colors=False))
+    handler.forgeml_serve = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _has_uvloop() -> bool:
