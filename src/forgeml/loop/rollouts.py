@@ -102,7 +102,12 @@ def settle(project: Project, model: str, *, metric: str | None = None) -> Verdic
 def _apply(project: Project, model: str, verdict: Verdict) -> None:
     reason = verdict.describe()
     if verdict.outcome == "promoted":
-        promote(f"{model}@{verdict.rollout.version}", reason=reason, project=project)
+        promote(
+            f"{model}@{verdict.rollout.version}",
+            reason=reason,
+            gate=_gate(project, model, verdict),
+            project=project,
+        )
     end_rollout(
         model, outcome=str(verdict.outcome), reason=reason, actor="forgeml loop", project=project
     )
@@ -128,6 +133,27 @@ def _apply(project: Project, model: str, verdict: Verdict) -> None:
         message=reason,
         details=_verdict_dict(verdict),
     )
+
+
+def _gate(project: Project, model: str, verdict: Verdict) -> dict[str, Any]:
+    """The challenger's gate on the held-out rows, with the rollout's own check added."""
+    found: dict[str, Any] = {"passed": True, "checks": []}
+    with project.store.read() as session:
+        for cycle in rows.unfinished(session, model):
+            judged = (cycle.details or {}).get("comparison")
+            if cycle.details.get("challenger") == verdict.rollout.version and judged:
+                found = dict(judged["gate"])
+    change = None
+    if verdict.champion is not None and verdict.challenger is not None:
+        change = verdict.challenger - verdict.champion
+    check = {
+        "name": f"{verdict.metric} vs champion in the {verdict.rollout.mode}",
+        "value": change,
+        "bound": f"at most {project.spec.policy.rollout.max_drop:g} worse",
+        "passed": True,
+        "detail": f"{verdict.labels} labelled predictions",
+    }
+    return {"passed": bool(found.get("passed", True)), "checks": [*found["checks"], check]}
 
 
 def _rows(joined: pa.Table, arm: str, version: int | None) -> pa.Table:
