@@ -21,6 +21,7 @@ from forgeml.serve.app import ModelServer, ServeOptions
 from forgeml.serve.deployment import Deployment
 from forgeml.serve.inputs import OutOfRange
 from forgeml.serve.predlog import PredictionLog
+from forgeml.serve.threads import pin_native_threads
 
 __all__ = ["ServeSettings", "build_app", "create_app", "run_server"]
 
@@ -54,6 +55,7 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
         max_rows=settings.max_rows,
     )
     deployment.refresh()
+    pin_native_threads()  # after the model's libraries are loaded
     serving = deployment.serving
     assert serving is not None
     prediction_log = None
