@@ -260,3 +260,26 @@ def test_a_quiet_tick_says_why_nothing_fired(
         assert "--now 'July' is not an ISO timestamp" in out
     finally:
         project.close()
+
+
+def test_performance_is_judged_on_the_newest_labels_however_late_they_arrive(
+    project: Project,
+) -> None:
+    project = _spec(project, "monitor: {window: 30d", "monitor: {window: 1d")
+    project = _spec(project, "policy:\n", "policy:\n  retrain_on: [performance]\n")
+    try:
+        # the last two days hold no label (they come a week late); the month before does
+        report = monitor(
+            "judged",
+            project=project,
+            start=AFTER - timedelta(days=2),
+            end=AFTER,
+            window=timedelta(days=1),
+            metric="roc_auc",
+            alert=False,
+        )
+        assert triggers(project, "judged", now=AFTER, report=report) == ["performance"]
+        before_any_label = SWITCH + timedelta(days=5)
+        assert triggers(project, "judged", now=before_any_label, report=None) == []
+    finally:
+        project.close()

@@ -1,9 +1,11 @@
 """The policy's retraining triggers at a given time, and why each did or did not fire.
 
 - ``drift``: the latest monitoring window's inputs drifted;
-- ``performance``: the labelled predictions of the latest two windows fell more than
-  ``monitor.max_drop`` below the champion's baseline (labels arrive late, so the window
-  before the latest is the first to have them);
+- ``performance``: the champion's newest labelled predictions fell more than
+  ``monitor.max_drop`` below its baseline (:mod:`forgeml.monitor.baseline`). Labels
+  arrive late, so "newest" counts back from the newest label that has arrived: the
+  ``monitor.window`` before it, widened to the newest ``monitor.min_labels`` predictions
+  when the window holds fewer; only the champion's own predictions count;
 - ``schedule``: ``policy.schedule`` has passed since the last retraining cycle, by the
   loop's own clock (the ``now`` each cycle ran at), or, before any cycle, since the newest
   time in the champion's training data: a replay or backfill with a simulated clock fires
@@ -14,8 +16,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,12 +26,15 @@ from forgeml.config import parse_duration
 from forgeml.data.versions import dataset
 from forgeml.errors import ForgemlError
 from forgeml.loop.rows import data_time
+from forgeml.monitor.baseline import decay_baseline
+from forgeml.monitor.performance import LabelledRows, labelled_rows, window_metrics
 from forgeml.monitor.run import MonitorReport
 from forgeml.project import Project
 from forgeml.registry.versions import ModelVersion, model_version
 from forgeml.serve.predlog import labelled_predictions
 from forgeml.serve.segments import to_utc
 from forgeml.store import cycles as rows
+from forgeml.training import metrics as m
 
 __all__ = ["Finding", "check_triggers", "last_label", "schedule_due", "triggers"]
 
@@ -53,7 +59,7 @@ def check_triggers(
         if name == "drift":
             found.append(_drift(report))
         elif name == "performance":
-            found.append(_performance(report, project.spec.monitor.min_labels))
+            found.append(_performance(project, champion, now=now, report=report))
         elif name == "schedule":
             if not policy.schedule:
                 found.append(Finding(name, False, "no policy.schedule is set"))
@@ -129,28 +135,59 @@ def _drift(report: MonitorReport | None) -> Finding:
     return Finding("drift", False, f"drift below its threshold in the window ending {end}")
 
 
-def _performance(report: MonitorReport | None, min_labels: int) -> Finding:
-    if report is None or not report.windows:
-        return Finding("performance", False, "no monitoring window to measure")
-    if report.decayed:
-        return Finding("performance", True, f"{report.metric} fell below its baseline")
-    if report.baseline is None:
-        return Finding("performance", False, f"the champion has no {report.metric} baseline")
-    labelled = [w.performance for w in report.windows if w.performance.rows >= min_labels]
-    if not labelled:
-        counts = "+".join(str(w.performance.rows) for w in report.windows)
+def _performance(
+    project: Project, champion: ModelVersion, *, now: datetime, report: MonitorReport | None
+) -> Finding:
+    spec = project.spec.monitor
+    task = str(champion.signature.get("task") or "binary")
+    metric = (report.metric if report is not None else None) or spec.metric
+    metric = metric or ("accuracy" if task == "multiclass" else m.DEFAULT_METRIC[task])
+    baseline = decay_baseline(project, champion, metric)
+    if baseline is None:
+        return Finding("performance", False, f"the champion has no {metric} baseline")
+    rows = _champion_labels(project, champion, now=now)
+    if len(rows) < spec.min_labels:
         return Finding(
             "performance",
             False,
-            f"too few labels in the last windows ({counts}; it needs {min_labels})",
+            f"{len(rows)} labelled predictions of @{champion.version} so far "
+            f"(it needs {spec.min_labels})",
         )
-    value = labelled[-1].metrics.get(report.metric)
-    shown = f"{value:.4f}" if isinstance(value, int | float) else "n/a"
-    return Finding(
-        "performance",
-        False,
-        f"{report.metric} {shown} within the allowed drop from {report.baseline:.4f}",
+    newest = rows.times[-1]
+    since = newest - np.timedelta64(int(parse_duration(spec.window).total_seconds()), "s")
+    first = min(int(np.searchsorted(rows.times, since)), len(rows) - spec.min_labels)
+    lo: datetime = rows.times[first].astype("datetime64[us]").item().replace(tzinfo=UTC)
+    hi: datetime = newest.astype("datetime64[us]").item().replace(tzinfo=UTC)
+    span = [(lo, hi + timedelta(microseconds=1))]
+    threshold = champion.metrics.get("test", {}).get("threshold") or 0.5
+    value = window_metrics(rows, span, threshold=float(threshold))[0].metrics.get(metric)
+    if not isinstance(value, int | float):
+        return Finding("performance", False, f"{metric} could not be measured")
+    worse = baseline - value if m.HIGHER_IS_BETTER.get(metric, True) else value - baseline
+    what = (
+        f"{metric} {value:.4f} on the {len(rows) - first} newest labelled predictions "
+        f"vs baseline {baseline:.4f}"
     )
+    if worse > spec.max_drop:
+        return Finding("performance", True, f"{what}: more than {spec.max_drop:g} worse")
+    return Finding("performance", False, f"{what}: within the allowed drop")
+
+
+def _champion_labels(project: Project, champion: ModelVersion, *, now: datetime) -> LabelledRows:
+    """The champion's own labelled predictions whose labels had arrived by ``now``."""
+    joined = labelled_predictions(project, champion.name, end=now)
+    if joined.num_rows:
+        arrived = joined.column("label_time")
+        keep = pc.and_(
+            pc.less_equal(arrived, pa.scalar(now, arrived.type)),
+            pc.and_(
+                pc.equal(joined.column("arm"), "champion"),
+                pc.equal(joined.column("version"), champion.version),
+            ),
+        )
+        joined = joined.filter(keep)
+    task = str(champion.signature.get("task") or "binary")
+    return labelled_rows(joined, task=task, classes=champion.signature.get("classes"))
 
 
 def _new_data(project: Project, champion: ModelVersion) -> Finding:
