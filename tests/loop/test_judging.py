@@ -18,6 +18,7 @@ import pytest
 from forgeml.data.ingest import ingest
 from forgeml.data.versions import dataset
 from forgeml.loop.cycle import retrain
+from forgeml.loop.rollouts import settle
 from forgeml.loop.rows import row_keys
 from forgeml.loop.triggers import triggers
 from forgeml.monitor.run import monitor
@@ -57,9 +58,11 @@ def stream(start: datetime, days: int, rows: int, *, rule: str, seed: int) -> pa
     return pa.table({"x1": x1, "x2": x2, "at": pa.array(at, pa.timestamp("us", "UTC")), "y": y})
 
 
-def serve_rows(project: Project, rows: pa.Table, *, prefix: str) -> None:
-    """Serve ``rows`` with the champion at their time; each label arrives a week later."""
-    version, bundle = load_model("judged@champion", project=project)
+def serve_rows(
+    project: Project, rows: pa.Table, *, prefix: str, alias: str = "champion", arm: str = "champion"
+) -> None:
+    """Serve ``rows`` with ``alias`` at their time; each label arrives a week later."""
+    version, bundle = load_model(f"judged@{alias}", project=project)
     scores = Predictor(bundle).scores(rows)
     times = rows.column("at").to_pylist()
     truth = rows.column("y").to_pylist()
@@ -69,7 +72,7 @@ def serve_rows(project: Project, rows: pa.Table, *, prefix: str) -> None:
             log.log_predictions(
                 ids=[f"{prefix}{i}"],
                 version=version.version,
-                arm="champion",
+                arm=arm,
                 inputs={"x1": [rows["x1"][i].as_py()], "x2": [rows["x2"][i].as_py()]},
                 scores=scores[i : i + 1],
                 labels=[bool(scores[i] >= 0.5)],
@@ -281,5 +284,29 @@ def test_performance_is_judged_on_the_newest_labels_however_late_they_arrive(
         assert triggers(project, "judged", now=AFTER, report=report) == ["performance"]
         before_any_label = SWITCH + timedelta(days=5)
         assert triggers(project, "judged", now=before_any_label, report=None) == []
+    finally:
+        project.close()
+
+
+def test_a_conclusive_canary_is_decided_before_its_prediction_count(
+    tmp_path: Path, template: Path
+) -> None:
+    root = tmp_path / "canary"
+    shutil.copytree(template, root)
+    project = _spec(
+        Project.load(root), "rollout: {mode: direct}", "rollout: {mode: canary, predictions: 5000}"
+    )
+    try:
+        cycle = retrain("judged", project=project, now=AFTER, key="k1")
+        assert cycle.status == "rolling_out", cycle.reason
+        assert settle(project, "judged").decided is False
+        served = stream(AFTER, 20, 400, rule="x2", seed=5)
+        even, odd = pa.array(range(0, 400, 2)), pa.array(range(1, 400, 2))
+        serve_rows(project, served.take(even), prefix="c")  # the same days for both arms
+        serve_rows(project, served.take(odd), prefix="k", alias="2", arm="canary")
+        verdict = settle(project, "judged")
+        assert verdict is not None and verdict.decided, verdict
+        assert verdict.outcome == "promoted" and verdict.labels == 200
+        assert model_version("judged@champion", project=project).version == 2
     finally:
         project.close()

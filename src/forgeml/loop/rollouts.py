@@ -4,16 +4,21 @@ While a challenger is in canary (or shadow), its labelled predictions are compar
 champion's over the same period: the champion's arm in a canary, the same requests in a
 shadow. Once the challenger's arm has ``rollout.predictions`` labelled predictions, a
 challenger at most ``rollout.max_drop`` worse than the champion on the policy's metric is
-promoted; a worse one is rolled back automatically. Either way the rollout and its cycle
-record the outcome and an alert says what happened.
+promoted; a worse one is rolled back automatically. A canary whose labels are conclusive
+sooner is decided sooner: from ``monitor.min_labels`` labelled predictions in its arm,
+when the per-prediction losses of the two arms differ beyond a 99% confidence bound (a
+two-sample z-test; the strict level keeps repeated looks honest), the better arm wins.
+Either way the rollout and its cycle record the outcome and an alert says what happened.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -30,6 +35,7 @@ from forgeml.training import metrics as m
 __all__ = ["Verdict", "settle"]
 
 _TICK = timedelta(microseconds=1)  # window ends are exclusive
+_CONCLUSIVE = 2.576  # two-sided 99%: a canary is looked at on every tick
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,10 @@ def settle(project: Project, model: str, *, metric: str | None = None) -> Verdic
     classes = champion.signature.get("classes")
     threshold = champion.metrics.get("test", {}).get("threshold") or 0.5
     values: list[float | None] = []
+    losses: list[np.ndarray] = []
     for table in (theirs, ours):
         labelled = labelled_rows(table, task=task, classes=classes)
+        losses.append(labelled.errors())
         if len(labelled) == 0:
             values.append(None)
             continue
@@ -82,7 +90,12 @@ def settle(project: Project, model: str, *, metric: str | None = None) -> Verdic
         result = window_metrics(labelled, span, threshold=float(threshold))[0]
         value = result.metrics.get(metric)
         values.append(float(value) if isinstance(value, int | float) else None)
-    if ours.num_rows < policy.predictions or values[0] is None or values[1] is None:
+    early = _conclusive(losses[0], losses[1], min_labels=project.spec.monitor.min_labels)
+    if (
+        values[0] is None
+        or values[1] is None
+        or (ours.num_rows < policy.predictions and early is None)
+    ):
         return Verdict(
             rollout, ours.num_rows, policy.predictions, metric, values[0], values[1], False, None
         )
@@ -91,7 +104,7 @@ def settle(project: Project, model: str, *, metric: str | None = None) -> Verdic
         worse = theirs_value - ours_value
     else:
         worse = ours_value - theirs_value
-    outcome = "promoted" if worse <= policy.max_drop else "rolled_back"
+    outcome = early or ("promoted" if worse <= policy.max_drop else "rolled_back")
     verdict = Verdict(
         rollout, ours.num_rows, policy.predictions, metric, theirs_value, ours_value, True, outcome
     )
@@ -133,6 +146,21 @@ def _apply(project: Project, model: str, verdict: Verdict) -> None:
         message=reason,
         details=_verdict_dict(verdict),
     )
+
+
+def _conclusive(theirs: np.ndarray, ours: np.ndarray, *, min_labels: int) -> str | None:
+    """``promoted`` or ``rolled_back`` when the arms' losses differ beyond doubt, else None."""
+    if len(ours) < min_labels or len(theirs) < min_labels:
+        return None
+    spread = math.sqrt(theirs.var(ddof=1) / len(theirs) + ours.var(ddof=1) / len(ours))
+    if not spread > 0:
+        return None
+    z = (float(theirs.mean()) - float(ours.mean())) / spread  # > 0: the challenger errs less
+    if z > _CONCLUSIVE:
+        return "promoted"
+    if z < -_CONCLUSIVE:
+        return "rolled_back"
+    return None
 
 
 def _gate(project: Project, model: str, verdict: Verdict) -> dict[str, Any]:
