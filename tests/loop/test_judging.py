@@ -294,7 +294,9 @@ def test_a_conclusive_canary_is_decided_before_its_prediction_count(
     root = tmp_path / "canary"
     shutil.copytree(template, root)
     project = _spec(
-        Project.load(root), "rollout: {mode: direct}", "rollout: {mode: canary, predictions: 5000}"
+        Project.load(root),
+        "rollout: {mode: direct}",
+        "rollout: {mode: canary, predictions: 5000, skip_when_conclusive: false}",
     )
     try:
         cycle = retrain("judged", project=project, now=AFTER, key="k1")
@@ -307,6 +309,22 @@ def test_a_conclusive_canary_is_decided_before_its_prediction_count(
         verdict = settle(project, "judged")
         assert verdict is not None and verdict.decided, verdict
         assert verdict.outcome == "promoted" and verdict.labels == 200
+        assert model_version("judged@champion", project=project).version == 2
+    finally:
+        project.close()
+
+
+def test_a_challenger_better_beyond_doubt_on_the_held_out_rows_skips_the_canary(
+    tmp_path: Path, template: Path
+) -> None:
+    root = tmp_path / "sure"
+    shutil.copytree(template, root)
+    project = _spec(Project.load(root), "rollout: {mode: direct}", "rollout: {mode: canary}")
+    try:
+        cycle = retrain("judged", project=project, now=AFTER, key="k1")
+        assert cycle.details["comparison"]["conclusive"] is True
+        assert cycle.status == "promoted", cycle.reason
+        assert "promoted without a canary" in cycle.reason
         assert model_version("judged@champion", project=project).version == 2
     finally:
         project.close()

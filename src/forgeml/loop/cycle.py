@@ -213,6 +213,9 @@ def retrain(
         f"{_num(comparison['champion'].get(metric))} on {comparison['rows']} recent rows"
     )
     mode = policy.rollout.mode
+    if mode != "direct" and policy.rollout.skip_when_conclusive and comparison.get("conclusive"):
+        mode = "direct"
+        reason += ", better row by row beyond doubt: promoted without a " + policy.rollout.mode
     if mode == "direct":
         promote(challenger_ref, reason=reason, gate=comparison["gate"], project=found)
         return _finish(found, cycle, "promoted", reason)
