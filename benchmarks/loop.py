@@ -313,8 +313,10 @@ def default_loop(every_days: int, explain: bool = False) -> Policy:
             return 0
         done = tick(MODEL, project=replay.project, now=now)
         if explain:
-            said = done.quiet() or ", ".join(done.fired) or (
-                done.verdict.describe() if done.verdict else ""
+            said = (
+                done.quiet()
+                or ", ".join(done.fired)
+                or (done.verdict.describe() if done.verdict else "")
             )
             print(f"    tick {now:%Y-%m-%d}: {said}", flush=True)
         return sum(1 for c in done.cycles if "challenger" in c.details)
