@@ -328,3 +328,30 @@ def test_a_challenger_better_beyond_doubt_on_the_held_out_rows_skips_the_canary(
         assert model_version("judged@champion", project=project).version == 2
     finally:
         project.close()
+
+
+def test_a_canary_that_served_for_the_evaluation_period_is_decided_on_what_it_has(
+    tmp_path: Path, template: Path
+) -> None:
+    root = tmp_path / "waited"
+    shutil.copytree(template, root)
+    project = _spec(
+        Project.load(root),
+        "rollout: {mode: direct}",
+        "rollout: {mode: canary, predictions: 5000, skip_when_conclusive: false}",
+    )
+    try:
+        assert retrain("judged", project=project, now=AFTER, key="k1").status == "rolling_out"
+        served = stream(AFTER, 6, 240, rule="x2", seed=6)  # six days: under evaluate_on
+        even, odd = pa.array(range(0, 240, 2)), pa.array(range(1, 240, 2))
+        # both arms answered by the challenger: nothing conclusive between them
+        serve_rows(project, served.take(even), prefix="c", alias="2")
+        serve_rows(project, served.take(odd), prefix="k", alias="2", arm="canary")
+        assert settle(project, "judged").decided is False
+        later = stream(AFTER + timedelta(days=6), 6, 40, rule="x2", seed=7)
+        serve_rows(project, later, prefix="l", alias="2", arm="canary")  # now 12 days
+        verdict = settle(project, "judged")
+        assert verdict is not None and verdict.decided, verdict
+        assert verdict.labels == 160
+    finally:
+        project.close()

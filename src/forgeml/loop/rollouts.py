@@ -7,7 +7,9 @@ challenger at most ``rollout.max_drop`` worse than the champion on the policy's 
 promoted; a worse one is rolled back automatically. A canary whose labels are conclusive
 sooner is decided sooner: from ``monitor.min_labels`` labelled predictions in its arm,
 when the per-prediction losses of the two arms differ beyond a 99% confidence bound (a
-two-sample z-test; the strict level keeps repeated looks honest), the better arm wins.
+two-sample z-test; the strict level keeps repeated looks honest), the better arm wins;
+and a canary that has served for ``policy.evaluate_on`` (by its predictions' times) with
+``monitor.min_labels`` labels is decided on them by the usual rule.
 Either way the rollout and its cycle record the outcome and an alert says what happened.
 """
 
@@ -22,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from forgeml.config import parse_duration
 from forgeml.monitor.alerts import raise_alert
 from forgeml.monitor.performance import labelled_rows, window_metrics
 from forgeml.project import Project
@@ -90,11 +93,19 @@ def settle(project: Project, model: str, *, metric: str | None = None) -> Verdic
         result = window_metrics(labelled, span, threshold=float(threshold))[0]
         value = result.metrics.get(metric)
         values.append(float(value) if isinstance(value, int | float) else None)
-    early = _conclusive(losses[0], losses[1], min_labels=project.spec.monitor.min_labels)
+    min_labels = project.spec.monitor.min_labels
+    early = _conclusive(losses[0], losses[1], min_labels=min_labels)
+    if early is None and len(losses[1]) >= min_labels and since is not None:
+        # a canary that has served for evaluate_on is decided on what it has: its
+        # challenger's evidence is going stale, and it holds back every other cycle
+        served_for = pc.max(ours.column("time")).as_py() - since
+        waited = served_for >= parse_duration(project.spec.policy.evaluate_on)
+    else:
+        waited = False
     if (
         values[0] is None
         or values[1] is None
-        or (ours.num_rows < policy.predictions and early is None)
+        or (ours.num_rows < policy.predictions and early is None and not waited)
     ):
         return Verdict(
             rollout, ours.num_rows, policy.predictions, metric, values[0], values[1], False, None
