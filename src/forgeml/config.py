@@ -240,6 +240,8 @@ class RolloutPolicy(_Strict):
     share: Annotated[float, Field(gt=0, lt=1)] = 0.2
     predictions: Annotated[int, Field(ge=1)] = 500  # labelled ones in its arm, to decide
     max_drop: Annotated[float, Field(ge=0)] = 0.0  # how much worse than the champion it may be
+    # promote at once when the held-out rows already show it better beyond doubt
+    skip_when_conclusive: bool = True
 
 
 class PolicySpec(_Strict):

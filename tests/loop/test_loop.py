@@ -43,7 +43,7 @@ monitor: {window: 30d, metric: log_loss, max_drop: 0.05, min_labels: 100}
 policy:
   evaluate_on: 10d
   data: {mode: sliding_window, window: 40d, min_rows: 300}
-  rollout: {mode: canary, share: 0.5, predictions: 100}
+  rollout: {mode: canary, share: 0.5, predictions: 100, skip_when_conclusive: false}
 """
 MONTH_END = (START + timedelta(days=30 * 8)).replace(tzinfo=UTC)
 

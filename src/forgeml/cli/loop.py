@@ -11,7 +11,28 @@ from forgeml.cli.context import state
 from forgeml.cli.output import add_row, console
 from forgeml.report.states import cycle_sentence
 
-__all__ = ["cycles_command", "loop_command", "retrain_command"]
+__all__ = ["cycles_command", "loop_command", "parse_now", "retrain_command"]
+
+NOW_HELP = (
+    "The time to act at, as an ISO timestamp (e.g. 2025-07-31 or 2025-07-31T12:00, UTC "
+    "unless it names a zone): to replay a log or backfill. Default: now."
+)
+
+
+def parse_now(text: str | None) -> datetime | None:
+    """``--now`` as an aware UTC time; a clear error when it is not an ISO timestamp."""
+    from forgeml.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--now {text!r} is not an ISO timestamp",
+            fix="give a date or date and time, e.g. --now 2025-07-31 or --now 2025-07-31T12:00",
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def retrain_command(
@@ -20,6 +41,7 @@ def retrain_command(
     key: str | None = typer.Option(
         None, "--key", help="Resume the cycle with this key (default: a new manual cycle)."
     ),
+    now: str | None = typer.Option(None, "--now", help=NOW_HELP, metavar="TIME"),
 ) -> None:
     """Run one retraining cycle by hand: data, challenger, champion vs challenger, rollout."""
     from forgeml.loop.cycle import retrain
@@ -28,6 +50,7 @@ def retrain_command(
         model,
         project=state(ctx).project(),
         key=key,
+        now=parse_now(now),
         progress=lambda text: console.print(f"   {text}", markup=False),
     )
     console.print(f"cycle {cycle.key}: {cycle_sentence(cycle.status, cycle.stage, cycle.details)}")
@@ -40,6 +63,7 @@ def loop_command(
     every: str | None = typer.Option(
         None, "--every", help="Time between ticks, e.g. 10m (default: policy.check_every)."
     ),
+    now: str | None = typer.Option(None, "--now", help=NOW_HELP, metavar="TIME"),
 ) -> None:
     """Apply the project's policy as a daemon: monitor, retrain, settle rollouts, promote.
 
@@ -50,12 +74,18 @@ def loop_command(
     from forgeml.loop.daemon import run_loop
 
     interval = parse_duration(every) if every else None
+    clock = parse_now(now)
     say = lambda text: console.print(  # noqa: E731 - a one-line printer
         f"{datetime.now(UTC):%H:%M:%S} {text}", markup=False
     )
     try:
         ticks = run_loop(
-            model, project=state(ctx).project(), once=once, interval=interval, progress=say
+            model,
+            project=state(ctx).project(),
+            once=once,
+            interval=interval,
+            progress=say,
+            now=clock,
         )
     except KeyboardInterrupt:
         console.print("stopped")

@@ -10,11 +10,16 @@ duplicates a model version, an alert or a promotion.
 
 Steps:
 
-1. **data**: labelled predictions (and, by policy, part of the champion's training data) as
-   a dataset version; the most recent labelled rows are held out and stored as an artifact;
+1. **data**: the newest labelled rows the champion has not seen are held out by time and
+   stored as an artifact; the training rows (the other new labelled predictions and, by
+   policy, part of the champion's training data) become a dataset version. With no new
+   labelled rows to learn from, or training rows identical to the champion's, the cycle
+   says so and registers nothing;
 2. **train**: ``forgeml train`` on that dataset version, registering (not promoting) the
-   challenger when it passes the gate on its own held-out rows;
-3. **evaluate**: champion and challenger on the same held-out recent rows, gated;
+   challenger when it passes the gate's own bounds (the comparison with the champion is
+   the next step's: the training rows include rows the champion was fitted on);
+3. **evaluate**: champion and challenger on the same held-out recent rows, which neither
+   was fitted on, gated;
 4. **rollout**: ``direct`` promotes now; ``shadow`` and ``canary`` start a rollout that
    :func:`forgeml.loop.rollouts.settle` decides once enough labels arrive.
 
@@ -45,7 +50,7 @@ from forgeml.store import cycles as rows
 from forgeml.training import metrics as m
 from forgeml.training.trainer import train
 
-__all__ = ["Cycle", "retrain"]
+__all__ = ["Cycle", "retrain", "seen_before"]
 
 Say = Callable[[str], None]
 
@@ -89,6 +94,8 @@ def retrain(
     policy = found.spec.policy
     champion = model_version(f"{model}@champion", project=found)
     details = dict(cycle.details)
+    if "clock" not in details:
+        details = _step(found, cycle, cycle.stage, {"clock": now.isoformat()})
     if "dataset" not in details:
         say(f"cycle {key}: building training rows from labelled predictions")
         data = cycle_data(
@@ -99,8 +106,25 @@ def retrain(
             window=parse_duration(policy.data.window),
             evaluate_on=parse_duration(policy.evaluate_on),
             reference_rows=policy.data.reference_rows,
+            seen_before=seen_before(found, model, champion.version),
         )
         labelled = data.train.num_rows
+        if data.new_rows == 0:
+            return _finish(
+                found,
+                cycle,
+                "kept",
+                "no new labelled rows to train on: "
+                + (
+                    f"the champion @{champion.version} has seen every labelled prediction "
+                    f"before {data.split_at:%Y-%m-%d %H:%M}, and the "
+                    f"{data.holdout.num_rows} newer ones are kept to judge on"
+                    if data.holdout.num_rows
+                    else f"the champion @{champion.version} has seen every labelled prediction "
+                    "so far"
+                ),
+                {"champion": champion.version},
+            )
         if labelled < policy.data.min_rows or data.holdout.num_rows < 50:
             return _finish(
                 found,
@@ -108,6 +132,15 @@ def retrain(
                 "kept",
                 f"not enough labelled rows yet: {labelled} to train on (policy needs "
                 f"{policy.data.min_rows}), {data.holdout.num_rows} recent ones to judge on",
+                {"champion": champion.version},
+            )
+        if data.same_as_champion:
+            return _finish(
+                found,
+                cycle,
+                "kept",
+                f"the challenger would be identical to the champion @{champion.version}: "
+                "its training rows would be the champion's own, with no new labelled row",
                 {"champion": champion.version},
             )
         version = ingest(data.train, name=f"{model}-retrain", project=found).version
@@ -124,6 +157,7 @@ def retrain(
                 "holdout_rows": data.holdout.num_rows,
                 "target": data.target,
                 "champion": champion.version,
+                "split_at": data.split_at.isoformat(),
             },
         )
     if "challenger" not in details:
@@ -131,7 +165,11 @@ def retrain(
         if challenger is None:
             say(f"cycle {key}: training a challenger on {details['dataset']}")
             result = train(
-                dataset_ref=details["dataset"], project=found, promote=False, model=model
+                dataset_ref=details["dataset"],
+                project=found,
+                promote=False,
+                model=model,
+                versus_champion=False,  # judged next, on rows neither was fitted on
             )
             if result.model is None:
                 failed = ", ".join(c.name for c in result.gate.checks if not c.passed)
@@ -175,8 +213,11 @@ def retrain(
         f"{_num(comparison['champion'].get(metric))} on {comparison['rows']} recent rows"
     )
     mode = policy.rollout.mode
+    if mode != "direct" and policy.rollout.skip_when_conclusive and comparison.get("conclusive"):
+        mode = "direct"
+        reason += ", better row by row beyond doubt: promoted without a " + policy.rollout.mode
     if mode == "direct":
-        promote(challenger_ref, reason=reason, project=found)
+        promote(challenger_ref, reason=reason, gate=comparison["gate"], project=found)
         return _finish(found, cycle, "promoted", reason)
     start_rollout(
         challenger_ref,
@@ -190,6 +231,20 @@ def retrain(
     with found.store.write() as session:
         record = rows.update(session, cycle.id, stage="rollout", status="rolling_out", details={})
         return _cycle(record)
+
+
+def seen_before(project: Project, model: str, version: int) -> datetime | None:
+    """Labelled predictions before this time may be in ``version``'s training rows.
+
+    Known for a version a retraining cycle trained (where its held-out rows began); None
+    for one trained on a dataset outside the loop.
+    """
+    with project.store.read() as session:
+        for record in rows.latest(session, model, limit=1000):
+            details = record.details or {}
+            if details.get("challenger") == version and details.get("split_at"):
+                return datetime.fromisoformat(str(details["split_at"]))
+    return None
 
 
 def _trained_on(project: Project, model: str, dataset_ref: str) -> ModelVersion | None:

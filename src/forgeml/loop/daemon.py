@@ -2,14 +2,8 @@
 
 Each :func:`tick` does, in order: resume any unfinished retraining cycle (a loop killed
 mid-cycle picks up where it stopped); settle a rollout whose labels have arrived;
-otherwise check the triggers the policy names and start a cycle for the first that fires:
-
-- ``drift``: the latest monitoring window's inputs drifted;
-- ``performance``: the labelled predictions of the latest two windows fell more than
-  ``monitor.max_drop`` below the champion's test metric (labels arrive late, so the
-  window before the latest is the first to have them);
-- ``schedule``: the champion is older than ``policy.schedule``;
-- ``new_data``: a newer version of the champion's training dataset exists.
+otherwise check the triggers the policy names (:mod:`forgeml.loop.triggers`) and start a
+cycle for the first that fires. A tick where nothing fires says why, trigger by trigger.
 
 A cycle's key is its trigger and the window's end, so the same finding never starts two
 cycles. :func:`run_loop` holds the lease ``loop:<model>`` while it ticks: a second loop on
@@ -28,13 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from forgeml.config import parse_duration
-from forgeml.data.versions import dataset
-from forgeml.errors import ForgemlError
 from forgeml.loop.cycle import Cycle, retrain
 from forgeml.loop.rollouts import Verdict, settle
+from forgeml.loop.triggers import Finding, check_triggers, last_label, triggers
 from forgeml.monitor.run import MonitorReport, monitor
-from forgeml.project import Project, ProjectLike, resolve_project
-from forgeml.registry.versions import model_version
+from forgeml.project import ProjectLike, resolve_project
+from forgeml.serve.segments import to_utc
 from forgeml.store import cycles as rows
 from forgeml.store import leases
 
@@ -52,35 +45,20 @@ class Tick:
     cycles: list[Cycle] = field(default_factory=list)
     verdict: Verdict | None = None
     report: MonitorReport | None = None
+    findings: list[Finding] = field(default_factory=list)
+    last_label: tuple[datetime, datetime] | None = None  # when it came, its prediction's time
 
-
-def triggers(
-    project: Project, model: str, *, now: datetime, report: MonitorReport | None
-) -> list[str]:
-    """The policy's triggers that fire at ``now`` (in the policy's order)."""
-    policy = project.spec.policy
-    champion = model_version(f"{model}@champion", project=project)
-    fired: list[str] = []
-    for name in policy.retrain_on:
-        if name == "drift" and report is not None and report.windows:
-            latest = report.windows[-1]
-            if latest.drift is not None and latest.drift.drifted:
-                fired.append(name)
-        elif name == "performance" and report is not None and report.decayed:
-            fired.append(name)
-        elif name == "schedule" and policy.schedule:
-            if now - champion.created_at > parse_duration(policy.schedule):
-                fired.append(name)
-        elif name == "new_data":
-            ref = str(champion.signature.get("dataset") or "")
-            if ref and "@" in ref:
-                try:
-                    newest = dataset(ref.split("@")[0], project=project)
-                except ForgemlError:
-                    continue
-                if newest.ref != ref:
-                    fired.append(name)
-    return fired
+    def quiet(self) -> str:
+        """Why no trigger fired, in one line (empty when one did)."""
+        if self.fired or not self.findings:
+            return ""
+        labels = "no labelled predictions yet"
+        if self.last_label is not None:
+            came, made = self.last_label
+            labels = (
+                f"last labels at {came:%Y-%m-%d %H:%M} (predictions up to {made:%Y-%m-%d %H:%M})"
+            )
+        return "no trigger fired: " + "; ".join([labels, *(f.why for f in self.findings)])
 
 
 def tick(
@@ -93,7 +71,7 @@ def tick(
     """Do what the policy asks of ``model`` at ``now`` (see the module docstring)."""
     say = progress or (lambda _text: None)
     found = resolve_project(project)
-    now = now or datetime.now(UTC)
+    now = to_utc(now) or datetime.now(UTC)
     result = Tick(now)
     with found.store.read() as session:
         pending = [(c.key, c.trigger, c.status) for c in rows.unfinished(session, model)]
@@ -119,7 +97,11 @@ def tick(
         max_drop=spec.max_drop,
         min_labels=spec.min_labels,
     )
-    result.fired = triggers(found, model, now=now, report=result.report)
+    result.findings = check_triggers(found, model, now=now, report=result.report)
+    result.fired = [f.trigger for f in result.findings if f.fired]
+    if not result.fired:
+        result.last_label = last_label(found, model, now=now)
+        say(result.quiet())
     if result.fired:
         trigger = result.fired[0]
         say(f"{', '.join(result.fired)} at {now:%Y-%m-%d %H:%M}: retraining")
@@ -138,9 +120,15 @@ def run_loop(
     interval: timedelta | None = None,
     progress: Say | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    now: datetime | None = None,
 ) -> list[Tick]:
-    """Tick every ``interval`` (default ``policy.check_every``) while holding the lease."""
+    """Tick every ``interval`` (default ``policy.check_every``) while holding the lease.
+
+    ``now`` sets the loop's clock (a replay or backfill): the first tick happens at
+    ``now`` and the clock then advances with real time; default: the wall clock.
+    """
     say = progress or (lambda _text: None)
+    began, start = time.monotonic(), to_utc(now)
     found = resolve_project(project)
     every = interval or parse_duration(found.spec.policy.check_every)
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -152,7 +140,8 @@ def run_loop(
             with found.store.write() as session:
                 mine = leases.acquire(session, name, holder, lease_seconds)
             if mine:
-                ticks.append(tick(model, project=found, progress=say))
+                at = None if start is None else start + timedelta(seconds=time.monotonic() - began)
+                ticks.append(tick(model, project=found, now=at, progress=say))
             else:
                 with found.store.read() as session:
                     say(f"another loop holds {name} ({leases.holder(session, name)}); waiting")

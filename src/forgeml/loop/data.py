@@ -1,15 +1,21 @@
 """The rows a retraining cycle learns from and the rows it judges on.
 
 Both come from the prediction log joined with its feedback labels: the inputs the served
-model saw, with the label that arrived later as the target. The most recent labelled
-predictions (``evaluate_on``) are held out: champion and challenger are compared on them,
-and the challenger never trains on them. Training rows are, by the policy's ``data.mode``:
+model saw, with the label that arrived later as the target. Each request counts once.
+
+The rows the champion has not seen are the *new* ones: labelled predictions made after
+the newest labelled row of its training data (when a cycle trained it), and never a row
+already in its training dataset. The newest of them are held out by time, before any
+training set is assembled: the labelled predictions of the last ``evaluate_on`` before the
+newest label, but never more than half of the new rows, so the challenger still learns
+from the rest. Champion and challenger are compared only on these held-out rows, which
+neither was fitted on. Training rows are, by the policy's ``data.mode``:
 
 - ``sliding_window``: the labelled predictions of the ``data.window`` before the held-out ones;
 - ``recent_plus_reference``: those, plus a sample of the champion's training dataset
   (``data.reference_rows``), so rare cases of the old regime are not forgotten;
-- ``all``: the champion's whole training dataset plus every labelled prediction before the
-  held-out ones.
+- ``all``: the champion's whole training dataset plus every new labelled prediction before
+  the held-out ones, each row once.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import pyarrow.compute as pc
 
 from forgeml.data.versions import dataset
 from forgeml.errors import DataError
+from forgeml.loop.rows import distinct_rows, new_rows, row_keys
 from forgeml.project import Project
 from forgeml.registry.versions import ModelVersion
 from forgeml.serve.predlog import labelled_predictions
@@ -34,12 +41,19 @@ __all__ = ["CycleData", "cycle_data", "labelled_table"]
 
 @dataclass(frozen=True)
 class CycleData:
-    """Training rows (inputs + target) and the held-out recent rows, as Arrow tables."""
+    """Training rows (inputs + target) and the held-out recent rows, as Arrow tables.
+
+    ``new_rows``: labelled rows the champion has not seen that the challenger may learn
+    from (the held-out ones excluded); ``newest``: the newest labelled prediction.
+    """
 
     train: pa.Table
     holdout: pa.Table
     target: str
     split_at: datetime
+    new_rows: int = 0
+    newest: datetime | None = None
+    same_as_champion: bool = False  # the training rows are exactly the champion's
 
 
 def labelled_table(
@@ -47,12 +61,17 @@ def labelled_table(
 ) -> pa.Table:
     """Labelled predictions of ``[start, end)`` as inputs + target + ``predicted_at``.
 
-    Shadow rows are left out (they repeat a served request); rows whose label is not one
+    Only labels that had arrived by ``end`` count. Shadow rows are left out (they repeat a
+    served request), and each request counts once; rows whose label is not one
     of the model's classes (or not a number, for regression) are left out too.
     """
     joined = labelled_predictions(project, version.name, start=start, end=end)
+    if joined.num_rows and end is not None:  # labels that had not arrived by then are unknown
+        arrived = joined.column("label_time")
+        joined = joined.filter(pc.less_equal(arrived, pa.scalar(end, arrived.type)))
     if joined.num_rows:
         joined = joined.filter(pc.not_equal(joined.column("arm"), "shadow"))
+        joined = distinct_rows(joined, ["request_id"])  # a request replayed counts once
     target = str(version.signature.get("target") or "target")
     names = [str(c["name"]) for c in version.signature.get("inputs", [])]
     columns: dict[str, Any] = {}
@@ -87,38 +106,75 @@ def cycle_data(
     window: timedelta,
     evaluate_on: timedelta,
     reference_rows: int,
+    seen_before: datetime | None = None,
     seed: int = 0,
 ) -> CycleData:
     """Training rows and held-out recent rows for a challenger of ``champion`` at ``now``.
 
     Labels arrive late, so "recent" is counted back from the newest labelled prediction,
-    not from ``now``: the held-out rows are the labelled predictions of the last
-    ``evaluate_on`` before it, the training rows the ``window`` before those.
+    not from ``now``. ``seen_before``: labelled predictions before this time may be in the
+    champion's training rows (None: it learnt from a dataset, not from the log).
     """
     labelled = labelled_table(project, champion, start=None, end=now)
-    if labelled.num_rows == 0:
-        empty = labelled.drop_columns(["predicted_at"])
-        return CycleData(empty, labelled, str(champion.signature.get("target")), now)
-    newest = pc.max(labelled.column("predicted_at")).as_py()
-    split_at = newest - evaluate_on
-    at = labelled.column("predicted_at")
-    if mode == "all":
-        recent = labelled
-    else:
-        recent = labelled.filter(pc.greater_equal(at, pa.scalar(split_at - window, at.type)))
-    at = recent.column("predicted_at")
-    holdout = recent.filter(pc.greater_equal(at, pa.scalar(split_at, at.type)))
-    train = recent.filter(pc.less(at, pa.scalar(split_at, at.type)))
     target = str(champion.signature.get("target") or "target")
-    if mode in ("recent_plus_reference", "all") and champion.signature.get("dataset"):
-        original = dataset(str(champion.signature["dataset"]), project=project).to_arrow()
-        wanted = [n for n in train.column_names if n in original.column_names]
-        original = original.select(wanted)
+    names = [n for n in labelled.column_names if n != "predicted_at"]
+    original = _champion_rows(project, champion, names)
+    fresh = labelled
+    if fresh.num_rows and seen_before is not None:
+        at = fresh.column("predicted_at")
+        fresh = fresh.filter(pc.greater_equal(at, pa.scalar(seen_before, at.type)))
+    if fresh.num_rows and original is not None:
+        fresh = fresh.filter(pa.array(new_rows(fresh, seen=original, columns=names)))
+    if fresh.num_rows == 0:
+        empty = labelled.slice(0, 0)
+        return CycleData(empty.drop_columns(["predicted_at"]), empty, target, now)
+    split_at = _holdout_start(fresh.column("predicted_at"), evaluate_on)
+    newest = pc.max(fresh.column("predicted_at")).as_py()
+    at = fresh.column("predicted_at")
+    holdout = fresh.filter(pc.greater_equal(at, pa.scalar(split_at, at.type)))
+    learn = fresh.filter(pc.less(at, pa.scalar(split_at, at.type)))
+    if mode != "all":  # the window may reach back into rows the champion saw
+        at = labelled.column("predicted_at")
+        since = pa.scalar(split_at - window, at.type)
+        before = pa.scalar(split_at, at.type)
+        train = labelled.filter(pc.and_(pc.greater_equal(at, since), pc.less(at, before)))
+    else:
+        train = learn
+    train = train.drop_columns(["predicted_at"])
+    everything = original
+    if mode in ("recent_plus_reference", "all") and original is not None:
         if mode == "recent_plus_reference" and original.num_rows > reference_rows:
             rng = np.random.default_rng(seed)
             picked = np.sort(rng.choice(original.num_rows, reference_rows, replace=False))
             original = original.take(pa.array(picked))
-        train = pa.concat_tables([train.select(wanted), original], promote_options="permissive")
-    else:
-        train = train.drop_columns(["predicted_at"])
-    return CycleData(train, holdout, target, split_at)
+        wanted = [n for n in train.column_names if n in original.column_names]
+        train = pa.concat_tables(
+            [train.select(wanted), original.select(wanted)], promote_options="permissive"
+        )
+    same = everything is not None and set(row_keys(train, names).tolist()) == set(
+        row_keys(everything, names).tolist()
+    )
+    return CycleData(train, holdout, target, split_at, learn.num_rows, newest, same)
+
+
+def _champion_rows(project: Project, champion: ModelVersion, names: list[str]) -> pa.Table | None:
+    """The champion's training dataset, reduced to the log's columns (None: none known)."""
+    ref = champion.signature.get("dataset")
+    if not ref:
+        return None
+    table = dataset(str(ref), project=project).to_arrow()
+    if not all(n in table.column_names for n in names):
+        return None
+    return table.select(names)
+
+
+def _holdout_start(times: pa.ChunkedArray, evaluate_on: timedelta) -> datetime:
+    """Where the held-out rows begin: ``evaluate_on`` before the newest, at most half the rows."""
+    ordered = np.sort(times.cast(pa.int64()).to_numpy(zero_copy_only=False))
+    unit = times.type.unit
+    per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+    by_window = ordered[-1] - int(evaluate_on.total_seconds() * per_second)
+    by_half = ordered[len(ordered) // 2] if len(ordered) > 1 else ordered[0]
+    start = int(max(by_window, by_half))
+    value: datetime = pa.scalar(start, pa.int64()).cast(times.type).as_py()
+    return value

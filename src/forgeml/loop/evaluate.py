@@ -2,11 +2,15 @@
 
 Both versions score the held-out rows through their stored bundles; the metrics are the
 training metrics; the project's gate then judges the challenger, with the champion's
-metrics on the same rows as the ``versus_champion`` reference.
+metrics on the same rows as the ``versus_champion`` reference. The comparison is also
+tested row by row: the challenger is *conclusively* better when its per-row loss (log
+loss, 0/1 error or squared error) is lower than the champion's on the same rows beyond a
+99% confidence bound (a paired z-test).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +26,8 @@ from forgeml.training.predict import Predictor
 
 __all__ = ["Comparison", "compare_versions", "version_metrics"]
 
+_CONCLUSIVE = 2.576  # two-sided 99%
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -32,6 +38,7 @@ class Comparison:
     champion: dict[str, Any]
     challenger: dict[str, Any]
     gate: GateResult
+    conclusive: bool = False  # better row by row beyond a 99% bound
 
     @property
     def better(self) -> bool:
@@ -45,6 +52,7 @@ class Comparison:
             "champion": _plain(self.champion),
             "challenger": _plain(self.challenger),
             "gate": self.gate.to_dict(),
+            "conclusive": self.conclusive,
         }
 
 
@@ -52,19 +60,30 @@ def version_metrics(
     project: Project, version: ModelVersion, rows: pa.Table, target: str
 ) -> dict[str, Any]:
     """The training metrics of ``version`` on ``rows`` (inputs and the target column)."""
+    return _scored(project, version, rows, target)[0]
+
+
+def _scored(
+    project: Project, version: ModelVersion, rows: pa.Table, target: str
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The metrics of ``version`` on ``rows``, and its loss on each row."""
     _, bundle = load_model(version.ref, project=project)
     predictor = Predictor(bundle)
     scores = predictor.scores(rows)
     truth = rows.column(target).to_pylist()
     task = predictor.task
     if task == "regression":
-        return m.regression_metrics(np.asarray(truth, dtype=np.float64), scores)
+        y_true = np.asarray(truth, dtype=np.float64)
+        return m.regression_metrics(y_true, scores), (scores - y_true) ** 2
     classes = list(predictor.classes or [])
     y = np.array([classes.index(v) for v in truth], dtype=np.int64)
     if task == "binary":
         threshold = predictor.threshold if predictor.threshold is not None else 0.5
-        return m.classification_metrics(y, scores, threshold=threshold)
-    return m.multiclass_metrics(y, scores, len(classes))
+        p = np.clip(scores, 1e-15, 1 - 1e-15)
+        loss = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+        return m.classification_metrics(y, scores, threshold=threshold), loss
+    loss = np.asarray(scores.argmax(axis=1) != y, dtype=np.float64)
+    return m.multiclass_metrics(y, scores, len(classes)), loss
 
 
 def compare_versions(
@@ -78,10 +97,20 @@ def compare_versions(
     gate: GateSpec,
 ) -> Comparison:
     """Score both on ``rows`` and gate the challenger against the champion."""
-    theirs = version_metrics(project, champion, rows, target)
-    ours = version_metrics(project, challenger, rows, target)
+    theirs, their_loss = _scored(project, champion, rows, target)
+    ours, our_loss = _scored(project, challenger, rows, target)
     verdict = evaluate_gate(gate, ours, champion=theirs)
-    return Comparison(rows.num_rows, metric, theirs, ours, verdict)
+    return Comparison(
+        rows.num_rows, metric, theirs, ours, verdict, _conclusive(their_loss - our_loss)
+    )
+
+
+def _conclusive(gain: np.ndarray) -> bool:
+    """Whether a per-row loss reduction is positive beyond a 99% bound (paired z-test)."""
+    if len(gain) < 30:
+        return False
+    spread = float(gain.std(ddof=1)) / math.sqrt(len(gain))
+    return spread > 0 and float(gain.mean()) / spread > _CONCLUSIVE
 
 
 def _plain(metrics: dict[str, Any]) -> dict[str, Any]:

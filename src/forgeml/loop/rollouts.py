@@ -4,8 +4,13 @@ While a challenger is in canary (or shadow), its labelled predictions are compar
 champion's over the same period: the champion's arm in a canary, the same requests in a
 shadow. Once the challenger's arm has ``rollout.predictions`` labelled predictions, a
 challenger at most ``rollout.max_drop`` worse than the champion on the policy's metric is
-promoted; a worse one is rolled back automatically. Either way the rollout and its cycle
-record the outcome and an alert says what happened.
+promoted; a worse one is rolled back automatically. A canary whose labels are conclusive
+sooner is decided sooner: from ``monitor.min_labels`` labelled predictions in its arm,
+when the per-prediction losses of the two arms differ beyond a 99% confidence bound (a
+two-sample z-test; the strict level keeps repeated looks honest), the better arm wins;
+and a canary that has served for ``policy.evaluate_on`` (by its predictions' times) with
+``monitor.min_labels`` labels is decided on them by the usual rule.
+Either way the rollout and its cycle record the outcome and an alert says what happened.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from forgeml.config import parse_duration
 from forgeml.monitor.alerts import raise_alert
 from forgeml.monitor.performance import LabelledRows, labelled_rows, window_metrics
 from forgeml.project import Project
@@ -32,6 +38,7 @@ from forgeml.training import metrics as m
 __all__ = ["ArmProgress", "Verdict", "rollout_progress", "settle"]
 
 _TICK = timedelta(microseconds=1)  # window ends are exclusive
+_CONCLUSIVE = 2.576  # two-sided 99%: a canary is looked at on every tick
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,12 @@ def rollout_progress(
 
 
 def settle(project: Project, model: str, *, metric: str | None = None) -> Verdict | None:
-    """Decide the model's active rollout if its labels allow; None when none is active."""
+    """Decide the model's active rollout if its labels allow; None when none is active.
+
+    It is decided once the challenger has ``policy.rollout.predictions`` labelled
+    predictions, earlier when the two arms' errors differ beyond doubt (99%), and on what it
+    has once it has served for ``policy.evaluate_on``.
+    """
     rollout = active_rollout(project, model)
     if rollout is None:
         return None
@@ -116,7 +128,19 @@ def settle(project: Project, model: str, *, metric: str | None = None) -> Verdic
     metric = measured.metric
     values = measured.values
     labels = measured.labelled[1]
-    if labels < policy.predictions or values[0] is None or values[1] is None:
+    min_labels = project.spec.monitor.min_labels
+    early = _conclusive(measured.losses[0], measured.losses[1], min_labels=min_labels)
+    waited = False
+    if early is None and len(measured.losses[1]) >= min_labels and measured.since is not None:
+        # a canary that has served for evaluate_on is decided on what it has: its
+        # challenger's evidence is going stale, and it holds back every other cycle
+        served_for = measured.last - measured.since
+        waited = served_for >= parse_duration(project.spec.policy.evaluate_on)
+    if (
+        values[0] is None
+        or values[1] is None
+        or (labels < policy.predictions and early is None and not waited)
+    ):
         return Verdict(
             rollout, labels, policy.predictions, metric, values[0], values[1], False, None
         )
@@ -125,7 +149,7 @@ def settle(project: Project, model: str, *, metric: str | None = None) -> Verdic
         worse = theirs_value - ours_value
     else:
         worse = ours_value - theirs_value
-    outcome = "promoted" if worse <= policy.max_drop else "rolled_back"
+    outcome = early or ("promoted" if worse <= policy.max_drop else "rolled_back")
     verdict = Verdict(
         rollout, labels, policy.predictions, metric, theirs_value, ours_value, True, outcome
     )
@@ -142,6 +166,8 @@ class _Measured:
     labelled: list[int]
     values: list[float | None]
     intervals: list[tuple[float | None, float | None]]
+    losses: list[np.ndarray]  # each arm's per-row errors
+    last: Any  # the challenger's newest prediction time
 
 
 def _measure(
@@ -162,8 +188,10 @@ def _measure(
     threshold = float(champion.metrics.get("test", {}).get("threshold") or 0.5)
     values: list[float | None] = []
     bounds: list[tuple[float | None, float | None]] = []
+    losses: list[np.ndarray] = []
     for table in (theirs, ours):
         labelled = labelled_rows(table, task=task, classes=classes)
+        losses.append(labelled.errors())
         values.append(_metric(labelled, metric, threshold))
         wanted = intervals and len(labelled) >= MIN_INTERVAL_LABELS
         bounds.append(_interval(labelled, metric, threshold) if wanted else (None, None))
@@ -175,6 +203,8 @@ def _measure(
         [theirs.num_rows, ours.num_rows],
         values,
         bounds,
+        losses,
+        pc.max(ours.column("time")).as_py() if ours.num_rows else None,
     )
 
 
@@ -214,7 +244,12 @@ def _interval(
 def _apply(project: Project, model: str, verdict: Verdict) -> None:
     reason = verdict.describe()
     if verdict.outcome == "promoted":
-        promote(f"{model}@{verdict.rollout.version}", reason=reason, project=project)
+        promote(
+            f"{model}@{verdict.rollout.version}",
+            reason=reason,
+            gate=_gate(project, model, verdict),
+            project=project,
+        )
     end_rollout(
         model, outcome=str(verdict.outcome), reason=reason, actor="forgeml loop", project=project
     )
@@ -240,6 +275,42 @@ def _apply(project: Project, model: str, verdict: Verdict) -> None:
         message=reason,
         details=_verdict_dict(verdict),
     )
+
+
+def _conclusive(theirs: np.ndarray, ours: np.ndarray, *, min_labels: int) -> str | None:
+    """``promoted`` or ``rolled_back`` when the arms' losses differ beyond doubt, else None."""
+    if len(ours) < min_labels or len(theirs) < min_labels:
+        return None
+    spread = math.sqrt(theirs.var(ddof=1) / len(theirs) + ours.var(ddof=1) / len(ours))
+    if not spread > 0:
+        return None
+    z = (float(theirs.mean()) - float(ours.mean())) / spread  # > 0: the challenger errs less
+    if z > _CONCLUSIVE:
+        return "promoted"
+    if z < -_CONCLUSIVE:
+        return "rolled_back"
+    return None
+
+
+def _gate(project: Project, model: str, verdict: Verdict) -> dict[str, Any]:
+    """The challenger's gate on the held-out rows, with the rollout's own check added."""
+    found: dict[str, Any] = {"passed": True, "checks": []}
+    with project.store.read() as session:
+        for cycle in rows.unfinished(session, model):
+            judged = (cycle.details or {}).get("comparison")
+            if cycle.details.get("challenger") == verdict.rollout.version and judged:
+                found = dict(judged["gate"])
+    change = None
+    if verdict.champion is not None and verdict.challenger is not None:
+        change = verdict.challenger - verdict.champion
+    check = {
+        "name": f"{verdict.metric} vs champion in the {verdict.rollout.mode}",
+        "value": change,
+        "bound": f"at most {project.spec.policy.rollout.max_drop:g} worse",
+        "passed": True,
+        "detail": f"{verdict.labels} labelled predictions",
+    }
+    return {"passed": bool(found.get("passed", True)), "checks": [*found["checks"], check]}
 
 
 def _rows(joined: pa.Table, arm: str, version: int | None) -> pa.Table:

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from forgeml.config import parse_duration
 from forgeml.errors import ConfigError
 from forgeml.monitor.alerts import Alert, raise_alert
+from forgeml.monitor.baseline import decay_baseline
 from forgeml.monitor.drift import DriftReport, compare
 from forgeml.monitor.performance import (
     ChangePoint,
@@ -171,7 +172,7 @@ def monitor(
     task = str(version.signature.get("task") or "binary")
     # The log keeps the top class only: multiclass windows are judged on accuracy.
     metric = metric or ("accuracy" if task == "multiclass" else m.DEFAULT_METRIC[task])
-    baseline = _number(version.metrics.get("test", {}).get(metric))
+    baseline = decay_baseline(found, version, metric)
     joined = labelled_predictions(found, model, start=start, end=end)
     if joined.num_rows:
         joined = joined.filter(pc.not_equal(joined.column("arm"), "shadow"))

@@ -9,7 +9,8 @@ Before it is used, :func:`fast_row_scorer` scores probe rows both ways and keeps
 path only when every output matches ``Booster.predict`` within 1e-6; otherwise (or when
 the library does not offer the call) it returns None and the caller predicts the usual
 way. scikit-learn logistic and ridge models are scored as one matrix product
-(:func:`linear_scorer`), verified the same way.
+(:func:`linear_scorer`), and scikit-learn's histogram gradient boosting on one thread
+(:func:`tree_scorer`), each verified the same way.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "fast_row_scorer",
     "linear_scorer",
     "probe_rows",
+    "tree_scorer",
 ]
 
 TOLERANCE = 1e-6
@@ -145,6 +147,50 @@ def linear_scorer(flavor: str, estimator: Any, task: str, reference: RowScorer) 
     got = fast(probe)
     if got.shape != expected.shape or not np.allclose(got, expected, rtol=0.0, atol=TOLERANCE):
         log.warning("the direct %s product differs from its predictions; not used", name)
+        return None
+    return fast
+
+
+class HistGradientBoostingScores:
+    """scikit-learn's histogram gradient boosting scored on one thread.
+
+    Its ``predict_proba`` spreads even one row over every OpenMP thread, which under load
+    costs far more than the trees; the same raw predictions on one thread, then the
+    model's own link, give the same numbers.
+    """
+
+    def __init__(self, estimator: Any, task: str) -> None:
+        self._model = estimator
+        self._loss = estimator._loss
+        self.task = task
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        raw = self._model._raw_predict(x, n_threads=1)
+        if self.task == "regression":
+            return np.asarray(self._loss.link.inverse(raw.ravel()), dtype=np.float64)
+        proba = np.asarray(self._loss.predict_proba(raw), dtype=np.float64)
+        return proba[:, 1] if self.task == "binary" else proba
+
+
+def tree_scorer(
+    flavor: str, estimator: Any, task: str, features: int, reference: RowScorer
+) -> RowScorer | None:
+    """A verified one-thread :class:`HistGradientBoostingScores`, or None."""
+    name = type(estimator).__name__
+    if flavor != "sklearn" or not name.startswith("HistGradientBoosting") or features == 0:
+        return None
+    probe = probe_rows(features)
+    try:
+        fast = HistGradientBoostingScores(estimator, task)
+        got = fast(probe)
+    except Exception as error:  # a scikit-learn release without these internals
+        log.info("one-thread tree prediction unavailable: %s", error)
+        return None
+    expected = np.asarray(reference(probe), dtype=np.float64)
+    if got.shape != expected.shape or not np.allclose(
+        got, expected, rtol=0.0, atol=TOLERANCE, equal_nan=True
+    ):
+        log.warning("one-thread %s prediction differs from its predictions; not used", name)
         return None
     return fast
 

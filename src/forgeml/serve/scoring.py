@@ -29,6 +29,7 @@ from forgeml.serve.native import (
     fast_row_scorer,
     linear_scorer,
     probe_rows,
+    tree_scorer,
 )
 from forgeml.training.predict import Predictor
 
@@ -61,6 +62,7 @@ class _ServingPredictor(Predictor):
         self._row = fast_row_scorer(bundle.flavor, bundle.estimator, width)
         self._xgboost = bundle.flavor == "xgboost" and _xgboost_inplace(bundle.estimator, width)
         self._linear = linear_scorer(bundle.flavor, bundle.estimator, self.task, super()._raw)
+        self._trees = tree_scorer(bundle.flavor, bundle.estimator, self.task, width, super()._raw)
 
     def _raw(self, x: np.ndarray) -> np.ndarray:
         if self._row is not None:
@@ -71,6 +73,8 @@ class _ServingPredictor(Predictor):
             return np.asarray(booster.predict(x, num_threads=1), dtype=np.float64)
         if self._linear is not None:
             return self._linear(x)
+        if self._trees is not None:
+            return self._trees(x)
         if self._xgboost:
             out = np.asarray(self.bundle.estimator.inplace_predict(x), dtype=np.float64)
             return out[:, 1] if self.task == "binary" and out.ndim == 2 else out

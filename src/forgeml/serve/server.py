@@ -26,6 +26,7 @@ from forgeml.serve.connections import PROTOCOL, ConnectionLimits, configure
 from forgeml.serve.deployment import Deployment
 from forgeml.serve.inputs import OutOfRange
 from forgeml.serve.predlog import PredictionLog
+from forgeml.serve.threads import pin_native_threads
 
 __all__ = ["ServeSettings", "build_app", "create_app", "run_server"]
 
@@ -74,6 +75,7 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
         max_rows=settings.max_rows,
     )
     deployment.load()  # a version that cannot predict leaves the server up, not ready
+    pin_native_threads()  # after the model's libraries are loaded
     serving = deployment.serving
     prediction_log = None
     if settings.log_predictions:

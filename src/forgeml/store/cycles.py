@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from forgeml.store.models import CycleRecord, utcnow
 from forgeml.store.rows import insert_ignore
 
-__all__ = ["get_or_create", "latest", "unfinished", "update"]
+__all__ = ["get_or_create", "judged_on_recent_rows", "latest", "unfinished", "update"]
 
 
 def get_or_create(session: Session, model: str, key: str, trigger: str) -> CycleRecord:
@@ -58,3 +58,15 @@ def unfinished(session: Session, model: str) -> list[CycleRecord]:
 def latest(session: Session, model: str, limit: int = 50) -> list[CycleRecord]:
     query = select(CycleRecord).where(CycleRecord.model == model)
     return list(session.scalars(query.order_by(CycleRecord.id.desc()).limit(limit)))
+
+
+def judged_on_recent_rows(session: Session, model: str, version: int) -> dict[str, Any] | None:
+    """The metrics of ``version`` on the held-out recent rows of the cycle that trained it."""
+    query = select(CycleRecord).where(CycleRecord.model == model)
+    for row in session.scalars(query.order_by(CycleRecord.id.desc())):
+        details = row.details or {}
+        comparison = details.get("comparison")
+        if details.get("challenger") == version and isinstance(comparison, dict):
+            metrics = comparison.get("challenger")
+            return dict(metrics) if isinstance(metrics, dict) else None
+    return None

@@ -67,8 +67,14 @@ class Outcome:
     card: bytes
 
 
-def evaluate_winner(plan: TrainingPlan, run: Run, winner: Winner, say: Progress) -> Outcome:
-    """Store the bundle, evaluate it as stored, gate it, and record it all in ``run``."""
+def evaluate_winner(
+    plan: TrainingPlan, run: Run, winner: Winner, say: Progress, *, versus_champion: bool = True
+) -> Outcome:
+    """Store the bundle, evaluate it as stored, gate it, and record it all in ``run``.
+
+    ``versus_champion=False`` leaves the comparison with the champion to the caller (the
+    retraining loop judges both on recent rows neither was fitted on).
+    """
     info, spec, split, y = plan.info, plan.spec, plan.split, plan.y
     sha = save_bundle(winner.bundle, plan.project.artifacts)
     predictor = Predictor(load_bundle(sha, plan.project.artifacts))  # evaluate what is stored
@@ -88,18 +94,23 @@ def evaluate_winner(plan: TrainingPlan, run: Run, winner: Winner, say: Progress)
         lambda rows: score(info, test_scores[rows], y[split.test][rows], predictor.threshold, spec),
     )
     importance = _importance(plan, predictor, winner)
-    champion = champion_metrics(
-        plan.project,
-        plan.name,
-        test_rows,
-        y[split.test],
-        info,
-        spec,
-        scores=test_scores,
-        threshold=predictor.threshold,
-    )
+    gate_spec = plan.project.spec.gate
+    champion = None
+    if versus_champion:
+        champion = champion_metrics(
+            plan.project,
+            plan.name,
+            test_rows,
+            y[split.test],
+            info,
+            spec,
+            scores=test_scores,
+            threshold=predictor.threshold,
+        )
+    else:
+        gate_spec = gate_spec.model_copy(update={"versus_champion": {}})
     gate = evaluate_gate(
-        plan.project.spec.gate,
+        gate_spec,
         test,
         champion=champion,
         slices=slices,

@@ -76,6 +76,7 @@ def train(
     promote: bool = True,
     model: str | None = None,
     progress: Progress | None = None,
+    versus_champion: bool = True,
 ) -> TrainResult:
     """Train, evaluate, gate and (when it passes) register and promote a model.
 
@@ -83,6 +84,8 @@ def train(
     is (the retraining loop decides promotion on the most recent data itself). ``model``
     names the registered model (default: ``train.model``, else the dataset's name).
     ``target``, ``task`` and ``metric`` override the spec's ``train:`` keys.
+    ``versus_champion=False`` skips the gate's comparison with the champion on this
+    dataset's test rows (the loop compares both on rows neither was fitted on instead).
     """
     say = progress or (lambda _text: None)
     plan = plan_training(
@@ -103,7 +106,7 @@ def train(
         tags={"metric": plan.metric},
     ) as run:
         winner = search_and_fit(plan, run, trials=trials, time_budget=time_budget, say=say)
-        outcome = evaluate_winner(plan, run, winner, say)
+        outcome = evaluate_winner(plan, run, winner, say, versus_champion=versus_champion)
 
     registered = None
     if register and outcome.gate.passed:

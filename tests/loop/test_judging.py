@@ -1,0 +1,357 @@
+"""How a cycle chooses its rows and judges its challenger, on a stream whose rule changes.
+
+Until July the label follows ``x1``; from July it follows ``x2``. The champion learnt the
+old rule from a dataset; the log holds two months of the new one, labelled a week late.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from forgeml.data.ingest import ingest
+from forgeml.data.versions import dataset
+from forgeml.loop.cycle import retrain
+from forgeml.loop.rollouts import settle
+from forgeml.loop.rows import row_keys
+from forgeml.loop.triggers import triggers
+from forgeml.monitor.run import monitor
+from forgeml.project import Project
+from forgeml.registry import history, load_model, model_version, versions
+from forgeml.serve.predlog import PredictionLog
+from forgeml.training.predict import Predictor
+from forgeml.training.trainer import train
+
+SPEC = """\
+project: judging
+train:
+  target: y
+  exclude: [at]
+  candidates: [logistic]
+  budget: {trials: 2}
+gate:
+  versus_champion: {roc_auc: {min_delta: 0.0}}
+monitor: {window: 30d, metric: roc_auc, min_labels: 100}
+policy:
+  evaluate_on: 10d
+  data: {mode: all, min_rows: 200}
+  rollout: {mode: direct}
+"""
+SWITCH = datetime(2025, 7, 1, tzinfo=UTC)
+LABELS_LATE = timedelta(days=7)
+
+
+def stream(start: datetime, days: int, rows: int, *, rule: str, seed: int) -> pa.Table:
+    """``rows`` rows spread over ``days`` from ``start``; the label follows ``rule``."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
+    signal = x1 if rule == "x1" else x2
+    y = signal + 0.3 * rng.normal(size=rows) > 0
+    offsets = np.sort(rng.uniform(0, days * 86400, size=rows))
+    at = [start + timedelta(seconds=float(s)) for s in offsets]
+    return pa.table({"x1": x1, "x2": x2, "at": pa.array(at, pa.timestamp("us", "UTC")), "y": y})
+
+
+def serve_rows(
+    project: Project, rows: pa.Table, *, prefix: str, alias: str = "champion", arm: str = "champion"
+) -> None:
+    """Serve ``rows`` with ``alias`` at their time; each label arrives a week later."""
+    version, bundle = load_model(f"judged@{alias}", project=project)
+    scores = Predictor(bundle).scores(rows)
+    times = rows.column("at").to_pylist()
+    truth = rows.column("y").to_pylist()
+    with PredictionLog(project, "judged", version.signature["inputs"]) as log:
+        for i in range(rows.num_rows):
+            at = times[i].timestamp()
+            log.log_predictions(
+                ids=[f"{prefix}{i}"],
+                version=version.version,
+                arm=arm,
+                inputs={"x1": [rows["x1"][i].as_py()], "x2": [rows["x2"][i].as_py()]},
+                scores=scores[i : i + 1],
+                labels=[bool(scores[i] >= 0.5)],
+                latency_ms=1.0,
+                time=at,
+            )
+            log.log_feedback([f"{prefix}{i}"], [truth[i]], time=at + LABELS_LATE.total_seconds())
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("judging") / "project"
+    root.mkdir(parents=True)
+    (root / "forgeml.yaml").write_text(SPEC)
+    project = Project.init(root)
+    past = stream(SWITCH - timedelta(days=180), 180, 6000, rule="x1", seed=1)
+    version = ingest(past, name="judged", project=project).version
+    assert train(dataset_ref=version.ref, project=project).model is not None
+    serve_rows(project, stream(SWITCH, 61, 1200, rule="x2", seed=2), prefix="a")
+    project.close()
+    return root
+
+
+@pytest.fixture
+def project(template: Path, tmp_path: Path) -> Iterator[Project]:
+    root = tmp_path / "project"
+    shutil.copytree(template, root)
+    found = Project.load(root)
+    yield found
+    found.close()
+
+
+def _spec(project: Project, old: str, new: str) -> Project:
+    path = project.root / "forgeml.yaml"
+    path.write_text(path.read_text().replace(old, new))
+    project.close()
+    return Project.load(project.root)
+
+
+AFTER = datetime(2025, 9, 30, tzinfo=UTC)
+
+
+def test_champion_and_challenger_are_judged_only_on_rows_neither_was_fitted_on(
+    project: Project,
+) -> None:
+    cycle = retrain("judged", project=project, now=AFTER, key="k1")
+    # The old rule fills most of the training rows: judged there, the champion would win.
+    assert cycle.status == "promoted", cycle.reason
+    details = cycle.details
+    comparison = details["comparison"]
+    assert comparison["rows"] == details["holdout_rows"] > 50
+    assert comparison["challenger"]["roc_auc"] > comparison["champion"]["roc_auc"]
+    holdout_start = datetime.fromisoformat(details["split_at"])
+    assert holdout_start > SWITCH  # only rows served under the new rule, newest last
+    assert model_version("judged@champion", project=project).version == 2
+
+
+def test_all_mode_keeps_each_row_once(project: Project) -> None:
+    first = retrain("judged", project=project, now=AFTER, key="k1")
+    assert first.status == "promoted", first.reason
+    serve_rows(project, stream(AFTER, 30, 600, rule="x2", seed=3), prefix="b")
+    second = retrain("judged", project=project, now=AFTER + timedelta(days=45), key="k2")
+    assert "dataset" in second.details, second.reason
+    trained_on = dataset(second.details["dataset"], project=project).to_arrow()
+    keys = row_keys(trained_on, ["x1", "x2", "y"])
+    assert len(np.unique(keys)) == trained_on.num_rows
+    champion_rows = dataset(first.details["dataset"], project=project).to_arrow().num_rows
+    assert trained_on.num_rows > champion_rows  # and the new month's rows
+
+
+def test_a_cycle_with_no_new_labelled_rows_says_so_and_registers_nothing(
+    project: Project,
+) -> None:
+    early = SWITCH + timedelta(days=5)  # served, but no label has arrived yet
+    cycle = retrain("judged", project=project, now=early, key="k1")
+    assert cycle.status == "kept"
+    assert cycle.reason.startswith("no new labelled rows to train on"), cycle.reason
+    assert len(versions("judged", project=project)) == 1
+
+
+def test_the_evaluation_window_is_carved_out_of_the_new_rows_not_all_of_them(
+    tmp_path: Path, template: Path
+) -> None:
+    root = tmp_path / "short"
+    shutil.copytree(template, root)
+    project = _spec(Project.load(root), "evaluate_on: 10d", "evaluate_on: 90d")
+    try:
+        cycle = retrain("judged", project=project, now=AFTER, key="k1")
+        assert "holdout_rows" in cycle.details, cycle.reason
+        assert cycle.details["holdout_rows"] <= 600  # at most half of the 1200 new rows
+        assert cycle.status == "promoted", cycle.reason
+    finally:
+        project.close()
+
+
+def test_a_challenger_identical_to_the_champion_is_not_registered(
+    tmp_path: Path, template: Path
+) -> None:
+    root = tmp_path / "same"
+    shutil.copytree(template, root)
+    project = _spec(
+        Project.load(root),
+        "data: {mode: all, min_rows: 200}",
+        "data: {mode: recent_plus_reference, window: 1m, min_rows: 1, reference_rows: 100000}",
+    )
+    try:
+        # a one-minute window holds no new row: the training rows are the champion's own
+        cycle = retrain("judged", project=project, now=AFTER, key="k1")
+        assert cycle.status == "kept"
+        assert "identical to the champion" in cycle.reason, cycle.reason
+        assert len(versions("judged", project=project)) == 1
+    finally:
+        project.close()
+
+
+def test_a_loop_promotion_records_its_gate(project: Project) -> None:
+    assert retrain("judged", project=project, now=AFTER, key="k1").status == "promoted"
+    event = history("judged", alias="champion", project=project)[0]
+    assert event.to_version == 2
+    assert event.gate is not None and event.gate["passed"] is True
+    assert any("vs champion" in c["name"] for c in event.gate["checks"])
+
+
+def test_decay_is_judged_against_the_metric_on_later_rows(project: Project) -> None:
+    cycle = retrain("judged", project=project, now=AFTER, key="k1")
+    judged = cycle.details["comparison"]["challenger"]["roc_auc"]
+    tested = model_version("judged@2", project=project).metrics["test"]["roc_auc"]
+    report = monitor(
+        "judged",
+        project=project,
+        start=AFTER - timedelta(days=60),
+        end=AFTER,
+        window=timedelta(days=30),
+        metric="roc_auc",
+        alert=False,
+    )
+    assert report.baseline == pytest.approx(judged)
+    assert report.baseline != pytest.approx(tested)
+
+
+def test_the_schedule_fires_on_the_loop_clock_not_the_wall_clock(project: Project) -> None:
+    project = _spec(project, "policy:\n", "policy:\n  retrain_on: [schedule]\n  schedule: 30d\n")
+    try:
+        # the champion's data ends on 30 June: by the loop's clock it is due on 30 July
+        early = triggers(project, "judged", now=SWITCH + timedelta(days=20), report=None)
+        due = triggers(project, "judged", now=SWITCH + timedelta(days=31), report=None)
+        assert (early, due) == ([], ["schedule"])
+        retrain("judged", project=project, now=AFTER, key="k1")
+        assert triggers(project, "judged", now=AFTER + timedelta(days=10), report=None) == []
+        later = AFTER + timedelta(days=31)
+        assert triggers(project, "judged", now=later, report=None) == ["schedule"]
+    finally:
+        project.close()
+
+
+def _forgeml(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Run the ``forgeml`` command in-process: exit code, and stdout and stderr as one line."""
+    from forgeml.cli import main
+
+    code = 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", "300")
+        patch.setattr("sys.argv", ["forgeml", *args])
+        try:
+            main()
+        except SystemExit as done:
+            code = int(done.code or 0)
+    out = capsys.readouterr()
+    return code, " ".join((out.out + out.err).split())
+
+
+def test_a_quiet_tick_says_why_nothing_fired(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _spec(
+        project, "policy:\n", "policy:\n  retrain_on: [drift, schedule]\n  schedule: 365d\n"
+    )
+    try:
+        root = str(project.root)
+        code, out = _forgeml(capsys, "-p", root, "loop", "judged", "--once", "--now", "2025-07-20")
+        assert code == 0, out
+        assert "last tick 2025-07-20 00:00: nothing fired" in out
+        assert "no trigger fired: last labels at 2025-07-19" in out
+        assert "(predictions up to 2025-07-12" in out
+        assert "schedule due at 2026-06-30" in out
+        code, out = _forgeml(capsys, "-p", root, "loop", "judged", "--once", "--now", "July")
+        assert code != 0
+        assert "--now 'July' is not an ISO timestamp" in out
+    finally:
+        project.close()
+
+
+def test_performance_is_judged_on_the_newest_labels_however_late_they_arrive(
+    project: Project,
+) -> None:
+    project = _spec(project, "monitor: {window: 30d", "monitor: {window: 1d")
+    project = _spec(project, "policy:\n", "policy:\n  retrain_on: [performance]\n")
+    try:
+        # the last two days hold no label (they come a week late); the month before does
+        report = monitor(
+            "judged",
+            project=project,
+            start=AFTER - timedelta(days=2),
+            end=AFTER,
+            window=timedelta(days=1),
+            metric="roc_auc",
+            alert=False,
+        )
+        assert triggers(project, "judged", now=AFTER, report=report) == ["performance"]
+        before_any_label = SWITCH + timedelta(days=5)
+        assert triggers(project, "judged", now=before_any_label, report=None) == []
+    finally:
+        project.close()
+
+
+def test_a_conclusive_canary_is_decided_before_its_prediction_count(
+    tmp_path: Path, template: Path
+) -> None:
+    root = tmp_path / "canary"
+    shutil.copytree(template, root)
+    project = _spec(
+        Project.load(root),
+        "rollout: {mode: direct}",
+        "rollout: {mode: canary, predictions: 5000, skip_when_conclusive: false}",
+    )
+    try:
+        cycle = retrain("judged", project=project, now=AFTER, key="k1")
+        assert cycle.status == "rolling_out", cycle.reason
+        assert settle(project, "judged").decided is False
+        served = stream(AFTER, 20, 400, rule="x2", seed=5)
+        even, odd = pa.array(range(0, 400, 2)), pa.array(range(1, 400, 2))
+        serve_rows(project, served.take(even), prefix="c")  # the same days for both arms
+        serve_rows(project, served.take(odd), prefix="k", alias="2", arm="canary")
+        verdict = settle(project, "judged")
+        assert verdict is not None and verdict.decided, verdict
+        assert verdict.outcome == "promoted" and verdict.labels == 200
+        assert model_version("judged@champion", project=project).version == 2
+    finally:
+        project.close()
+
+
+def test_a_challenger_better_beyond_doubt_on_the_held_out_rows_skips_the_canary(
+    tmp_path: Path, template: Path
+) -> None:
+    root = tmp_path / "sure"
+    shutil.copytree(template, root)
+    project = _spec(Project.load(root), "rollout: {mode: direct}", "rollout: {mode: canary}")
+    try:
+        cycle = retrain("judged", project=project, now=AFTER, key="k1")
+        assert cycle.details["comparison"]["conclusive"] is True
+        assert cycle.status == "promoted", cycle.reason
+        assert "promoted without a canary" in cycle.reason
+        assert model_version("judged@champion", project=project).version == 2
+    finally:
+        project.close()
+
+
+def test_a_canary_that_served_for_the_evaluation_period_is_decided_on_what_it_has(
+    tmp_path: Path, template: Path
+) -> None:
+    root = tmp_path / "waited"
+    shutil.copytree(template, root)
+    project = _spec(
+        Project.load(root),
+        "rollout: {mode: direct}",
+        "rollout: {mode: canary, predictions: 5000, skip_when_conclusive: false}",
+    )
+    try:
+        assert retrain("judged", project=project, now=AFTER, key="k1").status == "rolling_out"
+        served = stream(AFTER, 6, 240, rule="x2", seed=6)  # six days: under evaluate_on
+        even, odd = pa.array(range(0, 240, 2)), pa.array(range(1, 240, 2))
+        # both arms answered by the challenger: nothing conclusive between them
+        serve_rows(project, served.take(even), prefix="c", alias="2")
+        serve_rows(project, served.take(odd), prefix="k", alias="2", arm="canary")
+        assert settle(project, "judged").decided is False
+        later = stream(AFTER + timedelta(days=6), 6, 40, rule="x2", seed=7)
+        serve_rows(project, later, prefix="l", alias="2", arm="canary")  # now 12 days
+        verdict = settle(project, "judged")
+        assert verdict is not None and verdict.decided, verdict
+        assert verdict.labels == 160
+    finally:
+        project.close()
