@@ -79,6 +79,7 @@ project: {name}
 # What 'forgeml serve' accepts besides the model's inputs.
 # serve:
 #   passthrough: [customer_id]   # sent with a request, logged and echoed, not an input
+#   feedback_origins: []         # web pages (origins) allowed to POST /feedback; "*": any
 """
 
 

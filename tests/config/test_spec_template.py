@@ -29,11 +29,10 @@ def test_init_writes_every_section_commented_and_valid_once_uncommented(
 
     document = yaml.safe_load(_uncommented(text))
     assert set(document) == {"project", *SECTIONS}
-    if "serve" not in Spec.model_fields:
-        del document["serve"]
     spec = Spec.model_validate(document)
     assert spec.train.target == "defaulted" and spec.gate.metrics["roc_auc"].min == 0.75
     assert spec.policy.rollout.mode == "canary" and spec.monitor.window == "1d"
+    assert spec.serve.passthrough == ["customer_id"] and spec.serve.feedback_origins == []
 
 
 def test_init_ignores_the_state_folder_in_git_once(tmp_path: Path) -> None:
