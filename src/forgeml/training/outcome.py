@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 from forgeml.registry import ModelVersion, load_bundle, promote, register_model, save_bundle
 from forgeml.registry.documents import finite_document
 from forgeml.training import metrics as m
+from forgeml.training.budget import AFTER_MIN_S
 from forgeml.training.card import classification_curves, regression_curves, render_card
 from forgeml.training.environment import code_version, package_versions
 from forgeml.training.evaluation import CHAMPION, champion_metrics, score
@@ -30,6 +32,7 @@ from forgeml.training.importance import (
     permutation_importance,
     plan_permutation,
     tree_count,
+    within_time,
 )
 from forgeml.training.plan import TrainingPlan
 from forgeml.training.predict import Predictor
@@ -66,7 +69,9 @@ def evaluate_winner(plan: TrainingPlan, run: Run, winner: Winner, say: Progress)
 
     say("evaluating on the test rows")
     test_rows = plan.rows(split.test)
+    began = time.monotonic()
     test_scores = predictor.scores(test_rows)
+    row_seconds = (time.monotonic() - began) / max(1, len(split.test))
     test = score(info, test_scores, y[split.test], predictor.threshold, spec)
     # Validation scores come from the same model (parity with the stored bundle is tested).
     valid = score(info, winner.valid_scores, y[split.valid], predictor.threshold, spec)
@@ -78,7 +83,7 @@ def evaluate_winner(plan: TrainingPlan, run: Run, winner: Winner, say: Progress)
         },
         lambda rows: score(info, test_scores[rows], y[split.test][rows], predictor.threshold, spec),
     )
-    importance = _importance(plan, predictor, winner)
+    importance = _importance(plan, predictor, winner, row_seconds)
     champion = champion_metrics(plan.project, plan.name, test_rows, y[split.test], info, spec)
     gate = evaluate_gate(plan.project.spec.gate, test, champion=champion, slices=slices)
     signature = _signature(plan, predictor.pipeline.input_columns)
@@ -86,7 +91,12 @@ def evaluate_winner(plan: TrainingPlan, run: Run, winner: Winner, say: Progress)
         "dataset": plan.version.ref,
         "run_id": run.id,
         "split": split.method,
-        "rows": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)},
+        "rows": {
+            "train": len(split.train),
+            "valid": len(split.valid),
+            "test": len(split.test),
+            "fitted": winner.refit["rows"],  # the stored model's own training rows
+        },
     }
     context = _context(plan, winner, predictor, test, valid, slices, importance, gate, champion)
     context["lineage"] = lineage | {
@@ -137,18 +147,30 @@ def register_outcome(
     return registered
 
 
-def _importance(plan: TrainingPlan, predictor: Predictor, winner: Winner) -> dict[str, Any]:
-    """Permutation importance through the stored bundle, within a cost budget; native gain."""
+def _importance(
+    plan: TrainingPlan, predictor: Predictor, winner: Winner, row_seconds: float
+) -> dict[str, Any]:
+    """Permutation importance through the stored bundle on test rows (the stored model was
+    fitted on the training and validation rows), within a cost budget and the time left
+    (less the monitoring reference's scoring); native gain."""
     pipeline = predictor.pipeline
     groups = group_features(pipeline.feature_names, pipeline.input_columns)
     method = plan_permutation(
-        len(plan.split.valid), groups=len(groups), trees=tree_count(winner.bundle.estimator)
+        len(plan.split.test), groups=len(groups), trees=tree_count(winner.bundle.estimator)
     )
+    left = winner.budget.left()
+    if left is not None:
+        from forgeml.monitor.references import SCORE_ROWS
+
+        later = row_seconds * min(SCORE_ROWS, plan.table.num_rows) + AFTER_MIN_S
+        method = within_time(
+            method, groups=len(groups), seconds=left - later, row_seconds=row_seconds
+        )
     permutation = None
     if method.rows:
         rng = np.random.default_rng(plan.spec.seed)
-        sample = np.sort(rng.choice(len(plan.split.valid), method.rows, replace=False))
-        rows = plan.split.valid[sample]
+        sample = np.sort(rng.choice(len(plan.split.test), method.rows, replace=False))
+        rows = plan.split.test[sample]
         sign = 1.0 if m.HIGHER_IS_BETTER[plan.metric] else -1.0
 
         def value(x: np.ndarray) -> float:
@@ -192,6 +214,7 @@ def _context(
             "threshold": predictor.threshold,
             "calibration": predictor.calibration,
             "metric": plan.metric,
+            "refit": winner.refit,
         },
         "dataset": {
             "ref": plan.version.ref,

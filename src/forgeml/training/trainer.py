@@ -2,7 +2,8 @@
 
 Steps: resolve the dataset and the task → check the target and leakage → split → fit the
 preprocessing for each candidate's strategy → search candidates within the budget →
-refit the winner → calibrate and choose the threshold on validation data → store the
+calibrate and choose the threshold on the validation rows' scores → refit the winner on
+training + validation rows → store the
 bundle and evaluate *through it* on test data (metrics, slices, importance) → evaluate
 the champion on the same rows → gate → register, and promote only when the gate passes.
 Everything is recorded in one tracked run.
@@ -14,6 +15,7 @@ run starts), :mod:`forgeml.training.fitting` (search and the winner's bundle) an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +73,7 @@ def train(
     names the registered model (default: ``train.model``, else the dataset's name).
     """
     say = progress or (lambda _text: None)
+    began = time.monotonic()  # a time budget covers the whole command
     plan = plan_training(
         dataset_ref=dataset_ref,
         project=project,
@@ -86,7 +89,9 @@ def train(
         params={"train": plan.spec.model_dump(mode="json")},
         tags={"metric": plan.metric},
     ) as run:
-        winner = search_and_fit(plan, run, trials=trials, time_budget=time_budget, say=say)
+        winner = search_and_fit(
+            plan, run, trials=trials, time_budget=time_budget, say=say, began=began
+        )
         outcome = evaluate_winner(plan, run, winner, say)
 
     registered = None
