@@ -44,6 +44,7 @@ __all__ = [
     "metric_value",
     "search_and_fit",
     "search_order",
+    "training_threads",
 ]
 
 Progress = Callable[[str], None]
@@ -153,7 +154,11 @@ def search_and_fit(
         say(f"trial {trial.number + 1}: {trial.candidate} {score_text}  {best_text}")
 
     order = search_order(list(plan.candidates), len(plan.split.train))
-    limit = threadpool_limits(limits=_threads(plan.table.num_rows))  # OpenMP in the libraries
+    if any(c.flavor == "sklearn" for c in plan.candidates.values()):
+        # Storing a scikit-learn model first loads skops, which takes seconds: paid now, it
+        # comes out of the search's share of a time budget, not after it.
+        import skops.io  # noqa: F401
+    limit = threadpool_limits(limits=training_threads(plan.table.num_rows))  # OpenMP pools
     try:
         result = run_search(
             evaluate,
@@ -418,6 +423,6 @@ def _trial_seconds(result: SearchResult) -> float:
     return 0.0
 
 
-def _threads(rows: int) -> int:
+def training_threads(rows: int) -> int:
     """Small data trains faster on one thread; thread pools only pay off on larger data."""
     return 1 if rows < SMALL_DATA_ROWS else max(1, os.cpu_count() or 1)

@@ -20,9 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from forgeml.project import ProjectLike
 from forgeml.registry import ModelBundle, ModelVersion
-from forgeml.training.fitting import search_and_fit
+from forgeml.training.fitting import search_and_fit, training_threads
 from forgeml.training.gates import GateResult
 from forgeml.training.outcome import CARD_CONTEXT, evaluate_winner, register_outcome
 from forgeml.training.plan import plan_training
@@ -82,13 +84,19 @@ def train(
         say=say,
         model=model,
     )
-    with start_run(
-        experiment=plan.name,
-        project=plan.project,
-        dataset=plan.version,
-        params={"train": plan.spec.model_dump(mode="json")},
-        tags={"metric": plan.metric},
-    ) as run:
+    # Native thread pools (OpenMP) stay as small for the evaluation as for the search: a
+    # small table's predictions on every core only wait on each other under load.
+    threads = threadpool_limits(limits=training_threads(plan.table.num_rows))
+    with (
+        threads,
+        start_run(
+            experiment=plan.name,
+            project=plan.project,
+            dataset=plan.version,
+            params={"train": plan.spec.model_dump(mode="json")},
+            tags={"metric": plan.metric},
+        ) as run,
+    ):
         winner = search_and_fit(
             plan, run, trials=trials, time_budget=time_budget, say=say, began=began
         )
@@ -96,7 +104,8 @@ def train(
 
     registered = None
     if register and outcome.gate.passed:
-        registered = register_outcome(plan, run, outcome, promote_it=promote)
+        with threadpool_limits(limits=training_threads(plan.table.num_rows)):
+            registered = register_outcome(plan, run, outcome, promote_it=promote)
     return TrainResult(
         run_id=run.id,
         candidate=winner.search.candidate,
