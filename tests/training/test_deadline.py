@@ -175,12 +175,13 @@ def test_lightgbm_comes_first_on_a_large_table() -> None:
     default = ["logistic", "hist_gradient_boosting", "lightgbm", "xgboost"]
     assert search_order(default, LARGE_DATA_ROWS - 1) == default
     assert search_order(default, LARGE_DATA_ROWS) == [
-        "logistic",
         "lightgbm",
+        "logistic",
         "hist_gradient_boosting",
         "xgboost",
     ]
-    assert search_order(["xgboost", "lightgbm"], 10**6) == ["xgboost", "lightgbm"]
+    assert search_order(["xgboost", "lightgbm"], 10**6) == ["lightgbm", "xgboost"]
+    assert search_order(["xgboost", "logistic"], 10**6) == ["xgboost", "logistic"]
 
 
 def _project(root: Path, spec: str, table: pa.Table) -> Project:

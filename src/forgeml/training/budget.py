@@ -8,7 +8,9 @@ time for them. The search ends when what is left of the budget is the *reserve*:
 * the refit, estimated from the measured cost of the best trial so far, scaled by how many
   more rows (and, for boosted trees, rounds) the refit has: ``seconds x (rows ratio)²``,
   times :data:`REFIT_MARGIN`;
-* the steps after it, :data:`AFTER_SHARE` of the budget and at least :data:`AFTER_MIN_S`.
+* the steps after it, :data:`AFTER_SHARE` of the budget and at least :data:`AFTER_MIN_S`,
+  times how much slower than its own CPU time the command has run so far (a loaded
+  machine stretches every step; measured, between 1 and :data:`MAX_SLOWDOWN`).
 
 The reserve never takes more than :data:`MAX_RESERVE_SHARE` of the budget: the search
 always gets the rest. The steps after the search respect the same end: the refit stops
@@ -20,7 +22,7 @@ is skipped, to finish by :attr:`TimeBudget.end`.
 >>> b.end, b.after_reserve()
 (160.0, 3.0)
 >>> round(b.refit_estimate(4.0, train_rows=6_000, fitted_rows=8_000), 2)
-8.53
+7.11
 >>> round(b.reserve(4.0, train_rows=6_000, fitted_rows=8_000), 2)
 11.53
 >>> b.reserve(100.0, train_rows=6_000, fitted_rows=8_000)  # capped: the search keeps half
@@ -43,9 +45,10 @@ __all__ = [
 ]
 
 AFTER_SHARE = 0.05  # evaluation, importance, monitoring reference, registration
-AFTER_MIN_S = 1.0
-REFIT_MARGIN = 1.2
+AFTER_MIN_S = 2.0
+REFIT_MARGIN = 1.2  # kept in the search's reserve, on top of the refit's estimate
 MAX_RESERVE_SHARE = 0.5
+MAX_SLOWDOWN = 4.0
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,22 @@ class TimeBudget:
 
     began: float
     seconds: float | None
+    cpu_began: float | None = None  # time.process_time() at ``began``; None: not measured
 
     @classmethod
     def starting_now(cls, seconds: float | None) -> TimeBudget:
-        return cls(time.monotonic(), seconds)
+        return cls(time.monotonic(), seconds, time.process_time())
+
+    def slowdown(self) -> float:
+        """Wall time over this process's CPU time since ``began``, from 1 to MAX_SLOWDOWN:
+        how much a loaded machine stretches work that runs on one thread."""
+        if self.cpu_began is None:
+            return 1.0
+        wall = time.monotonic() - self.began
+        cpu = time.process_time() - self.cpu_began
+        if wall < 1.0 or cpu <= 0:
+            return 1.0
+        return min(MAX_SLOWDOWN, max(1.0, wall / cpu))
 
     @property
     def end(self) -> float | None:
@@ -73,18 +88,18 @@ class TimeBudget:
         """Seconds kept for the steps after the refit."""
         if self.seconds is None:
             return 0.0
-        return max(AFTER_MIN_S, AFTER_SHARE * self.seconds)
+        return max(AFTER_MIN_S, AFTER_SHARE * self.seconds) * self.slowdown()
 
     def refit_estimate(self, trial_seconds: float, *, train_rows: int, fitted_rows: int) -> float:
         """Seconds the refit of a model whose search trial took ``trial_seconds`` needs."""
         ratio = fitted_rows / max(1, train_rows)
-        return trial_seconds * ratio * ratio * REFIT_MARGIN
+        return trial_seconds * ratio * ratio
 
     def reserve(self, trial_seconds: float, *, train_rows: int, fitted_rows: int) -> float:
         """Seconds to leave after the search, given the best trial's cost so far."""
         if self.seconds is None:
             return 0.0
-        wanted = self.after_reserve() + self.refit_estimate(
+        wanted = self.after_reserve() + REFIT_MARGIN * self.refit_estimate(
             trial_seconds, train_rows=train_rows, fitted_rows=fitted_rows
         )
         return min(wanted, MAX_RESERVE_SHARE * self.seconds)

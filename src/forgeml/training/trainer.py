@@ -75,7 +75,7 @@ def train(
     names the registered model (default: ``train.model``, else the dataset's name).
     """
     say = progress or (lambda _text: None)
-    began = time.monotonic()  # a time budget covers the whole command
+    began, cpu_began = time.monotonic(), time.process_time()  # the budget covers it all
     plan = plan_training(
         dataset_ref=dataset_ref,
         project=project,
@@ -98,7 +98,13 @@ def train(
         ) as run,
     ):
         winner = search_and_fit(
-            plan, run, trials=trials, time_budget=time_budget, say=say, began=began
+            plan,
+            run,
+            trials=trials,
+            time_budget=time_budget,
+            say=say,
+            began=began,
+            cpu_began=cpu_began,
         )
         outcome = evaluate_winner(plan, run, winner, say)
 
