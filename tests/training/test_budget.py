@@ -13,7 +13,7 @@ import pytest
 from forgeml.config import SPEC_FILE, TrainSpec
 from forgeml.data import ingest
 from forgeml.project import Project
-from forgeml.training.budget import TimeBudget
+from forgeml.training.budget import AFTER_MIN_S, MAX_SLOWDOWN, TimeBudget
 from forgeml.training.schedule import MIN_TRIES
 from forgeml.training.search import Report, run_search
 from forgeml.training.trainer import train
@@ -117,3 +117,11 @@ def test_a_refit_that_would_not_fit_the_budget_keeps_the_search_model(
     assert result.model is not None and result.model.lineage["rows"]["fitted"] == refit["rows"]
     assert any("kept the model fitted on the training rows" in line for line in said)
     project.close()
+
+
+def test_the_later_steps_reserve_stretches_on_a_machine_that_runs_slower_than_its_cpu() -> None:
+    budget = TimeBudget.starting_now(30.0)
+    time.sleep(1.1)  # wall time passes, this process's CPU time barely moves: a slow machine
+    assert budget.slowdown() == MAX_SLOWDOWN
+    assert budget.after_reserve() == AFTER_MIN_S * MAX_SLOWDOWN
+    assert TimeBudget(began=0.0, seconds=30.0).slowdown() == 1.0  # not measured

@@ -40,6 +40,7 @@ __all__ = [
     "AFTER_MIN_S",
     "AFTER_SHARE",
     "MAX_RESERVE_SHARE",
+    "MAX_SLOWDOWN",
     "REFIT_MARGIN",
     "TimeBudget",
 ]
