@@ -243,12 +243,12 @@ def packaged_table(name: str) -> tuple[Any, str]:
 
         frame = getattr(local_data, name)()
         dates = frame.pop("date").dt
-        frame["month"], frame["day_of_year"] = dates.month, dates.dayofyear
+        frame["month"], frame["day_of_year"] = dates.month, dates.day_of_year
         if name == "seattle_weather":
             weather = frame.pop("weather").astype(str).to_numpy()
             target = np.unique(weather, return_inverse=True)[1].astype("int64")
         else:
-            frame["day"], frame["weekday"], frame["hour"] = dates.day, dates.weekday, dates.hour
+            frame["day"], frame["weekday"], frame["hour"] = dates.day, dates.day_of_week, dates.hour
             target = frame.pop("temp").to_numpy(dtype="float64")
         origin = f"vega_datasets.local_data.{name}"
     columns = {str(c): pa.array(frame[c].to_numpy(dtype="float64")) for c in frame.columns}
