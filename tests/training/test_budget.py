@@ -91,7 +91,7 @@ def test_the_reserve_grows_with_the_best_trials_cost_and_stays_within_half() -> 
     large = budget.reserve(5.0, train_rows=6_000, fitted_rows=8_000)
     assert budget.after_reserve() < small < large <= 15.0
     assert budget.reserve(1_000.0, train_rows=6_000, fitted_rows=8_000) == 15.0
-    assert budget.refit_deadline() == 30.0 - budget.after_reserve()
+    assert budget.refit_deadline() == 30.0 - budget.after_reserve() / 2
     assert TimeBudget(began=0.0, seconds=None).reserve(5.0, train_rows=1, fitted_rows=2) == 0.0
 
 

@@ -111,6 +111,8 @@ class TimeBudget:
         return None if left is None else max(0.0, left)
 
     def refit_deadline(self) -> float | None:
-        """When the refit must stop adding rounds: the end, less the later steps' reserve."""
+        """When the refit must stop adding rounds: the end, less half the later steps'
+        reserve (the search's last trial may have run past its end, and a refit skipped for
+        want of a second costs more than the later steps running a little late)."""
         end = self.end
-        return None if end is None else end - self.after_reserve()
+        return None if end is None else end - self.after_reserve() / 2
