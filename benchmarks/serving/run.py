@@ -44,10 +44,10 @@ sys.path.insert(0, str(HERE.parent))  # the shared benchmark helpers
 import model  # noqa: E402
 from loadgen import LoadResult, build_request, run_load  # noqa: E402
 from mlflow_side import installed, mlflow_python, save, server_command  # noqa: E402
-from report import Measured, print_table, print_targets, verdict  # noqa: E402
 from servers import Server, free_port, pinning, post_json  # noqa: E402
 
 from _measure import installed_versions, load_average, machine_facts  # noqa: E402
+from report import Measured, print_table, print_targets, verdict  # noqa: E402
 from tracking_mlflow import ISOLATING_ENV, MLFLOW_VENV, MLFLOW_VERSION  # noqa: E402
 
 SERVERS = ("forgeml", "mlflow", "mlflow-nosig", "bare")

@@ -126,9 +126,13 @@ class SplitSpec(_Strict):
 
 
 class BudgetSpec(_Strict):
-    """How long the candidate search may run: whichever limit comes first."""
+    """How long training may run: whichever limit comes first.
 
-    trials: Annotated[int, Field(ge=1)] | None = 40
+    ``time`` covers the whole command (search, refit, evaluation, registration) and is
+    used in full unless ``trials`` caps the search's trials; ``trials`` is no cap unless set.
+    """
+
+    trials: Annotated[int, Field(ge=1)] | None = None
     time: str | None = "5m"  # e.g. 90s, 5m, 1h
 
 

@@ -175,12 +175,13 @@ def test_lightgbm_comes_first_on_a_large_table() -> None:
     default = ["logistic", "hist_gradient_boosting", "lightgbm", "xgboost"]
     assert search_order(default, LARGE_DATA_ROWS - 1) == default
     assert search_order(default, LARGE_DATA_ROWS) == [
-        "logistic",
         "lightgbm",
+        "logistic",
         "hist_gradient_boosting",
         "xgboost",
     ]
-    assert search_order(["xgboost", "lightgbm"], 10**6) == ["xgboost", "lightgbm"]
+    assert search_order(["xgboost", "lightgbm"], 10**6) == ["lightgbm", "xgboost"]
+    assert search_order(["xgboost", "logistic"], 10**6) == ["xgboost", "logistic"]
 
 
 def _project(root: Path, spec: str, table: pa.Table) -> Project:
@@ -201,7 +202,7 @@ def test_a_time_budget_holds_when_one_trial_would_take_much_longer(tmp_path: Pat
     y = np.sin(x @ mix).sum(axis=1) + 0.1 * rng.normal(size=n)
     table = pa.table({**{f"f{i}": x[:, i] for i in range(features)}, "y": y})
     spec = (
-        "train:\n  target: y\n  candidates: [lightgbm, xgboost]\n  budget: {time: 1s}\n"
+        "train:\n  target: y\n  candidates: [lightgbm, xgboost]\n  budget: {time: 3s}\n"
         "  split: {test_size: 0.1, validation_size: 0.1}\n"
     )
     project = _project(tmp_path / "big", spec, table)
@@ -213,8 +214,10 @@ def test_a_time_budget_holds_when_one_trial_would_take_much_longer(tmp_path: Pat
     assert len(result.trials) == 1
     trial = result.trials[0]
     assert (trial.candidate, trial.state, trial.stopped) == ("lightgbm", "complete", True)
-    assert trial.seconds < 1 + 2.5  # the budget, and generous slack for a loaded machine
-    assert elapsed < 1 + 10  # with the evaluation on the test rows
+    # The budget covers the whole command: the search gets what the refit and the
+    # evaluation after it leave.
+    assert trial.seconds < 3 + 2.5  # the budget, and generous slack for a loaded machine
+    assert elapsed < 3 + 10
     assert any("lightgbm" in line and "stopped at the time budget" in line for line in said)
     assert result.candidate == "lightgbm" and result.test["rmse"] < 0.8 * float(np.std(y))
 

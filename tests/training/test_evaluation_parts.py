@@ -61,11 +61,11 @@ def test_importance_finds_the_signal_and_gain_agrees() -> None:
 def test_xgboost_booster_gain_and_balanced_weights() -> None:
     import xgboost
 
-    from forgeml.training.candidates import _balanced_weights
+    from forgeml.training.candidates import balanced_weights
 
     x = RNG.normal(size=(500, 2))
     y = (x[:, 0] > 1).astype(int)  # about 16% positives
-    weights = _balanced_weights(y)
+    weights = balanced_weights(y)
     assert weights[y == 1].sum() == pytest.approx(weights[y == 0].sum())
     booster = xgboost.XGBClassifier(n_estimators=10).fit(x, y, sample_weight=weights)
     gain = native_gain(booster.get_booster()[:5], ["signal", "noise"])

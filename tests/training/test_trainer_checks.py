@@ -127,18 +127,18 @@ def test_multiclass_models_are_calibrated_and_the_stored_bundle_scores_the_same(
     assert get_run(result.run_id, project=project).params["calibration"] == method
 
     plan = plan_training(dataset_ref=None, project=project, target=None, exclude=(), say=_quiet)
-    valid_rows = plan.rows(plan.split.valid)
+    test_rows = plan.rows(plan.split.test)
     stored = Predictor(load_bundle(result.model.artifact_sha256, project.artifacts))
-    scores = stored.scores(valid_rows)
+    scores = stored.scores(test_rows)
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=0, atol=1e-9)
-    np.testing.assert_array_equal(scores, Predictor(result.bundle).scores(valid_rows))
-    again = score(plan.info, scores, plan.y[plan.split.valid], None, plan.spec)
-    assert again["log_loss"] == pytest.approx(result.valid["log_loss"], abs=1e-9)
-    assert again["accuracy"] == result.valid["accuracy"]
+    np.testing.assert_array_equal(scores, Predictor(result.bundle).scores(test_rows))
+    again = score(plan.info, scores, plan.y[plan.split.test], None, plan.spec)
+    assert again["log_loss"] == pytest.approx(result.test["log_loss"], abs=1e-9)
+    assert again["accuracy"] == result.test["accuracy"]
     project.close()
 
 
-def test_validation_metrics_are_those_of_the_stored_bundle_and_importance_says_how(
+def test_test_metrics_are_those_of_the_stored_bundle_and_importance_says_how(
     tmp_path: Path,
 ) -> None:
     spec = "  target: y\n  candidates: [lightgbm]\n  budget: {trials: 1}\n"
@@ -147,11 +147,11 @@ def test_validation_metrics_are_those_of_the_stored_bundle_and_importance_says_h
     assert result.model is not None
     plan = plan_training(dataset_ref=None, project=project, target=None, exclude=(), say=_quiet)
     stored = Predictor(load_bundle(result.model.artifact_sha256, project.artifacts))
-    scores = stored.scores(plan.rows(plan.split.valid))
-    again = score(plan.info, scores, plan.y[plan.split.valid], stored.threshold, plan.spec)
+    scores = stored.scores(plan.rows(plan.split.test))
+    again = score(plan.info, scores, plan.y[plan.split.test], stored.threshold, plan.spec)
     for name in ("roc_auc", "log_loss", "brier", "accuracy", "f1"):
-        assert again[name] == pytest.approx(result.valid[name], abs=1e-9), name
+        assert again[name] == pytest.approx(result.test[name], abs=1e-9), name
     method = result.context["importance"]["permutation_method"]
-    assert method == {"rows": len(plan.split.valid), "repeats": 2, "note": None}
+    assert method == {"rows": len(plan.split.test), "repeats": 2, "note": None}
     assert set(result.context["importance"]["permutation"]) == {"a", "b", "c"}
     project.close()

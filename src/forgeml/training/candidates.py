@@ -28,7 +28,7 @@ from forgeml.errors import ConfigError
 from forgeml.training.deadline import fit_forest_until, fit_hgb_until, xgboost_deadline
 from forgeml.training.lgbm import EARLY_STOPPING_ROUNDS, fit_with_validation_scores
 
-__all__ = ["BUILTIN", "Candidate", "Fitted", "candidate", "fit_forest_until"]
+__all__ = ["BUILTIN", "Candidate", "Fitted", "balanced_weights", "candidate", "fit_forest_until"]
 
 Strategy = Literal["tree", "linear"]
 Flavor = Literal["lightgbm", "xgboost", "sklearn"]
@@ -63,6 +63,9 @@ class Candidate:
     suggest: Callable[[Any, str], Params]  # (optuna trial, task) -> params
     defaults: Params
     build: Callable[[str, Params, int, Any], Any]  # task, params, seed, class_weight -> estimator
+    # Known-good configurations, tried right after the defaults: one with smaller trees
+    # and more regularisation (small or noisy tables), one with more capacity.
+    warm_starts: tuple[Params, ...] = ()
 
     def fit(
         self,
@@ -95,7 +98,7 @@ class Candidate:
                 early_stopping_rounds=EARLY_STOPPING_ROUNDS, callbacks=[clock] if clock else None
             )
             # XGBoost has no class_weight: balanced classes become per-row weights.
-            weights = _balanced_weights(y) if class_weight == "balanced" else None
+            weights = balanced_weights(y) if class_weight == "balanced" else None
             try:
                 estimator.fit(
                     x, y, sample_weight=weights, eval_set=[(x_valid, y_valid)], verbose=False
@@ -112,7 +115,7 @@ class Candidate:
         return Fitted(estimator, params)
 
 
-def _balanced_weights(y: np.ndarray) -> np.ndarray:
+def balanced_weights(y: np.ndarray) -> np.ndarray:
     """Per-row weights n / (k * count(class)), as scikit-learn's class_weight='balanced'."""
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     weights: np.ndarray = (len(y) / (len(classes) * counts))[inverse]
@@ -268,10 +271,65 @@ def _threads() -> int:
 BUILTIN: dict[str, Candidate] = {
     "logistic": Candidate("logistic", "linear", "sklearn", _suggest_logistic, {}, _logistic),
     "hist_gradient_boosting": Candidate(
-        "hist_gradient_boosting", "tree", "sklearn", _suggest_hgb, {}, _hgb
+        "hist_gradient_boosting",
+        "tree",
+        "sklearn",
+        _suggest_hgb,
+        {},
+        _hgb,
+        (
+            {
+                "learning_rate": 0.05,
+                "max_leaf_nodes": 15,
+                "min_samples_leaf": 10,
+                "l2_regularization": 1.0,
+            },
+        ),
     ),
-    "lightgbm": Candidate("lightgbm", "tree", "lightgbm", _suggest_lightgbm, {}, _lightgbm),
-    "xgboost": Candidate("xgboost", "tree", "xgboost", _suggest_xgboost, {}, _xgboost),
+    "lightgbm": Candidate(
+        "lightgbm",
+        "tree",
+        "lightgbm",
+        _suggest_lightgbm,
+        {},
+        _lightgbm,
+        (
+            {
+                "learning_rate": 0.03,
+                "num_leaves": 8,
+                "min_child_samples": 10,
+                "subsample": 0.8,
+                "colsample_bytree": 0.7,
+                "reg_lambda": 1.0,
+            },
+            {
+                "learning_rate": 0.03,
+                "num_leaves": 63,
+                "min_child_samples": 20,
+                "subsample": 0.8,
+                "colsample_bytree": 0.7,
+                "reg_lambda": 1.0,
+            },
+        ),
+    ),
+    "xgboost": Candidate(
+        "xgboost",
+        "tree",
+        "xgboost",
+        _suggest_xgboost,
+        {},
+        _xgboost,
+        (
+            {
+                "learning_rate": 0.03,
+                "max_depth": 4,
+                "min_child_weight": 2.0,
+                "subsample": 0.8,
+                "colsample_bytree": 0.7,
+                "reg_lambda": 1.0,
+            },
+        ),
+    ),
     "extra_trees": Candidate(
         "extra_trees", "tree", "sklearn", _suggest_extra_trees, {}, _extra_trees
     ),

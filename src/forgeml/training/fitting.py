@@ -27,11 +27,13 @@ from forgeml.features import FeaturePipeline, Strategy
 from forgeml.registry import ModelBundle
 from forgeml.report.text import duration
 from forgeml.training import metrics as m
+from forgeml.training.budget import TimeBudget
 from forgeml.training.calibration import apply_calibration, choose_calibration
 from forgeml.training.candidates import Candidate, Fitted
 from forgeml.training.deadline import passed
 from forgeml.training.evaluation import score
 from forgeml.training.plan import TrainingPlan
+from forgeml.training.refit import refit, rounds_of
 from forgeml.training.search import Cut, SearchResult, Trial, parse_duration, run_search
 from forgeml.training.splits import cv_folds
 from forgeml.training.tracking import Run
@@ -43,23 +45,31 @@ __all__ = [
     "metric_value",
     "search_and_fit",
     "search_order",
+    "training_threads",
 ]
 
 Progress = Callable[[str], None]
 SMALL_DATA_ROWS = 20_000
-# From this many training rows on, LightGBM's defaults are tried before HistGradientBoosting's.
-LARGE_DATA_ROWS = 100_000
+# From this many training rows on, LightGBM's defaults are tried first.
+LARGE_DATA_ROWS = 10_000
 Keep = Callable[[str, dict[str, Any], Fitted, np.ndarray, float], None]
 
 
 @dataclass(frozen=True)
 class Winner:
-    """The search's result and the winner's bundle, with its scores on the validation rows."""
+    """The search's result and the winner's bundle, with its scores on the validation rows.
+
+    ``valid_scores`` come from the search's model of the winner, fitted on the training
+    rows only (the stored model is refitted on training + validation rows, see ``refit``),
+    calibrated as the stored bundle calibrates.
+    """
 
     search: SearchResult
     candidate: Candidate
     bundle: ModelBundle
-    valid_scores: np.ndarray  # calibrated, as the stored bundle scores them
+    valid_scores: np.ndarray
+    refit: dict[str, Any]  # rows the stored model was fitted on, its rounds, or why not
+    budget: TimeBudget
 
 
 class Matrices:
@@ -76,19 +86,24 @@ class Matrices:
         if key not in self._cache:
             plan = self.plan
             rows = plan.rows(train)
-            pipeline = FeaturePipeline.fit(
-                rows,
-                plan.version.schema,
-                target=plan.info.column,
-                strategy=strategy,
-                exclude=plan.spec.exclude,
-            )
+            pipeline = self.fit_pipeline(strategy, rows)
             self._cache[key] = (
                 pipeline,
                 pipeline.transform(rows),
                 pipeline.transform(plan.rows(valid)),
             )
         return self._cache[key]
+
+    def fit_pipeline(self, strategy: Strategy, rows: Any) -> FeaturePipeline:
+        """The preprocessing of ``strategy`` fitted on ``rows`` (an Arrow table)."""
+        plan = self.plan
+        return FeaturePipeline.fit(
+            rows,
+            plan.version.schema,
+            target=plan.info.column,
+            strategy=strategy,
+            exclude=plan.spec.exclude,
+        )
 
 
 def trial_clock(number: int, trials: int | None, elapsed: float, seconds: float | None) -> str:
@@ -113,15 +128,27 @@ def search_and_fit(
     trials: int | None,
     time_budget: str | None,
     say: Progress,
+    began: float | None = None,
+    cpu_began: float | None = None,
 ) -> Winner:
-    """Search within the budget, logging each trial to ``run``; build the winner's bundle."""
+    """Search within the budget, logging each trial to ``run``; build the winner's bundle.
+
+    The time budget counts from ``began`` (a :func:`time.monotonic` time; default: now;
+    ``cpu_began`` is :func:`time.process_time` then) and covers the refit and the steps
+    after it too (see :mod:`forgeml.training.budget`).
+    ``trials`` (else ``train.budget.trials``) caps the trials only when set.
+    """
     spec = plan.spec
+    seconds = parse_duration(time_budget if time_budget is not None else spec.budget.time)
+    budget = TimeBudget(
+        time.monotonic() if began is None else began, seconds, cpu_began or time.process_time()
+    )
+    train_rows = len(plan.split.train)
+    fitted_rows = train_rows + len(plan.split.valid)
     matrices = Matrices(plan)
     use_cv = len(plan.split.train) + len(plan.split.valid) < spec.split.cv_below_rows
     best_fit = _BestFit(plan.metric)  # with hold-out, the winner need not be fitted twice
     budget_trials = trials if trials is not None else spec.budget.trials
-    budget_seconds = parse_duration(time_budget if time_budget is not None else spec.budget.time)
-    started = time.monotonic()
 
     def evaluate(
         cand: str,
@@ -146,52 +173,61 @@ def search_and_fit(
         else:
             score_text = f"{trial.score:.4f}" if trial.score is not None else trial.state
         clock = trial_clock(
-            trial.number + 1, budget_trials, time.monotonic() - started, budget_seconds
+            trial.number + 1, budget_trials, time.monotonic() - budget.began, seconds
         )
         say(f"{clock}: {trial.candidate} {score_text}  {best_text}".rstrip())
 
     order = search_order(list(plan.candidates), len(plan.split.train))
-    limit = threadpool_limits(limits=_threads(plan.table.num_rows))  # OpenMP in the libraries
+    if any(c.flavor == "sklearn" for c in plan.candidates.values()):
+        # Storing a scikit-learn model first loads skops, which takes seconds: paid now, it
+        # comes out of the search's share of a time budget, not after it.
+        import skops.io  # noqa: F401
+    limit = threadpool_limits(limits=training_threads(plan.table.num_rows))  # OpenMP pools
     try:
         result = run_search(
             evaluate,
             {c: plan.candidates[c].suggest for c in order},
             task=plan.info.task,
             trials=budget_trials,
-            seconds=budget_seconds,
+            seconds=budget.search_seconds(),
             higher_is_better=m.HIGHER_IS_BETTER[plan.metric],
             seed=spec.seed,
             on_trial=on_trial,
+            warm_starts={c: plan.candidates[c].warm_starts for c in order},
+            reserve=lambda best: budget.reserve(
+                best.seconds if best is not None else 0.0,
+                train_rows=train_rows,
+                fitted_rows=fitted_rows,
+            ),
+            valid_rows=fitted_rows if use_cv else len(plan.split.valid),
         )
-        say(f"refitting {result.candidate}")
+        say(f"refitting {result.candidate} on the training and validation rows")
         chosen = plan.candidates[result.candidate]
         reuse = best_fit.matching(result.candidate, result.params)
-        bundle, valid_scores = _final_bundle(plan, chosen, result, matrices, reuse)
+        bundle, valid_scores, refitted = _final_bundle(
+            plan, chosen, result, matrices, reuse, budget, say
+        )
     finally:
         limit.restore_original_limits()
-    return Winner(result, chosen, bundle, valid_scores)
+    return Winner(result, chosen, bundle, valid_scores, refitted, budget)
 
 
 def search_order(names: list[str], train_rows: int) -> list[str]:
     """The candidates in the order their defaults are tried: that of ``train.candidates``,
-    except that from ``LARGE_DATA_ROWS`` training rows on LightGBM comes before
-    HistGradientBoosting, so that under a time budget the faster of the two runs first.
+    except that from ``LARGE_DATA_ROWS`` training rows on LightGBM comes first, so that
+    under a time budget the learner that is usually the strongest per second, and that
+    the others (logistic regression on many one-hot columns, HistGradientBoosting) are
+    much slower than there, gets its turn first.
 
-    >>> search_order(["logistic", "hist_gradient_boosting", "lightgbm"], 250_000)
-    ['logistic', 'lightgbm', 'hist_gradient_boosting']
+    >>> search_order(["logistic", "hist_gradient_boosting", "lightgbm"], 50_000)
+    ['lightgbm', 'logistic', 'hist_gradient_boosting']
     >>> search_order(["logistic", "hist_gradient_boosting", "lightgbm"], 5_000)
     ['logistic', 'hist_gradient_boosting', 'lightgbm']
     """
     names = list(names)
-    slow, fast = "hist_gradient_boosting", "lightgbm"
-    if (
-        train_rows >= LARGE_DATA_ROWS
-        and slow in names
-        and fast in names
-        and names.index(fast) > names.index(slow)
-    ):
-        names.remove(fast)
-        names.insert(names.index(slow), fast)
+    if train_rows >= LARGE_DATA_ROWS and "lightgbm" in names:
+        names.remove("lightgbm")
+        names.insert(0, "lightgbm")
     return names
 
 
@@ -295,12 +331,22 @@ def _final_bundle(
     result: SearchResult,
     matrices: Matrices,
     reuse: tuple[Fitted, np.ndarray] | None,
-) -> tuple[ModelBundle, np.ndarray]:
-    """The winner's bundle, and its (calibrated) scores on the validation rows."""
+    budget: TimeBudget,
+    say: Progress,
+) -> tuple[ModelBundle, np.ndarray, dict[str, Any]]:
+    """The winner's bundle, its (calibrated) validation scores, and how it was refitted.
+
+    Calibration and the threshold are chosen on the validation rows' scores from the
+    winner fitted on the training rows alone (rows it never saw); the stored model is then
+    refitted on training + validation rows (see :mod:`forgeml.training.refit`) and keeps
+    that calibration and threshold. The test rows are used by neither.
+    """
     spec, split, info, y = plan.spec, plan.split, plan.info, plan.y
     pipeline, x_train, x_valid = matrices.get(cand.strategy, -1, split.train, split.valid)
+    began = time.monotonic()
     if reuse is not None:  # the search already fitted exactly this model on these rows
         fitted, raw = reuse
+        fit_seconds = _trial_seconds(result)
     else:
         fitted = cand.fit(
             info.task,
@@ -311,11 +357,10 @@ def _final_bundle(
             y[split.train],
             x_valid,
             y[split.valid],
+            deadline=budget.refit_deadline(),
         )
         raw = _valid_scores(fitted, x_valid, info.task)
-    estimator = fitted.estimator
-    if cand.flavor == "xgboost" and fitted.best_iteration:
-        estimator = estimator.get_booster()[: fitted.best_iteration]  # keep only the trees used
+        fit_seconds = time.monotonic() - began
     extras: dict[str, Any] = {
         "task": info.task,
         "classes": info.classes,
@@ -334,9 +379,70 @@ def _final_bundle(
             calibrator, extras["calibration"] = calibration.model, calibration.method
     if info.task == "binary":
         extras["threshold"] = m.choose_threshold(y[split.valid], raw, spec.costs)
-    return ModelBundle(cand.flavor, estimator, pipeline.to_dict(), extras, calibrator), raw
+    stored, how = _refit_or_keep(plan, cand, fitted, matrices, budget, fit_seconds, say)
+    if stored is not None:
+        pipeline, fitted = stored
+    estimator = fitted.estimator
+    if cand.flavor == "xgboost" and fitted.best_iteration:
+        estimator = estimator.get_booster()[: fitted.best_iteration]  # keep only the trees used
+    bundle = ModelBundle(cand.flavor, estimator, pipeline.to_dict(), extras, calibrator)
+    return bundle, raw, how
 
 
-def _threads(rows: int) -> int:
+def _refit_or_keep(
+    plan: TrainingPlan,
+    cand: Candidate,
+    fitted: Fitted,
+    matrices: Matrices,
+    budget: TimeBudget,
+    fit_seconds: float,
+    say: Progress,
+) -> tuple[tuple[FeaturePipeline, Fitted] | None, dict[str, Any]]:
+    """The winner refitted on training + validation rows, with its preprocessing, and a
+    record of it; None (and why) when the refit's estimate does not fit the time budget."""
+    split, info = plan.split, plan.info
+    train_rows = len(split.train)
+    rows = np.sort(np.concatenate([split.train, split.valid]))
+    estimate = budget.refit_estimate(fit_seconds, train_rows=train_rows, fitted_rows=len(rows))
+    deadline = budget.refit_deadline()
+    if deadline is not None and time.monotonic() + estimate > deadline:
+        say(f"kept the model fitted on the training rows: a refit needs about {estimate:.1f}s")
+        return None, {
+            "rows": train_rows,
+            "refitted": False,
+            "rounds": fitted.best_iteration,
+            "note": f"not refitted: about {estimate:.1f}s needed, the time budget had less left",
+        }
+    table = plan.rows(rows)
+    pipeline = matrices.fit_pipeline(cand.strategy, table)
+    refitted = refit(
+        cand,
+        fitted,
+        task=info.task,
+        seed=plan.spec.seed,
+        class_weight=plan.class_weight,
+        x=pipeline.transform(table),
+        y=plan.y[rows],
+        train_rows=train_rows,
+        deadline=deadline,
+    )
+    return (pipeline, refitted), {
+        "rows": len(rows),
+        "refitted": True,
+        "rounds": refitted.best_iteration,
+        "search_rounds": rounds_of(cand, fitted),
+        "note": "stopped at the time budget" if refitted.stopped else None,
+    }
+
+
+def _trial_seconds(result: SearchResult) -> float:
+    """How long the search's trial of the winner took."""
+    for trial in reversed(result.trials):
+        if trial.candidate == result.candidate and trial.params == result.params:
+            return trial.seconds
+    return 0.0
+
+
+def training_threads(rows: int) -> int:
     """Small data trains faster on one thread; thread pools only pay off on larger data."""
     return 1 if rows < SMALL_DATA_ROWS else max(1, os.cpu_count() or 1)

@@ -41,6 +41,7 @@ __all__ = [
     "permutation_importance",
     "plan_permutation",
     "tree_count",
+    "within_time",
 ]
 
 MAX_ROWS = 5_000  # ranks features reliably
@@ -80,7 +81,7 @@ def plan_permutation(available: int, *, groups: int, trees: int | None) -> Permu
             return PermutationPlan(
                 used,
                 repeats,
-                f"on {used:,} validation rows with {repeats} shuffle(s) per column, not "
+                f"on {used:,} test rows with {repeats} shuffle(s) per column, not "
                 f"{rows:,} rows with {REPEATS}: the model has {trees:,} trees and "
                 f"{groups} input columns, and the estimate is kept within "
                 f"{TREE_BUDGET:,} tree evaluations",
@@ -91,6 +92,39 @@ def plan_permutation(available: int, *, groups: int, trees: int | None) -> Permu
         f"skipped: with {trees:,} trees and {groups} input columns, even {MIN_ROWS:,} rows "
         f"with one shuffle per column would take more than {TREE_BUDGET:,} tree evaluations; "
         "native gain ranks the features instead",
+    )
+
+
+def within_time(
+    plan: PermutationPlan, *, groups: int, seconds: float | None, row_seconds: float
+) -> PermutationPlan:
+    """``plan``, with fewer rows and shuffles, or skipped, so that it takes at most
+    ``seconds`` (None: no limit), each row's prediction costing ``row_seconds``.
+
+    >>> within_time(PermutationPlan(5_000, 2), groups=10, seconds=None, row_seconds=1e-5)
+    PermutationPlan(rows=5000, repeats=2, note=None)
+    >>> within_time(PermutationPlan(5_000, 2), groups=10, seconds=0.2, row_seconds=1e-5).rows
+    1818
+    >>> within_time(PermutationPlan(5_000, 2), groups=10, seconds=0.01, row_seconds=1e-5).rows
+    0
+    """
+    if seconds is None or plan.rows == 0:
+        return plan
+    for repeats in range(plan.repeats, 0, -1):
+        predictions = groups * repeats + 1
+        affordable = int(max(0.0, seconds) / (max(row_seconds, 1e-9) * predictions))
+        if repeats == plan.repeats and affordable >= plan.rows:
+            return plan
+        if affordable >= min(plan.rows, MIN_ROWS):
+            used = min(plan.rows, affordable)
+            return PermutationPlan(
+                used,
+                repeats,
+                f"on {used:,} test rows with {repeats} shuffle(s) per column, to finish "
+                "within the time budget",
+            )
+    return PermutationPlan(
+        0, 0, "skipped: the time budget had too little left; native gain ranks the features"
     )
 
 

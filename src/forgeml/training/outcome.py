@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from forgeml.registry import (
 from forgeml.registry.documents import finite_document
 from forgeml.training import metrics as m
 from forgeml.training.baseline import baseline_metrics
+from forgeml.training.budget import AFTER_MIN_S
 from forgeml.training.card import classification_curves, regression_curves, render_card
 from forgeml.training.champion import champion_metrics
 from forgeml.training.environment import code_version, package_versions
@@ -39,6 +41,7 @@ from forgeml.training.importance import (
     permutation_importance,
     plan_permutation,
     tree_count,
+    within_time,
 )
 from forgeml.training.plan import TrainingPlan
 from forgeml.training.predict import Predictor
@@ -81,7 +84,9 @@ def evaluate_winner(
 
     say("evaluating on the test rows")
     test_rows = plan.rows(split.test)
+    began = time.monotonic()
     test_scores = predictor.scores(test_rows)
+    row_seconds = (time.monotonic() - began) / max(1, len(split.test))
     test = score(info, test_scores, y[split.test], predictor.threshold, spec)
     # Validation scores come from the same model (parity with the stored bundle is tested).
     valid = score(info, winner.valid_scores, y[split.valid], predictor.threshold, spec)
@@ -93,7 +98,7 @@ def evaluate_winner(
         },
         lambda rows: score(info, test_scores[rows], y[split.test][rows], predictor.threshold, spec),
     )
-    importance = _importance(plan, predictor, winner)
+    importance = _importance(plan, predictor, winner, row_seconds)
     gate_spec = plan.project.spec.gate
     champion = None
     if versus_champion:
@@ -122,7 +127,12 @@ def evaluate_winner(
         "dataset": plan.version.ref,
         "run_id": run.id,
         "split": split.method,
-        "rows": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)},
+        "rows": {
+            "train": len(split.train),
+            "valid": len(split.valid),
+            "test": len(split.test),
+            "fitted": winner.refit["rows"],  # the stored model's own training rows
+        },
     }
     context = _context(plan, winner, predictor, test, valid, slices, importance, gate, champion)
     context["lineage"] = lineage | {
@@ -173,18 +183,30 @@ def register_outcome(
     return model_version(registered.ref, project=plan.project)  # with the alias it now holds
 
 
-def _importance(plan: TrainingPlan, predictor: Predictor, winner: Winner) -> dict[str, Any]:
-    """Permutation importance through the stored bundle, within a cost budget; native gain."""
+def _importance(
+    plan: TrainingPlan, predictor: Predictor, winner: Winner, row_seconds: float
+) -> dict[str, Any]:
+    """Permutation importance through the stored bundle on test rows (the stored model was
+    fitted on the training and validation rows), within a cost budget and the time left
+    (less the monitoring reference's scoring); native gain."""
     pipeline = predictor.pipeline
     groups = group_features(pipeline.feature_names, pipeline.input_columns)
     method = plan_permutation(
-        len(plan.split.valid), groups=len(groups), trees=tree_count(winner.bundle.estimator)
+        len(plan.split.test), groups=len(groups), trees=tree_count(winner.bundle.estimator)
     )
+    left = winner.budget.left()
+    if left is not None:
+        from forgeml.monitor.references import SCORE_ROWS
+
+        later = row_seconds * min(SCORE_ROWS, plan.table.num_rows) + AFTER_MIN_S
+        method = within_time(
+            method, groups=len(groups), seconds=left - later, row_seconds=row_seconds
+        )
     permutation = None
     if method.rows:
         rng = np.random.default_rng(plan.spec.seed)
-        sample = np.sort(rng.choice(len(plan.split.valid), method.rows, replace=False))
-        rows = plan.split.valid[sample]
+        sample = np.sort(rng.choice(len(plan.split.test), method.rows, replace=False))
+        rows = plan.split.test[sample]
         sign = 1.0 if m.HIGHER_IS_BETTER[plan.metric] else -1.0
 
         def value(x: np.ndarray) -> float:
@@ -229,6 +251,7 @@ def _context(
             "threshold": predictor.threshold,
             "calibration": predictor.calibration,
             "metric": plan.metric,
+            "refit": winner.refit,
         },
         "dataset": {
             "ref": plan.version.ref,

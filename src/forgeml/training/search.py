@@ -1,10 +1,11 @@
 """Candidate search with Optuna: within a trial and time budget, with pruning, reproducibly.
 
 Each candidate's default configuration is tried first, so the search never does worse
-than the defaults; then a seeded TPE sampler explores every candidate's space. With the
-same data, spec and seed, a trial budget gives the same trials and the same winner; a
-time budget stops wherever the clock says, so it is reproducible only when the trial
-budget binds first.
+than the defaults; then each candidate's known-good configurations; then a seeded TPE
+sampler explores the candidates' spaces, and :mod:`forgeml.training.schedule` decides
+which candidate each trial goes to (most to the leader; none to a candidate that trails).
+With the same data, spec and seed, a trial cap gives the same trials and the same winner;
+without one, the budget is shared by the clock, so the trials are not reproducible.
 
 The time budget is a deadline, handed to every trial: the clock is checked between trials,
 and ``evaluate`` may check it inside a trial too and return a :class:`Cut` when it ended
@@ -28,11 +29,12 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from forgeml.errors import ConfigError
+from forgeml.training.schedule import Schedule
 
 __all__ = ["Cut", "Pruned", "Report", "SearchResult", "Trial", "parse_duration", "run_search"]
 
@@ -111,8 +113,20 @@ def run_search(
     higher_is_better: bool,
     seed: int,
     on_trial: Callable[[Trial, Trial | None], None] | None = None,
+    warm_starts: Mapping[str, Sequence[Params]] | None = None,
+    reserve: Callable[[Trial | None], float] | None = None,
+    valid_rows: int | None = None,
 ) -> SearchResult:
-    """Search ``spaces``; ``on_trial(trial, best_so_far)`` is called after every trial."""
+    """Search ``spaces``; ``on_trial(trial, best_so_far)`` is called after every trial.
+
+    ``trials`` caps the number of trials (None: no cap); ``seconds`` limits the time from
+    now (None: no limit), of which ``reserve(best_so_far)`` seconds are left at the end
+    for what follows the search (the winner's refit, evaluation, registration).
+    ``warm_starts`` are known-good configurations of each candidate, tried after the
+    defaults; ``valid_rows`` (how many rows a score is computed on) sets how far behind
+    the leader a candidate may trail and still get trials (see
+    :mod:`forgeml.training.schedule`).
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -127,67 +141,49 @@ def run_search(
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(5, len(names))),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=len(names) + 2, n_warmup_steps=1),
     )
-    for name in names:
-        study.enqueue_trial({"candidate": name}, user_attrs={"defaults": True})
+    schedule = Schedule(
+        names,
+        warm_starts or {},
+        higher_is_better=higher_is_better,
+        by_time=trials is None,
+        valid_rows=valid_rows,
+    )
     history: list[Trial] = []
     best: Trial | None = None
-    deadline = None if seconds is None else time.monotonic() + seconds
+    began = time.monotonic()
 
-    def objective(trial: Any) -> float:
-        nonlocal best
-        name = trial.suggest_categorical("candidate", names)
-        params = {} if trial.user_attrs.get("defaults") else spaces[name](trial, task)
-        began = time.monotonic()
+    def search_end() -> float | None:
+        if seconds is None:
+            return None
+        kept = reserve(best) if reserve is not None else 0.0
+        return began + max(0.0, seconds - kept)
 
-        def report(step: int, value: float) -> None:
-            trial.report(value, step)
-            if trial.should_prune():
-                raise Pruned
-
-        cut: Cut | None = None
-        try:
-            outcome = evaluate(name, params, report, deadline)
-            if isinstance(outcome, Cut):
-                cut, score = outcome, float(outcome.score)
-            else:
-                score = float(outcome)
-            state, error = ("complete", None) if math.isfinite(score) else ("failed", "not finite")
-        except Pruned:
-            score, state, error = math.nan, "pruned", None
-        except Exception as e:  # a candidate that fails must not end the search
-            score, state, error = math.nan, "failed", f"{type(e).__name__}: {e}"
-        if cut and (not math.isfinite(score) or (not cut.whole and best is not None)):
-            score, state, error = math.nan, "stopped", None  # partly scored: not comparable
-        record = Trial(
-            trial.number,
-            name,
-            params,
-            None if state != "complete" else score,
-            state,
-            time.monotonic() - began,
-            error,
-            stopped=cut is not None,
-        )
+    while trials is None or len(history) < trials:
+        end = search_end()
+        if end is not None and time.monotonic() >= end and history:
+            break  # the first trial always runs: there is no model without one
+        name, fixed = schedule.next()
+        study.enqueue_trial({"candidate": name, **(fixed or {})})
+        trial = study.ask()
+        trial.suggest_categorical("candidate", names)
+        params = {} if fixed == {} else spaces[name](trial, task)
+        record = _run_trial(evaluate, trial, name, params, end, best is not None)
         history.append(record)
-        if state == "complete" and (
+        schedule.record(name, record.score, record.seconds)
+        if record.state == "complete" and (
             best is None
             or best.score is None
-            or (score > best.score if higher_is_better else score < best.score)
+            or (record.score > best.score if higher_is_better else record.score < best.score)  # type: ignore[operator]
         ):
             best = record
         if on_trial:
             on_trial(record, best)
-        if state in ("pruned", "stopped"):
-            raise optuna.TrialPruned
-        if state == "failed":
-            return -math.inf if higher_is_better else math.inf
-        return score
-
-    def out_of_time(study_: Any, _trial: Any) -> None:
-        if deadline is not None and time.monotonic() >= deadline:
-            study_.stop()
-
-    study.optimize(objective, n_trials=trials, callbacks=[out_of_time], catch=())
+        if record.state in ("pruned", "stopped"):
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        elif record.state == "failed":
+            study.tell(trial, -math.inf if higher_is_better else math.inf)
+        else:
+            study.tell(trial, record.score)
     if best is None or best.score is None:
         failures = "; ".join(f"{t.candidate}: {t.error}" for t in history if t.error)[:500]
         raise ConfigError(
@@ -195,3 +191,45 @@ def run_search(
             fix="check the data and train.candidates",
         )
     return SearchResult(best.candidate, best.params, best.score, history)
+
+
+def _run_trial(
+    evaluate: Evaluate,
+    trial: Any,
+    name: str,
+    params: Params,
+    deadline: float | None,
+    scored_before: bool,
+) -> Trial:
+    """Evaluate one trial; a candidate that fails must not end the search."""
+    began = time.monotonic()
+
+    def report(step: int, value: float) -> None:
+        trial.report(value, step)
+        if trial.should_prune():
+            raise Pruned
+
+    cut: Cut | None = None
+    try:
+        outcome = evaluate(name, params, report, deadline)
+        if isinstance(outcome, Cut):
+            cut, score = outcome, float(outcome.score)
+        else:
+            score = float(outcome)
+        state, error = ("complete", None) if math.isfinite(score) else ("failed", "not finite")
+    except Pruned:
+        score, state, error = math.nan, "pruned", None
+    except Exception as e:
+        score, state, error = math.nan, "failed", f"{type(e).__name__}: {e}"
+    if cut and (not math.isfinite(score) or (not cut.whole and scored_before)):
+        score, state, error = math.nan, "stopped", None  # partly scored: not comparable
+    return Trial(
+        trial.number,
+        name,
+        params,
+        None if state != "complete" else score,
+        state,
+        time.monotonic() - began,
+        error,
+        stopped=cut is not None,
+    )

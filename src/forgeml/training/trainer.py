@@ -2,7 +2,8 @@
 
 Steps: resolve the dataset and the task → check the target and leakage → split → fit the
 preprocessing for each candidate's strategy → search candidates within the budget →
-refit the winner → calibrate and choose the threshold on validation data → store the
+calibrate and choose the threshold on the validation rows' scores → refit the winner on
+training + validation rows → store the
 bundle and evaluate *through it* on test data (metrics, slices, importance) → evaluate
 the champion on the same rows → gate → register, and promote only when the gate passes.
 Everything is recorded in one tracked run.
@@ -14,13 +15,16 @@ run starts), :mod:`forgeml.training.fitting` (search and the winner's bundle) an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from forgeml.project import ProjectLike
 from forgeml.registry import ModelBundle, ModelVersion
-from forgeml.training.fitting import search_and_fit
+from forgeml.training.fitting import search_and_fit, training_threads
 from forgeml.training.gates import GateResult
 from forgeml.training.outcome import CARD_CONTEXT, evaluate_winner, register_outcome
 from forgeml.training.plan import plan_training
@@ -88,6 +92,7 @@ def train(
     dataset's test rows (the loop compares both on rows neither was fitted on instead).
     """
     say = progress or (lambda _text: None)
+    began, cpu_began = time.monotonic(), time.process_time()  # the budget covers it all
     plan = plan_training(
         dataset_ref=dataset_ref,
         project=project,
@@ -98,19 +103,34 @@ def train(
         say=say,
         model=model,
     )
-    with start_run(
-        experiment=plan.name,
-        project=plan.project,
-        dataset=plan.version,
-        params={"train": plan.spec.model_dump(mode="json")},
-        tags={"metric": plan.metric},
-    ) as run:
-        winner = search_and_fit(plan, run, trials=trials, time_budget=time_budget, say=say)
+    # Native thread pools (OpenMP) stay as small for the evaluation as for the search: a
+    # small table's predictions on every core only wait on each other under load.
+    threads = threadpool_limits(limits=training_threads(plan.table.num_rows))
+    with (
+        threads,
+        start_run(
+            experiment=plan.name,
+            project=plan.project,
+            dataset=plan.version,
+            params={"train": plan.spec.model_dump(mode="json")},
+            tags={"metric": plan.metric},
+        ) as run,
+    ):
+        winner = search_and_fit(
+            plan,
+            run,
+            trials=trials,
+            time_budget=time_budget,
+            say=say,
+            began=began,
+            cpu_began=cpu_began,
+        )
         outcome = evaluate_winner(plan, run, winner, say, versus_champion=versus_champion)
 
     registered = None
     if register and outcome.gate.passed:
-        registered = register_outcome(plan, run, outcome, promote_it=promote)
+        with threadpool_limits(limits=training_threads(plan.table.num_rows)):
+            registered = register_outcome(plan, run, outcome, promote_it=promote)
     return TrainResult(
         run_id=run.id,
         candidate=winner.search.candidate,
