@@ -118,7 +118,10 @@ AFTER = datetime(2025, 9, 30, tzinfo=UTC)
 def test_champion_and_challenger_are_judged_only_on_rows_neither_was_fitted_on(
     project: Project,
 ) -> None:
-    cycle = retrain("judged", project=project, now=AFTER, key="k1")
+    said: list[str] = []
+    cycle = retrain("judged", project=project, now=AFTER, key="k1", progress=said.append)
+    # the challenger's training reports its trials as n/N while it runs
+    assert any(line.startswith("cycle k1: trial 1") for line in said), said
     # The old rule fills most of the training rows: judged there, the champion would win.
     assert cycle.status == "promoted", cycle.reason
     details = cycle.details

@@ -170,6 +170,7 @@ def retrain(
                 promote=False,
                 model=model,
                 versus_champion=False,  # judged next, on rows neither was fitted on
+                progress=lambda text: say(f"cycle {key}: {text}"),  # trial n/N, time left
             )
             if result.model is None:
                 failed = ", ".join(c.name for c in result.gate.checks if not c.passed)
