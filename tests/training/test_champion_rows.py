@@ -16,7 +16,7 @@ from forgeml.registry import model_version
 from forgeml.training.gate_version import gate
 from forgeml.training.trainer import train
 from forgeml.training.unseen import unseen_by
-from forgeml.training.version_rows import version_rows
+from forgeml.training.version_rows import run_rows, version_rows
 
 # No 'gate:' section: the default gate applies.
 SPEC = """\
@@ -61,12 +61,12 @@ def test_rows_the_champion_trained_on_are_left_out_of_the_comparison(credit: Pro
         pa.concat_tables([seen.table, fresh.cast(seen.table.schema)]), name="credit", project=credit
     )
 
-    result = train(project=credit, dataset_ref="credit@2")
+    result = train(project=credit, dataset_ref="credit@2")  # registered or not, as it scores
     assert result.champion is not None
     compared, test_rows = result.champion["rows"], result.test["rows"]
     assert 0 < compared < test_rows
     assert f"{compared} of {test_rows} held-out rows" in result.champion["note"]
-    test = version_rows(model_version("credit@2", project=credit), credit)
+    test = run_rows(result.run_id, "credit@2", credit)
     unseen = unseen_by(test.take(test.split.test), [champion], credit)
     assert int(unseen.sum()) == compared
     vs = next(c for c in result.gate.checks if c.name == "roc_auc vs champion")

@@ -22,7 +22,7 @@ from forgeml.training.splits import Split, make_split
 from forgeml.training.task import TargetInfo, infer_task
 from forgeml.training.tracking import get_run
 
-__all__ = ["VersionRows", "version_rows"]
+__all__ = ["VersionRows", "run_rows", "version_rows"]
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,34 @@ def version_rows(version: ModelVersion, project: Project) -> VersionRows:
             "trained and tested on are unknown",
             fix="use a version trained by 'forgeml train'",
         )
-    run = get_run(version.run_id, project=project)
+    return run_rows(
+        version.run_id,
+        str(version.lineage["dataset"]),
+        project,
+        target=version.signature.get("target"),
+        name=version.ref,
+    )
+
+
+def run_rows(
+    run_id: str,
+    dataset_ref: str,
+    project: Project,
+    *,
+    target: str | None = None,
+    name: str | None = None,
+) -> VersionRows:
+    """The split that training run ``run_id`` made of ``dataset_ref`` (registered or not)."""
+    run = get_run(run_id, project=project)
     if "train" not in run.params:
         raise ForgemlError(
-            f"{version.ref} comes from run {run.id[:8]}, which was not a 'forgeml train' run, "
-            "so the rows it was trained and tested on are unknown",
+            f"{name or 'the model'} comes from run {run.id[:8]}, which was not a "
+            "'forgeml train' run, so the rows it was trained and tested on are unknown",
             fix="use a version trained by 'forgeml train'",
         )
     spec = TrainSpec.model_validate(run.params["train"])
-    table = dataset(str(version.lineage["dataset"]), project=project).to_arrow()
-    info = infer_task(table, version.signature.get("target") or spec.target, spec.task)
+    table = dataset(dataset_ref, project=project).to_arrow()
+    info = infer_task(table, target or spec.target, spec.task)
     table = table.filter(pc.is_valid(table.column(info.column)))
     split = make_split(table, spec.split, info, seed=spec.seed)
     return VersionRows(table, info, spec, encode_target(table, info), split)
