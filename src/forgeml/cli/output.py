@@ -33,13 +33,22 @@ class _Console(Console):
     @property
     def size(self) -> ConsoleDimensions:
         size = super().size
-        if self.is_terminal or self._width is not None:
+        if self._width is not None or on_a_terminal(self):
             return size
         return ConsoleDimensions(max(size.width, UNWRAPPED_WIDTH), size.height)
 
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+def on_a_terminal(out: Console) -> bool:
+    """Whether ``out`` writes to a terminal itself: live progress and wrapping are for people
+    at one (FORCE_COLOR and the like say colours are welcome, not that a person watches)."""
+    try:
+        return bool(out.file.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed file
+        return False
 
 
 console = _Console(highlight=False)
@@ -82,7 +91,7 @@ def stages(title: str, quiet: bool = False) -> Iterator[Callable[[str], None]]:
     if quiet:
         yield lambda _stage: None
         return
-    if not errors.is_terminal:
+    if not on_a_terminal(errors):
         yield lambda stage: errors.print(f"{title}: {stage}", markup=False, soft_wrap=True)
         return
     with errors.status(f"{title}…") as status:

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from forgeml.cli.context import state
-from forgeml.cli.output import add_row, console, errors, every
+from forgeml.cli.output import add_row, console, errors, every, on_a_terminal
 from forgeml.serve.inputs import OutOfRange
 
 if TYPE_CHECKING:  # scoring loads the model libraries: import it when the command runs
@@ -99,7 +99,7 @@ def predict_command(
 def _progress_bar() -> Iterator[Any]:
     """A progress callback for :func:`predict_file`: a bar on a terminal, else a plain line
     on stderr every few seconds (CI logs)."""
-    if not console.is_terminal:
+    if not on_a_terminal(console):
         from forgeml.report.text import duration
 
         started = time.monotonic()
@@ -123,7 +123,7 @@ def _progress_bar() -> Iterator[Any]:
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,
+        disable=not on_a_terminal(console),
     )
     task = bar.add_task("scoring", total=None, amount="")
 
