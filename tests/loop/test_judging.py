@@ -330,6 +330,33 @@ def test_a_challenger_better_beyond_doubt_on_the_held_out_rows_skips_the_canary(
         project.close()
 
 
+def test_a_challenger_that_beats_a_decayed_champion_skips_the_canary(
+    tmp_path: Path, template: Path
+) -> None:
+    canary = "rollout: {mode: canary, skip_when_conclusive: false"
+    ends = {}
+    for name, trigger, rollout in [
+        ("decayed", "performance", canary + "}"),
+        ("drifted", "drift", canary + "}"),  # the champion may still be fine: canary
+        ("asked", "performance", canary + ", skip_when_decayed: false}"),
+    ]:
+        shutil.copytree(template, tmp_path / name)
+        project = _spec(Project.load(tmp_path / name), "rollout: {mode: direct}", rollout)
+        try:
+            cycle = retrain("judged", project=project, now=AFTER, trigger=trigger, key="k1")
+            champion = model_version("judged@champion", project=project).version
+            ends[name] = (cycle.status, champion)
+            if name == "decayed":
+                assert "below its baseline: promoted without a canary" in cycle.reason
+        finally:
+            project.close()
+    assert ends == {
+        "decayed": ("promoted", 2),
+        "drifted": ("rolling_out", 1),
+        "asked": ("rolling_out", 1),
+    }
+
+
 def test_a_canary_that_served_for_the_evaluation_period_is_decided_on_what_it_has(
     tmp_path: Path, template: Path
 ) -> None:
