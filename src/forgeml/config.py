@@ -246,6 +246,8 @@ class RolloutPolicy(_Strict):
     max_drop: Annotated[float, Field(ge=0)] = 0.0  # how much worse than the champion it may be
     # promote at once when the held-out rows already show it better beyond doubt
     skip_when_conclusive: bool = True
+    # promote at once a challenger that beats a champion the performance trigger found decayed
+    skip_when_decayed: bool = True
 
 
 class PolicySpec(_Strict):

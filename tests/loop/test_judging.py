@@ -20,7 +20,7 @@ from forgeml.data.versions import dataset
 from forgeml.loop.cycle import retrain
 from forgeml.loop.rollouts import settle
 from forgeml.loop.rows import row_keys
-from forgeml.loop.triggers import triggers
+from forgeml.loop.triggers import check_triggers, triggers
 from forgeml.monitor.run import monitor
 from forgeml.project import Project
 from forgeml.registry import history, load_model, model_version, versions
@@ -291,6 +291,28 @@ def test_performance_is_judged_on_the_newest_labels_however_late_they_arrive(
         project.close()
 
 
+def test_decay_a_kept_cycle_judged_does_not_fire_again_until_new_labels_arrive(
+    project: Project,
+) -> None:
+    project = _spec(project, "monitor: {window: 30d", "monitor: {window: 1d")
+    project = _spec(project, "policy:\n", "policy:\n  retrain_on: [performance]\n")
+    project = _spec(project, "min_rows: 200", "min_rows: 100000")  # every cycle keeps @1
+    try:
+        assert triggers(project, "judged", now=AFTER, report=None) == ["performance"]
+        assert retrain("judged", project=project, now=AFTER, key="k1").status == "kept"
+        later = AFTER + timedelta(days=1)
+        found = check_triggers(project, "judged", now=later, report=None)
+        assert [f.fired for f in found] == [False]
+        assert "0 labelled predictions of @1 since a cycle kept it at 2025-09-30" in found[0].why
+        # a new week of the new rule, labelled a week later: fresh evidence of decay
+        serve_rows(project, stream(later, 7, 150, rule="x2", seed=8), prefix="n")
+        assert triggers(project, "judged", now=later + timedelta(days=15), report=None) == [
+            "performance"
+        ]
+    finally:
+        project.close()
+
+
 def test_a_conclusive_canary_is_decided_before_its_prediction_count(
     tmp_path: Path, template: Path
 ) -> None:
@@ -331,6 +353,33 @@ def test_a_challenger_better_beyond_doubt_on_the_held_out_rows_skips_the_canary(
         assert model_version("judged@champion", project=project).version == 2
     finally:
         project.close()
+
+
+def test_a_challenger_that_beats_a_decayed_champion_skips_the_canary(
+    tmp_path: Path, template: Path
+) -> None:
+    canary = "rollout: {mode: canary, skip_when_conclusive: false"
+    ends = {}
+    for name, trigger, rollout in [
+        ("decayed", "performance", canary + "}"),
+        ("drifted", "drift", canary + "}"),  # the champion may still be fine: canary
+        ("asked", "performance", canary + ", skip_when_decayed: false}"),
+    ]:
+        shutil.copytree(template, tmp_path / name)
+        project = _spec(Project.load(tmp_path / name), "rollout: {mode: direct}", rollout)
+        try:
+            cycle = retrain("judged", project=project, now=AFTER, trigger=trigger, key="k1")
+            champion = model_version("judged@champion", project=project).version
+            ends[name] = (cycle.status, champion)
+            if name == "decayed":
+                assert "below its baseline: promoted without a canary" in cycle.reason
+        finally:
+            project.close()
+    assert ends == {
+        "decayed": ("promoted", 2),
+        "drifted": ("rolling_out", 1),
+        "asked": ("rolling_out", 1),
+    }
 
 
 def test_a_canary_that_served_for_the_evaluation_period_is_decided_on_what_it_has(

@@ -217,6 +217,12 @@ def retrain(
     if mode != "direct" and policy.rollout.skip_when_conclusive and comparison.get("conclusive"):
         mode = "direct"
         reason += ", better row by row beyond doubt: promoted without a " + policy.rollout.mode
+    elif mode != "direct" and policy.rollout.skip_when_decayed and cycle.trigger == "performance":
+        mode = "direct"
+        reason += (
+            ", the champion had fallen more than monitor.max_drop below its baseline: "
+            "promoted without a " + policy.rollout.mode
+        )
     if mode == "direct":
         promote(challenger_ref, reason=reason, gate=comparison["gate"], project=found)
         return _finish(found, cycle, "promoted", reason)

@@ -5,7 +5,10 @@
   ``monitor.max_drop`` below its baseline (:mod:`forgeml.monitor.baseline`). Labels
   arrive late, so "newest" counts back from the newest label that has arrived: the
   ``monitor.window`` before it, widened to the newest ``monitor.min_labels`` predictions
-  when the window holds fewer; only the champion's own predictions count;
+  when the window holds fewer; only the champion's own predictions count, and, after a
+  cycle that kept the champion, only labels that arrived since: that cycle judged the
+  champion on the ones before, on more rows than the trigger sees, so they are no new
+  evidence of decay;
 - ``schedule``: ``policy.schedule`` has passed since the last retraining cycle, by the
   loop's own clock (the ``now`` each cycle ran at), or, before any cycle, since the newest
   time in the champion's training data: a replay or backfill with a simulated clock fires
@@ -145,12 +148,14 @@ def _performance(
     baseline = decay_baseline(project, champion, metric)
     if baseline is None:
         return Finding("performance", False, f"the champion has no {metric} baseline")
-    rows = _champion_labels(project, champion, now=now)
+    kept = _last_kept(project, champion, now=now)
+    rows = _champion_labels(project, champion, now=now, arrived_after=kept)
     if len(rows) < spec.min_labels:
+        since = "so far" if kept is None else f"since a cycle kept it at {kept:%Y-%m-%d %H:%M}"
         return Finding(
             "performance",
             False,
-            f"{len(rows)} labelled predictions of @{champion.version} so far "
+            f"{len(rows)} labelled predictions of @{champion.version} {since} "
             f"(it needs {spec.min_labels})",
         )
     newest = rows.times[-1]
@@ -173,13 +178,38 @@ def _performance(
     return Finding("performance", False, f"{what}: within the allowed drop")
 
 
-def _champion_labels(project: Project, champion: ModelVersion, *, now: datetime) -> LabelledRows:
-    """The champion's own labelled predictions whose labels had arrived by ``now``."""
+def _last_kept(project: Project, champion: ModelVersion, *, now: datetime) -> datetime | None:
+    """When (by the loop's clock, up to ``now``) a cycle last ended keeping ``champion``."""
+    last: datetime | None = None
+    with project.store.read() as session:
+        for record in rows.latest(session, champion.name, limit=1000):
+            details = record.details or {}
+            clock = details.get("clock")
+            if record.status != "kept" or details.get("champion") != champion.version or not clock:
+                continue
+            at = to_utc(datetime.fromisoformat(str(clock)))
+            if at is not None and at <= now and (last is None or at > last):
+                last = at
+    return last
+
+
+def _champion_labels(
+    project: Project, champion: ModelVersion, *, now: datetime, arrived_after: datetime | None
+) -> LabelledRows:
+    """The champion's own labelled predictions whose labels arrived by ``now``.
+
+    ``arrived_after``: only labels that arrived after this time count (those before it were
+    judged already, by a cycle that kept the champion).
+    """
     joined = labelled_predictions(project, champion.name, end=now)
     if joined.num_rows:
         arrived = joined.column("label_time")
+        after = arrived_after or datetime.min.replace(tzinfo=UTC)
         keep = pc.and_(
-            pc.less_equal(arrived, pa.scalar(now, arrived.type)),
+            pc.and_(
+                pc.less_equal(arrived, pa.scalar(now, arrived.type)),
+                pc.greater(arrived, pa.scalar(after, arrived.type)),
+            ),
             pc.and_(
                 pc.equal(joined.column("arm"), "champion"),
                 pc.equal(joined.column("version"), champion.version),
