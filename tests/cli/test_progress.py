@@ -52,3 +52,16 @@ def test_long_lines_are_not_wrapped_when_piped(
     sentence = " ".join(["the challenger failed its gate"] * 8)  # about 250 characters
     console.print(sentence)
     assert capsys.readouterr().out == sentence + "\n"
+
+
+def test_columns_set_before_the_console_was_made_do_not_wrap_piped_output(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # as readline leaves it in the environment
+    from forgeml.cli.output import _Console
+
+    made = _Console(highlight=False)
+    monkeypatch.delenv("COLUMNS")
+    sentence = " ".join(["the challenger failed its gate"] * 8)
+    made.print(sentence)
+    assert capsys.readouterr().out == sentence + "\n"

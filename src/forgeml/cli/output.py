@@ -30,6 +30,13 @@ UNWRAPPED_WIDTH = 1000
 class _Console(Console):
     """A console that wraps to the terminal's width, and not at all off a terminal."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if kwargs.get("width") is None:
+            # rich freezes $COLUMNS as the width when the console is made; a library that sets
+            # it (readline does) would then wrap piped output. Read it when printing instead.
+            self._width = None
+
     @property
     def size(self) -> ConsoleDimensions:
         size = super().size
