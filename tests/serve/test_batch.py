@@ -554,6 +554,8 @@ CHILD = """
 import json, resource, sys
 import pyarrow as pa
 from forgeml.serve.batch import predict_file
+# the libraries a stored model loads with (imported lazily): their code is not the scoring's
+import scipy.sparse, skops.io, sklearn.pipeline, lightgbm
 
 def peak():  # bytes; /proc's high-water mark starts afresh in a new program, ru_maxrss may not
     try:
