@@ -37,6 +37,7 @@ from typing import Any, Literal, get_args
 from forgeml.artifacts import ArtifactStore
 from forgeml.errors import ArtifactError, ConfigError
 from forgeml.registry.documents import canonical_bytes, json_document
+from forgeml.registry.libraries import import_booster_library
 from forgeml.registry.trust import load_checked, refused_types
 
 __all__ = [
@@ -220,12 +221,8 @@ def _load_model(flavor: str, data: bytes, sha256: str) -> Any:
         return load_checked(data, what)
     try:
         if flavor == "lightgbm":
-            import lightgbm
-
-            return lightgbm.Booster(model_str=data.decode())
-        import xgboost
-
-        booster = xgboost.Booster()
+            return import_booster_library("lightgbm").Booster(model_str=data.decode())
+        booster = import_booster_library("xgboost").Booster()
         booster.load_model(bytearray(data))
         return booster
     except Exception as e:  # the library's own parse error

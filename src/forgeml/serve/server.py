@@ -21,6 +21,7 @@ from typing import Any
 
 from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike, resolve_project
+from forgeml.registry.libraries import score_only
 from forgeml.serve.app import ModelServer, ServeOptions
 from forgeml.serve.connections import PROTOCOL, ConnectionLimits, configure
 from forgeml.serve.deployment import Deployment
@@ -105,6 +106,7 @@ def create_app() -> ModelServer:
         raise ConfigError(f"{ENV} is not set", fix="start servers with 'forgeml serve MODEL'")
     die_with_parent()
     settings = ServeSettings(**json.loads(raw))
+    score_only()
     _log_to_stderr()
     configure(settings.limits)
     return build_app(settings)
@@ -140,6 +142,7 @@ def run_server(
         os.environ[ENV] = json.dumps(asdict(settings))
         uvicorn.run("forgeml.serve.server:create_app", factory=True, workers=workers, **common)
         return
+    score_only()  # this process only scores: no scikit-learn wrappers for the boosters
     app = build_app(settings)
     uvicorn.run(app, **common)
 
