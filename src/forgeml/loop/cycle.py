@@ -196,15 +196,16 @@ def retrain(
             gate=found.spec.gate,
         )
         details = _step(found, cycle, "evaluate", {"comparison": comparison.to_dict()})
-        if not (comparison.gate.passed and comparison.better):
-            why = "its gate failed" if not comparison.gate.passed else "it is not better"
+        if not comparison.gate.passed or comparison.worse:
+            why = "its gate failed" if not comparison.gate.passed else "it is worse beyond doubt"
             return _finish(
                 found,
                 cycle,
                 "kept",
                 f"@{challenger.version} was not promoted: {why} on the {comparison.rows} most "
                 f"recent labelled rows ({metric} {_num(comparison.challenger.get(metric))} vs "
-                f"champion {_num(comparison.champion.get(metric))})",
+                f"champion {_num(comparison.champion.get(metric))}"
+                f"{_difference(comparison.difference)})",
             )
     challenger_ref = f"{model}@{details['challenger']}"
     comparison = details["comparison"]
@@ -216,8 +217,16 @@ def retrain(
     mode = policy.rollout.mode
     if mode != "direct" and policy.rollout.skip_when_conclusive and comparison.get("conclusive"):
         mode = "direct"
-        reason += ", better row by row beyond doubt: promoted without a " + policy.rollout.mode
-    elif mode != "direct" and policy.rollout.skip_when_decayed and cycle.trigger == "performance":
+        reason += (
+            f", better beyond doubt{_difference(comparison.get('difference') or (None, None))}: "
+            "promoted without a " + policy.rollout.mode
+        )
+    elif (
+        mode != "direct"
+        and policy.rollout.skip_when_decayed
+        and cycle.trigger == "performance"
+        and comparison.get("better")
+    ):
         mode = "direct"
         reason += (
             ", the champion had fallen more than monitor.max_drop below its baseline: "
@@ -309,6 +318,13 @@ def _cycle(record: Any) -> Cycle:
 
 def _metric(version: ModelVersion) -> str:
     return m.DEFAULT_METRIC[str(version.signature.get("task") or "binary")]
+
+
+def _difference(bounds: tuple[float | None, float | None] | list[Any]) -> str:
+    low, high = bounds
+    if low is None or high is None:
+        return ""
+    return f"; 95% interval of its gain {low:+.4f} to {high:+.4f}"
 
 
 def _num(value: Any) -> str:
