@@ -13,8 +13,8 @@
   evidence of decay;
 - ``new_labels``: the labelled rows the champion has not seen
   (:func:`forgeml.loop.data.unseen_rows`) reached ``policy.new_labels`` of the rows it
-  learnt from, and at least twice ``monitor.min_labels``: enough to train on half and judge on the other half; fewer could
-  hardly change the model, more leave it behind the data;
+  learnt from, and at least twice ``monitor.min_labels``: enough to train on half and
+  judge on the other half; fewer could hardly change the model, more leave it behind;
 - ``schedule``: ``policy.schedule`` has passed since the last retraining cycle, by the
   loop's own clock (the ``now`` each cycle ran at), or, before any cycle, since the newest
   time in the champion's training data: a replay or backfill with a simulated clock fires
