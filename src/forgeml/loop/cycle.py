@@ -50,7 +50,7 @@ from forgeml.store import cycles as rows
 from forgeml.training import metrics as m
 from forgeml.training.trainer import train
 
-__all__ = ["Cycle", "retrain", "seen_before"]
+__all__ = ["Cycle", "judged_through", "retrain", "seen_before"]
 
 Say = Callable[[str], None]
 
@@ -158,6 +158,7 @@ def retrain(
                 "target": data.target,
                 "champion": champion.version,
                 "split_at": data.split_at.isoformat(),
+                "newest": data.newest.isoformat() if data.newest else None,
             },
         )
     if "challenger" not in details:
@@ -232,6 +233,17 @@ def retrain(
             ", the champion had fallen more than monitor.max_drop below its baseline: "
             "promoted without a " + policy.rollout.mode
         )
+    elif (
+        mode != "direct"
+        and policy.rollout.skip_when_informed
+        and policy.data.mode == "all"
+        and comparison.get("better")
+    ):
+        mode = "direct"
+        reason += (
+            ", better on the held-out rows and learnt from every row the champion did and "
+            "newer ones: promoted without a " + policy.rollout.mode
+        )
     if mode == "direct":
         promote(challenger_ref, reason=reason, gate=comparison["gate"], project=found)
         return _finish(found, cycle, "promoted", reason)
@@ -261,6 +273,27 @@ def seen_before(project: Project, model: str, version: int) -> datetime | None:
             if details.get("challenger") == version and details.get("split_at"):
                 return datetime.fromisoformat(str(details["split_at"]))
     return None
+
+
+def judged_through(project: Project, model: str, version: int) -> datetime | None:
+    """The newest labelled prediction a cycle already used with ``version`` as the result.
+
+    That is, the newest row of the cycle that trained ``version`` (it judged it on the rows
+    up to there), or of a later cycle that kept it as the champion; None when no cycle did.
+    Rows after it are evidence no cycle has used yet.
+    """
+    newest: datetime | None = None
+    with project.store.read() as session:
+        for record in rows.latest(session, model, limit=1000):
+            details = record.details or {}
+            trained = details.get("challenger") == version
+            kept = record.status == "kept" and details.get("champion") == version
+            at = details.get("newest") or (details.get("split_at") if trained else None)
+            if (trained or kept) and at:
+                found = to_utc(datetime.fromisoformat(str(at)))
+                if found is not None and (newest is None or found > newest):
+                    newest = found
+    return newest
 
 
 def _trained_on(project: Project, model: str, dataset_ref: str) -> ModelVersion | None:

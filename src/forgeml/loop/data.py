@@ -151,13 +151,22 @@ def cycle_data(
 
 
 def unseen_rows(
-    project: Project, champion: ModelVersion, *, now: datetime, seen_before: datetime | None
+    project: Project,
+    champion: ModelVersion,
+    *,
+    now: datetime,
+    seen_before: datetime | None,
+    after: datetime | None = None,
 ) -> tuple[int, int | None]:
     """How many labelled rows the champion has not seen at ``now``, and how many it learnt from.
 
-    The second is None when the champion's training dataset is not known.
+    ``after``: count only rows predicted after this time (those before were used already,
+    to judge it). The second number is None when the champion's training dataset is unknown.
     """
     _, original, fresh = _unseen(project, champion, now=now, seen_before=seen_before)
+    if fresh.num_rows and after is not None:
+        at = fresh.column("predicted_at")
+        fresh = fresh.filter(pc.greater(at, pa.scalar(after, at.type)))
     return fresh.num_rows, None if original is None else original.num_rows
 
 

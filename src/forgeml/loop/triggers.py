@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from forgeml.config import parse_duration
 from forgeml.data.versions import dataset
 from forgeml.errors import ForgemlError
-from forgeml.loop.cycle import seen_before
+from forgeml.loop.cycle import judged_through, seen_before
 from forgeml.loop.data import unseen_rows
 from forgeml.loop.rows import data_time
 from forgeml.monitor.baseline import decay_baseline
@@ -246,15 +246,18 @@ def _champion_labels(
 
 def _new_labels(project: Project, champion: ModelVersion, *, now: datetime) -> Finding:
     policy, spec = project.spec.policy, project.spec.monitor
+    used = judged_through(project, champion.name, champion.version)
     unseen, learnt = unseen_rows(
         project,
         champion,
         now=now,
         seen_before=seen_before(project, champion.name, champion.version),
+        after=used,
     )
     needed = max(2 * spec.min_labels, math.ceil(policy.new_labels * (learnt or 0)))
+    since = f" since {used:%Y-%m-%d %H:%M}" if used else ""
     what = (
-        f"{unseen} labelled rows @{champion.version} has not seen"
+        f"{unseen} labelled rows @{champion.version} has not seen{since}"
         + (f" ({unseen / learnt:.0%} of the {learnt} it learnt from)" if learnt else "")
         + f"; it needs {needed}"
     )
