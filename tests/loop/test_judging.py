@@ -407,3 +407,37 @@ def test_a_canary_that_served_for_the_evaluation_period_is_decided_on_what_it_ha
         assert verdict.labels == 160
     finally:
         project.close()
+
+
+def test_new_labels_fire_once_enough_rows_the_champion_has_not_seen_have_arrived(
+    project: Project,
+) -> None:
+    project = _spec(
+        project, "policy:\n", "policy:\n  retrain_on: [new_labels]\n  new_labels: 0.02\n"
+    )
+    try:
+        # @1 learnt from 6,000 rows: 2% of them is 120, but judging needs 2 x min_labels = 200
+        early = check_triggers(project, "judged", now=SWITCH + timedelta(days=14), report=None)
+        assert [f.fired for f in early] == [False]
+        assert "it needs 200" in early[0].why, early[0].why
+        assert triggers(project, "judged", now=AFTER, report=None) == ["new_labels"]
+        assert retrain("judged", project=project, now=AFTER, key="k1").status == "promoted"
+        # the cycle trained on or judged every labelled row so far: nothing new for @2
+        later = AFTER + timedelta(days=1)
+        found = check_triggers(project, "judged", now=later, report=None)
+        assert [f.fired for f in found] == [False]
+        assert found[0].why.startswith("0 labelled rows @2 has not seen since"), found[0].why
+        serve_rows(project, stream(later, 7, 300, rule="x2", seed=9), prefix="n")
+        assert triggers(project, "judged", now=later + timedelta(days=15), report=None) == [
+            "new_labels"
+        ]
+    finally:
+        project.close()
+
+
+def test_the_default_policy_retrains_on_new_labels_from_everything_so_far() -> None:
+    from forgeml.config import PolicySpec
+
+    policy = PolicySpec()
+    assert "new_labels" in policy.retrain_on and policy.data.mode == "all"
+    assert policy.rollout.skip_when_informed is True
