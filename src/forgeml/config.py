@@ -249,7 +249,7 @@ class RolloutPolicy(_Strict):
     # promote at once a challenger that beats a champion the performance trigger found decayed
     skip_when_decayed: bool = True
     # promote at once a challenger that learnt from every row the champion did and newer ones
-    # (data.mode 'all') and scores better on the held-out rows
+    # (data.mode 'all') and passed its gate on the held-out rows
     skip_when_informed: bool = True
 
 

@@ -441,3 +441,17 @@ def test_the_default_policy_retrains_on_new_labels_from_everything_so_far() -> N
     policy = PolicySpec()
     assert "new_labels" in policy.retrain_on and policy.data.mode == "all"
     assert policy.rollout.skip_when_informed is True
+
+
+def test_decay_within_the_noise_of_its_labels_does_not_fire(project: Project) -> None:
+    project = _spec(project, "monitor: {window: 30d", "monitor: {window: 1d, max_drop: 0.0")
+    project = _spec(project, "policy:\n", "policy:\n  retrain_on: [performance]\n")
+    try:
+        # the old rule again: @1 is as good as ever, but 100 labels measure it roughly
+        serve_rows(project, stream(AFTER, 5, 120, rule="x1", seed=21), prefix="o")
+        found = check_triggers(project, "judged", now=AFTER + timedelta(days=13), report=None)
+        assert [f.fired for f in found] == [False]
+        assert "roc_auc 0.9500 on the 100 newest labelled predictions" in found[0].why
+        assert "within noise of the baseline" in found[0].why, found[0].why
+    finally:
+        project.close()

@@ -233,16 +233,11 @@ def retrain(
             ", the champion had fallen more than monitor.max_drop below its baseline: "
             "promoted without a " + policy.rollout.mode
         )
-    elif (
-        mode != "direct"
-        and policy.rollout.skip_when_informed
-        and policy.data.mode == "all"
-        and comparison.get("better")
-    ):
+    elif mode != "direct" and policy.rollout.skip_when_informed and policy.data.mode == "all":
         mode = "direct"
         reason += (
-            ", better on the held-out rows and learnt from every row the champion did and "
-            "newer ones: promoted without a " + policy.rollout.mode
+            ", learnt from every row the champion did and newer ones, and is not worse "
+            "beyond doubt on the held-out rows: promoted without a " + policy.rollout.mode
         )
     if mode == "direct":
         promote(challenger_ref, reason=reason, gate=comparison["gate"], project=found)

@@ -23,7 +23,7 @@ from forgeml.monitor.bootstrap import paired_difference
 from forgeml.project import Project
 from forgeml.registry.versions import ModelVersion, load_model
 from forgeml.training import metrics as m
-from forgeml.training.gates import GateResult, evaluate_gate
+from forgeml.training.gates import Check, GateResult, evaluate_gate, is_declared
 from forgeml.training.predict import Predictor
 
 __all__ = ["Comparison", "compare_versions", "version_metrics"]
@@ -118,7 +118,6 @@ def compare_versions(
     """Score both on ``rows``, bootstrap their paired difference, gate the challenger."""
     theirs = _scored(project, champion, rows, target)
     ours = _scored(project, challenger, rows, target)
-    verdict = evaluate_gate(gate, ours.metrics, champion=theirs.metrics)
     difference = paired_difference(
         metric,
         ours.task,
@@ -127,7 +126,45 @@ def compare_versions(
         ours.scores,
         thresholds=(theirs.threshold, ours.threshold),
     )
+    if is_declared(gate):
+        verdict = evaluate_gate(gate, ours.metrics, champion=theirs.metrics)
+    else:
+        verdict = _default_gate(metric, ours.metrics, theirs.metrics, difference, rows.num_rows)
     return Comparison(rows.num_rows, metric, theirs.metrics, ours.metrics, verdict, difference)
+
+
+def _default_gate(
+    metric: str,
+    ours: dict[str, Any],
+    theirs: dict[str, Any],
+    difference: tuple[float | None, float | None],
+    rows: int,
+) -> GateResult:
+    """With no gate declared: the challenger must not be worse beyond doubt (paired)."""
+    low, high = difference
+    mine, their = ours.get(metric), theirs.get(metric)
+    detail = f"candidate {_text(mine)}, champion {_text(their)} on the same {rows} rows"
+    if low is not None and high is not None:
+        detail += f"; 95% paired interval of the gain {low:+.4f} to {high:+.4f}"
+    check = Check(
+        f"{metric} vs champion",
+        mine if isinstance(mine, int | float) else None,
+        "not worse beyond doubt",
+        mine is not None and their is not None and not (high is not None and high < 0),
+        detail,
+    )
+    return GateResult([check], default=True, note=LOOP_DEFAULT_GATE.format(metric=metric))
+
+
+LOOP_DEFAULT_GATE = (
+    "no 'gate:' section in forgeml.yaml, so the loop's default gate applies: {metric} must "
+    "not be worse than the champion's beyond doubt on the same held-out rows (the 95% "
+    "interval of the paired difference is not wholly below zero)"
+)
+
+
+def _text(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else "n/a"
 
 
 def _plain(metrics: dict[str, Any]) -> dict[str, Any]:
