@@ -267,6 +267,8 @@ class PolicySpec(_Strict):
     new_labels: Annotated[float, Field(gt=0)] = 0.1
     check_every: Duration = "1h"
     evaluate_on: Duration = "14d"  # the most recent labelled rows, held out for judging
+    # a challenger promoted at once is trained again on its rows plus the held-out ones
+    refit: bool = True
     data: DataPolicy = DataPolicy()
     rollout: RolloutPolicy = RolloutPolicy()
 

@@ -31,13 +31,15 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forgeml.config import parse_duration
 from forgeml.data.ingest import ingest
+from forgeml.data.versions import dataset
 from forgeml.loop.data import cycle_data
 from forgeml.loop.evaluate import compare_versions
 from forgeml.monitor.alerts import raise_alert
@@ -240,6 +242,15 @@ def retrain(
             "beyond doubt on the held-out rows: promoted without a " + policy.rollout.mode
         )
     if mode == "direct":
+        if policy.refit and "refit" not in details:
+            refit = _refit(found, model, details, say=lambda text: say(f"cycle {key}: {text}"))
+            details = _step(found, cycle, "refit", {"refit": refit})
+        if details.get("refit"):
+            challenger_ref = f"{model}@{details['refit']}"
+            reason += (
+                f"; refitted on the {details['holdout_rows']} held-out rows too, as "
+                f"@{details['refit']}"
+            )
         promote(challenger_ref, reason=reason, gate=comparison["gate"], project=found)
         return _finish(found, cycle, "promoted", reason)
     start_rollout(
@@ -259,15 +270,48 @@ def retrain(
 def seen_before(project: Project, model: str, version: int) -> datetime | None:
     """Labelled predictions before this time may be in ``version``'s training rows.
 
-    Known for a version a retraining cycle trained (where its held-out rows began); None
-    for one trained on a dataset outside the loop.
+    Known for a version a retraining cycle trained (where its held-out rows began, or,
+    for the refit on them too, just after the newest of them); None for one trained on a
+    dataset outside the loop.
     """
     with project.store.read() as session:
         for record in rows.latest(session, model, limit=1000):
             details = record.details or {}
+            if details.get("refit") == version and details.get("newest"):
+                return datetime.fromisoformat(str(details["newest"])) + timedelta(microseconds=1)
             if details.get("challenger") == version and details.get("split_at"):
                 return datetime.fromisoformat(str(details["split_at"]))
     return None
+
+
+def _refit(project: Project, model: str, details: dict[str, Any], say: Say) -> int | None:
+    """The judged challenger's training, again on its training rows plus the held-out ones.
+
+    A challenger is judged on the newest rows it did not learn from; once it has passed,
+    the model shipped learns from them too, so it is as recent as the data allows (a
+    scheduled retrain on everything labelled would be). None when that training fails
+    its gate (the judged challenger is promoted instead).
+    """
+    rows_then = dataset(details["dataset"], project=project).to_arrow()
+    holdout = pq.read_table(io.BytesIO(project.artifacts.get_bytes(details["holdout"])))
+    names = [n for n in rows_then.column_names if n in holdout.column_names]
+    both = pa.concat_tables(
+        [rows_then.select(names), holdout.select(names)], promote_options="permissive"
+    )
+    version = ingest(both, name=f"{model}-retrain", project=project).version
+    found = _trained_on(project, model, version.ref)
+    if found is None:
+        say(f"refitting on {version.ref}: the training rows and the held-out ones")
+        result = train(
+            dataset_ref=version.ref,
+            project=project,
+            promote=False,
+            model=model,
+            versus_champion=False,  # the judged challenger passed; this only adds rows
+            progress=say,
+        )
+        found = result.model
+    return None if found is None else found.version
 
 
 def judged_through(project: Project, model: str, version: int) -> datetime | None:
@@ -281,7 +325,7 @@ def judged_through(project: Project, model: str, version: int) -> datetime | Non
     with project.store.read() as session:
         for record in rows.latest(session, model, limit=1000):
             details = record.details or {}
-            trained = details.get("challenger") == version
+            trained = version in (details.get("challenger"), details.get("refit"))
             kept = record.status == "kept" and details.get("champion") == version
             at = details.get("newest") or (details.get("split_at") if trained else None)
             if (trained or kept) and at:
