@@ -268,7 +268,7 @@ class PolicySpec(_Strict):
     check_every: Duration = "1h"
     evaluate_on: Duration = "14d"  # the most recent labelled rows, held out for judging
     # a challenger promoted at once is trained again on its rows plus the held-out ones
-    refit: bool = True
+    refit: bool = False
     data: DataPolicy = DataPolicy()
     rollout: RolloutPolicy = RolloutPolicy()
 

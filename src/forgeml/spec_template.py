@@ -74,7 +74,7 @@ project: {name}
 #   new_labels: 0.1            # retrain once this share of new labelled rows has arrived
 #   check_every: 1h
 #   evaluate_on: 14d           # the most recent labelled rows, held out for judging
-#   refit: true                # a challenger promoted at once learns the held-out rows too
+#   refit: false               # true: a challenger promoted at once learns the held-out rows too
 #   data: {{mode: all, window: 90d, reference_rows: 5000, min_rows: 500}}
 #   rollout: {{mode: canary, share: 0.2, predictions: 500, max_drop: 0.0}}
 
