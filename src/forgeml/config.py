@@ -231,7 +231,7 @@ class MonitorSpec(_Strict):
 class DataPolicy(_Strict):
     """Which rows a retraining cycle learns from."""
 
-    mode: Literal["sliding_window", "recent_plus_reference", "all"] = "recent_plus_reference"
+    mode: Literal["sliding_window", "recent_plus_reference", "all"] = "all"
     window: Duration = "90d"
     reference_rows: Annotated[int, Field(ge=0)] = 5000
     min_rows: Annotated[int, Field(ge=1)] = 500
@@ -248,18 +248,27 @@ class RolloutPolicy(_Strict):
     skip_when_conclusive: bool = True
     # promote at once a challenger that beats a champion the performance trigger found decayed
     skip_when_decayed: bool = True
+    # promote at once a challenger that learnt from every row the champion did and newer ones
+    # (data.mode 'all') and passed its gate on the held-out rows
+    skip_when_informed: bool = True
 
 
 class PolicySpec(_Strict):
     """When to retrain and how to roll the result out (``forgeml retrain`` and ``loop``)."""
 
-    retrain_on: list[Literal["drift", "performance", "schedule", "new_data"]] = [
+    retrain_on: list[Literal["drift", "performance", "new_labels", "schedule", "new_data"]] = [
         "drift",
         "performance",
+        "new_labels",
     ]
     schedule: Duration | None = None  # retrain when the champion is older than this
+    # with 'new_labels': retrain once the labelled rows the champion has not seen reach this
+    # share of the rows it learnt from (and at least twice monitor.min_labels)
+    new_labels: Annotated[float, Field(gt=0)] = 0.1
     check_every: Duration = "1h"
     evaluate_on: Duration = "14d"  # the most recent labelled rows, held out for judging
+    # a challenger promoted at once is trained again on its rows plus the held-out ones
+    refit: bool = False
     data: DataPolicy = DataPolicy()
     rollout: RolloutPolicy = RolloutPolicy()
 
