@@ -202,9 +202,9 @@ def _wrong_estimator(flavor: str, estimator: Any, expected: str) -> ConfigError:
 
 
 def _skops_bytes(obj: Any, what: str) -> bytes:
-    import skops.io
+    from forgeml.registry.skops_module import skops_io
 
-    data: bytes = skops.io.dumps(obj)
+    data: bytes = skops_io().dumps(obj)
     refused = refused_types(data, what)
     if refused:
         raise ConfigError(
