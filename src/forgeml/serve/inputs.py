@@ -218,11 +218,18 @@ class InputSchema:
             others[name] = [_as_text(v) for v in values]
         return LoggedInputs(batch.numbers, self._positions, others)
 
-    def read(self, payload: Any) -> Batch:
-        """Columns of a decoded JSON payload; :class:`InputRejected` lists what is wrong."""
+    def read(self, payload: Any, *, columnar: bool = False) -> Batch:
+        """Columns of a decoded JSON payload; :class:`InputRejected` lists what is wrong.
+
+        With ``columnar`` the payload is already one array per column (what the protocol
+        adapters of :mod:`forgeml.serve.protocols` write), whatever the inputs are named.
+        """
         problems: list[dict[str, Any]] = []
         extras: dict[str, list[Any]] = {}
-        columns = self._columns(payload, problems, extras)
+        if columnar:
+            columns = self._columnar(payload, problems, extras)
+        else:
+            columns = self._columns(payload, problems, extras)
         if problems:
             raise InputRejected(problems)
         rows = len(columns[self.names[0]]) if self.names else _record_count(payload)
