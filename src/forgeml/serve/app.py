@@ -167,9 +167,9 @@ class ModelServer(AdminRoutes, ProtocolRoutes):
         if path not in self._timed:
             label = path if path in self._paths else None
             if label is None:
-                label = metric_path(path) or "other"
-                if label.endswith("/infer"):
+                if path.endswith("/infer") and path.startswith("/v2/") and status != 404:
                     return  # counted with its latency
+                label = metric_path(path) or "other"
             self.metrics.request(label, status)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> int:

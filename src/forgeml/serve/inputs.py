@@ -178,6 +178,7 @@ class InputSchema:
         self.accepted = self.name_set | frozenset(self.passthrough)
         self.kinds = {str(c["name"]): str(c.get("kind", "")) for c in self.inputs}
         self.numeric = [n for n in self.names if self.kinds[n] in NUMERIC]
+        self.booleans = [n for n in self.names if self.kinds[n] == "boolean"]
         self.required = frozenset(str(c["name"]) for c in self.inputs if not c.get("nullable"))
         self.out_of_range = out_of_range
         self.max_rows = max_rows
@@ -313,6 +314,10 @@ class InputSchema:
         if not isinstance(columns, dict):
             problems.append({"field": "columns", "problem": "must be an object of arrays"})
             return {}
+        if columns.keys() == self.name_set:  # the common case: every input, nothing else
+            values = columns.values()
+            if all(type(v) is list for v in values) and len(set(map(len, values))) == 1:
+                return columns
         if columns.keys() != self.name_set and not (
             self.name_set <= columns.keys() <= self.accepted
         ):

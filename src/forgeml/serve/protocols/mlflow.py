@@ -79,7 +79,7 @@ def read_json(document: Any, names: Sequence[str]) -> tuple[Any, bool]:
     if key == "dataframe_records":
         if not isinstance(value, list):
             raise ProtocolError("dataframe_records must be an array of records", _FORMAT_FIX)
-        return value, False
+        return _one(value), False
     return _instances(value, key, names)
 
 
@@ -102,8 +102,13 @@ def _instances(value: Any, key: str, names: Sequence[str]) -> tuple[Any, bool]:
     if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
         return rows_to_columns(value, list(names), key), True
     if isinstance(value, list):
-        return value, False  # records
+        return _one(value), False  # records
     raise ProtocolError(f"{key} must be records, one array per column, or rows", _FORMAT_FIX)
+
+
+def _one(records: list[Any]) -> Any:
+    """A single record on its own (the input checks' quickest path), else the list."""
+    return records[0] if len(records) == 1 and isinstance(records[0], dict) else records
 
 
 def rows_to_columns(rows: Any, columns: Sequence[str], where: str) -> dict[str, list[Any]]:

@@ -104,8 +104,14 @@ class InferRequest:
     outputs: list[str] | None
 
 
-def infer_columns(payload: Any, names: Sequence[str], kinds: Mapping[str, str]) -> InferRequest:
-    """The columns of an inference request for a model with inputs ``names`` (``kinds``)."""
+def infer_columns(
+    payload: Any,
+    names: Sequence[str],
+    kinds: Mapping[str, str],
+    booleans: Sequence[str] = (),
+) -> InferRequest:
+    """The columns of an inference request for a model with inputs ``names`` (``kinds``;
+    ``booleans`` are the boolean ones, which may come as 0/1 in a numeric tensor)."""
     if not isinstance(payload, dict):
         raise ProtocolError(
             "the request must be a JSON object", f'send {{"inputs": [...]}}; {_SPEC}'
@@ -137,10 +143,13 @@ def infer_columns(payload: Any, names: Sequence[str], kinds: Mapping[str, str]) 
     elif len(tensors) == 1 and len(tensors[0][1]) == 2 and tensors[0][1][1] == len(names):
         name, shape, datatype, data = tensors[0]
         width = shape[1]
-        columns = {
-            column: _as_kind(data[j::width], datatype, kinds.get(column))
-            for j, column in enumerate(names)
-        }
+        if shape[0] == 1:  # the usual request: one row
+            columns = dict(zip(names, ([v] for v in data), strict=True))
+        else:
+            columns = {column: data[j::width] for j, column in enumerate(names)}
+        if datatype != "BOOL":
+            for column in booleans:
+                columns[column] = _as_kind(columns[column], datatype, "boolean")
     else:
         raise ProtocolError(
             f"the inputs are neither the model's columns nor one [rows, {len(names)}] tensor",
@@ -172,21 +181,27 @@ def _tensor(i: int, tensor: Any) -> tuple[str, list[int], str, list[Any]]:
     data = tensor.get("data")
     if not isinstance(data, list):
         raise ProtocolError(f"{where}: data must be an array (binary data is not supported)", _SPEC)
-    flat = _flatten(data, where)
+    types = set(map(type, data))
+    if list in types:
+        data = _flatten(data, where)
+        types = set(map(type, data))
     size = math.prod(shape)
-    if len(flat) != size:
+    if len(data) != size:
         raise ProtocolError(
-            f"{where}: shape {shape} holds {size} values but data has {len(flat)}",
+            f"{where}: shape {shape} holds {size} values but data has {len(data)}",
             "make shape and data agree",
         )
-    _check_type(flat, datatype, where)
-    return name, shape, datatype, flat
+    allowed, wanted = _ALLOWED[datatype]
+    if not types <= allowed:
+        raise ProtocolError(
+            f"{where}: datatype {datatype} holds {wanted} only",
+            "send the datatype that matches the values (BYTES for strings, BOOL for booleans)",
+        )
+    return name, shape, datatype, data
 
 
 def _flatten(data: list[Any], where: str) -> list[Any]:
-    """Nested data in row-major order (flat data is returned as it is)."""
-    if not any(type(v) is list for v in data):
-        return data
+    """Nested data in row-major order."""
     flat: list[Any] = []
     _walk(data, flat, 0, where)
     return flat
@@ -209,15 +224,6 @@ _ALLOWED = {
     **{t: (frozenset({int, _NONE}), "integers") for t in _INTEGERS},
     **{t: (frozenset({int, float, _NONE}), "numbers") for t in _FLOATS},
 }
-
-
-def _check_type(values: list[Any], datatype: str, where: str) -> None:
-    allowed, wanted = _ALLOWED[datatype]
-    if not {type(v) for v in values} <= allowed:
-        raise ProtocolError(
-            f"{where}: datatype {datatype} holds {wanted} only",
-            "send the datatype that matches the values (BYTES for strings, BOOL for booleans)",
-        )
 
 
 def _as_kind(values: list[Any], datatype: str, kind: str | None) -> list[Any]:
@@ -284,7 +290,9 @@ def infer_outputs(
             if scored.probabilities is not None:
                 block = scored.probabilities
             else:
-                block = np.column_stack([1.0 - scored.scores, scored.scores])
+                block = np.empty((rows, 2), dtype=np.float64)
+                np.subtract(1.0, scored.scores, out=block[:, 0])
+                block[:, 1] = scored.scores
             out.append(
                 {
                     "name": name,

@@ -37,6 +37,7 @@ Style = Literal["oip", "mlflow", "plain"]
 Parse = Callable[[bytes, Scope, Scorer], tuple[Any, bool, Any]]
 Render = Callable[["Answer", str, Any], Any]
 OIP_ROUTES = "see the Open Inference Protocol's REST routes under /v2"
+_INFER = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
 
 
 def metric_path(path: str) -> str | None:
@@ -261,7 +262,9 @@ class ProtocolRoutes:
         status = await self._scoring_inner(
             scope, receive, send, "oip", _oip_request, _oip_reply, scorer if where.version else None
         )
-        self.metrics.request(str(metric_path(scope["path"])), status, time.perf_counter() - started)
+        self.metrics.request(
+            _INFER[where.version is not None], status, time.perf_counter() - started
+        )
         return status
 
 
@@ -279,7 +282,8 @@ def _served(serving: Serving, version: str | None) -> Scorer | None:
 
 def _oip_request(body: bytes, scope: Scope, scorer: Scorer) -> tuple[Any, bool, Any]:
     payload = _json(body)
-    request = infer_columns(payload, scorer.schema.names, scorer.schema.kinds)
+    schema = scorer.schema
+    request = infer_columns(payload, schema.names, schema.kinds, schema.booleans)
     return request.columns, True, request
 
 
