@@ -2,7 +2,8 @@
 
 The environment is ``benchmarks/.venvs/mlserver`` (MLServer conflicts with forgeml's pins),
 made with ``uv`` where it is available: ``mlserver`` and ``mlserver-lightgbm`` at
-``MLSERVER_VERSION``, LightGBM at the version forgeml's environment has. The model folder
+``MLSERVER_VERSION``, LightGBM at the version forgeml's environment has (and uvloop at
+``UVLOOP_VERSION``). The model folder
 holds the LightGBM text file, ``model-settings.json`` (the LightGBM runtime) and
 ``settings.json`` (ports; everything else MLServer's defaults). Requests are the Open
 Inference Protocol's: one ``[1, 30]`` FP64 tensor at ``/v2/models/bench/infer``.
@@ -21,6 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _measure import anchor_python
 
 MLSERVER_VERSION = "1.7.1"
+# MLServer 1.7.1's inference workers call asyncio.get_event_loop() before setting a loop,
+# which uvloop 0.22 and later refuse: its model never loads. 0.21 is the uvloop of its time.
+UVLOOP_VERSION = "0.21.0"
 MLSERVER_VENV = Path(__file__).resolve().parent.parent / ".venvs" / "mlserver"
 
 
@@ -30,8 +34,9 @@ def mlserver_python(lightgbm_version: str) -> Path:
         f"mlserver=={MLSERVER_VERSION}",
         f"mlserver-lightgbm=={MLSERVER_VERSION}",
         f"lightgbm=={lightgbm_version}",
+        f"uvloop=={UVLOOP_VERSION}",
     ]
-    wanted = {"mlserver": MLSERVER_VERSION, "lightgbm": lightgbm_version}
+    wanted = {"mlserver": MLSERVER_VERSION, "lightgbm": lightgbm_version, "uvloop": UVLOOP_VERSION}
     return anchor_python(MLSERVER_VENV, packages, wanted)
 
 

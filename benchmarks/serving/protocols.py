@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -99,34 +100,54 @@ def forgeml_server(work: Path, name: str, cpu: int | None) -> Server:
     return Server(name, argv, env, port, "/ready", work / f"{name}.log", cpu)
 
 
+def check(server: Server, body: tuple[str, bytes], expected: float) -> None:
+    status, answer = post_json(server.port, *body)
+    if status != 200 or not answers_right(server.name, answer, expected):
+        raise RuntimeError(f"{server.name} answered {status} {answer!r}, not {expected}")
+
+
 def measure(
-    server: Server, body: tuple[str, bytes], expected: float, args: Any, cpus: Any
-) -> dict[int, LoadResult]:
-    print(f"  starting {server.name} ...", file=sys.stderr, flush=True)
-    server.start(timeout_s=300)
-    try:
-        status, answer = post_json(server.port, *body)
-        if status != 200 or not answers_right(server.name, answer, expected):
-            raise RuntimeError(f"{server.name} answered {status} {answer!r}, not {expected}")
-        runs = {}
-        for clients in CONCURRENCY:
-            runs[clients] = run_load(
-                server.port,
-                build_request(body[0], body[1], server.port),
-                concurrency=clients,
-                seconds=args.seconds,
-                warmup=args.warmup,
-                cpu=cpus[1] if cpus else None,
-                work=args.work,
-            )
-            print(
-                f"  {server.name}, {clients} clients: {runs[clients].rps:,.0f} req/s",
-                file=sys.stderr,
-                flush=True,
-            )
-    finally:
-        server.stop()
-    return runs
+    servers: dict[str, Server], bodies: dict[str, tuple[str, bytes]], args: Any, cpu: int | None
+) -> dict[int, dict[str, list[LoadResult]]]:
+    """Each server in turn, ``--rounds`` times per concurrency: a change in the machine's
+    load then touches every server alike, and ratios are taken round by round."""
+    results: dict[int, dict[str, list[LoadResult]]] = {}
+    for clients in CONCURRENCY:
+        runs: dict[str, list[LoadResult]] = {name: [] for name in servers}
+        for round_ in range(args.rounds):
+            for name, server in servers.items():
+                path, body = bodies[name]
+                r = run_load(
+                    server.port,
+                    build_request(path, body, server.port),
+                    concurrency=clients,
+                    seconds=args.seconds,
+                    warmup=args.warmup,
+                    cpu=cpu,
+                    work=args.work,
+                )
+                runs[name].append(r)
+                progress(f"round {round_ + 1}, {name}, {clients} clients: {r.rps:,.0f} req/s")
+        results[clients] = runs
+    return results
+
+
+def progress(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def ratio(runs: dict[str, list[LoadResult]], ours: str, theirs: str) -> tuple[float, float, float]:
+    """Median throughputs of two servers and the median of their round-by-round ratios."""
+    paired = [a.rps / b.rps for a, b in zip(runs[ours], runs[theirs], strict=True)]
+    return (
+        median([r.rps for r in runs[ours]]),
+        median([r.rps for r in runs[theirs]]),
+        median(paired),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
     parser.add_argument("--rows", type=int, default=50_000, help="training rows")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per server, interleaved")
     parser.add_argument("--skip-mlflow", action="store_true", help="leave out (d)")
     args = parser.parse_args(argv)
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -194,45 +216,53 @@ def main(argv: list[str] | None = None) -> int:
             servers["mlflow"] = Server(
                 "mlflow", argv_mf, env_mf, port, "/ping", work / "mlflow.log", server_cpu
             )
-        results = {
-            name: measure(s, bodies[name], expected, args, cpus) for name, s in servers.items()
-        }
+        started: list[Server] = []
+        try:
+            for name, server in servers.items():
+                progress(f"starting {name} ...")
+                server.start(timeout_s=300)
+                started.append(server)
+                check(server, bodies[name], expected)
+            results = measure(servers, bodies, args, cpus[1] if cpus else None)
+        finally:
+            for server in started:
+                server.stop()
     print()
     header = f"{'server':<26} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+    print(f"each figure: the median of {args.rounds} interleaved runs")
     print(header)
     print("-" * len(header))
-    for name, runs in results.items():
-        for clients, r in runs.items():
+    for clients, runs in results.items():
+        for name, rs in runs.items():
             print(
-                f"{LABELS[name]:<26} {clients:>7} {r.rps:>9,.0f} {r.p50_us / 1000:>8.3f} "
-                f"{r.p99_us / 1000:>8.3f} {r.errors:>6}"
+                f"{LABELS[name]:<26} {clients:>7} {median([r.rps for r in rs]):>9,.0f} "
+                f"{median([r.p50_us for r in rs]) / 1000:>8.3f} "
+                f"{median([r.p99_us for r in rs]) / 1000:>8.3f} {sum(r.errors for r in rs):>6}"
             )
     ok = True
-    for clients in CONCURRENCY:
-        base = results["predict"][clients].rps
+    for clients, runs in results.items():
         for name in ("oip", "invocations"):
-            ratio = results[name][clients].rps / base
-            ok &= ratio >= TARGET_VS_PREDICT
+            a, b, x = ratio(runs, name, "predict")
+            ok &= x >= TARGET_VS_PREDICT
             print(
                 f"target   : {LABELS[name]} >= {TARGET_VS_PREDICT:g}x (a), {clients:>2} clients: "
-                f"{results[name][clients].rps:,.0f} vs {base:,.0f} req/s = {ratio:.2f}x  "
-                f"{verdict(ratio >= TARGET_VS_PREDICT)}"
+                f"{a:,.0f} vs {b:,.0f} req/s, ratio {x:.2f}x  {verdict(x >= TARGET_VS_PREDICT)}"
             )
-        theirs = results["mlserver"][clients].rps
-        ratio = results["oip"][clients].rps / theirs
-        ok &= ratio >= TARGET_VS_MLSERVER
+        a, b, x = ratio(runs, "oip", "mlserver")
+        ok &= x >= TARGET_VS_MLSERVER
         print(
-            f"target   : (b) forgeml OIP >= {TARGET_VS_MLSERVER:g}x (c) MLServer, {clients:>2} "
-            f"clients: {results['oip'][clients].rps:,.0f} vs {theirs:,.0f} req/s = "
-            f"{ratio:,.1f}x  {verdict(ratio >= TARGET_VS_MLSERVER)}"
+            f"target   : (b) forgeml OIP >= {TARGET_VS_MLSERVER:g}x (c) MLServer OIP, "
+            f"{clients:>2} clients: {a:,.0f} vs {b:,.0f} req/s, ratio {x:,.1f}x  "
+            f"{verdict(x >= TARGET_VS_MLSERVER)}"
         )
-        if "mlflow" in results:
-            theirs = results["mlflow"][clients].rps
-            ratio = results["invocations"][clients].rps / theirs
+        if "mlflow" in runs:
+            a, b, x = ratio(runs, "invocations", "mlflow")
             print(
-                f"compare  : (b) forgeml /invocations vs (d) mlflow, {clients:>2} clients: "
-                f"{results['invocations'][clients].rps:,.0f} vs {theirs:,.0f} req/s = {ratio:,.1f}x"
+                f"compare  : (b) forgeml /invocations vs (d) mlflow /invocations, {clients:>2} "
+                f"clients: {a:,.0f} vs {b:,.0f} req/s, ratio {x:,.1f}x"
             )
+    errors = sum(r.errors_total for runs in results.values() for rs in runs.values() for r in rs)
+    print(f"errors   : {errors} over all runs (warm-ups included)")
     print(f"load     : load average {load_average()} after the last run")
     return 0 if ok else 1
 
