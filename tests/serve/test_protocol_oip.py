@@ -175,9 +175,9 @@ def test_unknown_models_versions_and_routes(credit: Served) -> None:
 
 
 def test_predictions_are_logged_and_counted(credit: Served) -> None:
-    project, app, client = credit
+    project, _app, client = credit
     before = len(read_predictions(project, "credit"))
-    status, body, _ = client.post("/v2/models/credit/infer", pd_request(credit_rows(2)))
+    status, _body, _ = client.post("/v2/models/credit/infer", pd_request(credit_rows(2)))
     assert status == 200
     deadline = time.monotonic() + scaled(30)
     while len(read_predictions(project, "credit")) < before + 2:
@@ -216,7 +216,7 @@ def test_a_canary_answers_its_share_and_a_named_version_pins_it(credit: Served) 
     while app.deployment.serving.rollout is not None:  # type: ignore[union-attr]
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    status, body, _ = client.post("/v2/models/credit/versions/2/infer", pd_request(credit_rows(1)))
+    status, _body, _ = client.post("/v2/models/credit/versions/2/infer", pd_request(credit_rows(1)))
     assert status == 404
     log = read_predictions(project, "credit", arm="canary")
     assert set(log.column("version").to_pylist()) == {2}

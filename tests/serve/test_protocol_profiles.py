@@ -133,3 +133,27 @@ def test_a_sagemaker_container_command(
     status, answer, _ = client.post("/invocations", raw=b"x" * 4_000_001)
     assert status == 413 and "SageMaker Serverless Inference" in answer["message"]
     client.close()
+
+
+def test_the_openapi_document_lists_the_protocol_and_profile_routes(vertex: Served) -> None:
+    _, _, client = vertex
+    status, document, _ = client.get("/openapi.json")
+    assert status == 200
+    paths = document["paths"]
+    for path in (
+        "/invocations",
+        "/ping",
+        "/version",
+        "/v2",
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/v2/models/{model_name}/infer",
+        "/v2/models/{model_name}/versions/{model_version}/ready",
+        VERTEX_ENV["AIP_HEALTH_ROUTE"],
+        VERTEX_ENV["AIP_PREDICT_ROUTE"],
+    ):
+        assert path in paths, path
+    predict = paths[VERTEX_ENV["AIP_PREDICT_ROUTE"]]["post"]
+    assert predict["responses"]["413"]["description"].startswith("body or row count")
+    schemas = document["components"]["schemas"]
+    assert schemas["VertexRequest"]["required"] == ["instances"]

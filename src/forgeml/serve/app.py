@@ -533,4 +533,5 @@ class ModelServer(AdminRoutes, ProtocolRoutes):
             server_url=url,
             example=example,
             keyed=bool(self.options.api_key),
+            profile=self.options.profile,
         )
