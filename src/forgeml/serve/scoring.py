@@ -140,9 +140,9 @@ class Scorer:
     def number(self) -> int:
         return self.version.version
 
-    def read(self, payload: Any) -> Batch:
+    def read(self, payload: Any, *, columnar: bool = False) -> Batch:
         """The checked columns of a decoded payload (raises ``InputRejected``)."""
-        return self.schema.read(payload)
+        return self.schema.read(payload, columnar=columnar)
 
     def features(self, batch: Batch) -> np.ndarray:
         """The feature matrix of checked rows, exactly as the fitted pipeline writes it."""

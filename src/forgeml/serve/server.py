@@ -27,6 +27,7 @@ from forgeml.serve.connections import PROTOCOL, ConnectionLimits, configure
 from forgeml.serve.deployment import Deployment
 from forgeml.serve.inputs import OutOfRange
 from forgeml.serve.predlog import PredictionLog
+from forgeml.serve.protocols.profiles import resolve_profile
 from forgeml.serve.threads import pin_native_threads
 
 __all__ = ["ServeSettings", "build_app", "create_app", "run_server"]
@@ -54,6 +55,12 @@ class ServeSettings:
     max_connections: int = ConnectionLimits.max_connections
     rate_limit: float | None = None
     rate_burst: int | None = None
+    profile: str | None = None
+    """A platform profile (see :mod:`forgeml.serve.protocols.profiles`), read with the
+    platform's environment variables in each server process."""
+    drain_timeout: float = 20.0
+    """Seconds a stopping server (SIGTERM) gives requests in flight before it closes them;
+    the prediction log is flushed after them, well within the 30 s platforms allow."""
 
     @property
     def limits(self) -> ConnectionLimits:
@@ -95,6 +102,7 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
         reload_interval=settings.reload_interval,
         rate_limit=settings.rate_limit,
         rate_burst=settings.rate_burst,
+        profile=resolve_profile(settings.profile) if settings.profile else None,
     )
     return ModelServer(deployment, options=options, prediction_log=prediction_log)
 
@@ -136,7 +144,7 @@ def run_server(
         "ws": "none",
         "loop": "uvloop" if _has_uvloop() else "asyncio",
         "timeout_keep_alive": limits.keepalive_timeout,
-        "timeout_graceful_shutdown": 10,
+        "timeout_graceful_shutdown": max(1, round(settings.drain_timeout)),
     }
     if workers > 1:
         os.environ[ENV] = json.dumps(asdict(settings))
