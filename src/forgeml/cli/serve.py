@@ -21,7 +21,13 @@ rollout_app = make_typer(
 
 def serve_command(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="The model to serve."),
+    model: str | None = typer.Argument(None, help="The model to serve (or --model-dir)."),
+    model_dir: str | None = typer.Option(
+        None, "--model-dir", help="Serve an exported model directory; no project needed."
+    ),
+    log_dir: str | None = typer.Option(
+        None, "--log-dir", help="With --model-dir: log predictions to this folder."
+    ),
     alias: str = typer.Option("champion", "--alias", "-a", help="Serve the version it names."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to bind."),
@@ -72,11 +78,37 @@ def serve_command(
     to require a key on /predict and /feedback, and FORGEML_ADMIN_KEY to enable the
     admin endpoints (reload, rollout).
     """
+    if out_of_range not in ("flag", "refuse"):
+        raise typer.BadParameter("use 'flag' or 'refuse'", param_hint="--out-of-range")
+    if model_dir is not None:
+        if model is not None:
+            raise typer.BadParameter("pass a model or --model-dir, not both", param_hint="MODEL")
+        _serve_model_dir(
+            model_dir,
+            None if no_log else log_dir,
+            host=host,
+            port=port,
+            workers=workers,
+            out_of_range=out_of_range,
+            max_rows=max_rows,
+            max_body=max_body,
+            flush_interval=flush_interval,
+            rate=(rate_limit, rate_burst),
+            limits={
+                "header_timeout": header_timeout,
+                "body_timeout": body_timeout,
+                "keepalive_timeout": keepalive_timeout,
+                "max_connections": max_connections,
+            },
+        )
+        return
+    if model is None:
+        raise typer.BadParameter("name the model to serve, or pass --model-dir DIR")
+    if log_dir is not None:
+        raise typer.BadParameter("only with --model-dir", param_hint="--log-dir")
     from forgeml.registry import model_version
     from forgeml.serve.server import ServeSettings, run_server
 
-    if out_of_range not in ("flag", "refuse"):
-        raise typer.BadParameter("use 'flag' or 'refuse'", param_hint="--out-of-range")
     project = state(ctx).project()
     version = model_version(f"{model}@{alias}", project=project)  # fails fast and clearly
     settings = ServeSettings(
@@ -101,6 +133,43 @@ def serve_command(
         f"worker{'s' if workers > 1 else ''}; API docs at /docs"
     )
     run_server(settings, host=host, port=port, workers=workers)
+
+
+def _serve_model_dir(
+    model_dir: str,
+    log_dir: str | None,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    out_of_range: str,
+    max_rows: int,
+    max_body: int,
+    flush_interval: float,
+    rate: tuple[float | None, int | None],
+    limits: dict[str, float],
+) -> None:
+    from forgeml.deploy.modeldir import read_model_dir
+    from forgeml.deploy.served import DirServeSettings, describe_logging, run_dir_server
+
+    found = read_model_dir(model_dir)  # fails fast and clearly
+    settings = DirServeSettings(
+        model_dir=str(found.path.resolve()),
+        log_dir=log_dir,
+        out_of_range="refuse" if out_of_range == "refuse" else "flag",
+        max_rows=max_rows,
+        max_body_bytes=max_body,
+        flush_interval=flush_interval,
+        rate_limit=rate[0],
+        rate_burst=rate[1],
+        limits=limits,
+    )
+    console.print(
+        f"serving {found.ref} from {found.path} on http://{host}:{port} with {workers} "
+        f"worker{'s' if workers > 1 else ''}; API docs at /docs"
+    )
+    console.print(describe_logging(log_dir))
+    run_dir_server(settings, host=host, port=port, workers=workers)
 
 
 @rollout_app.command("start")

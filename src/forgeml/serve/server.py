@@ -28,7 +28,15 @@ from forgeml.serve.inputs import OutOfRange
 from forgeml.serve.predlog import PredictionLog
 from forgeml.serve.threads import pin_native_threads
 
-__all__ = ["ServeSettings", "build_app", "create_app", "run_server"]
+__all__ = [
+    "ServeSettings",
+    "build_app",
+    "check_port",
+    "create_app",
+    "die_with_parent",
+    "run_server",
+    "uvicorn_options",
+]
 
 ENV = "FORGEML_SERVE"
 log = logging.getLogger("forgeml.serve")
@@ -123,8 +131,20 @@ def run_server(
 
     check_port(host, port)
     _log_to_stderr()
-    limits = configure(settings.limits)
-    common: dict[str, Any] = {
+    common = uvicorn_options(configure(settings.limits), host, port, access_log=access_log)
+    if workers > 1:
+        os.environ[ENV] = json.dumps(asdict(settings))
+        uvicorn.run("forgeml.serve.server:create_app", factory=True, workers=workers, **common)
+        return
+    app = build_app(settings)
+    uvicorn.run(app, **common)
+
+
+def uvicorn_options(
+    limits: ConnectionLimits, host: str, port: int, *, access_log: bool = False
+) -> dict[str, Any]:
+    """uvicorn's settings for a forgeml server (protocol, loop, timeouts)."""
+    return {
         "host": host,
         "port": port,
         "log_level": "info",
@@ -136,12 +156,6 @@ def run_server(
         "timeout_keep_alive": limits.keepalive_timeout,
         "timeout_graceful_shutdown": 10,
     }
-    if workers > 1:
-        os.environ[ENV] = json.dumps(asdict(settings))
-        uvicorn.run("forgeml.serve.server:create_app", factory=True, workers=workers, **common)
-        return
-    app = build_app(settings)
-    uvicorn.run(app, **common)
 
 
 def check_port(host: str, port: int) -> None:
