@@ -113,7 +113,7 @@ def test_a_skops_file_with_types_off_the_allow_list_is_not_loaded(
 
 
 def test_bad_folders_get_clear_errors(credit_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="has no forgeml.json"):
+    with pytest.raises(ConfigError, match=r"has no forgeml\.json"):
         read_model_dir(tmp_path)
     copy = _copy(credit_dir, tmp_path / "future")
     _rewrite_manifest(copy, {"format": 99})
