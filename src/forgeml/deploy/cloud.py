@@ -81,7 +81,6 @@ def vertex_container_spec(image: str) -> dict[str, Any]:
         "ports": [{"containerPort": PORT}],
         "predictRoute": "/predict",
         "healthRoute": "/v2/health/ready",
-        "env": [{"name": "FORGEML_MODEL_DIR", "value": "/opt/ml/model"}],
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from forgeml.deploy.docker import MODEL_PATH, PORT
+from forgeml.deploy.docker import PORT
 from forgeml.deploy.names import dns_name
 from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike
@@ -213,7 +213,6 @@ def _container(name: str, version: int, options: K8sOptions) -> dict[str, Any]:
         "name": "model",
         "image": image,
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": [{"name": "FORGEML_MODEL_DIR", "value": MODEL_PATH}],
         "resources": {
             "requests": {"cpu": options.cpu_request, "memory": options.memory_request},
             "limits": {"cpu": options.cpu_limit, "memory": options.memory_limit},
