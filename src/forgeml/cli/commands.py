@@ -142,6 +142,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "forgeml.cli.deploy:export_command",
         "Export a model version: a model directory, an MLflow model, or a cloud bundle.",
     ),
+    "import": LazyCommand(
+        "forgeml.cli.deploy:import_app",
+        "Register a model saved by another tool: an MLflow model folder.",
+    ),
     "build": LazyCommand(
         "forgeml.cli.deploy:build_app",
         "Build a deployable artifact: a Docker build context.",

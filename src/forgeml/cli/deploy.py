@@ -8,12 +8,16 @@ from forgeml.cli.commands import make_typer
 from forgeml.cli.context import state
 from forgeml.cli.output import console
 
-__all__ = ["build_app", "export_command", "k8s_command"]
+__all__ = ["build_app", "export_command", "import_app", "k8s_command"]
 
 FORMATS = ("dir", "mlflow", "sagemaker", "vertex", "azureml")
 
 build_app = make_typer(
     help="Build a deployable artifact: a Docker build context.", no_args_is_help=True
+)
+
+import_app = make_typer(
+    help="Register a model saved by another tool: an MLflow model folder.", no_args_is_help=True
 )
 
 
@@ -115,3 +119,34 @@ def k8s_command(
     for path in written:
         console.print(f"wrote {path}")
     console.print(f"apply them with 'kubectl apply -f {output}'")
+
+
+@import_app.callback()
+def import_group() -> None:
+    """Register a model saved by another tool: an MLflow model folder."""
+
+
+@import_app.command("mlflow")
+def import_mlflow_command(
+    ctx: typer.Context,
+    folder: str = typer.Argument(..., help="The MLflow model folder (it holds MLmodel)."),
+    name: str = typer.Option(..., "--name", "-n", help="The model to register it under."),
+    task: str | None = typer.Option(
+        None, "--task", help="binary, multiclass or regression (default: read from the model)."
+    ),
+    trust_pickle: bool = typer.Option(
+        False,
+        "--trust-pickle",
+        help="Read a pickle or cloudpickle file (it can run code); recorded with the version.",
+    ),
+) -> None:
+    """Register an MLflow model as a new model version (sklearn, lightgbm, xgboost)."""
+    from forgeml.deploy.mlflow_import import import_mlflow
+
+    if task is not None and task not in ("binary", "multiclass", "regression"):
+        raise typer.BadParameter("use binary, multiclass or regression", param_hint="--task")
+    version = import_mlflow(
+        folder, name, task=task, trust_pickle=trust_pickle, project=state(ctx).project()
+    )
+    trusted = " (a pickle, read because --trust-pickle was given)" if trust_pickle else ""
+    console.print(f"[bold]{version.ref}[/] registered from {folder}{trusted}")
