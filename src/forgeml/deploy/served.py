@@ -4,7 +4,7 @@
 version comes from a model directory (:mod:`forgeml.deploy.modeldir`) instead of an alias
 in a project: it is loaded, answers the example rows through the scorer that will answer
 requests, and never switches. Predictions are logged to a local folder (a project of its
-own, which ``forgeml monitor --project FOLDER`` reads) or not at all.
+own, which ``forgeml --project FOLDER monitor`` reads) or not at all.
 """
 
 from __future__ import annotations
@@ -177,4 +177,4 @@ def describe_logging(log_dir: Any) -> str:
     """The line a server prints about its prediction log."""
     if log_dir is None:
         return "prediction log: off (pass --log-dir FOLDER to keep predictions)"
-    return f"prediction log: {Path(log_dir).resolve()} (forgeml monitor --project reads it)"
+    return f"prediction log: {Path(log_dir).resolve()} (read it with forgeml --project FOLDER monitor)"
