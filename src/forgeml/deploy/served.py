@@ -177,4 +177,5 @@ def describe_logging(log_dir: Any) -> str:
     """The line a server prints about its prediction log."""
     if log_dir is None:
         return "prediction log: off (pass --log-dir FOLDER to keep predictions)"
-    return f"prediction log: {Path(log_dir).resolve()} (read it with forgeml --project FOLDER monitor)"
+    folder = Path(log_dir).resolve()
+    return f"prediction log: {folder} (read it with 'forgeml --project {folder} monitor')"
