@@ -47,6 +47,7 @@ SERVER_PACKAGES = (
     "alembic",
     "fsspec",
     "swagger-ui-bundle-v2",
+    "threadpoolctl",  # one thread per native library in each server process
 )
 """What ``forgeml serve`` imports besides the predictor."""
 
