@@ -138,6 +138,22 @@ COMMANDS: dict[str, LazyCommand] = {
         "forgeml.cli.runs:runs_app",
         "List tracked runs, show one, or compare several side by side.",
     ),
+    "export": LazyCommand(
+        "forgeml.cli.deploy:export_command",
+        "Export a model version: a model directory, an MLflow model, or a cloud bundle.",
+    ),
+    "import": LazyCommand(
+        "forgeml.cli.deploy:import_app",
+        "Register a model saved by another tool: an MLflow model folder.",
+    ),
+    "build": LazyCommand(
+        "forgeml.cli.deploy:build_app",
+        "Build a deployable artifact: a Docker build context.",
+    ),
+    "k8s": LazyCommand(
+        "forgeml.cli.deploy:k8s_command",
+        "Write Kubernetes manifests (Deployment, Service, HPA, PDB) or a KServe service.",
+    ),
     "db": LazyCommand("forgeml.cli.project:db_app", "Inspect and upgrade the metadata store."),
     "rollout": LazyCommand(
         "forgeml.cli.serve:rollout_app",

@@ -21,9 +21,15 @@ rollout_app = make_typer(
 
 def serve_command(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="The model to serve."),
+    model: str | None = typer.Argument(None, help="The model to serve (or --model-dir)."),
     command: list[str] | None = typer.Argument(
         None, help="'serve', as platforms pass it to a container (accepted and ignored)."
+    ),
+    model_dir: str | None = typer.Option(
+        None, "--model-dir", help="Serve an exported model directory; no project needed."
+    ),
+    log_dir: str | None = typer.Option(
+        None, "--log-dir", help="With --model-dir: log predictions to this folder."
     ),
     alias: str = typer.Option("champion", "--alias", "-a", help="Serve the version it names."),
     profile: str | None = typer.Option(
@@ -91,13 +97,11 @@ def serve_command(
     endpoints (reload, rollout).
     """
     from forgeml.errors import ConfigError
-    from forgeml.registry import model_version
     from forgeml.serve.protocols.profiles import container_arguments, resolve_profile
-    from forgeml.serve.server import ServeSettings, run_server
 
     rest = list(command or [])
-    if model == "serve" and rest:  # `docker run IMAGE serve MODEL`
-        model, rest = rest[0], rest[1:]
+    if model == "serve":  # `docker run IMAGE serve [MODEL]`
+        model, rest = (rest[0], rest[1:]) if rest else (None, rest)
     try:
         container_arguments(rest)
         platform = resolve_profile(profile) if profile else None
@@ -107,8 +111,40 @@ def serve_command(
         host = host or platform.host
         port = port or platform.port
         max_body = max_body or platform.max_body_bytes
+        if model is None and model_dir is None:
+            model_dir = platform.model_dir  # where the platform puts the model
     if out_of_range not in ("flag", "refuse"):
         raise typer.BadParameter("use 'flag' or 'refuse'", param_hint="--out-of-range")
+    if model_dir is not None:
+        if model is not None:
+            raise typer.BadParameter("pass a model or --model-dir, not both", param_hint="MODEL")
+        _serve_model_dir(
+            model_dir,
+            None if no_log else log_dir,
+            host=host or "127.0.0.1",
+            port=port or 8000,
+            workers=workers,
+            out_of_range=out_of_range,
+            max_rows=max_rows,
+            max_body=max_body or 1 << 20,
+            flush_interval=flush_interval,
+            rate=(rate_limit, rate_burst),
+            profile=profile,
+            limits={
+                "header_timeout": header_timeout,
+                "body_timeout": body_timeout,
+                "keepalive_timeout": keepalive_timeout,
+                "max_connections": max_connections,
+            },
+        )
+        return
+    if model is None:
+        raise typer.BadParameter("name the model to serve, or pass --model-dir DIR")
+    if log_dir is not None:
+        raise typer.BadParameter("only with --model-dir", param_hint="--log-dir")
+    from forgeml.registry import model_version
+    from forgeml.serve.server import ServeSettings, run_server
+
     project = state(ctx).project()
     version = model_version(f"{model}@{alias}", project=project)  # fails fast and clearly
     settings = ServeSettings(
@@ -140,6 +176,45 @@ def serve_command(
             f"POST {platform.predict_route}; model location {platform.model_dir or '(unset)'}"
         )
     run_server(settings, host=host, port=port, workers=workers)
+
+
+def _serve_model_dir(
+    model_dir: str,
+    log_dir: str | None,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    out_of_range: str,
+    max_rows: int,
+    max_body: int,
+    flush_interval: float,
+    rate: tuple[float | None, int | None],
+    profile: str | None,
+    limits: dict[str, float],
+) -> None:
+    from forgeml.deploy.modeldir import read_model_dir
+    from forgeml.deploy.served import DirServeSettings, describe_logging, run_dir_server
+
+    found = read_model_dir(model_dir)  # fails fast and clearly
+    settings = DirServeSettings(
+        model_dir=str(found.path.resolve()),
+        log_dir=log_dir,
+        out_of_range="refuse" if out_of_range == "refuse" else "flag",
+        max_rows=max_rows,
+        max_body_bytes=max_body,
+        flush_interval=flush_interval,
+        rate_limit=rate[0],
+        rate_burst=rate[1],
+        profile=profile,
+        limits=limits,
+    )
+    console.print(
+        f"serving {found.ref} from {found.path} on http://{host}:{port} with {workers} "
+        f"worker{'s' if workers > 1 else ''}; API docs at /docs"
+    )
+    console.print(describe_logging(log_dir))
+    run_dir_server(settings, host=host, port=port, workers=workers)
 
 
 @rollout_app.command("start")

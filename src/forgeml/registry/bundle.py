@@ -46,6 +46,7 @@ __all__ = [
     "Flavor",
     "ModelBundle",
     "load_bundle",
+    "load_model_part",
     "read_manifest",
     "save_bundle",
 ]
@@ -115,7 +116,7 @@ def load_bundle(manifest_sha256: str, artifacts: ArtifactStore) -> ModelBundle:
     manifest = read_manifest(manifest_sha256, artifacts)
     flavor = manifest["flavor"]
     parts = manifest["parts"]
-    estimator = _load_model(flavor, artifacts.get_bytes(parts["model"]), parts["model"])
+    estimator = load_model_part(flavor, artifacts.get_bytes(parts["model"]), parts["model"])
     calibrator = None
     if "calibrator" in parts:
         sha = parts["calibrator"]
@@ -215,7 +216,9 @@ def _skops_bytes(obj: Any, what: str) -> bytes:
     return data
 
 
-def _load_model(flavor: str, data: bytes, sha256: str) -> Any:
+def load_model_part(flavor: str, data: bytes, sha256: str) -> Any:
+    """A model part's estimator from its verified bytes: LightGBM text, XGBoost JSON or UBJ,
+    or a skops file whose every type is on the allow-list (never a pickle)."""
     what = f"{flavor} model part {sha256}"
     if flavor == "sklearn":
         return load_checked(data, what)

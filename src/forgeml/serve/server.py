@@ -30,7 +30,15 @@ from forgeml.serve.predlog import PredictionLog
 from forgeml.serve.protocols.profiles import resolve_profile
 from forgeml.serve.threads import pin_native_threads
 
-__all__ = ["ServeSettings", "build_app", "create_app", "run_server"]
+__all__ = [
+    "ServeSettings",
+    "build_app",
+    "check_port",
+    "create_app",
+    "die_with_parent",
+    "run_server",
+    "uvicorn_options",
+]
 
 ENV = "FORGEML_SERVE"
 log = logging.getLogger("forgeml.serve")
@@ -133,8 +141,35 @@ def run_server(
 
     check_port(host, port)
     _log_to_stderr()
-    limits = configure(settings.limits)
-    common: dict[str, Any] = {
+    common = uvicorn_options(
+        configure(settings.limits),
+        host,
+        port,
+        access_log=access_log,
+        drain_timeout=settings.drain_timeout,
+    )
+    if workers > 1:
+        os.environ[ENV] = json.dumps(asdict(settings))
+        uvicorn.run("forgeml.serve.server:create_app", factory=True, workers=workers, **common)
+        return
+    score_only()  # this process only scores: no scikit-learn wrappers for the boosters
+    app = build_app(settings)
+    uvicorn.run(app, **common)
+
+
+def uvicorn_options(
+    limits: ConnectionLimits,
+    host: str,
+    port: int,
+    *,
+    access_log: bool = False,
+    drain_timeout: float = ServeSettings.drain_timeout,
+) -> dict[str, Any]:
+    """uvicorn's settings for a forgeml server (protocol, loop, timeouts).
+
+    ``drain_timeout``: seconds a stopping server lets requests in flight finish.
+    """
+    return {
         "host": host,
         "port": port,
         "log_level": "info",
@@ -144,15 +179,8 @@ def run_server(
         "ws": "none",
         "loop": "uvloop" if _has_uvloop() else "asyncio",
         "timeout_keep_alive": limits.keepalive_timeout,
-        "timeout_graceful_shutdown": max(1, round(settings.drain_timeout)),
+        "timeout_graceful_shutdown": max(1, round(drain_timeout)),
     }
-    if workers > 1:
-        os.environ[ENV] = json.dumps(asdict(settings))
-        uvicorn.run("forgeml.serve.server:create_app", factory=True, workers=workers, **common)
-        return
-    score_only()  # this process only scores: no scikit-learn wrappers for the boosters
-    app = build_app(settings)
-    uvicorn.run(app, **common)
 
 
 def check_port(host: str, port: int) -> None:
