@@ -75,11 +75,13 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _start(args: list[str], cwd: Path) -> tuple[ServerProcess, str]:
+def _start(
+    args: list[str], cwd: Path, extra_env: dict[str, str] | None = None
+) -> tuple[ServerProcess, str]:
     port = free_port()
     errors = cwd / f"server-{port}.err"
     out = cwd / f"server-{port}.out"
-    env = _env()
+    env = {**_env(), **(extra_env or {})}
     with errors.open("wb") as sink, out.open("wb") as stdout:
         process = subprocess.Popen(
             [sys.executable, "-m", "forgeml.cli", "serve", *args, "--port", str(port)],
@@ -126,6 +128,35 @@ def test_cli_serves_a_model_directory_without_a_project(credit_dir: Path, tmp_pa
     finally:
         server.end()
     assert not (tmp_path / ".forgeml").exists()  # nothing written where it ran
+
+
+def test_a_sagemaker_container_serves_the_model_where_the_platform_put_it(
+    credit_dir: Path, tmp_path: Path
+) -> None:
+    # SageMaker runs `docker run IMAGE serve` with the model unpacked under SM_MODEL_DIR.
+    server, printed = _start(
+        ["serve", "--profile", "sagemaker"], tmp_path, {"SM_MODEL_DIR": str(credit_dir)}
+    )
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=scaled(30))
+        connection.request("GET", "/ping")
+        assert connection.getresponse().status == 200
+        connection.close()
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=scaled(30))
+        connection.request(
+            "POST",
+            "/invocations",
+            json.dumps({"dataframe_records": rows(2)}),
+            {"content-type": "application/json"},
+        )
+        reply = connection.getresponse()
+        body = json.loads(reply.read())
+        connection.close()
+        assert reply.status == 200, body
+        assert len(body["predictions"]) == 2
+        assert str(credit_dir) in printed
+    finally:
+        server.end()
 
 
 def test_cli_refuses_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
