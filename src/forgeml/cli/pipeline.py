@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -131,7 +131,7 @@ def show_command(
     project = state(ctx).project()
     with project.store.read() as session:
         run = queries.get_run(session, run_id)
-        document = {
+        document: dict[str, Any] = {
             "id": run.id,
             "pipeline": run.pipeline,
             "status": run.status,
@@ -165,7 +165,8 @@ def show_command(
         highlight=False,
     )
     table = Table("step", "uses", "status", "attempts", "seconds", "cache key", "outputs")
-    for s in document["steps"]:  # type: ignore[attr-defined]
+    steps: list[dict[str, Any]] = document["steps"]
+    for s in steps:
         outputs = {k: v for k, v in (s["outputs"] or {}).items() if k not in ("gate", "files")}
         add_row(
             table,
