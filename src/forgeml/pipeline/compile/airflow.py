@@ -1,5 +1,6 @@
-"""An Airflow 3 DAG file: one task per step, each running the step in the worker's process
-(the forgeml package on the workers, the project folder and its stores shared)."""
+"""An Airflow 3 DAG file: one :class:`ForgemlPipelineStepOperator` task per step, each running
+the step in the worker's process (forgeml[airflow] on the workers, the project's stores
+shared)."""
 
 from __future__ import annotations
 
@@ -19,22 +20,13 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG
+
+from forgeml.integrations.airflow.operators import ForgemlPipelineStepOperator
 
 PIPELINE = {pipeline!r}
+# The project folder on the workers; the connection forgeml_default (if any) names the stores.
 PROJECT = os.environ.get("FORGEML_PROJECT", {project!r})
-
-
-def run_step(step: str) -> dict:
-    """Run one step on its upstream results; a failed step fails the task."""
-    from forgeml.pipeline import run_pipeline
-
-    run = run_pipeline(PIPELINE, project=PROJECT, only=step)
-    result = run.step(step)
-    if result.status == "failed":
-        raise RuntimeError(f"forgeml step {{step!r}} failed: {{result.error}}")
-    return dict(result.outputs or {{}})
-
 
 with DAG(
     dag_id={dag_id!r},
@@ -43,9 +35,10 @@ with DAG(
     catchup=False,
     tags=["forgeml"],
 ) as dag:
-    tasks = {{}}
-    for step in {steps}:
-        tasks[step] = task(task_id=step)(run_step)(step)
+    tasks = {{
+        step: ForgemlPipelineStepOperator(pipeline=PIPELINE, step=step, project=PROJECT)
+        for step in {steps}
+    }}
     for step, after in {edges}.items():
         for upstream in after:
             tasks[upstream] >> tasks[step]
