@@ -75,41 +75,44 @@ def test_steps_run_as_ray_tasks_with_the_local_results(tmp_path: Path) -> None:
         assert (local.step("total").outputs or {})["pid"] == os.getpid()
 
 
+@pytest.mark.timeout(900)
 def test_a_real_local_cluster_is_reached_with_address_auto(tmp_path: Path) -> None:
     if ray.is_initialized():
         ray.shutdown()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # a loaded machine starts a raylet slowly: give it minutes, not Ray's default seconds
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "RAY_raylet_start_wait_time_s": "300",
+    }
+    log = tmp_path / "head.log"
     ray_cli = Path(sys.executable).parent / "ray"
-    head = subprocess.Popen(
-        [
-            str(ray_cli),
-            "start",
-            "--head",
-            "--port",
-            "6390",
-            "--num-cpus",
-            "2",
-            "--include-dashboard=false",
-            "--block",
-            "--temp-dir",
-            str(tmp_path / "ray"),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with log.open("w") as out:
+        head = subprocess.Popen(
+            [
+                str(ray_cli),
+                "start",
+                "--head",
+                "--port",
+                "6390",
+                "--num-cpus",
+                "2",
+                "--include-dashboard=false",
+                "--disable-usage-stats",
+                "--block",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        address = "127.0.0.1:6390"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                ray.init(address=address, log_to_driver=False)
-                break
-            except (ConnectionError, RuntimeError):
-                if time.monotonic() > deadline or head.poll() is not None:
-                    raise
-                time.sleep(1)
+        deadline = time.monotonic() + 400
+        while "will now block" not in log.read_text():
+            assert head.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "ray start --head did not come up"
+            time.sleep(1)
+        ray.init(address="auto", log_to_driver=False)
         assert ray.cluster_resources().get("CPU") == 2
         with _project(tmp_path / "c") as project:
             run = run_pipeline(_pipeline("ray"), project=project)
