@@ -86,7 +86,8 @@ def main() -> None:
     uncached = statistics.median(s for s, _, _ in anchor)
     print(
         f"re-run, nothing changed (median of {len(cached)}): {ours:.2f} s, "
-        f"{executed} steps executed, {cached[0][2]} reused"
+        f"{executed} steps executed, {cached[0][2]} reused; CPU {cached_cpu:.2f} s "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
     print(
         f"anchor, cache bypassed (--from ingest, median of {len(anchor)}): {uncached:.2f} s, "
