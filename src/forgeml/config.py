@@ -35,6 +35,7 @@ __all__ = [
     "DatasetSpec",
     "GateSpec",
     "MonitorSpec",
+    "PipelineSpec",
     "PolicySpec",
     "RolloutPolicy",
     "RowRule",
@@ -42,6 +43,7 @@ __all__ = [
     "Settings",
     "Spec",
     "SplitSpec",
+    "StepSpec",
     "StoreSpec",
     "TrainSpec",
     "ValidationSpec",
@@ -280,6 +282,28 @@ class ServeSpec(_Strict):
     feedback_origins: list[str] = []  # browser origins allowed to POST /feedback ("*": any)
 
 
+StepName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+
+
+class StepSpec(_Strict):
+    """One step of a pipeline: what it runs, after which steps, with which parameters."""
+
+    uses: str | None = None  # a built-in step or pkg.module:function; default: the step's name
+    after: list[StepName] = []
+    params: dict[str, Any] = {}
+    retries: Annotated[int, Field(ge=0, le=20)] = 0
+    backoff: Annotated[float, Field(ge=0)] = 1.0  # seconds before the first retry, then doubled
+    cache: bool = True
+
+
+class PipelineSpec(_Strict):
+    """A DAG of steps (``forgeml pipeline run NAME``), run locally, on Ray or by an orchestrator."""
+
+    steps: dict[StepName, StepSpec]
+    executor: Literal["local", "ray"] = "local"
+    image: str | None = None  # the container image compiled pipelines run their steps in
+
+
 class Spec(_Strict):
     """The whole ``forgeml.yaml``."""
 
@@ -291,6 +315,7 @@ class Spec(_Strict):
     monitor: MonitorSpec = MonitorSpec()
     policy: PolicySpec = PolicySpec()
     serve: ServeSpec = ServeSpec()
+    pipelines: dict[StepName, PipelineSpec] = {}
 
     def dataset(self, name: str) -> DatasetSpec:
         """Settings for dataset ``name``; defaults when it has none."""

@@ -82,6 +82,20 @@ project: {name}
 # serve:
 #   passthrough: [customer_id]   # sent with a request, logged and echoed, not an input
 #   feedback_origins: []         # web pages (origins) allowed to POST /feedback; "*": any
+
+# Pipelines: steps with cached results ('forgeml pipeline run NAME'). Built-in steps:
+# ingest, validate, train, gate, register, predict, monitor; or pkg.module:function.
+# Every project also has the pipeline 'retrain' (train.dataset -> train -> gate -> register).
+# pipelines:
+#   nightly:
+#     executor: local          # or ray (needs forgeml[ray])
+#     image: forgeml:latest    # what compiled Airflow / Kubeflow / Argo steps run in
+#     steps:
+#       ingest: {{params: {{source: data/credit.csv, name: credit}}}}
+#       train: {{after: [ingest]}}
+#       gate: {{after: [train]}}
+#       register: {{after: [gate], retries: 2, backoff: 5}}
+#       score: {{uses: predict, after: [register], params: {{input: new.csv, output: s.parquet}}}}
 """
 
 

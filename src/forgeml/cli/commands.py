@@ -155,6 +155,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "Write Kubernetes manifests (Deployment, Service, HPA, PDB) or a KServe service.",
     ),
     "db": LazyCommand("forgeml.cli.project:db_app", "Inspect and upgrade the metadata store."),
+    "pipeline": LazyCommand(
+        "forgeml.cli.pipeline:pipeline_app",
+        "Run pipelines with cached steps, list their runs, or compile them for an orchestrator.",
+    ),
     "rollout": LazyCommand(
         "forgeml.cli.serve:rollout_app",
         "Shadow or canary a challenger version beside the champion.",

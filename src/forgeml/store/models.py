@@ -36,6 +36,8 @@ __all__ = [
     "MetricRecord",
     "ModelRecord",
     "ModelVersionRecord",
+    "PipelineRunRecord",
+    "PipelineStepRecord",
     "PredictionSegmentRecord",
     "RolloutRecord",
     "RunArtifactRecord",
@@ -343,3 +345,48 @@ class CycleRecord(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PipelineRunRecord(Base):
+    """One run of a pipeline: which steps ran, which were reused from the cache, how it ended."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (Index("ix_pipeline_runs_pipeline_started", "pipeline", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex
+    pipeline: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed
+    executor: Mapped[str] = mapped_column(String(16))  # local | ray | orchestrator
+    options: Mapped[dict[str, Any]] = mapped_column(JSONDoc)  # from / only / force
+    created_by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    seconds: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    steps: Mapped[list[PipelineStepRecord]] = relationship(
+        back_populates="run", order_by="PipelineStepRecord.id", cascade="all, delete-orphan"
+    )
+
+
+class PipelineStepRecord(Base):
+    """One step of a pipeline run; ``cache_key`` addresses its outputs by its inputs."""
+
+    __tablename__ = "pipeline_steps"
+    __table_args__ = (Index("ix_pipeline_steps_cache_key", "cache_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(64))
+    uses: Mapped[str] = mapped_column(String(300))
+    cache_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # succeeded, cached, failed, skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    seconds: Mapped[float | None] = mapped_column(Float)
+
+    run: Mapped[PipelineRunRecord] = relationship(back_populates="steps")
