@@ -138,6 +138,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "forgeml.cli.runs:runs_app",
         "List tracked runs, show one, or compare several side by side.",
     ),
+    "ui": LazyCommand(
+        "forgeml.cli.ui:ui_command",
+        "Browse the project in a web browser: runs, models, datasets and monitoring.",
+    ),
     "db": LazyCommand("forgeml.cli.project:db_app", "Inspect and upgrade the metadata store."),
     "rollout": LazyCommand(
         "forgeml.cli.serve:rollout_app",
