@@ -16,7 +16,11 @@ class UIClient:
         self.loop = asyncio.new_event_loop()
 
     def request(
-        self, method: str, url: str, form: dict[str, str] | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        form: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, str, dict[str, str]]:
         parts = urlsplit(url)
         body = urlencode(form or {}).encode()

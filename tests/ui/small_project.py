@@ -105,7 +105,9 @@ def _hostile_dataset(session: object) -> None:
 
     assert isinstance(session, Session)
     sha = "f" * 64
-    session.add(ArtifactRecord(sha256=sha, size_bytes=1, kind="dataset/parquet", created_at=utcnow()))
+    session.add(
+        ArtifactRecord(sha256=sha, size_bytes=1, kind="dataset/parquet", created_at=utcnow())
+    )
     parent = DatasetRecord(name=EVIL, created_at=utcnow())
     session.add(parent)
     session.flush()

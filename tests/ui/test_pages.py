@@ -107,7 +107,6 @@ def test_no_page_references_another_host(client: UIClient, built: Built) -> None
 
 
 def test_user_strings_are_escaped_on_every_page(client: UIClient, built: Built) -> None:
-    _, found = built
     pages = [*_pages(built), "/datasets/%3Cscript%3Ealert(1)%3C%2Fscript%3E"]
     shown_escaped = 0
     for path in pages:
@@ -208,6 +207,8 @@ def test_reports_and_the_card_are_served_sandboxed(client: UIClient) -> None:
 
 def test_static_files_are_the_vendored_ones(client: UIClient) -> None:
     status, body, headers = client.get("/static/htmx.min.js")
-    assert status == 200 and "htmx" in body and headers["content-type"].startswith("text/javascript")
+    assert (
+        status == 200 and "htmx" in body and headers["content-type"].startswith("text/javascript")
+    )
     status, body, _ = client.get("/static/htmx.LICENSE")
     assert status == 200 and "BSD" in body

@@ -145,7 +145,7 @@ class UIApp:
     async def _page(
         self, send: Send, name: str, params: dict[str, str], args: dict[str, str]
     ) -> None:
-        view: Callable[..., views.Page] = views.PAGES[name]
+        view: Callable[..., views.Page] = views.PAGES[name]  # type: ignore[assignment]
         extra: dict[str, Any] = dict(args)
         if "number" in extra:
             extra["number"] = int(extra["number"])
@@ -232,8 +232,10 @@ class UIApp:
         await send_bytes(send, 200, data, HTML, headers)
 
     async def _error(self, send: Send, status: int, message: str, fix: str) -> None:
-        body = _environment().get_template("error.html").render(
-            page="error", status=status, message=message, fix=fix
+        body = (
+            _environment()
+            .get_template("error.html")
+            .render(page="error", status=status, message=message, fix=fix)
         )
         await send_bytes(send, status, body.encode(), HTML, _HEADERS)
 

@@ -41,7 +41,7 @@ def parallel_coordinates(
     span = (width - left - right) / max(1, len(axes) - 1)
     ranges = []
     for i in range(len(axes)):
-        column = [v[i] for _, v in rows if v[i] is not None and math.isfinite(v[i] or 0.0)]
+        column = [x for _, v in rows if (x := v[i]) is not None and math.isfinite(x)]
         low, high = (min(column), max(column)) if column else (0.0, 1.0)
         ranges.append((low, high if high > low else low + 1.0))
 
@@ -49,7 +49,9 @@ def parallel_coordinates(
         low, high = ranges[i]
         return top + (1.0 - (value - low) / (high - low)) * (height - top - bottom)
 
-    parts = [f'<text x="{width / 2}" y="18" text-anchor="middle" class="title">{escape(title)}</text>']
+    parts = [
+        f'<text x="{width / 2}" y="18" text-anchor="middle" class="title">{escape(title)}</text>'
+    ]
     for n, (label, values) in enumerate(rows):
         colour = _PALETTE[n % len(_PALETTE)]
         segment: list[str] = []
@@ -61,7 +63,9 @@ def parallel_coordinates(
                 continue
             segment.append(f"{left + i * span:.1f},{y(i, value):.1f}")
         hover = escape(
-            label + ": " + ", ".join(f"{a}={text.number(v)}" for a, v in zip(axes, values, strict=True))
+            label
+            + ": "
+            + ", ".join(f"{a}={text.number(v)}" for a, v in zip(axes, values, strict=True))
         )
         for piece in pieces:
             if len(piece) > 1:
@@ -78,7 +82,8 @@ def parallel_coordinates(
             'stroke="#374151"/>'
         )
         parts.append(
-            f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle">{escape(name)}</text>'
+            f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+            f"{escape(name)}</text>"
         )
         parts.append(f'<text x="{x + 4:.1f}" y="{top - 4}">{escape(text.number(high))}</text>')
         parts.append(
@@ -130,7 +135,13 @@ def step_chart(
     values = [v for _, vs in series for v in vs if _finite(v)]
     if not labels or not values:
         return _empty(title, width)
-    frame = _Box([0.0, float(max(1, len(labels) - 1))], values, width, height, integer_x=True)
+    frame = _Box(
+        [0.0, float(max(1, len(labels) - 1))],
+        [float(v) for v in values if v is not None],
+        width,
+        height,
+        integer_x=True,
+    )
     parts = frame.axes(title, "window", y_label, x_names=labels)
     for n, (name, vs) in enumerate(series):
         colour = _PALETTE[n % len(_PALETTE)]
@@ -195,8 +206,8 @@ class _Box:
         parts = [
             f'<text x="{self.width / 2}" y="16" text-anchor="middle" class="title">'
             f"{escape(title)}</text>",
-            f'<line x1="{self.left}" y1="{self.height - self.bottom}" x2="{self.width - self.right}"'
-            f' y2="{self.height - self.bottom}" stroke="#9ca3af"/>',
+            f'<line x1="{self.left}" y1="{self.height - self.bottom}" '
+            f'x2="{self.width - self.right}" y2="{self.height - self.bottom}" stroke="#9ca3af"/>',
             f'<line x1="{self.left}" y1="{self.top}" x2="{self.left}" '
             f'y2="{self.height - self.bottom}" stroke="#9ca3af"/>',
         ]

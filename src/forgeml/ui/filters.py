@@ -88,9 +88,7 @@ def parse_filter(text: str) -> list[list[Condition]]:
             raise ConfigError(f"the filter {text!r} ends too early", fix=_FIX)
         (kind_f, field), (kind_o, op), (kind_v, raw) = tokens[position : position + 3]
         if kind_f != "word" or kind_o != "op" or kind_v not in ("string", "number"):
-            raise ConfigError(
-                f"the filter {text!r} is not FIELD OP VALUE near {field!r}", fix=_FIX
-            )
+            raise ConfigError(f"the filter {text!r} is not FIELD OP VALUE near {field!r}", fix=_FIX)
         section, key = parse_key(field)
         op = {"==": "=", "<>": "!="}.get(op, op)
         value: float | str = float(raw) if kind_v == "number" else _unquote(raw)
@@ -116,17 +114,19 @@ def to_sql(groups: list[list[Condition]], dialect: str) -> ColumnElement[bool]:
 def column_value(section: str, key: str, dialect: str, *, numeric: bool) -> ColumnElement[Any]:
     """A run field as a number (NULL when it is not one) or as text."""
     if section == "attribute":
-        return ATTRIBUTES[key]
+        return ATTRIBUTES[key].expression
     document = getattr(RunRecord, section)
     if not numeric:
-        return document[key].as_string()
+        as_text: ColumnElement[Any] = document[key].as_string()
+        return as_text
     if dialect == "postgresql":
         kind = func.jsonb_typeof(document[key])
         is_number = kind == "number"
     else:
         kind = func.json_type(document, func.printf('$."%s"', key))
         is_number = kind.in_(("integer", "real"))
-    return case((is_number, document[key].as_float()), else_=None)
+    number: ColumnElement[Any] = case((is_number, document[key].as_float()), else_=None)
+    return number
 
 
 def _condition(condition: Condition, dialect: str) -> ColumnElement[bool]:

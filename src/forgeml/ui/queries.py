@@ -118,7 +118,7 @@ _SECTIONS = ("metrics", "params", "tags")
 
 def _sort_expression(sort: str, dialect: str) -> tuple[ColumnElement[Any], str]:
     if sort == "started":
-        return RunRecord.started_at, "time"
+        return RunRecord.started_at.expression, "time"
     section, key = parse_key(sort)
     if section in ("attribute", "tags"):
         expr = column_value(section, key, dialect, numeric=False)
@@ -136,8 +136,9 @@ def _sort_value(run: RunRecord, sort: str, kind: str) -> Any:
     section, key = parse_key(sort)
     raw = getattr(run, key) if section == "attribute" else (getattr(run, section) or {}).get(key)
     if kind == "number":
-        ok = isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw)
-        return float(raw) if ok else _LOW
+        if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
+            return float(raw)
+        return _LOW
     if raw is None:
         return ""
     return raw if isinstance(raw, str) else orjson.dumps(raw).decode()
@@ -188,7 +189,7 @@ def datasets_page(
     )
     if after:
         query = query.where(DatasetRecord.name > after)
-    rows = session.execute(query.limit(limit + 1)).all()
+    rows = list(session.execute(query.limit(limit + 1)).all())
     return rows[:limit], (rows[limit - 1][0] if len(rows) > limit else None)
 
 
@@ -288,9 +289,7 @@ def rollouts_page(session: Session, model_id: int, limit: int = 10) -> list[Roll
     return list(session.scalars(query.order_by(RolloutRecord.id.desc()).limit(limit)))
 
 
-def alerts_page(
-    session: Session, model: str | None = None, limit: int = PAGE
-) -> list[AlertRecord]:
+def alerts_page(session: Session, model: str | None = None, limit: int = PAGE) -> list[AlertRecord]:
     query = select(AlertRecord)
     if model is not None:
         query = query.where(AlertRecord.model == model)

@@ -20,7 +20,7 @@ from forgeml.store import datasets as dataset_queries
 from forgeml.store import registry as registry_queries
 from forgeml.store import runs as run_queries
 from forgeml.store import windows as window_queries
-from forgeml.store.models import ModelRecord, RunRecord
+from forgeml.store.models import ModelRecord, ModelVersionRecord, RunRecord
 from forgeml.ui import charts, queries
 from forgeml.ui.filters import parse_key
 
@@ -97,9 +97,7 @@ def dataset(project: Project, params: Params, name: str) -> Page:
                 "chart": _histogram(cname, summary),
             }
         )
-    validation = {
-        k: v for k, v in (shown.schema or {}).items() if k not in ("columns",)
-    }
+    validation = {k: v for k, v in (shown.schema or {}).items() if k not in ("columns",)}
     return "dataset.html", {
         "name": name,
         "shown": shown,
@@ -171,9 +169,9 @@ def run(project: Project, params: Params, run_id: str) -> Page:
             record.dataset_version_id or -1
         )
         models = session.execute(
-            select(ModelRecord.name, registry_queries.ModelVersionRecord.version)
-            .join(registry_queries.ModelVersionRecord)
-            .where(registry_queries.ModelVersionRecord.run_id == record.id)
+            select(ModelRecord.name, ModelVersionRecord.version)
+            .join(ModelVersionRecord)
+            .where(ModelVersionRecord.run_id == record.id)
             .limit(20)
         ).all()
     return "run.html", {
@@ -256,9 +254,7 @@ def models(project: Project, params: Params) -> Page:
         rows, after = queries.models_page(session, params.get("after") or None)
         held = queries.model_aliases(session, [m.id for m in rows])
         latest = {m.id: queries.latest_version(session, m.id) for m in rows}
-    table = [
-        {"name": m.name, "aliases": held.get(m.id, {}), "latest": latest[m.id]} for m in rows
-    ]
+    table = [{"name": m.name, "aliases": held.get(m.id, {}), "latest": latest[m.id]} for m in rows]
     return "models.html", {"models": table, "next": after}
 
 
@@ -272,9 +268,7 @@ def model(project: Project, params: Params, name: str, *, actions: bool) -> Page
         events, more_events = queries.events_page(session, record.id, events_before)
         rollouts = queries.rollouts_page(session, record.id)
         numbers = {r.model_version_id for r in rollouts}
-        version_numbers = {
-            vid: registry_queries.version_number(session, vid) for vid in numbers
-        }
+        version_numbers = {vid: registry_queries.version_number(session, vid) for vid in numbers}
     by_version: dict[int, list[str]] = {}
     for alias, number in held.items():
         by_version.setdefault(number, []).append(alias)
@@ -379,7 +373,9 @@ def _int(value: str | None, what: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise ConfigError(f"{what}={value!r} is not a whole number", fix=f"give {what} as 1, 2, ...") from None
+        raise ConfigError(
+            f"{what}={value!r} is not a whole number", fix=f"give {what} as 1, 2, ..."
+        ) from None
 
 
 def _raw(run: RunRecord, column: str) -> Any:
@@ -444,7 +440,7 @@ def _gate(lineage: Mapping[str, Any] | None, events: list[Any]) -> Mapping[str, 
         return gate
     for event in events:
         if isinstance(event.gate, Mapping):
-            return event.gate  # type: ignore[no-any-return]
+            return event.gate
     return None
 
 
@@ -471,7 +467,9 @@ def _histogram(name: str, summary: Mapping[str, Any]) -> Markup | None:
     if isinstance(top, Mapping) and top:
         items = list(top.items())[:12]
         return Markup(
-            bar_chart([str(k) for k, _ in items], [float(v) for _, v in items], title=name, x_label="rows")
+            bar_chart(
+                [str(k) for k, _ in items], [float(v) for _, v in items], title=name, x_label="rows"
+            )
         )
     return None
 

@@ -39,9 +39,7 @@ def upgrade() -> None:
             "model", "version", "window_start", "window_end", name="uq_monitor_windows_window"
         ),
     )
-    op.create_index(
-        "ix_monitor_windows_model_start", "monitor_windows", ["model", "window_start"]
-    )
+    op.create_index("ix_monitor_windows_model_start", "monitor_windows", ["model", "window_start"])
     op.create_index("ix_runs_started_id", "runs", ["started_at", "id"])
 
 
