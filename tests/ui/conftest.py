@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Project, d
         found = build(project)
         yield project, found
         project.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call" and report.failed:
+        item.failed_call = True  # type: ignore[attr-defined]

@@ -154,6 +154,7 @@ def test_runs_keyset_pages_cover_every_run_once(client: UIClient, built: Built) 
             url = more.group(1).replace("&amp;", "&") if more else ""
         assert sorted(seen) == sorted(found["runs"]), sort
         assert len(seen) == len(set(seen)) == 12
+        assert len(re.findall(r"next page", page)) == 0
 
 
 def test_bad_filters_say_what_is_wrong(client: UIClient) -> None:

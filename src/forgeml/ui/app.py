@@ -57,7 +57,7 @@ _CSP = (
 _HEADERS = [
     (b"content-security-policy", _CSP),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # no-referrer would send "Origin: null"
     (b"cache-control", b"no-store"),
 ]
 _ROUTES: list[tuple[re.Pattern[str], str]] = [

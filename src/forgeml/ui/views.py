@@ -113,6 +113,7 @@ def runs(project: Project, params: Params) -> Page:
     sort = params.get("sort", "started") or "started"
     order = params.get("order", "desc")
     error = None
+    limit = _int(params.get("limit"), "limit") or queries.PAGE
     with project.store.read() as session:
         try:
             page = queries.runs_page(
@@ -121,7 +122,7 @@ def runs(project: Project, params: Params) -> Page:
                 sort=sort,
                 descending=order != "asc",
                 after=params.get("after") or None,
-                limit=_int(params.get("limit"), "limit") or queries.PAGE,
+                limit=limit,
             )
         except ConfigError as e:
             error = e
@@ -152,6 +153,7 @@ def runs(project: Project, params: Params) -> Page:
         "next": page.next_cursor,
         "error": error,
         "partial": params.get("partial") == "rows",
+        "limit": min(limit, queries.MAX_PAGE),
     }
 
 
