@@ -84,7 +84,7 @@ def _picture(page: Any, name: str) -> None:
 
 
 def test_runs_compare_model_promote_monitoring(page: Any, base: str, built: Built) -> None:
-    project, found = built
+    project, _ = built
     page.goto(base + "/")
     assert page.locator("#models").get_by_role("link", name="credit").count() == 1
     assert "v1" in page.locator("#models").inner_text()
