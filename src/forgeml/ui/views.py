@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup
@@ -31,6 +32,9 @@ Params = Mapping[str, str]
 MAX_COMPARE = 500
 MAX_AXES = 12
 DEFAULT_COLUMNS = 6
+MONITOR_WINDOWS = 120  # the newest windows drawn; older ones are a page away
+TABLE_ROWS = 40  # columns of the comparison table per page
+_SECTIONS = ("params", "metrics", "tags")
 
 
 def home(project: Project, params: Params) -> Page:
@@ -204,16 +208,17 @@ def compare(project: Project, params: Params) -> Page:
         if curve_key:
             points = queries.metric_points(session, [r.id for r in found[:20]], curve_key)
             curve = _curve(curve_key, {k[:8]: v for k, v in points.items() if v})
-    columns = []
-    for section in ("params", "metrics", "tags"):
-        keys = sorted({k for r in found for k in (getattr(r, section) or {})})
-        columns += [f"{section}.{k}" for k in keys]
-    different = [c for c in columns if len({repr(_raw(r, c)) for r in found}) > 1]
-    numeric = [
-        c for c in columns
-        if any(_number(_raw(r, c)) is not None for r in found)
-        and not any(_raw(r, c) is not None and _number(_raw(r, c)) is None for r in found)
-    ]  # fmt: skip
+    flat = [
+        {
+            f"{section}.{k}": v
+            for section in _SECTIONS
+            for k, v in (getattr(r, section) or {}).items()
+        }
+        for r in found
+    ]
+    columns = sorted({c for values in flat for c in values}, key=_column_order)
+    different = [c for c in columns if len({repr(values.get(c)) for values in flat}) > 1]
+    numeric = [c for c in columns if _all_numbers([values.get(c) for values in flat])]
     axes = [c for c in numeric if c in different][:MAX_AXES] or numeric[:MAX_AXES]
     x_axis = params.get("x") or (axes[0] if axes else "")
     y_axis = params.get("y") or (axes[1] if len(axes) > 1 else x_axis)
@@ -222,18 +227,23 @@ def compare(project: Project, params: Params) -> Page:
             parse_key(column)
     parallel = charts.parallel_coordinates(
         [a.split(".", 1)[1] for a in axes],
-        [(r.id[:8], [_number(_raw(r, a)) for a in axes]) for r in found],
+        [(r.id[:8], [_number(v.get(a)) for a in axes]) for r, v in zip(found, flat, strict=True)],
         title=f"{len(found)} runs across {len(axes)} columns",
     )
     scatter = charts.point_chart(
-        [(r.id[:8], _number(_raw(r, x_axis)), _number(_raw(r, y_axis))) for r in found],
+        [
+            (r.id[:8], _number(v.get(x_axis)), _number(v.get(y_axis)))
+            for r, v in zip(found, flat, strict=True)
+        ],
         x_label=x_axis,
         y_label=y_axis,
         title=f"{y_axis} against {x_axis}",
     )
     only_diff = params.get("diff", "1") == "1"
     shown = different if only_diff else columns
-    table = [(c, [_show(_raw(r, c)) for r in found]) for c in shown]
+    offset = _int(params.get("from"), "from") or 0
+    page_columns = shown[offset : offset + TABLE_ROWS]
+    table = [(c, [_show(values.get(c)) for values in flat]) for c in page_columns]
     curve_keys = sorted({k for r in found for k in (r.metrics or {})})
     return "compare.html", {
         "runs": found,
@@ -244,6 +254,9 @@ def compare(project: Project, params: Params) -> Page:
         "x": x_axis,
         "y": y_axis,
         "table": table,
+        "table_from": offset,
+        "table_next": offset + TABLE_ROWS if offset + TABLE_ROWS < len(shown) else None,
+        "table_total": len(shown),
         "only_diff": only_diff,
         "curve": Markup(curve) if curve else None,
         "curve_key": curve_key,
@@ -314,7 +327,9 @@ def version(project: Project, params: Params, name: str, number: int) -> Page:
 def monitoring(project: Project, params: Params, name: str) -> Page:
     with project.store.read() as session:
         registry_queries.get_model(session, name)  # NotFound for an unknown model
-        windows = window_queries.latest(session, name, limit=200)
+        windows = window_queries.latest(
+            session, name, limit=MONITOR_WINDOWS, before=_time(params.get("before"))
+        )
         alerts = queries.alerts_page(session, name)
         cycles = queries.cycles_page(session, name)
     labels = [w.window_start.strftime("%Y-%m-%d") for w in windows]
@@ -351,6 +366,7 @@ def monitoring(project: Project, params: Params, name: str) -> Page:
         "name": name,
         "windows": list(reversed(windows[-30:])),
         "count": len(windows),
+        "older": windows[0].window_start.isoformat() if len(windows) == MONITOR_WINDOWS else None,
         "drift": Markup(drift),
         "performance": Markup(performance),
         "heat": heat,
@@ -380,6 +396,19 @@ def _int(value: str | None, what: str) -> int | None:
         ) from None
 
 
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"before={value!r} is not a time",
+            fix="give an ISO time, e.g. 2025-03-01T00:00:00+00:00",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _raw(run: RunRecord, column: str) -> Any:
     if not column:
         return None
@@ -401,6 +430,17 @@ def _show(value: Any) -> str:
 
         return number(value)
     return str(value)
+
+
+def _column_order(column: str) -> tuple[int, str]:
+    section, _, key = column.partition(".")
+    return _SECTIONS.index(section), key
+
+
+def _all_numbers(values: list[Any]) -> bool:
+    """Some values are numbers and every other one is missing."""
+    present = [v for v in values if v is not None]
+    return bool(present) and all(_number(v) is not None for v in present)
 
 
 def _number(value: Any) -> float | None:
