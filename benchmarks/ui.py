@@ -21,6 +21,7 @@ MLflow runs in its own virtual environment (``benchmarks/.venvs/mlflow``, shared
 ``tracking_mlflow.py``); its store is filled with the same shape through SQL.
 """
 
+# ruff: noqa: E501  (the MLflow job below is one literal script with long SQL lines)
 from __future__ import annotations
 
 import argparse

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, func, literal, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from forgeml.errors import ConfigError
 from forgeml.store.models import (
@@ -48,6 +48,21 @@ __all__ = [
 PAGE = 50
 MAX_PAGE = 500
 _LOW = -1e300  # where a run without the sorted value sorts (numbers)
+# what lists and comparisons show of a run (its environment and code are on its own page)
+_LISTED = load_only(
+    RunRecord.id,
+    RunRecord.experiment,
+    RunRecord.kind,
+    RunRecord.status,
+    RunRecord.params,
+    RunRecord.metrics,
+    RunRecord.tags,
+    RunRecord.host,
+    RunRecord.pid,
+    RunRecord.started_at,
+    RunRecord.heartbeat_at,
+    raiseload=True,
+)
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -86,7 +101,7 @@ def runs_page(
     """One page of runs, filtered and sorted, after the keyset cursor ``after``."""
     dialect = session.get_bind().dialect.name
     limit = max(1, min(limit, MAX_PAGE))
-    query = select(RunRecord)
+    query = select(RunRecord).options(_LISTED)
     if where.strip():
         query = query.where(to_sql(parse_filter(where), dialect))
     key_expr, kind = _sort_expression(sort, dialect)
@@ -318,6 +333,6 @@ def runs_by_id(session: Session, ids: list[str]) -> list[RunRecord]:
     """The runs whose full ids are ``ids``, in that order (unknown ids left out)."""
     if not ids:
         return []
-    query = select(RunRecord).where(RunRecord.id.in_(ids)).limit(len(ids))
+    query = select(RunRecord).options(_LISTED).where(RunRecord.id.in_(ids)).limit(len(ids))
     found = {r.id: r for r in session.scalars(query)}
     return [found[i] for i in ids if i in found]

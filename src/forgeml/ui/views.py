@@ -217,8 +217,13 @@ def compare(project: Project, params: Params) -> Page:
         for r in found
     ]
     columns = sorted({c for values in flat for c in values}, key=_column_order)
-    different = [c for c in columns if len({repr(values.get(c)) for values in flat}) > 1]
-    numeric = [c for c in columns if _all_numbers([values.get(c) for values in flat])]
+    different, numeric = [], []
+    for column in columns:
+        cells = [values.get(column) for values in flat]
+        if _differ(cells):
+            different.append(column)
+        if _all_numbers(cells):
+            numeric.append(column)
     axes = [c for c in numeric if c in different][:MAX_AXES] or numeric[:MAX_AXES]
     x_axis = params.get("x") or (axes[0] if axes else "")
     y_axis = params.get("y") or (axes[1] if len(axes) > 1 else x_axis)
@@ -426,15 +431,20 @@ def _show(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        from forgeml.report.text import number
-
-        return number(value)
+        return format(value, ".4g")  # tables of hundreds of runs: the cheap spelling
     return str(value)
 
 
 def _column_order(column: str) -> tuple[int, str]:
     section, _, key = column.partition(".")
     return _SECTIONS.index(section), key
+
+
+def _differ(values: list[Any]) -> bool:
+    try:
+        return len(set(values)) > 1
+    except TypeError:  # lists or mappings as values
+        return len({repr(v) for v in values}) > 1
 
 
 def _all_numbers(values: list[Any]) -> bool:
