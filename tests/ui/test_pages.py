@@ -77,7 +77,7 @@ def _pages(built: Built) -> list[str]:
 def test_every_page_answers_and_shows_its_content(client: UIClient, built: Built) -> None:
     _, found = built
     expected = {
-        "/": ["credit", "v1", "roc_auc"],
+        "/": ["ui-test", "credit", "v1", "roc_auc"],
         "/datasets": ["credit"],
         "/datasets/credit": ["income", "400"],
         "/runs": [found["runs"][-1][:8], "lightgbm"],

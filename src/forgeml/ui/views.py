@@ -73,7 +73,7 @@ def home(project: Project, params: Params) -> Page:
         "next_models": after,
         "runs": runs,
         "datasets": datasets,
-        "project": project.spec.name if hasattr(project.spec, "name") else project.root.name,
+        "project": project.spec.project,
     }
 
 
