@@ -120,7 +120,7 @@ def _hostile_dataset(session: object) -> None:
             n_rows=1,
             n_columns=1,
             schema={"columns": [{"name": EVIL, "kind": "text"}]},
-            profile={"columns": {EVIL: {"nulls": 0, "top": {EVIL: 1}}}},
+            profile={"columns": {EVIL: {"kind": "category", "nulls": 0, "top": [[EVIL, 1]]}}},
             source=EVIL,
             created_by=EVIL,
             created_at=utcnow(),

@@ -118,6 +118,13 @@ def test_user_strings_are_escaped_on_every_page(client: UIClient, built: Built) 
     assert shown_escaped >= 5  # params, tags, the dataset name, the cycle's reason, ...
 
 
+def test_dataset_columns_are_drawn_from_their_profiles(client: UIClient) -> None:
+    _, page, _ = client.get("/datasets/credit")
+    assert page.count('<svg class="chart"') + page.count("<svg") >= 4  # numbers and categories
+    _, page, _ = client.get("/datasets/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    assert page.count("<svg") == 1 and "&lt;script&gt;" in page.split("<svg")[1]
+
+
 def test_the_hostile_dataset_name_is_a_link_and_its_page_escapes_it(client: UIClient) -> None:
     _, page, _ = client.get("/datasets")
     assert "/datasets/%3Cscript%3Ealert%281%29%3C%2Fscript%3E" in page

@@ -506,22 +506,21 @@ def _curve(key: str, points: Mapping[str, list[tuple[int, float]]]) -> str:
 
 
 def _histogram(name: str, summary: Mapping[str, Any]) -> Markup | None:
-    counts = summary.get("counts") or summary.get("histogram")
-    edges = summary.get("edges") or summary.get("bins")
-    top = summary.get("top") or summary.get("top_values")
+    """A column's profile as bars: its histogram (numbers) or its top values (categories)."""
     from forgeml.report.svg import bar_chart
+    from forgeml.report.text import interval_labels
 
-    if isinstance(counts, list) and isinstance(edges, list) and len(edges) == len(counts) + 1:
-        from forgeml.report.text import interval_labels
-
-        labels = interval_labels([float(e) for e in edges])
-        return Markup(bar_chart(labels, [float(c) for c in counts], title=name, x_label="rows"))
-    if isinstance(top, Mapping) and top:
-        items = list(top.items())[:12]
+    histogram = summary.get("histogram")
+    if isinstance(histogram, Mapping):
+        counts, edges = histogram.get("counts"), histogram.get("edges")
+        if isinstance(counts, list) and isinstance(edges, list) and len(edges) == len(counts) + 1:
+            labels = interval_labels([float(e) for e in edges])
+            return Markup(bar_chart(labels, [float(c) for c in counts], title=name, x_label="rows"))
+    top = summary.get("top")
+    if isinstance(top, list) and top and summary.get("kind") == "category":
+        items = [(str(k), float(v)) for k, v in top[:12]]
         return Markup(
-            bar_chart(
-                [str(k) for k, _ in items], [float(v) for _, v in items], title=name, x_label="rows"
-            )
+            bar_chart([k for k, _ in items], [v for _, v in items], title=name, x_label="rows")
         )
     return None
 
