@@ -154,6 +154,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "forgeml.cli.deploy:k8s_command",
         "Write Kubernetes manifests (Deployment, Service, HPA, PDB) or a KServe service.",
     ),
+    "ui": LazyCommand(
+        "forgeml.cli.ui:ui_command",
+        "Browse the project in a web browser: runs, models, datasets and monitoring.",
+    ),
     "db": LazyCommand("forgeml.cli.project:db_app", "Inspect and upgrade the metadata store."),
     "pipeline": LazyCommand(
         "forgeml.cli.pipeline:pipeline_app",

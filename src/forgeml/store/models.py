@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -36,6 +37,7 @@ __all__ = [
     "MetricRecord",
     "ModelRecord",
     "ModelVersionRecord",
+    "MonitorWindowRecord",
     "PipelineRunRecord",
     "PipelineStepRecord",
     "PredictionSegmentRecord",
@@ -156,6 +158,9 @@ class RunRecord(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     pid: Mapped[int | None] = mapped_column(Integer)  # the process running it, on ``host``
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last sign of life
+
+    # newest-first listings page by (started_at, id) without sorting the table
+    __table_args__ = (Index("ix_runs_started_id", "started_at", "id"),)
 
 
 class MetricRecord(Base):
@@ -390,3 +395,34 @@ class PipelineStepRecord(Base):
     seconds: Mapped[float | None] = mapped_column(Float)
 
     run: Mapped[PipelineRunRecord] = relationship(back_populates="steps")
+
+
+class MonitorWindowRecord(Base):
+    """What monitoring found in one window of a model's traffic: drift, quality, performance.
+
+    One row per model, version and window; monitoring the same window again replaces it.
+    """
+
+    __tablename__ = "monitor_windows"
+    __table_args__ = (
+        UniqueConstraint(
+            "model", "version", "window_start", "window_end", name="uq_monitor_windows_window"
+        ),
+        Index("ix_monitor_windows_model_start", "model", "window_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    rows: Mapped[int] = mapped_column(BigInteger)
+    drift_share: Mapped[float | None] = mapped_column(Float)  # None: too few rows to test
+    drifted: Mapped[bool] = mapped_column(Boolean, default=False)
+    features: Mapped[dict[str, Any]] = mapped_column(JSONDoc)  # column -> effect, drifted
+    metric: Mapped[str] = mapped_column(String(64))
+    metric_value: Mapped[float | None] = mapped_column(Float)
+    labels: Mapped[int] = mapped_column(BigInteger)
+    issues: Mapped[list[str]] = mapped_column(JSONDoc)  # data quality flags
+    decayed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

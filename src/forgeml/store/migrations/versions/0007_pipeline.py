@@ -1,6 +1,6 @@
 """Pipeline runs and their step runs (the cache of step outputs is keyed on their inputs).
 
-Revision ID: 0100_pipeline
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-03
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 from forgeml.store.models import JSONDoc, UTCDateTime
 
-revision = "0100_pipeline"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
