@@ -76,8 +76,7 @@ def serve_command(
     Requests are checked against the version's input signature, every prediction is
     logged, and the server switches versions when the alias moves. Set FORGEML_API_KEY
     to require a key on /predict and /feedback, and FORGEML_ADMIN_KEY to enable the
-    admin endpoints (reload, rollout). With --model-dir DIR it serves an exported model
-    directory instead (no project needed; --log-dir FOLDER keeps its predictions).
+    admin endpoints (reload, rollout).
     """
     if out_of_range not in ("flag", "refuse"):
         raise typer.BadParameter("use 'flag' or 'refuse'", param_hint="--out-of-range")
