@@ -8,6 +8,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from forgeml.artifacts import LocalArtifactStore
 from forgeml.errors import UntrustedModel
 from forgeml.registry import ModelBundle, load_bundle, save_bundle
 from forgeml.registry.bundle import read_manifest
-from forgeml.registry.trust import ALLOWED_NODE_KINDS, ALLOWED_TYPES, load_checked
+from forgeml.registry.trust import ALLOWED_NODE_KINDS, ALLOWED_TYPES, load_checked, refused_types
 from registry.gadgets import Scratch, gadget_of, gadgets
 
 SKOPS_KINDS = sorted(
@@ -118,3 +119,35 @@ def test_no_node_kind_that_calls_or_names_code_is_allowed() -> None:
     calls = {"ConstructorFromReduceNode", "ReduceNode", "RandomStateNode"}
     assert not ALLOWED_NODE_KINDS & (code | calls)
     assert set(SKOPS_KINDS) >= ALLOWED_NODE_KINDS
+
+
+def _crafted_forest() -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+
+    x = np.random.default_rng(0).normal(size=(60, 3))
+    model = RandomForestClassifier(n_estimators=2, max_depth=3, random_state=0)
+    model.fit(x, x[:, 0] > 0)
+    tree = model.estimators_[1].tree_
+    state = tree.__getstate__()
+    state["nodes"]["right_child"][0] = 10_000  # past the last node
+    tree.__setstate__(state)
+    return model
+
+
+def _crafted_boosting() -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x = np.random.default_rng(0).normal(size=(200, 3))
+    model = HistGradientBoostingClassifier(max_iter=3, random_state=0).fit(x, x[:, 1] > 0)
+    nodes = model._predictors[2][0].nodes
+    inner = np.flatnonzero(nodes["is_leaf"] == 0)[0]
+    nodes["feature_idx"][inner] = 50  # a column the model was not fitted with
+    return model
+
+
+@pytest.mark.parametrize("craft", [_crafted_forest, _crafted_boosting])
+def test_trees_pointing_outside_themselves_are_refused(craft: Any) -> None:
+    data = skops.io.dumps(craft())
+    assert refused_types(data) == []  # every type is allowed: only the arrays are wrong
+    with pytest.raises(UntrustedModel, match="read memory outside the model"):
+        load_checked(data, "model part")

@@ -31,6 +31,7 @@ import zipfile
 from typing import Any
 
 from forgeml.errors import UntrustedModel
+from forgeml.registry.tree_check import check_trees
 
 __all__ = [
     "ALLOWED_NODE_KINDS",
@@ -148,9 +149,11 @@ def load_checked(data: bytes, what: str) -> Any:
             "its own flavor; never load a model file from a source you do not trust",
         )
     try:
-        return sio.loads(data, trusted=untrusted)
+        loaded = sio.loads(data, trusted=untrusted)
     except Exception as e:  # a malformed but harmless tree
         raise _unreadable(what, e) from None
+    check_trees(loaded, what)  # allowed types, but do their arrays point inside themselves?
+    return loaded
 
 
 def _schema(data: bytes, what: str) -> Any:
