@@ -102,7 +102,8 @@ class Outcome:
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.metrics))
+        """Over the windows whose AUC is defined (a window of one class has none)."""
+        return float(np.nanmean(self.metrics))
 
 
 def generated(days: int, per_day: int, seed: int = 0) -> Stream:

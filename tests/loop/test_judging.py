@@ -322,7 +322,8 @@ def test_a_conclusive_canary_is_decided_before_its_prediction_count(
     project = _spec(
         Project.load(root),
         "rollout: {mode: direct}",
-        "rollout: {mode: canary, predictions: 5000, skip_when_conclusive: false}",
+        "rollout: {mode: canary, predictions: 5000, skip_when_conclusive: false, "
+        "skip_when_informed: false}",
     )
     try:
         cycle = retrain("judged", project=project, now=AFTER, key="k1")
@@ -359,7 +360,7 @@ def test_a_challenger_better_beyond_doubt_on_the_held_out_rows_skips_the_canary(
 def test_a_challenger_that_beats_a_decayed_champion_skips_the_canary(
     tmp_path: Path, template: Path
 ) -> None:
-    canary = "rollout: {mode: canary, skip_when_conclusive: false"
+    canary = "rollout: {mode: canary, skip_when_conclusive: false, skip_when_informed: false"
     ends = {}
     for name, trigger, rollout in [
         ("decayed", "performance", canary + "}"),
@@ -391,7 +392,8 @@ def test_a_canary_that_served_for_the_evaluation_period_is_decided_on_what_it_ha
     project = _spec(
         Project.load(root),
         "rollout: {mode: direct}",
-        "rollout: {mode: canary, predictions: 5000, skip_when_conclusive: false}",
+        "rollout: {mode: canary, predictions: 5000, skip_when_conclusive: false, "
+        "skip_when_informed: false}",
     )
     try:
         assert retrain("judged", project=project, now=AFTER, key="k1").status == "rolling_out"
@@ -520,3 +522,25 @@ def test_noise_on_the_held_out_rows_does_not_block_a_challenger(steady: Path) ->
         assert "95% paired interval of the gain" in check["detail"]
     finally:
         project.close()
+
+
+def test_a_challenger_that_learnt_everything_the_champion_did_skips_the_canary(
+    tmp_path: Path, template: Path
+) -> None:
+    canary = "rollout: {mode: canary, skip_when_conclusive: false, skip_when_decayed: false}"
+    ends = {}
+    for name, data in [
+        ("everything", "data: {mode: all, min_rows: 200}"),
+        ("window", "data: {mode: sliding_window, window: 60d, min_rows: 200}"),
+    ]:
+        shutil.copytree(template, tmp_path / name)
+        project = _spec(Project.load(tmp_path / name), "rollout: {mode: direct}", canary)
+        project = _spec(project, "data: {mode: all, min_rows: 200}", data)
+        try:
+            cycle = retrain("judged", project=project, now=AFTER, key="k1")
+            ends[name] = cycle.status
+            if name == "everything":
+                assert "learnt from every row the champion did" in cycle.reason, cycle.reason
+        finally:
+            project.close()
+    assert ends == {"everything": "promoted", "window": "rolling_out"}

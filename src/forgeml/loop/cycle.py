@@ -232,7 +232,7 @@ def retrain(
     ):
         mode = "direct"
         reason += (
-            ", the champion had fallen more than monitor.max_drop below its baseline: "
+            ", the performance trigger found the champion below its baseline: "
             "promoted without a " + policy.rollout.mode
         )
     elif mode != "direct" and policy.rollout.skip_when_informed and policy.data.mode == "all":
