@@ -163,6 +163,8 @@ class TrainSpec(_Strict):
     class_weight: Literal["auto", "balanced", "none"] = "auto"
     calibrate: Literal["auto", "always", "never"] = "auto"
     model: str | None = None  # registry name; default: the dataset name
+    features: str | None = None  # a feature service joined point in time to each row
+    feature_timestamp: str | None = None  # each row's time for it; default: split.time_column
 
     @model_validator(mode="after")
     def _costs_for_expected_cost(self) -> TrainSpec:
@@ -360,6 +362,11 @@ def _feature_problems(spec: Spec) -> list[str]:
             if label in seen:
                 problems.append(f"feature_views.{name}.features: {label!r} is listed twice")
             seen.add(label)
+    if spec.train.features and spec.train.features not in spec.feature_services:
+        problems.append(
+            f"train.features: {spec.train.features!r} is not a feature service"
+            + _near(spec.train.features, spec.feature_services)
+        )
     for name, refs in spec.feature_services.items():
         for ref in refs:
             view_name, _, feature = ref.partition(":")

@@ -138,6 +138,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "forgeml.cli.runs:runs_app",
         "List tracked runs, show one, or compare several side by side.",
     ),
+    "features": LazyCommand(
+        "forgeml.cli.features:features_app",
+        "Feature store: list definitions, build point-in-time training sets, materialize.",
+    ),
     "db": LazyCommand("forgeml.cli.project:db_app", "Inspect and upgrade the metadata store."),
     "rollout": LazyCommand(
         "forgeml.cli.serve:rollout_app",

@@ -41,7 +41,7 @@ class _Part:
     target: str  # the online store's name for it
     keys: tuple[str, ...]
     ttl_us: int | None  # None: never stale
-    fields: tuple[tuple[str, str], ...]  # (name in the record, output name)
+    fields: tuple[tuple[str, str, Any], ...]  # (name in the record, output name, default)
 
 
 class OnlineFeatures:
@@ -75,11 +75,11 @@ class OnlineFeatures:
                 (view.name + WINDOWS_SUFFIX, windowed, None),
             ):
                 if group:
-                    fields = tuple((f.name, chosen[(view.name, f.name)]) for f in group)
+                    fields = tuple((f.name, chosen[(view.name, f.name)], _empty(f)) for f in group)
                     parts.append(_Part(target, view_keys, ttl_us, fields))
         self.parts = parts
         self.keys = keys
-        self.names = [out for part in parts for _, out in part.fields]
+        self.names = [out for part in parts for _, out, _ in part.fields]
 
     def get(self, entity: Mapping[str, Any], now: datetime | str | None = None) -> dict[str, Any]:
         """The features of one entity (its join keys in ``entity``), as of ``now``."""
@@ -113,10 +113,15 @@ class OnlineFeatures:
                     part.ttl_us is None or record["ts"] >= at - part.ttl_us
                 )
                 stored = record["v"] if fresh and record is not None else {}
-                for name, output in part.fields:
-                    values[output] = stored.get(name)
+                for name, output, empty in part.fields:
+                    values[output] = stored.get(name, empty)
             out.append(values)
         return out
+
+
+def _empty(feature: Any) -> Any:
+    """The value of a feature with no rows: a count is 0 (as offline), the rest null."""
+    return 0 if isinstance(feature, Aggregation) and feature.agg == "count" else None
 
 
 def micros_of(span: Any) -> int:

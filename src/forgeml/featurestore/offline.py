@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from forgeml.errors import ConfigError, DataError
+from forgeml.errors import ConfigError, DataError, MissingDependency
 from forgeml.featurestore.definitions import (
     Aggregation,
     Column,
@@ -79,7 +79,10 @@ def connect(
     memory_limit: str | None = None, threads: int | None = None
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection in UTC, with the memory limit and threads asked for."""
-    import duckdb
+    try:
+        import duckdb
+    except ImportError as e:
+        raise MissingDependency("duckdb", "featurestore", "the feature store") from e
 
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
