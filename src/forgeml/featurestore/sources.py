@@ -74,27 +74,31 @@ class SourceReader:
             return self._opened[ref]
         name = self._next()
         table = (self.tables or {}).get(ref)
-        if table is not None:
+        if isinstance(table, str | Path):
+            self._parquet(name, str(table))
+            self.versions[ref] = ref
+        elif table is not None:
             self._register(name, table)
             self.versions[ref] = ref
         else:
             path, read = self._dataset_path(ref)
-            self.con.execute(
-                f"CREATE TEMP VIEW {name} AS SELECT * EXCLUDE (file_row_number), "
-                f"file_row_number AS {POSITION} "
-                f"FROM read_parquet({quote_literal(path)}, file_row_number = true)"
-            )
+            self._parquet(name, path)
             self.versions[ref.partition("@")[0]] = read
         self._opened[ref] = name
         return name
 
+    def _parquet(self, name: str, path: str) -> None:
+        """A Parquet file, scanned by DuckDB as needed (never loaded whole)."""
+        self.con.execute(
+            f"CREATE TEMP VIEW {name} AS SELECT * EXCLUDE (file_row_number), "
+            f"file_row_number AS {POSITION} "
+            f"FROM read_parquet({quote_literal(path)}, file_row_number = true)"
+        )
+
     def _register(self, name: str, table: Table) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        if isinstance(table, str | Path):
-            arrow = pq.read_table(table)
-        elif isinstance(table, pa.Table):
+        if isinstance(table, pa.Table):
             arrow = table
         else:
             arrow = pa.Table.from_pandas(table, preserve_index=False)
