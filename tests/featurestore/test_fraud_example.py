@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+from datetime import timedelta
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from forgeml.data import ingest
 from forgeml.featurestore import get_historical_features
 from forgeml.featurestore.materialize import materialize
 from forgeml.featurestore.online import open_online_store
+from forgeml.monitor.run import monitor
 from forgeml.project import Project
 from forgeml.serve.app import ModelServer, ServeOptions
 from forgeml.serve.deployment import Deployment
@@ -113,3 +115,9 @@ def test_trains_materializes_serves_and_logs_features(fraud: Project) -> None:
     online = scorer.served_features.lookup.get({"customer_id": int(busy), "merchant_id": shop})  # type: ignore[union-attr]
     assert logged["spend_mean_30d"].iloc[0] == pytest.approx(online["spend_mean_30d"])
     assert logged["spend_mean_30d"].notna().all()
+
+    report = monitor("transactions", project=fraud, window=timedelta(days=1))
+    assert report.windows[-1].rows == 1
+    profile = report.window_profiles[-1]
+    assert profile.rows == 1
+    assert {"spend_mean_30d", "chargebacks_30d", "amount"} <= set(profile.columns)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from forgeml.config import TrainSpec
     from forgeml.project import Project
 
-__all__ = ["TrainingFeatures", "join_training_features"]
+__all__ = ["TrainingFeatures", "join_training_features", "rejoin_features"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,34 @@ def join_training_features(
         "definitions": definitions,
     }
     return TrainingFeatures(joined, [*keys, timestamp], schema, lineage)
+
+
+def rejoin_features(project: Project, table: pa.Table, lineage: dict[str, Any]) -> pa.Table:
+    """``table`` (the training dataset) with the features a model was trained on, rebuilt
+    from its recorded definitions and the dataset versions its views read then."""
+    import pyarrow as pa
+
+    from forgeml.config import Spec
+    from forgeml.data.versions import dataset
+
+    refs = list(lineage["columns"].values())
+    spec = Spec.model_validate({**lineage["definitions"], "feature_services": {"_": refs}})
+    registry = FeatureRegistry.from_spec(spec)
+    tables: dict[str, Any] = {}
+    for name, ref in lineage["views"].items():
+        if not name.startswith("query:"):
+            version = dataset(ref, project=project)
+            tables[name] = str(project.artifacts.local_path(version.artifact_sha256))
+    rows = table.select([*lineage["keys"], lineage["timestamp"]]).to_pandas()
+    result = historical_features(
+        rows,
+        refs,
+        registry=registry,
+        project=project,
+        tables=tables,
+        timestamp=lineage["timestamp"],
+    )
+    for column in lineage["columns"]:
+        values = pa.array(result.frame[column].to_numpy(), from_pandas=True)
+        table = table.append_column(column, values)
+    return table
