@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
