@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--feast-requests", type=int, default=2_000)
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument("--only", choices=["historical", "materialize", "online"])
     args = parser.parse_args()
     if args.quick:
         args.entity_rows, args.views, args.feature_rows = 5_000, 3, 30_000
@@ -119,137 +120,148 @@ def main() -> None:
             f"(2 features each) over {meta['feature_rows']:,} feature rows, "
             f"{meta['entities']:,} entities, TTL {meta['ttl_days']}d"
         )
-        ours = run_child(
-            [
-                sys.executable,
-                str(HERE / "forgeml_side.py"),
-                "historical",
-                str(data),
-                "--out",
-                str(work / "ours.parquet"),
-            ],
-            set_env=env,
-        )
-        theirs: dict[str, Measurement] = {}
-        for store in ("file", "duckdb"):
-            try:
-                theirs[store] = run_child(
-                    [
-                        str(feast),
-                        str(HERE / "feast_side.py"),
-                        "historical",
-                        str(data),
-                        "--repo",
-                        str(work / f"repo-{store}"),
-                        "--offline",
-                        store,
-                        "--out",
-                        str(work / f"feast-{store}.parquet"),
-                    ],
-                    timeout_s=1800,
-                )
-            except (ChildFailed, TimeoutError) as e:
-                print(f"feast {store}: failed: {str(e).splitlines()[0]}")
-        print("\nhistorical retrieval             wall s   peak MiB   rows")
-        print(
-            f"  forgeml (duckdb asof)        {ours.wall_s:8.2f} {ours.peak_rss_mib:10.0f}"
-            f"   {ours.extra['rows']:,}"
-        )
-        for store, m in theirs.items():
-            returned, compared, differ = compare(
-                work / "ours.parquet", work / f"feast-{store}.parquet"
-            )
-            print(
-                f"  feast {store:<22} {m.wall_s:8.2f} {m.peak_rss_mib:10.0f}   {returned:,}"
-                f"   (values: {compared:,} rows compared, {differ} differ)"
-            )
-        if theirs:
-            best = min(theirs.values(), key=lambda m: m.wall_s)
-            speed = best.wall_s / ours.wall_s
-            memory = ours.peak_rss_mib / min(m.peak_rss_mib for m in theirs.values())
-            print(
-                f"  speed-up vs Feast's best: {speed:.1f}×  [target ≥ 10×] {verdict(speed >= 10)}"
-            )
-            print(f"  peak memory ratio: {memory:.2f}  [target ≤ 0.20] {verdict(memory <= 0.2)}")
+        if args.only in (None, "historical"):
+            historical(feast, data, work, env)
+        if args.only in (None, "materialize"):
+            materialize(args, work, env)
+        if args.only in (None, "online"):
+            online(args, feast, data, work, env)
 
-        stream = work / "stream"
-        rows = generate_stream(stream, entities=args.stream_entities)
-        m = run_child(
-            [
-                sys.executable,
-                str(HERE / "forgeml_side.py"),
-                "materialize",
-                str(stream),
-                "--url",
-                f"sqlite:///{work / 'online.db'}",
-            ],
-            set_env=env,
-        )
-        print(
-            f"\nmaterialize 60 days × 10 min × {args.stream_entities:,} entities "
-            f"({rows:,} rows): {m.wall_s:.1f} s, peak {m.peak_rss_mib:.0f} MiB "
-            f"[target ≤ 500 MB] {verdict(m.peak_rss_mib * 1.048576 <= 500)}"
-        )
 
-        prefix = f"fgbench-{uuid.uuid4().hex[:8]}"
-        online_views = min(5, args.views)
-        print(f"\nonline lookup, {online_views} views, 1 entity ({args.requests:,} requests each)")
+def historical(feast: Path, data: Path, work: Path, env: dict[str, str]) -> None:
+    ours = run_child(
+        [
+            sys.executable,
+            str(HERE / "forgeml_side.py"),
+            "historical",
+            str(data),
+            "--out",
+            str(work / "ours.parquet"),
+        ],
+        set_env=env,
+    )
+    theirs: dict[str, Measurement] = {}
+    for store in ("file", "duckdb"):
         try:
-            results = {}
-            for name, url in (
-                ("forgeml redis", f"redis://{REDIS}/{REDIS_DB}?prefix={prefix}"),
-                ("forgeml sqlite", f"sqlite:///{work / 'lookup.db'}"),
-            ):
-                results[name] = run_child(
-                    [
-                        sys.executable,
-                        str(HERE / "forgeml_side.py"),
-                        "online",
-                        str(data),
-                        "--url",
-                        url,
-                        "--requests",
-                        str(args.requests),
-                        "--views",
-                        str(online_views),
-                    ],
-                    set_env=env,
-                )
-            feast_online = run_child(
+            theirs[store] = run_child(
                 [
                     str(feast),
                     str(HERE / "feast_side.py"),
-                    "online",
+                    "historical",
                     str(data),
                     "--repo",
-                    str(work / "repo-online"),
-                    "--redis",
-                    f"{REDIS},db={REDIS_DB}",
-                    "--requests",
-                    str(args.feast_requests),
-                    "--views",
-                    str(online_views),
+                    str(work / f"repo-{store}"),
+                    "--offline",
+                    store,
+                    "--out",
+                    str(work / f"feast-{store}.parquet"),
                 ],
                 timeout_s=1800,
             )
-        finally:
-            clear_redis(prefix)
-        anchor = feast_online.extra["p99_ms"]
+        except (ChildFailed, TimeoutError) as e:
+            print(f"feast {store}: failed: {str(e).splitlines()[0]}")
+    print("\nhistorical retrieval             wall s   peak MiB   rows")
+    print(
+        f"  forgeml (duckdb asof)        {ours.wall_s:8.2f} {ours.peak_rss_mib:10.0f}"
+        f"   {ours.extra['rows']:,}"
+    )
+    for store, m in theirs.items():
+        returned, compared, differ = compare(work / "ours.parquet", work / f"feast-{store}.parquet")
         print(
-            f"  feast redis get_online_features: p50 {feast_online.extra['p50_ms']:.3f} ms, "
-            f"p99 {anchor:.3f} ms"
+            f"  feast {store:<22} {m.wall_s:8.2f} {m.peak_rss_mib:10.0f}   {returned:,}"
+            f"   (values: {compared:,} rows compared, {differ} differ)"
         )
-        for name, r in results.items():
-            p99 = r.extra["p99_ms"]
-            same = r.extra["sample"] == {
-                k: v for k, v in feast_online.extra["sample"].items() if k != "entity_id"
-            }
-            print(
-                f"  {name}: p50 {r.extra['p50_ms']:.3f} ms, p99 {p99:.3f} ms "
-                f"(first half {r.extra['p99_first_half_ms']:.3f}) "
-                f"[p99 ≤ 2 ms] {verdict(p99 <= 2)}, ratio vs Feast p99 {anchor / p99:.1f}× "
-                f"[≥ 5×] {verdict(anchor / p99 >= 5)}; same values as Feast: {same}"
+    if theirs:
+        best = min(theirs.values(), key=lambda m: m.wall_s)
+        speed = best.wall_s / ours.wall_s
+        memory = ours.peak_rss_mib / min(m.peak_rss_mib for m in theirs.values())
+        print(f"  speed-up vs Feast's best: {speed:.1f}×  [target ≥ 10×] {verdict(speed >= 10)}")
+        print(f"  peak memory ratio: {memory:.2f}  [target ≤ 0.20] {verdict(memory <= 0.2)}")
+
+
+def materialize(args: argparse.Namespace, work: Path, env: dict[str, str]) -> None:
+    stream = work / "stream"
+    rows = generate_stream(stream, entities=args.stream_entities)
+    m = run_child(
+        [
+            sys.executable,
+            str(HERE / "forgeml_side.py"),
+            "materialize",
+            str(stream),
+            "--url",
+            f"sqlite:///{work / 'online.db'}",
+        ],
+        set_env=env,
+    )
+    print(
+        f"\nmaterialize 60 days × 10 min × {args.stream_entities:,} entities "
+        f"({rows:,} rows): {m.wall_s:.1f} s, peak {m.peak_rss_mib:.0f} MiB "
+        f"[target ≤ 500 MB] {verdict(m.peak_rss_mib * 1.048576 <= 500)}"
+    )
+
+
+def online(
+    args: argparse.Namespace, feast: Path, data: Path, work: Path, env: dict[str, str]
+) -> None:
+    prefix = f"fgbench-{uuid.uuid4().hex[:8]}"
+    online_views = min(5, args.views)
+    print(f"\nonline lookup, {online_views} views, 1 entity ({args.requests:,} requests each)")
+    try:
+        results = {}
+        for name, url in (
+            ("forgeml redis", f"redis://{REDIS}/{REDIS_DB}?prefix={prefix}"),
+            ("forgeml sqlite", f"sqlite:///{work / 'lookup.db'}"),
+        ):
+            results[name] = run_child(
+                [
+                    sys.executable,
+                    str(HERE / "forgeml_side.py"),
+                    "online",
+                    str(data),
+                    "--url",
+                    url,
+                    "--requests",
+                    str(args.requests),
+                    "--views",
+                    str(online_views),
+                ],
+                set_env=env,
             )
+        feast_online = run_child(
+            [
+                str(feast),
+                str(HERE / "feast_side.py"),
+                "online",
+                str(data),
+                "--repo",
+                str(work / "repo-online"),
+                "--redis",
+                f"{REDIS},db={REDIS_DB}",
+                "--requests",
+                str(args.feast_requests),
+                "--views",
+                str(online_views),
+            ],
+            timeout_s=1800,
+        )
+    finally:
+        clear_redis(prefix)
+    anchor = feast_online.extra["p99_ms"]
+    print(
+        f"  feast redis get_online_features: p50 {feast_online.extra['p50_ms']:.3f} ms, "
+        f"p99 {anchor:.3f} ms"
+    )
+    for name, r in results.items():
+        p99 = r.extra["p99_ms"]
+        same = r.extra["sample"] == {
+            k: v for k, v in feast_online.extra["sample"].items() if k != "entity_id"
+        }
+        print(
+            f"  {name}: p50 {r.extra['p50_ms']:.3f} ms, p99 {p99:.3f} ms "
+            f"(halves {r.extra['p99_first_half_ms']:.3f} / {r.extra['p99_second_half_ms']:.3f}) "
+            f"[p99 ≤ 2 ms] {verdict(p99 <= 2)}, ratio vs Feast p99 {anchor / p99:.1f}× "
+            f"[≥ 5×] {verdict(anchor / p99 >= 5)}; same values as Feast: {same}"
+        )
 
 
 if __name__ == "__main__":

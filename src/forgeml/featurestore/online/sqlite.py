@@ -57,13 +57,17 @@ class SQLiteOnlineStore(OnlineStore):
     def read(self, refs: Sequence[tuple[str, str]]) -> list[Record | None]:
         if not refs:
             return []
-        values = ", ".join("(?, ?)" for _ in refs)
-        params = [part for ref in refs for part in ref]
-        rows = self._connection().execute(
-            f"SELECT view, entity, record FROM online_features WHERE (view, entity) IN "
-            f"(VALUES {values})",
-            params,
-        )
+        by_view: dict[str, list[str]] = {}
+        for view, key in refs:
+            by_view.setdefault(view, []).append(key)
+        # one statement; each part a primary-key lookup (a row-value IN scans the table)
+        parts = [
+            "SELECT view, entity, record FROM online_features WHERE view = ? AND entity IN "
+            f"({', '.join('?' for _ in keys)})"
+            for keys in by_view.values()
+        ]
+        params = [part for view, keys in by_view.items() for part in (view, *keys)]
+        rows = self._connection().execute(" UNION ALL ".join(parts), params)
         found = {(view, entity): record for view, entity, record in rows}
         return [decode(found.get((view, key))) for view, key in refs]
 
