@@ -38,6 +38,7 @@ __all__ = [
     "FeatureViewSpec",
     "GateSpec",
     "MonitorSpec",
+    "PipelineSpec",
     "PolicySpec",
     "RolloutPolicy",
     "RowRule",
@@ -45,6 +46,7 @@ __all__ = [
     "Settings",
     "Spec",
     "SplitSpec",
+    "StepSpec",
     "StoreSpec",
     "TrainSpec",
     "ValidationSpec",
@@ -236,7 +238,7 @@ class MonitorSpec(_Strict):
 class DataPolicy(_Strict):
     """Which rows a retraining cycle learns from."""
 
-    mode: Literal["sliding_window", "recent_plus_reference", "all"] = "recent_plus_reference"
+    mode: Literal["sliding_window", "recent_plus_reference", "all"] = "all"
     window: Duration = "90d"
     reference_rows: Annotated[int, Field(ge=0)] = 5000
     min_rows: Annotated[int, Field(ge=1)] = 500
@@ -253,18 +255,27 @@ class RolloutPolicy(_Strict):
     skip_when_conclusive: bool = True
     # promote at once a challenger that beats a champion the performance trigger found decayed
     skip_when_decayed: bool = True
+    # promote at once a challenger that learnt from every row the champion did and newer ones
+    # (data.mode 'all') and passed its gate on the held-out rows
+    skip_when_informed: bool = True
 
 
 class PolicySpec(_Strict):
     """When to retrain and how to roll the result out (``forgeml retrain`` and ``loop``)."""
 
-    retrain_on: list[Literal["drift", "performance", "schedule", "new_data"]] = [
+    retrain_on: list[Literal["drift", "performance", "new_labels", "schedule", "new_data"]] = [
         "drift",
         "performance",
+        "new_labels",
     ]
     schedule: Duration | None = None  # retrain when the champion is older than this
+    # with 'new_labels': retrain once the labelled rows the champion has not seen reach this
+    # share of the rows it learnt from (and at least twice monitor.min_labels)
+    new_labels: Annotated[float, Field(gt=0)] = 0.1
     check_every: Duration = "1h"
     evaluate_on: Duration = "14d"  # the most recent labelled rows, held out for judging
+    # a challenger promoted at once is trained again on its rows plus the held-out ones
+    refit: bool = False
     data: DataPolicy = DataPolicy()
     rollout: RolloutPolicy = RolloutPolicy()
 
@@ -320,6 +331,28 @@ class FeatureViewSpec(_Strict):
         return self
 
 
+StepName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+
+
+class StepSpec(_Strict):
+    """One step of a pipeline: what it runs, after which steps, with which parameters."""
+
+    uses: str | None = None  # a built-in step or pkg.module:function; default: the step's name
+    after: list[StepName] = []
+    params: dict[str, Any] = {}
+    retries: Annotated[int, Field(ge=0, le=20)] = 0
+    backoff: Annotated[float, Field(ge=0)] = 1.0  # seconds before the first retry, then doubled
+    cache: bool = True
+
+
+class PipelineSpec(_Strict):
+    """A DAG of steps (``forgeml pipeline run NAME``), run locally, on Ray or by an orchestrator."""
+
+    steps: dict[StepName, StepSpec]
+    executor: Literal["local", "ray"] = "local"
+    image: str | None = None  # the container image compiled pipelines run their steps in
+
+
 class Spec(_Strict):
     """The whole ``forgeml.yaml``."""
 
@@ -334,6 +367,7 @@ class Spec(_Strict):
     entities: dict[str, EntitySpec] = {}
     feature_views: dict[str, FeatureViewSpec] = {}
     feature_services: dict[str, Annotated[list[str], Field(min_length=1)]] = {}
+    pipelines: dict[StepName, PipelineSpec] = {}
 
     @model_validator(mode="after")
     def _feature_references(self) -> Spec:

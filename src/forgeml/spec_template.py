@@ -70,16 +70,32 @@ project: {name}
 
 # When 'forgeml retrain' and 'forgeml loop' retrain, and how the result reaches users.
 # policy:
-#   retrain_on: [drift, performance]   # also: schedule, new_data
+#   retrain_on: [drift, performance, new_labels]   # also: schedule, new_data
+#   new_labels: 0.1            # retrain once this share of new labelled rows has arrived
 #   check_every: 1h
 #   evaluate_on: 14d           # the most recent labelled rows, held out for judging
-#   data: {{mode: recent_plus_reference, window: 90d, reference_rows: 5000, min_rows: 500}}
+#   refit: false               # true: a challenger promoted at once learns the held-out rows too
+#   data: {{mode: all, window: 90d, reference_rows: 5000, min_rows: 500}}
 #   rollout: {{mode: canary, share: 0.2, predictions: 500, max_drop: 0.0}}
 
 # What 'forgeml serve' accepts besides the model's inputs.
 # serve:
 #   passthrough: [customer_id]   # sent with a request, logged and echoed, not an input
 #   feedback_origins: []         # web pages (origins) allowed to POST /feedback; "*": any
+
+# Pipelines: steps with cached results ('forgeml pipeline run NAME'). Built-in steps:
+# ingest, validate, train, gate, register, predict, monitor; or pkg.module:function.
+# Every project also has the pipeline 'retrain' (train.dataset -> train -> gate -> register).
+# pipelines:
+#   nightly:
+#     executor: local          # or ray (needs forgeml[ray])
+#     image: forgeml:latest    # what compiled Airflow / Kubeflow / Argo steps run in
+#     steps:
+#       ingest: {{params: {{source: data/credit.csv, name: credit}}}}
+#       train: {{after: [ingest]}}
+#       gate: {{after: [train]}}
+#       register: {{after: [gate], retries: 2, backoff: 5}}
+#       score: {{uses: predict, after: [register], params: {{input: new.csv, output: s.parquet}}}}
 """
 
 

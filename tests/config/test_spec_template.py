@@ -10,7 +10,7 @@ import yaml
 from forgeml.config import SPEC_FILE, Spec
 from forgeml.project import Project
 
-SECTIONS = ("store", "datasets", "train", "gate", "monitor", "policy", "serve")
+SECTIONS = ("store", "datasets", "train", "gate", "monitor", "policy", "serve", "pipelines")
 # A commented-out spec line: a key, or an item of a list, after '# '.
 SPEC_LINE = re.compile(r"^# (?=\s*[a-z_]+:|\s+- )")
 
@@ -33,6 +33,9 @@ def test_init_writes_every_section_commented_and_valid_once_uncommented(
     assert spec.train.target == "defaulted" and spec.gate.metrics["roc_auc"].min == 0.75
     assert spec.policy.rollout.mode == "canary" and spec.monitor.window == "1d"
     assert spec.serve.passthrough == ["customer_id"] and spec.serve.feedback_origins == []
+    nightly = spec.pipelines["nightly"]
+    assert list(nightly.steps) == ["ingest", "train", "gate", "register", "score"]
+    assert nightly.steps["score"].uses == "predict" and nightly.steps["register"].retries == 2
 
 
 def test_init_ignores_the_state_folder_in_git_once(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ gate:
 monitor: {window: 30d, metric: roc_auc, min_labels: 100}
 policy:
   evaluate_on: 10d
+  refit: false
   data: {mode: all, min_rows: 200}
   rollout: {mode: direct}
 """
@@ -405,5 +406,117 @@ def test_a_canary_that_served_for_the_evaluation_period_is_decided_on_what_it_ha
         verdict = settle(project, "judged")
         assert verdict is not None and verdict.decided, verdict
         assert verdict.labels == 160
+    finally:
+        project.close()
+
+
+def test_new_labels_fire_once_enough_rows_the_champion_has_not_seen_have_arrived(
+    project: Project,
+) -> None:
+    project = _spec(
+        project, "policy:\n", "policy:\n  retrain_on: [new_labels]\n  new_labels: 0.02\n"
+    )
+    try:
+        # @1 learnt from 6,000 rows: 2% of them is 120, but judging needs 2 x min_labels = 200
+        early = check_triggers(project, "judged", now=SWITCH + timedelta(days=14), report=None)
+        assert [f.fired for f in early] == [False]
+        assert "it needs 200" in early[0].why, early[0].why
+        assert triggers(project, "judged", now=AFTER, report=None) == ["new_labels"]
+        assert retrain("judged", project=project, now=AFTER, key="k1").status == "promoted"
+        # the cycle trained on or judged every labelled row so far: nothing new for @2
+        later = AFTER + timedelta(days=1)
+        found = check_triggers(project, "judged", now=later, report=None)
+        assert [f.fired for f in found] == [False]
+        assert found[0].why.startswith("0 labelled rows @2 has not seen since"), found[0].why
+        serve_rows(project, stream(later, 7, 300, rule="x2", seed=9), prefix="n")
+        assert triggers(project, "judged", now=later + timedelta(days=15), report=None) == [
+            "new_labels"
+        ]
+    finally:
+        project.close()
+
+
+def test_the_default_policy_retrains_on_new_labels_from_everything_so_far() -> None:
+    from forgeml.config import PolicySpec
+
+    policy = PolicySpec()
+    assert "new_labels" in policy.retrain_on and policy.data.mode == "all"
+    assert policy.rollout.skip_when_informed is True
+
+
+def test_decay_within_the_noise_of_its_labels_does_not_fire(project: Project) -> None:
+    project = _spec(project, "monitor: {window: 30d", "monitor: {window: 1d, max_drop: 0.0")
+    project = _spec(project, "policy:\n", "policy:\n  retrain_on: [performance]\n")
+    try:
+        # the old rule again: @1 is as good as ever, but 100 labels measure it roughly
+        serve_rows(project, stream(AFTER, 5, 120, rule="x1", seed=21), prefix="o")
+        found = check_triggers(project, "judged", now=AFTER + timedelta(days=13), report=None)
+        assert [f.fired for f in found] == [False]
+        assert "roc_auc 0.9500 on the 100 newest labelled predictions" in found[0].why
+        assert "within noise of the baseline" in found[0].why, found[0].why
+    finally:
+        project.close()
+
+
+def test_a_challenger_promoted_at_once_is_refitted_on_the_held_out_rows_too(
+    project: Project,
+) -> None:
+    project = _spec(project, "refit: false", "refit: true")
+    try:
+        cycle = retrain("judged", project=project, now=AFTER, key="k1")
+        assert cycle.status == "promoted", cycle.reason
+        details = cycle.details
+        assert (details["challenger"], details["refit"]) == (2, 3)
+        assert "refitted on the" in cycle.reason and "as @3" in cycle.reason
+        assert model_version("judged@champion", project=project).version == 3
+        refit = model_version("judged@3", project=project)
+        learnt = dataset(str(refit.signature["dataset"]), project=project).to_arrow()
+        assert learnt.num_rows == details["train_rows"] + details["holdout_rows"]
+        # its decay baseline is the judged challenger's metric on rows it had not seen
+        report = monitor(
+            "judged",
+            project=project,
+            start=AFTER - timedelta(days=60),
+            end=AFTER,
+            window=timedelta(days=30),
+            metric="roc_auc",
+            alert=False,
+        )
+        assert report.baseline == pytest.approx(details["comparison"]["challenger"]["roc_auc"])
+        # it has seen every labelled row so far: the next cycle has nothing new to learn
+        again = retrain("judged", project=project, now=AFTER + timedelta(days=1), key="k2")
+        assert again.status == "kept" and "no new labelled rows" in again.reason, again.reason
+    finally:
+        project.close()
+
+
+@pytest.fixture(scope="module")
+def steady(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """No gate declared; the log holds a month more of the rule the champion learnt."""
+    root = tmp_path_factory.mktemp("steady") / "project"
+    root.mkdir(parents=True)
+    spec = SPEC.replace("gate:\n  versus_champion: {roc_auc: {min_delta: 0.0}}\n", "")
+    (root / "forgeml.yaml").write_text(spec)
+    project = Project.init(root)
+    past = stream(SWITCH - timedelta(days=180), 180, 6000, rule="x1", seed=1)
+    version = ingest(past, name="judged", project=project).version
+    assert train(dataset_ref=version.ref, project=project).model is not None
+    serve_rows(project, stream(SWITCH, 30, 600, rule="x1", seed=30), prefix="o")
+    project.close()
+    return root
+
+
+def test_noise_on_the_held_out_rows_does_not_block_a_challenger(steady: Path) -> None:
+    project = Project.load(steady)
+    try:
+        cycle = retrain("judged", project=project, now=SWITCH + timedelta(days=40), key="k1")
+        comparison = cycle.details["comparison"]
+        ours, theirs = comparison["challenger"]["roc_auc"], comparison["champion"]["roc_auc"]
+        low, high = comparison["difference"]
+        assert ours < theirs and low < 0 < high  # a hair worse, well within noise
+        assert cycle.status == "promoted", cycle.reason
+        [check] = comparison["gate"]["checks"]
+        assert check["name"] == "roc_auc vs champion" and check["passed"] is True
+        assert "95% paired interval of the gain" in check["detail"]
     finally:
         project.close()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -200,3 +203,52 @@ def test_an_artifact_that_is_not_a_manifest_is_refused(store: LocalArtifactStore
     )
     with pytest.raises(ArtifactError, match="unknown flavor 'onnx'; a part that is not"):
         load_bundle(odd, store)
+
+
+SCORE_ONLY = """
+import json, sys
+import numpy as np
+from forgeml.artifacts import LocalArtifactStore
+from forgeml.registry.libraries import score_only
+from forgeml.registry import load_bundle
+score_only()
+bundle = load_bundle(sys.argv[1], LocalArtifactStore(sys.argv[2]))
+rows = np.asarray(json.loads(sys.argv[3]))
+if sys.argv[4] == "xgboost":
+    import xgboost
+    rows = xgboost.DMatrix(rows)
+scores = bundle.estimator.predict(rows)
+print(json.dumps({"scores": np.asarray(scores).tolist(), "sklearn": "sklearn" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize("case", [_lightgbm, _xgboost])
+def test_a_scoring_only_process_loads_boosters_without_scikit_learn(
+    case: Case, xy: XY, store: LocalArtifactStore, tmp_path: Path
+) -> None:
+    bundle, _ = case(xy)
+    sha256 = save_bundle(bundle, store)
+    loaded = load_bundle(sha256, store)
+    x = xy[0][:5]
+    rows = xgboost.DMatrix(x) if bundle.flavor == "xgboost" else x
+    expected = np.asarray(loaded.estimator.predict(rows))
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SCORE_ONLY,
+            sha256,
+            str(tmp_path / "artifacts"),
+            json.dumps(x.tolist()),
+            bundle.flavor,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={**os.environ, "PYTHONPATH": src},
+    )
+    reply = json.loads(done.stdout.strip().splitlines()[-1])
+    assert reply["sklearn"] is False
+    np.testing.assert_allclose(reply["scores"], expected, rtol=0, atol=1e-12)

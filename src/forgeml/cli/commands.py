@@ -142,7 +142,31 @@ COMMANDS: dict[str, LazyCommand] = {
         "forgeml.cli.features:features_app",
         "Feature store: list definitions, build point-in-time training sets, materialize.",
     ),
+    "export": LazyCommand(
+        "forgeml.cli.deploy:export_command",
+        "Export a model version: a model directory, an MLflow model, or a cloud bundle.",
+    ),
+    "import": LazyCommand(
+        "forgeml.cli.deploy:import_app",
+        "Register a model saved by another tool: an MLflow model folder.",
+    ),
+    "build": LazyCommand(
+        "forgeml.cli.deploy:build_app",
+        "Build a deployable artifact: a Docker build context.",
+    ),
+    "k8s": LazyCommand(
+        "forgeml.cli.deploy:k8s_command",
+        "Write Kubernetes manifests (Deployment, Service, HPA, PDB) or a KServe service.",
+    ),
+    "ui": LazyCommand(
+        "forgeml.cli.ui:ui_command",
+        "Browse the project in a web browser: runs, models, datasets and monitoring.",
+    ),
     "db": LazyCommand("forgeml.cli.project:db_app", "Inspect and upgrade the metadata store."),
+    "pipeline": LazyCommand(
+        "forgeml.cli.pipeline:pipeline_app",
+        "Run pipelines with cached steps, list their runs, or compile them for an orchestrator.",
+    ),
     "rollout": LazyCommand(
         "forgeml.cli.serve:rollout_app",
         "Shadow or canary a challenger version beside the champion.",

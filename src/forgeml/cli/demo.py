@@ -85,3 +85,9 @@ def demo(
         f"left open. Inspect with: forgeml --project {result.project} models credit",
         soft_wrap=True,
     )
+    console.print(
+        f"Browse it in a web browser: forgeml --project {result.project} ui, "
+        "then open http://127.0.0.1:8080/",
+        soft_wrap=True,
+        markup=False,
+    )

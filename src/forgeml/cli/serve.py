@@ -21,17 +21,39 @@ rollout_app = make_typer(
 
 def serve_command(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="The model to serve."),
+    model: str | None = typer.Argument(None, help="The model to serve (or --model-dir)."),
+    command: list[str] | None = typer.Argument(
+        None, help="'serve', as platforms pass it to a container (accepted and ignored)."
+    ),
+    model_dir: str | None = typer.Option(
+        None, "--model-dir", help="Serve an exported model directory; no project needed."
+    ),
+    log_dir: str | None = typer.Option(
+        None, "--log-dir", help="With --model-dir: log predictions to this folder."
+    ),
     alias: str = typer.Option("champion", "--alias", "-a", help="Serve the version it names."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to bind."),
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        help="Speak a platform's contract: sagemaker, sagemaker-serverless, vertex or azureml "
+        "(port, routes, payload limit from the platform's environment).",
+    ),
+    host: str | None = typer.Option(
+        None, "--host", help="Interface to bind (default 127.0.0.1; 0.0.0.0 under a profile)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="Port to bind (default 8000, or the profile's)."
+    ),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Server processes."),
     out_of_range: str = typer.Option(
         "flag", "--out-of-range", help="flag (default) or refuse numbers far outside training."
     ),
     max_rows: int = typer.Option(10_000, "--max-rows", min=1, help="Rows per request, at most."),
-    max_body: int = typer.Option(
-        1 << 20, "--max-body-bytes", min=1, help="Request body size, at most."
+    max_body: int | None = typer.Option(
+        None,
+        "--max-body-bytes",
+        min=1,
+        help="Request body size, at most (default 1 MiB, or the platform's limit).",
     ),
     reload_interval: float = typer.Option(
         1.0, "--reload-interval", min=0.05, help="Seconds between checks for alias moves."
@@ -68,15 +90,61 @@ def serve_command(
     """Serve a model over HTTP: POST /predict, POST /feedback, GET /metrics, GET /docs.
 
     Requests are checked against the version's input signature, every prediction is
-    logged, and the server switches versions when the alias moves. Set FORGEML_API_KEY
-    to require a key on /predict and /feedback, and FORGEML_ADMIN_KEY to enable the
-    admin endpoints (reload, rollout).
+    logged, and the server switches versions when the alias moves. The same server also
+    speaks the Open Inference Protocol (/v2/...) and MLflow's scoring protocol
+    (/invocations); --profile adds a platform's routes. Set FORGEML_API_KEY to require a
+    key on the scoring routes and /feedback, and FORGEML_ADMIN_KEY to enable the admin
+    endpoints (reload, rollout).
     """
+    from forgeml.errors import ConfigError
+    from forgeml.serve.protocols.profiles import container_arguments, resolve_profile
+
+    rest = list(command or [])
+    if model == "serve":  # `docker run IMAGE serve [MODEL]`
+        model, rest = (rest[0], rest[1:]) if rest else (None, rest)
+    try:
+        container_arguments(rest)
+        platform = resolve_profile(profile) if profile else None
+    except ConfigError as error:
+        raise typer.BadParameter(f"{error.message}; {error.fix}") from None
+    if platform is not None:
+        host = host or platform.host
+        port = port or platform.port
+        max_body = max_body or platform.max_body_bytes
+        if model is None and model_dir is None:
+            model_dir = platform.model_dir  # where the platform puts the model
+    if out_of_range not in ("flag", "refuse"):
+        raise typer.BadParameter("use 'flag' or 'refuse'", param_hint="--out-of-range")
+    if model_dir is not None:
+        if model is not None:
+            raise typer.BadParameter("pass a model or --model-dir, not both", param_hint="MODEL")
+        _serve_model_dir(
+            model_dir,
+            None if no_log else log_dir,
+            host=host or "127.0.0.1",
+            port=port or 8000,
+            workers=workers,
+            out_of_range=out_of_range,
+            max_rows=max_rows,
+            max_body=max_body or 1 << 20,
+            flush_interval=flush_interval,
+            rate=(rate_limit, rate_burst),
+            profile=profile,
+            limits={
+                "header_timeout": header_timeout,
+                "body_timeout": body_timeout,
+                "keepalive_timeout": keepalive_timeout,
+                "max_connections": max_connections,
+            },
+        )
+        return
+    if model is None:
+        raise typer.BadParameter("name the model to serve, or pass --model-dir DIR")
+    if log_dir is not None:
+        raise typer.BadParameter("only with --model-dir", param_hint="--log-dir")
     from forgeml.registry import model_version
     from forgeml.serve.server import ServeSettings, run_server
 
-    if out_of_range not in ("flag", "refuse"):
-        raise typer.BadParameter("use 'flag' or 'refuse'", param_hint="--out-of-range")
     project = state(ctx).project()
     version = model_version(f"{model}@{alias}", project=project)  # fails fast and clearly
     settings = ServeSettings(
@@ -85,7 +153,7 @@ def serve_command(
         alias=alias,
         out_of_range="refuse" if out_of_range == "refuse" else "flag",
         max_rows=max_rows,
-        max_body_bytes=max_body,
+        max_body_bytes=max_body or 1 << 20,
         reload_interval=reload_interval,
         log_predictions=not no_log,
         flush_interval=flush_interval,
@@ -95,12 +163,58 @@ def serve_command(
         max_connections=max_connections,
         rate_limit=rate_limit,
         rate_burst=rate_burst,
+        profile=profile,
     )
+    host, port = host or "127.0.0.1", port or 8000
     console.print(
         f"serving {version.ref} ({alias}) on http://{host}:{port} with {workers} "
         f"worker{'s' if workers > 1 else ''}; API docs at /docs"
     )
+    if platform is not None:
+        console.print(
+            f"{platform.platform} profile: GET {platform.health_route}, "
+            f"POST {platform.predict_route}; model location {platform.model_dir or '(unset)'}"
+        )
     run_server(settings, host=host, port=port, workers=workers)
+
+
+def _serve_model_dir(
+    model_dir: str,
+    log_dir: str | None,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    out_of_range: str,
+    max_rows: int,
+    max_body: int,
+    flush_interval: float,
+    rate: tuple[float | None, int | None],
+    profile: str | None,
+    limits: dict[str, float],
+) -> None:
+    from forgeml.deploy.modeldir import read_model_dir
+    from forgeml.deploy.served import DirServeSettings, describe_logging, run_dir_server
+
+    found = read_model_dir(model_dir)  # fails fast and clearly
+    settings = DirServeSettings(
+        model_dir=str(found.path.resolve()),
+        log_dir=log_dir,
+        out_of_range="refuse" if out_of_range == "refuse" else "flag",
+        max_rows=max_rows,
+        max_body_bytes=max_body,
+        flush_interval=flush_interval,
+        rate_limit=rate[0],
+        rate_burst=rate[1],
+        profile=profile,
+        limits=limits,
+    )
+    console.print(
+        f"serving {found.ref} from {found.path} on http://{host}:{port} with {workers} "
+        f"worker{'s' if workers > 1 else ''}; API docs at /docs"
+    )
+    console.print(describe_logging(log_dir))
+    run_dir_server(settings, host=host, port=port, workers=workers)
 
 
 @rollout_app.command("start")

@@ -11,12 +11,24 @@ import pyarrow.parquet as pq
 
 from forgeml.errors import ArtifactError
 
-__all__ = ["ROW_GROUP_ROWS", "BackgroundWrite"]
+__all__ = ["ROW_GROUP_ROWS", "BackgroundWrite", "dictionary_columns"]
 
 # Arrow's default row-group size: smaller groups cost a third more write time, while
 # readers can still stream record batches from inside a group.
 ROW_GROUP_ROWS = 1024 * 1024
 COMPRESSION = "zstd"
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth dictionary-encoding: all but floating point ones.
+
+    Measured values are nearly all distinct, so a float column's dictionary grows until the
+    writer gives up on it, and that attempt costs about a fifth of the write time.
+
+    >>> dictionary_columns(pa.schema({"x": pa.float64(), "city": pa.string(), "n": pa.int64()}))
+    ['city', 'n']
+    """
+    return [field.name for field in schema if not pa.types.is_floating(field.type)]
 
 
 class BackgroundWrite:
@@ -42,7 +54,12 @@ class BackgroundWrite:
         self._kept = False
 
     def _write(self, table: pa.Table) -> bool:
-        with pq.ParquetWriter(self.path, table.schema, compression=COMPRESSION) as writer:
+        with pq.ParquetWriter(
+            self.path,
+            table.schema,
+            compression=COMPRESSION,
+            use_dictionary=dictionary_columns(table.schema),
+        ) as writer:
             for start in range(0, max(table.num_rows, 1), ROW_GROUP_ROWS):
                 if self._cancelled.is_set():
                     return False

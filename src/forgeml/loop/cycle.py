@@ -31,13 +31,15 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forgeml.config import parse_duration
 from forgeml.data.ingest import ingest
+from forgeml.data.versions import dataset
 from forgeml.loop.data import cycle_data
 from forgeml.loop.evaluate import compare_versions
 from forgeml.monitor.alerts import raise_alert
@@ -50,7 +52,7 @@ from forgeml.store import cycles as rows
 from forgeml.training import metrics as m
 from forgeml.training.trainer import train
 
-__all__ = ["Cycle", "retrain", "seen_before"]
+__all__ = ["Cycle", "judged_through", "retrain", "seen_before"]
 
 Say = Callable[[str], None]
 
@@ -158,6 +160,7 @@ def retrain(
                 "target": data.target,
                 "champion": champion.version,
                 "split_at": data.split_at.isoformat(),
+                "newest": data.newest.isoformat() if data.newest else None,
             },
         )
     if "challenger" not in details:
@@ -196,15 +199,16 @@ def retrain(
             gate=found.spec.gate,
         )
         details = _step(found, cycle, "evaluate", {"comparison": comparison.to_dict()})
-        if not (comparison.gate.passed and comparison.better):
-            why = "its gate failed" if not comparison.gate.passed else "it is not better"
+        if not comparison.gate.passed or comparison.worse:
+            why = "its gate failed" if not comparison.gate.passed else "it is worse beyond doubt"
             return _finish(
                 found,
                 cycle,
                 "kept",
                 f"@{challenger.version} was not promoted: {why} on the {comparison.rows} most "
                 f"recent labelled rows ({metric} {_num(comparison.challenger.get(metric))} vs "
-                f"champion {_num(comparison.champion.get(metric))})",
+                f"champion {_num(comparison.champion.get(metric))}"
+                f"{_difference(comparison.difference)})",
             )
     challenger_ref = f"{model}@{details['challenger']}"
     comparison = details["comparison"]
@@ -216,14 +220,37 @@ def retrain(
     mode = policy.rollout.mode
     if mode != "direct" and policy.rollout.skip_when_conclusive and comparison.get("conclusive"):
         mode = "direct"
-        reason += ", better row by row beyond doubt: promoted without a " + policy.rollout.mode
-    elif mode != "direct" and policy.rollout.skip_when_decayed and cycle.trigger == "performance":
+        reason += (
+            f", better beyond doubt{_difference(comparison.get('difference') or (None, None))}: "
+            "promoted without a " + policy.rollout.mode
+        )
+    elif (
+        mode != "direct"
+        and policy.rollout.skip_when_decayed
+        and cycle.trigger == "performance"
+        and comparison.get("better")
+    ):
         mode = "direct"
         reason += (
             ", the champion had fallen more than monitor.max_drop below its baseline: "
             "promoted without a " + policy.rollout.mode
         )
+    elif mode != "direct" and policy.rollout.skip_when_informed and policy.data.mode == "all":
+        mode = "direct"
+        reason += (
+            ", learnt from every row the champion did and newer ones, and is not worse "
+            "beyond doubt on the held-out rows: promoted without a " + policy.rollout.mode
+        )
     if mode == "direct":
+        if policy.refit and "refit" not in details:
+            refit = _refit(found, model, details, say=lambda text: say(f"cycle {key}: {text}"))
+            details = _step(found, cycle, "refit", {"refit": refit})
+        if details.get("refit"):
+            challenger_ref = f"{model}@{details['refit']}"
+            reason += (
+                f"; refitted on the {details['holdout_rows']} held-out rows too, as "
+                f"@{details['refit']}"
+            )
         promote(challenger_ref, reason=reason, gate=comparison["gate"], project=found)
         return _finish(found, cycle, "promoted", reason)
     start_rollout(
@@ -243,15 +270,69 @@ def retrain(
 def seen_before(project: Project, model: str, version: int) -> datetime | None:
     """Labelled predictions before this time may be in ``version``'s training rows.
 
-    Known for a version a retraining cycle trained (where its held-out rows began); None
-    for one trained on a dataset outside the loop.
+    Known for a version a retraining cycle trained (where its held-out rows began, or,
+    for the refit on them too, just after the newest of them); None for one trained on a
+    dataset outside the loop.
     """
     with project.store.read() as session:
         for record in rows.latest(session, model, limit=1000):
             details = record.details or {}
+            if details.get("refit") == version and details.get("newest"):
+                return datetime.fromisoformat(str(details["newest"])) + timedelta(microseconds=1)
             if details.get("challenger") == version and details.get("split_at"):
                 return datetime.fromisoformat(str(details["split_at"]))
     return None
+
+
+def _refit(project: Project, model: str, details: dict[str, Any], say: Say) -> int | None:
+    """The judged challenger's training, again on its training rows plus the held-out ones.
+
+    A challenger is judged on the newest rows it did not learn from; once it has passed,
+    the model shipped learns from them too, so it is as recent as the data allows (a
+    scheduled retrain on everything labelled would be). None when that training fails
+    its gate (the judged challenger is promoted instead).
+    """
+    rows_then = dataset(details["dataset"], project=project).to_arrow()
+    holdout = pq.read_table(io.BytesIO(project.artifacts.get_bytes(details["holdout"])))
+    names = [n for n in rows_then.column_names if n in holdout.column_names]
+    both = pa.concat_tables(
+        [rows_then.select(names), holdout.select(names)], promote_options="permissive"
+    )
+    version = ingest(both, name=f"{model}-retrain", project=project).version
+    found = _trained_on(project, model, version.ref)
+    if found is None:
+        say(f"refitting on {version.ref}: the training rows and the held-out ones")
+        result = train(
+            dataset_ref=version.ref,
+            project=project,
+            promote=False,
+            model=model,
+            versus_champion=False,  # the judged challenger passed; this only adds rows
+            progress=say,
+        )
+        found = result.model
+    return None if found is None else found.version
+
+
+def judged_through(project: Project, model: str, version: int) -> datetime | None:
+    """The newest labelled prediction a cycle already used with ``version`` as the result.
+
+    That is, the newest row of the cycle that trained ``version`` (it judged it on the rows
+    up to there), or of a later cycle that kept it as the champion; None when no cycle did.
+    Rows after it are evidence no cycle has used yet.
+    """
+    newest: datetime | None = None
+    with project.store.read() as session:
+        for record in rows.latest(session, model, limit=1000):
+            details = record.details or {}
+            trained = version in (details.get("challenger"), details.get("refit"))
+            kept = record.status == "kept" and details.get("champion") == version
+            at = details.get("newest") or (details.get("split_at") if trained else None)
+            if (trained or kept) and at:
+                found = to_utc(datetime.fromisoformat(str(at)))
+                if found is not None and (newest is None or found > newest):
+                    newest = found
+    return newest
 
 
 def _trained_on(project: Project, model: str, dataset_ref: str) -> ModelVersion | None:
@@ -309,6 +390,13 @@ def _cycle(record: Any) -> Cycle:
 
 def _metric(version: ModelVersion) -> str:
     return m.DEFAULT_METRIC[str(version.signature.get("task") or "binary")]
+
+
+def _difference(bounds: tuple[float | None, float | None] | list[Any]) -> str:
+    low, high = bounds
+    if low is None or high is None:
+        return ""
+    return f"; 95% interval of its gain {low:+.4f} to {high:+.4f}"
 
 
 def _num(value: Any) -> str:

@@ -36,7 +36,7 @@ from forgeml.project import Project
 from forgeml.registry.versions import ModelVersion
 from forgeml.serve.predlog import labelled_predictions
 
-__all__ = ["CycleData", "cycle_data", "labelled_table"]
+__all__ = ["CycleData", "cycle_data", "labelled_table", "unseen_rows"]
 
 
 @dataclass(frozen=True)
@@ -115,16 +115,9 @@ def cycle_data(
     not from ``now``. ``seen_before``: labelled predictions before this time may be in the
     champion's training rows (None: it learnt from a dataset, not from the log).
     """
-    labelled = labelled_table(project, champion, start=None, end=now)
+    labelled, original, fresh = _unseen(project, champion, now=now, seen_before=seen_before)
     target = str(champion.signature.get("target") or "target")
     names = [n for n in labelled.column_names if n != "predicted_at"]
-    original = _champion_rows(project, champion, names)
-    fresh = labelled
-    if fresh.num_rows and seen_before is not None:
-        at = fresh.column("predicted_at")
-        fresh = fresh.filter(pc.greater_equal(at, pa.scalar(seen_before, at.type)))
-    if fresh.num_rows and original is not None:
-        fresh = fresh.filter(pa.array(new_rows(fresh, seen=original, columns=names)))
     if fresh.num_rows == 0:
         empty = labelled.slice(0, 0)
         return CycleData(empty.drop_columns(["predicted_at"]), empty, target, now)
@@ -155,6 +148,42 @@ def cycle_data(
         row_keys(everything, names).tolist()
     )
     return CycleData(train, holdout, target, split_at, learn.num_rows, newest, same)
+
+
+def unseen_rows(
+    project: Project,
+    champion: ModelVersion,
+    *,
+    now: datetime,
+    seen_before: datetime | None,
+    after: datetime | None = None,
+) -> tuple[int, int | None]:
+    """How many labelled rows the champion has not seen at ``now``, and how many it learnt from.
+
+    ``after``: count only rows predicted after this time (those before were used already,
+    to judge it). The second number is None when the champion's training dataset is unknown.
+    """
+    _, original, fresh = _unseen(project, champion, now=now, seen_before=seen_before)
+    if fresh.num_rows and after is not None:
+        at = fresh.column("predicted_at")
+        fresh = fresh.filter(pc.greater(at, pa.scalar(after, at.type)))
+    return fresh.num_rows, None if original is None else original.num_rows
+
+
+def _unseen(
+    project: Project, champion: ModelVersion, *, now: datetime, seen_before: datetime | None
+) -> tuple[pa.Table, pa.Table | None, pa.Table]:
+    """Every labelled prediction by ``now``, the champion's training rows, and the new rows."""
+    labelled = labelled_table(project, champion, start=None, end=now)
+    names = [n for n in labelled.column_names if n != "predicted_at"]
+    original = _champion_rows(project, champion, names)
+    fresh = labelled
+    if fresh.num_rows and seen_before is not None:
+        at = fresh.column("predicted_at")
+        fresh = fresh.filter(pc.greater_equal(at, pa.scalar(seen_before, at.type)))
+    if fresh.num_rows and original is not None:
+        fresh = fresh.filter(pa.array(new_rows(fresh, seen=original, columns=names)))
+    return labelled, original, fresh
 
 
 def _champion_rows(project: Project, champion: ModelVersion, names: list[str]) -> pa.Table | None:

@@ -2,15 +2,16 @@
 
 Both versions score the held-out rows through their stored bundles; the metrics are the
 training metrics; the project's gate then judges the challenger, with the champion's
-metrics on the same rows as the ``versus_champion`` reference. The comparison is also
-tested row by row: the challenger is *conclusively* better when its per-row loss (log
-loss, 0/1 error or squared error) is lower than the champion's on the same rows beyond a
-99% confidence bound (a paired z-test).
+metrics on the same rows as the ``versus_champion`` reference. The difference on the
+policy's metric is then bootstrapped *paired*: each resample draws the same rows for both
+models, so the rows' own difficulty cancels and only the models' difference varies. Its
+95% interval says whether the challenger is better beyond doubt (``conclusive``: the whole
+interval above zero), worse beyond doubt (``worse``: the whole interval below zero), or
+within noise of the champion.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,15 +19,14 @@ import numpy as np
 import pyarrow as pa
 
 from forgeml.config import GateSpec
+from forgeml.monitor.bootstrap import paired_difference
 from forgeml.project import Project
 from forgeml.registry.versions import ModelVersion, load_model
 from forgeml.training import metrics as m
-from forgeml.training.gates import GateResult, evaluate_gate
+from forgeml.training.gates import Check, GateResult, evaluate_gate, is_declared
 from forgeml.training.predict import Predictor
 
 __all__ = ["Comparison", "compare_versions", "version_metrics"]
-
-_CONCLUSIVE = 2.576  # two-sided 99%
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,18 @@ class Comparison:
     champion: dict[str, Any]
     challenger: dict[str, Any]
     gate: GateResult
-    conclusive: bool = False  # better row by row beyond a 99% bound
+    # the 95% paired bootstrap interval of how much better the challenger is (> 0: better)
+    difference: tuple[float | None, float | None] = (None, None)
+
+    @property
+    def conclusive(self) -> bool:
+        """Better beyond doubt: the whole interval of the difference is above zero."""
+        return self.difference[0] is not None and self.difference[0] > 0
+
+    @property
+    def worse(self) -> bool:
+        """Worse beyond doubt: the whole interval of the difference is below zero."""
+        return self.difference[1] is not None and self.difference[1] < 0
 
     @property
     def better(self) -> bool:
@@ -52,7 +63,10 @@ class Comparison:
             "champion": _plain(self.champion),
             "challenger": _plain(self.challenger),
             "gate": self.gate.to_dict(),
+            "difference": list(self.difference),
+            "better": self.better,
             "conclusive": self.conclusive,
+            "worse": self.worse,
         }
 
 
@@ -60,13 +74,20 @@ def version_metrics(
     project: Project, version: ModelVersion, rows: pa.Table, target: str
 ) -> dict[str, Any]:
     """The training metrics of ``version`` on ``rows`` (inputs and the target column)."""
-    return _scored(project, version, rows, target)[0]
+    return _scored(project, version, rows, target).metrics
 
 
-def _scored(
-    project: Project, version: ModelVersion, rows: pa.Table, target: str
-) -> tuple[dict[str, Any], np.ndarray]:
-    """The metrics of ``version`` on ``rows``, and its loss on each row."""
+@dataclass(frozen=True)
+class _Scored:
+    metrics: dict[str, Any]
+    task: str
+    y: np.ndarray  # 0/1, class index or value
+    scores: np.ndarray
+    threshold: float
+
+
+def _scored(project: Project, version: ModelVersion, rows: pa.Table, target: str) -> _Scored:
+    """The metrics of ``version`` on ``rows``, with its scores."""
     _, bundle = load_model(version.ref, project=project)
     predictor = Predictor(bundle)
     scores = predictor.scores(rows)
@@ -74,16 +95,14 @@ def _scored(
     task = predictor.task
     if task == "regression":
         y_true = np.asarray(truth, dtype=np.float64)
-        return m.regression_metrics(y_true, scores), (scores - y_true) ** 2
+        return _Scored(m.regression_metrics(y_true, scores), task, y_true, scores, 0.5)
     classes = list(predictor.classes or [])
     y = np.array([classes.index(v) for v in truth], dtype=np.int64)
     if task == "binary":
         threshold = predictor.threshold if predictor.threshold is not None else 0.5
-        p = np.clip(scores, 1e-15, 1 - 1e-15)
-        loss = -(y * np.log(p) + (1 - y) * np.log(1 - p))
-        return m.classification_metrics(y, scores, threshold=threshold), loss
-    loss = np.asarray(scores.argmax(axis=1) != y, dtype=np.float64)
-    return m.multiclass_metrics(y, scores, len(classes)), loss
+        found = m.classification_metrics(y, scores, threshold=threshold)
+        return _Scored(found, task, y, scores, float(threshold))
+    return _Scored(m.multiclass_metrics(y, scores, len(classes)), task, y, scores, 0.5)
 
 
 def compare_versions(
@@ -96,21 +115,56 @@ def compare_versions(
     metric: str,
     gate: GateSpec,
 ) -> Comparison:
-    """Score both on ``rows`` and gate the challenger against the champion."""
-    theirs, their_loss = _scored(project, champion, rows, target)
-    ours, our_loss = _scored(project, challenger, rows, target)
-    verdict = evaluate_gate(gate, ours, champion=theirs)
-    return Comparison(
-        rows.num_rows, metric, theirs, ours, verdict, _conclusive(their_loss - our_loss)
+    """Score both on ``rows``, bootstrap their paired difference, gate the challenger."""
+    theirs = _scored(project, champion, rows, target)
+    ours = _scored(project, challenger, rows, target)
+    difference = paired_difference(
+        metric,
+        ours.task,
+        ours.y,
+        theirs.scores,
+        ours.scores,
+        thresholds=(theirs.threshold, ours.threshold),
     )
+    if is_declared(gate):
+        verdict = evaluate_gate(gate, ours.metrics, champion=theirs.metrics)
+    else:
+        verdict = _default_gate(metric, ours.metrics, theirs.metrics, difference, rows.num_rows)
+    return Comparison(rows.num_rows, metric, theirs.metrics, ours.metrics, verdict, difference)
 
 
-def _conclusive(gain: np.ndarray) -> bool:
-    """Whether a per-row loss reduction is positive beyond a 99% bound (paired z-test)."""
-    if len(gain) < 30:
-        return False
-    spread = float(gain.std(ddof=1)) / math.sqrt(len(gain))
-    return spread > 0 and float(gain.mean()) / spread > _CONCLUSIVE
+def _default_gate(
+    metric: str,
+    ours: dict[str, Any],
+    theirs: dict[str, Any],
+    difference: tuple[float | None, float | None],
+    rows: int,
+) -> GateResult:
+    """With no gate declared: the challenger must not be worse beyond doubt (paired)."""
+    low, high = difference
+    mine, their = ours.get(metric), theirs.get(metric)
+    detail = f"candidate {_text(mine)}, champion {_text(their)} on the same {rows} rows"
+    if low is not None and high is not None:
+        detail += f"; 95% paired interval of the gain {low:+.4f} to {high:+.4f}"
+    check = Check(
+        f"{metric} vs champion",
+        mine if isinstance(mine, int | float) else None,
+        "not worse beyond doubt",
+        mine is not None and their is not None and not (high is not None and high < 0),
+        detail,
+    )
+    return GateResult([check], default=True, note=LOOP_DEFAULT_GATE.format(metric=metric))
+
+
+LOOP_DEFAULT_GATE = (
+    "no 'gate:' section in forgeml.yaml, so the loop's default gate applies: {metric} must "
+    "not be worse than the champion's beyond doubt on the same held-out rows (the 95% "
+    "interval of the paired difference is not wholly below zero)"
+)
+
+
+def _text(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else "n/a"
 
 
 def _plain(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,8 @@ import pyarrow.compute as pc
 
 from forgeml.config import parse_duration
 from forgeml.monitor.alerts import raise_alert
-from forgeml.monitor.performance import LabelledRows, labelled_rows, window_metrics
+from forgeml.monitor.bootstrap import metric_interval, rows_metric
+from forgeml.monitor.performance import labelled_rows
 from forgeml.project import Project
 from forgeml.registry import promote
 from forgeml.registry.versions import model_version
@@ -37,7 +37,6 @@ from forgeml.training import metrics as m
 
 __all__ = ["ArmProgress", "Verdict", "rollout_progress", "settle"]
 
-_TICK = timedelta(microseconds=1)  # window ends are exclusive
 _CONCLUSIVE = 2.576  # two-sided 99%: a canary is looked at on every tick
 
 
@@ -82,7 +81,6 @@ class ArmProgress:
 
 
 MIN_INTERVAL_LABELS = 20
-_RESAMPLES = 200
 
 
 def rollout_progress(
@@ -192,9 +190,9 @@ def _measure(
     for table in (theirs, ours):
         labelled = labelled_rows(table, task=task, classes=classes)
         losses.append(labelled.errors())
-        values.append(_metric(labelled, metric, threshold))
+        values.append(rows_metric(labelled, metric, threshold))
         wanted = intervals and len(labelled) >= MIN_INTERVAL_LABELS
-        bounds.append(_interval(labelled, metric, threshold) if wanted else (None, None))
+        bounds.append(metric_interval(labelled, metric, threshold) if wanted else (None, None))
     return _Measured(
         metric,
         champion.version,
@@ -206,39 +204,6 @@ def _measure(
         losses,
         pc.max(ours.column("time")).as_py() if ours.num_rows else None,
     )
-
-
-def _metric(rows: LabelledRows, metric: str, threshold: float) -> float | None:
-    if len(rows) == 0:
-        return None
-    span = [(rows.times.min().item(), rows.times.max().item() + _TICK)]
-    value = window_metrics(rows, span, threshold=threshold)[0].metrics.get(metric)
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
-def _interval(
-    rows: LabelledRows, metric: str, threshold: float
-) -> tuple[float | None, float | None]:
-    """The metric's 95% percentile bootstrap interval over the labelled rows."""
-    rng = np.random.default_rng(0)
-    found = []
-    for _ in range(_RESAMPLES):
-        pick = rng.integers(0, len(rows), len(rows))
-        sample = LabelledRows(
-            rows.times[pick],
-            rows.y[pick],
-            rows.scores[pick],
-            rows.predicted[pick],
-            rows.versions[pick],
-            rows.task,
-        )
-        value = _metric(sample, metric, threshold)
-        if value is not None:
-            found.append(value)
-    if len(found) < _RESAMPLES // 2:
-        return None, None
-    low, high = np.percentile(found, [2.5, 97.5])
-    return float(low), float(high)
 
 
 def _apply(project: Project, model: str, verdict: Verdict) -> None:

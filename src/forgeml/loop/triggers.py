@@ -1,14 +1,20 @@
 """The policy's retraining triggers at a given time, and why each did or did not fire.
 
 - ``drift``: the latest monitoring window's inputs drifted;
-- ``performance``: the champion's newest labelled predictions fell more than
-  ``monitor.max_drop`` below its baseline (:mod:`forgeml.monitor.baseline`). Labels
+- ``performance``: the champion's newest labelled predictions fell below its baseline
+  (:mod:`forgeml.monitor.baseline`) beyond doubt: the baseline lies outside the 95%
+  bootstrap interval of the metric on those predictions, so a few noisy labels do not
+  fire it and a small but certain decay on many labels does. Labels
   arrive late, so "newest" counts back from the newest label that has arrived: the
   ``monitor.window`` before it, widened to the newest ``monitor.min_labels`` predictions
   when the window holds fewer; only the champion's own predictions count, and, after a
   cycle that kept the champion, only labels that arrived since: that cycle judged the
   champion on the ones before, on more rows than the trigger sees, so they are no new
   evidence of decay;
+- ``new_labels``: the labelled rows the champion has not seen
+  (:func:`forgeml.loop.data.unseen_rows`) reached ``policy.new_labels`` of the rows it
+  learnt from, and at least twice ``monitor.min_labels``: enough to train on half and
+  judge on the other half; fewer could hardly change the model, more leave it behind;
 - ``schedule``: ``policy.schedule`` has passed since the last retraining cycle, by the
   loop's own clock (the ``now`` each cycle ran at), or, before any cycle, since the newest
   time in the champion's training data: a replay or backfill with a simulated clock fires
@@ -18,6 +24,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,8 +35,11 @@ import pyarrow.compute as pc
 from forgeml.config import parse_duration
 from forgeml.data.versions import dataset
 from forgeml.errors import ForgemlError
+from forgeml.loop.cycle import judged_through, seen_before
+from forgeml.loop.data import unseen_rows
 from forgeml.loop.rows import data_time
 from forgeml.monitor.baseline import decay_baseline
+from forgeml.monitor.bootstrap import metric_interval
 from forgeml.monitor.performance import LabelledRows, labelled_rows, window_metrics
 from forgeml.monitor.run import MonitorReport
 from forgeml.project import Project
@@ -71,6 +81,8 @@ def check_triggers(
             fired = now >= due
             when = f"{due:%Y-%m-%d %H:%M}"
             found.append(Finding(name, fired, f"schedule {'was ' if fired else ''}due at {when}"))
+        elif name == "new_labels":
+            found.append(_new_labels(project, champion, now=now))
         elif name == "new_data":
             found.append(_new_data(project, champion))
     return found
@@ -164,18 +176,30 @@ def _performance(
     lo: datetime = rows.times[first].astype("datetime64[us]").item().replace(tzinfo=UTC)
     hi: datetime = newest.astype("datetime64[us]").item().replace(tzinfo=UTC)
     span = [(lo, hi + timedelta(microseconds=1))]
-    threshold = champion.metrics.get("test", {}).get("threshold") or 0.5
-    value = window_metrics(rows, span, threshold=float(threshold))[0].metrics.get(metric)
+    threshold = float(champion.metrics.get("test", {}).get("threshold") or 0.5)
+    value = window_metrics(rows, span, threshold=threshold)[0].metrics.get(metric)
     if not isinstance(value, int | float):
         return Finding("performance", False, f"{metric} could not be measured")
-    worse = baseline - value if m.HIGHER_IS_BETTER.get(metric, True) else value - baseline
+    newest_rows = LabelledRows(
+        rows.times[first:],
+        rows.y[first:],
+        rows.scores[first:],
+        rows.predicted[first:],
+        rows.versions[first:],
+        rows.task,
+    )
+    low, high = metric_interval(newest_rows, metric, threshold)
+    higher = m.HIGHER_IS_BETTER.get(metric, True)
     what = (
         f"{metric} {value:.4f} on the {len(rows) - first} newest labelled predictions "
         f"vs baseline {baseline:.4f}"
     )
-    if worse > spec.max_drop:
-        return Finding("performance", True, f"{what}: more than {spec.max_drop:g} worse")
-    return Finding("performance", False, f"{what}: within the allowed drop")
+    if low is None or high is None:
+        return Finding("performance", False, f"{what}: no interval could be computed")
+    what += f" (95% interval {low:.4f} to {high:.4f})"
+    if (baseline > high) if higher else (baseline < low):
+        return Finding("performance", True, f"{what}: worse beyond doubt")
+    return Finding("performance", False, f"{what}: within noise of the baseline")
 
 
 def _last_kept(project: Project, champion: ModelVersion, *, now: datetime) -> datetime | None:
@@ -218,6 +242,26 @@ def _champion_labels(
         joined = joined.filter(keep)
     task = str(champion.signature.get("task") or "binary")
     return labelled_rows(joined, task=task, classes=champion.signature.get("classes"))
+
+
+def _new_labels(project: Project, champion: ModelVersion, *, now: datetime) -> Finding:
+    policy, spec = project.spec.policy, project.spec.monitor
+    used = judged_through(project, champion.name, champion.version)
+    unseen, learnt = unseen_rows(
+        project,
+        champion,
+        now=now,
+        seen_before=seen_before(project, champion.name, champion.version),
+        after=used,
+    )
+    needed = max(2 * spec.min_labels, math.ceil(policy.new_labels * (learnt or 0)))
+    since = f" since {used:%Y-%m-%d %H:%M}" if used else ""
+    what = (
+        f"{unseen} labelled rows @{champion.version} has not seen{since}"
+        + (f" ({unseen / learnt:.0%} of the {learnt} it learnt from)" if learnt else "")
+        + f"; it needs {needed}"
+    )
+    return Finding("new_labels", unseen >= needed, what)
 
 
 def _new_data(project: Project, champion: ModelVersion) -> Finding:

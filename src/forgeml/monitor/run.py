@@ -38,6 +38,7 @@ from forgeml.monitor.performance import (
 from forgeml.monitor.profile import WindowProfile, merge_profiles, profile_window
 from forgeml.monitor.quality import QualityReport, data_quality
 from forgeml.monitor.references import reference_for
+from forgeml.monitor.windows import record_windows
 from forgeml.project import ProjectLike, resolve_project
 from forgeml.registry.versions import ModelVersion, model_version
 from forgeml.serve.feedback import label_conflicts
@@ -139,8 +140,13 @@ def monitor(
     max_drop: float = 0.05,
     min_labels: int = 100,
     alert: bool = True,
+    record: bool = True,
 ) -> MonitorReport:
-    """Monitor ``model`` over ``[start, end)`` (default: the last ``window``) in windows."""
+    """Monitor ``model`` over ``[start, end)`` (default: the last ``window``) in windows.
+
+    With ``record`` each window's findings are kept in the store (the web UI's monitoring
+    page draws them over time).
+    """
     found = resolve_project(project)
     version = model_version(f"{model}@{alias}", project=found)
     end = to_utc(end) or datetime.now(UTC)
@@ -203,6 +209,8 @@ def monitor(
     )
     if alert:
         report.alerts.extend(_alerts(found, report, max_drop))
+    if record:
+        record_windows(found, report)
     return report
 
 

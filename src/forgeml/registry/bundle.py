@@ -37,6 +37,7 @@ from typing import Any, Literal, get_args
 from forgeml.artifacts import ArtifactStore
 from forgeml.errors import ArtifactError, ConfigError
 from forgeml.registry.documents import canonical_bytes, json_document
+from forgeml.registry.libraries import import_booster_library
 from forgeml.registry.trust import load_checked, refused_types
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Flavor",
     "ModelBundle",
     "load_bundle",
+    "load_model_part",
     "read_manifest",
     "save_bundle",
 ]
@@ -114,7 +116,7 @@ def load_bundle(manifest_sha256: str, artifacts: ArtifactStore) -> ModelBundle:
     manifest = read_manifest(manifest_sha256, artifacts)
     flavor = manifest["flavor"]
     parts = manifest["parts"]
-    estimator = _load_model(flavor, artifacts.get_bytes(parts["model"]), parts["model"])
+    estimator = load_model_part(flavor, artifacts.get_bytes(parts["model"]), parts["model"])
     calibrator = None
     if "calibrator" in parts:
         sha = parts["calibrator"]
@@ -201,9 +203,9 @@ def _wrong_estimator(flavor: str, estimator: Any, expected: str) -> ConfigError:
 
 
 def _skops_bytes(obj: Any, what: str) -> bytes:
-    import skops.io
+    from forgeml.registry.skops_module import skops_io
 
-    data: bytes = skops.io.dumps(obj)
+    data: bytes = skops_io().dumps(obj)
     refused = refused_types(data, what)
     if refused:
         raise ConfigError(
@@ -214,18 +216,16 @@ def _skops_bytes(obj: Any, what: str) -> bytes:
     return data
 
 
-def _load_model(flavor: str, data: bytes, sha256: str) -> Any:
+def load_model_part(flavor: str, data: bytes, sha256: str) -> Any:
+    """A model part's estimator from its verified bytes: LightGBM text, XGBoost JSON or UBJ,
+    or a skops file whose every type is on the allow-list (never a pickle)."""
     what = f"{flavor} model part {sha256}"
     if flavor == "sklearn":
         return load_checked(data, what)
     try:
         if flavor == "lightgbm":
-            import lightgbm
-
-            return lightgbm.Booster(model_str=data.decode())
-        import xgboost
-
-        booster = xgboost.Booster()
+            return import_booster_library("lightgbm").Booster(model_str=data.decode())
+        booster = import_booster_library("xgboost").Booster()
         booster.load_model(bytearray(data))
         return booster
     except Exception as e:  # the library's own parse error

@@ -129,13 +129,14 @@ def refused_types(data: bytes, what: str = "model part") -> list[str]:
 
 def load_checked(data: bytes, what: str) -> Any:
     """The object in a skops file, created only after every node passed the allow-list."""
-    import skops.io
+    from forgeml.registry.skops_module import skops_io
 
+    sio = skops_io()
     refused = refused_types(data, what)
     untrusted: list[str] = []
     if not refused:
         try:
-            untrusted = skops.io.get_untrusted_types(data=data)
+            untrusted = sio.get_untrusted_types(data=data)
         except Exception as e:  # a tree skops itself refuses to read
             raise _unreadable(what, e) from None
         refused = sorted(set(untrusted) - ALLOWED_TYPES)  # skops' view, checked again
@@ -147,7 +148,7 @@ def load_checked(data: bytes, what: str) -> Any:
             "its own flavor; never load a model file from a source you do not trust",
         )
     try:
-        return skops.io.loads(data, trusted=untrusted)
+        return sio.loads(data, trusted=untrusted)
     except Exception as e:  # a malformed but harmless tree
         raise _unreadable(what, e) from None
 

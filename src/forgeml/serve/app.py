@@ -9,6 +9,8 @@ Routes::
     GET  /model            name, version, signature, rollout
     GET  /metrics          Prometheus text
     GET  /openapi.json     the API, with this model's input schema; GET /docs renders it
+    POST /invocations      MLflow's scoring protocol (JSON or CSV); GET /ping, GET /version
+    GET|POST /v2/...       the Open Inference Protocol (KServe V2 REST): health, metadata, infer
     POST /admin/reload     re-read the alias and rollout now           (admin key)
     GET  /admin/rollout    the active rollout                         (admin key)
     POST /admin/rollout    start or end a shadow or canary            (admin key)
@@ -28,6 +30,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -48,6 +51,7 @@ from forgeml.serve.http import (
     send_bytes,
     send_json,
 )
+from forgeml.serve.inputs import Batch
 from forgeml.serve.labels import LabelBook, feedback_items
 from forgeml.serve.logschema import input_columns
 from forgeml.serve.metrics import ServingMetrics
@@ -55,6 +59,7 @@ from forgeml.serve.openapi import openapi_document
 from forgeml.serve.options import ServeOptions
 from forgeml.serve.origins import cross_site, is_json
 from forgeml.serve.predlog import PredictionLog
+from forgeml.serve.protocols.routes import ProtocolRoutes, metric_path
 from forgeml.serve.ratelimit import RateLimit
 from forgeml.serve.replies import (
     KEY_FIX,
@@ -69,17 +74,30 @@ from forgeml.serve.replies import (
     response,
     routing_key,
 )
-from forgeml.serve.scoring import Scorer
+from forgeml.serve.scoring import Scored, Scorer
 
 __all__ = ["ModelServer", "ServeOptions"]
 
 log = logging.getLogger("forgeml.serve")
-_PROBES = frozenset({"/health", "/ready"})  # never rate limited: orchestrators poll them
+_PROBES = frozenset({"/health", "/ready", "/ping", "/v2/health/live", "/v2/health/ready"})
 _KEYED = frozenset({"/model", "/openapi.json", "/docs"})  # they show training statistics
 Handler = Callable[[Scope, Receive, Send], Awaitable[int]]
 
 
-class ModelServer(AdminRoutes):
+@dataclass(frozen=True)
+class Answer:
+    """One scored request: who answered (version, arm), its checked rows and the outputs."""
+
+    scorer: Scorer
+    arm: str
+    batch: Batch
+    scored: Scored
+    ids: list[str]
+    payload: Any
+    columnar: bool
+
+
+class ModelServer(AdminRoutes, ProtocolRoutes):
     """An ASGI app serving one model's deployment."""
 
     def __init__(
@@ -106,7 +124,19 @@ class ModelServer(AdminRoutes):
             ("POST", "/admin/reload"): self._reload,
             ("GET", "/admin/rollout"): self._rollout,
             ("POST", "/admin/rollout"): self._change_rollout,
+            ("POST", "/invocations"): self._invocations,
+            ("GET", "/ping"): self._ping,
+            ("GET", "/version"): self._version,
         }
+        self._probes = _PROBES  # never rate limited: orchestrators poll them
+        self._timed = {"/predict", "/invocations"}  # these count their own requests
+        profile = self.options.profile
+        if profile is not None:
+            health = self._healthy if profile.predict_format == "azureml" else self._ping
+            self._routes[("GET", profile.health_route)] = health
+            self._routes[("POST", profile.predict_route)] = self._platform_predict
+            self._probes = _PROBES | {profile.health_route}
+            self._timed.add(profile.predict_route)
         self._paths = {path for _, path in self._routes}
         self._examples: dict[int, dict[str, Any]] = {}
         self.rate_limit = (
@@ -126,7 +156,7 @@ class ModelServer(AdminRoutes):
             return
         path = scope["path"]
         try:
-            status = 0 if path in _PROBES else await self._limited(scope, send)
+            status = 0 if path in self._probes else await self._limited(scope, send)
             if not status:
                 status = await self._route(scope, receive, send)
         except ClientGone:
@@ -134,8 +164,13 @@ class ModelServer(AdminRoutes):
         except Exception:
             log.exception("request to %s failed", path[:100])
             status = await refuse(send, 500, "internal error", "see the server's log")
-        if path != "/predict":
-            self.metrics.request(path if path in self._paths else "other", status)
+        if path not in self._timed:
+            label = path if path in self._paths else None
+            if label is None:
+                if path.endswith("/infer") and path.startswith("/v2/") and status != 404:
+                    return  # counted with its latency
+                label = metric_path(path) or "other"
+            self.metrics.request(label, status)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> int:
         """The route's answer; errors name nothing the client sent."""
@@ -153,6 +188,8 @@ class ModelServer(AdminRoutes):
                 {"error": "this method is not allowed here", "fix": f"use {allowed}"},
                 [(b"allow", allowed.encode())],
             )
+        if path == "/v2" or path.startswith("/v2/"):
+            return await self._oip(scope, receive, send)
         if method == "GET" and path.startswith(ASSETS):
             return await send_asset(send, path[len(ASSETS) :])
         return await refuse(send, 404, "no such route", "see GET /docs")
@@ -247,18 +284,8 @@ class ModelServer(AdminRoutes):
         if serving is None:
             return await self._not_ready(send)
         request_id = self._request_id(scope)
-        scorer, arm = serving.champion, "champion"
-        rollout = serving.rollout
-        if (
-            rollout is not None
-            and rollout.mode == "canary"
-            and serving.challenger is not None
-            and rollout.takes(routing_key(scope, payload, rollout.key))
-        ):
-            scorer, arm = serving.challenger, "canary"
         try:
-            batch = scorer.read(payload)
-            scored = scorer.score(batch)
+            answer = self._score(scope, serving, payload, request_id)
         except InputRejected as error:
             return await reply(
                 send,
@@ -270,21 +297,65 @@ class ModelServer(AdminRoutes):
                     "request_id": request_id,
                 },
             )
-        ids = [request_id] if batch.rows == 1 else [f"{request_id}:{i}" for i in range(batch.rows)]
+        scorer, batch = answer.scorer, answer.batch
         await send_json(
             send,
             200,
-            response(scorer, scored, request_id, ids, batch.problems, batch.passthrough),
+            response(
+                scorer, answer.scored, request_id, answer.ids, batch.problems, batch.passthrough
+            ),
             [(b"x-request-id", request_id.encode())],
         )
+        self._record(scope, serving, answer, started)
+        return 200
+
+    def _score(
+        self,
+        scope: Scope,
+        serving: Serving,
+        payload: Any,
+        request_id: str,
+        *,
+        columnar: bool = False,
+        pinned: Scorer | None = None,
+    ) -> Answer:
+        """Score ``payload`` with the champion, or the canary when the rollout routes it there.
+
+        Every protocol's route comes through here, so each one gets the same checks, canary
+        and (through :meth:`_record`) the same log and shadow. ``columnar``: the payload is
+        one array per input (see :meth:`InputSchema.read`); ``pinned``: the request named a
+        served version, which answers it. Raises :class:`InputRejected`.
+        """
+        scorer, arm = serving.champion, "champion"
+        rollout = serving.rollout
+        if pinned is not None:
+            if pinned is not scorer:
+                scorer, arm = pinned, "canary"
+        elif (
+            rollout is not None
+            and rollout.mode == "canary"
+            and serving.challenger is not None
+            and rollout.takes(
+                routing_key(scope, {"columns": payload} if columnar else payload, rollout.key)
+            )
+        ):
+            scorer, arm = serving.challenger, "canary"
+        batch = scorer.read(payload, columnar=columnar)
+        scored = scorer.score(batch)
+        ids = [request_id] if batch.rows == 1 else [f"{request_id}:{i}" for i in range(batch.rows)]
+        return Answer(scorer, arm, batch, scored, ids, payload, columnar)
+
+    def _record(self, scope: Scope, serving: Serving, answer: Answer, started: float) -> None:
+        """After the reply: metrics, the prediction log and, in a shadow rollout, the shadow."""
+        scorer, batch, scored = answer.scorer, answer.batch, answer.scored
         latency = (time.perf_counter() - started) * 1000.0
         at = self._event_time(scope)
-        self.metrics.scored(scorer.number, arm, scored.scores, scored.labels, batch.flags)
+        self.metrics.scored(scorer.number, answer.arm, scored.scores, scored.labels, batch.flags)
         if self.log is not None:
             self.log.log_predictions(
-                ids=ids,
+                ids=answer.ids,
                 version=scorer.number,
-                arm=arm,
+                arm=answer.arm,
                 inputs=scorer.schema.loggable(batch),
                 scores=scored.scores,
                 labels=scored.labels,
@@ -292,14 +363,21 @@ class ModelServer(AdminRoutes):
                 time=at,
                 flags=batch.flags,
             )
+        rollout = serving.rollout
         if rollout is not None and rollout.mode == "shadow" and serving.challenger is not None:
-            self._shadow(serving.challenger, payload, ids, at)
-        return 200
+            self._shadow(serving.challenger, answer.payload, answer.ids, at, answer.columnar)
 
-    def _shadow(self, challenger: Scorer, payload: Any, ids: list[str], at: float | None) -> None:
+    def _shadow(
+        self,
+        challenger: Scorer,
+        payload: Any,
+        ids: list[str],
+        at: float | None,
+        columnar: bool = False,
+    ) -> None:
         started = time.perf_counter()
         try:
-            batch = challenger.read(payload)
+            batch = challenger.read(payload, columnar=columnar)
             scored = challenger.score(batch)
         except Exception:
             self.metrics.shadow_errors += 1
@@ -455,4 +533,5 @@ class ModelServer(AdminRoutes):
             server_url=url,
             example=example,
             keyed=bool(self.options.api_key),
+            profile=self.options.profile,
         )

@@ -178,6 +178,7 @@ class InputSchema:
         self.accepted = self.name_set | frozenset(self.passthrough)
         self.kinds = {str(c["name"]): str(c.get("kind", "")) for c in self.inputs}
         self.numeric = [n for n in self.names if self.kinds[n] in NUMERIC]
+        self.booleans = [n for n in self.names if self.kinds[n] == "boolean"]
         self.required = frozenset(str(c["name"]) for c in self.inputs if not c.get("nullable"))
         self.out_of_range = out_of_range
         self.max_rows = max_rows
@@ -218,11 +219,18 @@ class InputSchema:
             others[name] = [_as_text(v) for v in values]
         return LoggedInputs(batch.numbers, self._positions, others)
 
-    def read(self, payload: Any) -> Batch:
-        """Columns of a decoded JSON payload; :class:`InputRejected` lists what is wrong."""
+    def read(self, payload: Any, *, columnar: bool = False) -> Batch:
+        """Columns of a decoded JSON payload; :class:`InputRejected` lists what is wrong.
+
+        With ``columnar`` the payload is already one array per column (what the protocol
+        adapters of :mod:`forgeml.serve.protocols` write), whatever the inputs are named.
+        """
         problems: list[dict[str, Any]] = []
         extras: dict[str, list[Any]] = {}
-        columns = self._columns(payload, problems, extras)
+        if columnar:
+            columns = self._columnar(payload, problems, extras)
+        else:
+            columns = self._columns(payload, problems, extras)
         if problems:
             raise InputRejected(problems)
         rows = len(columns[self.names[0]]) if self.names else _record_count(payload)
@@ -306,6 +314,10 @@ class InputSchema:
         if not isinstance(columns, dict):
             problems.append({"field": "columns", "problem": "must be an object of arrays"})
             return {}
+        if columns.keys() == self.name_set:  # the common case: every input, nothing else
+            values = columns.values()
+            if all(type(v) is list for v in values) and len(set(map(len, values))) == 1:
+                return columns
         if columns.keys() != self.name_set and not (
             self.name_set <= columns.keys() <= self.accepted
         ):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from forgeml.serve.protocols.openapi import protocol_paths, protocol_schemas
+from forgeml.serve.protocols.profiles import Profile
 from forgeml.serve.scoring import Scorer
 
 __all__ = ["openapi_document"]
@@ -122,11 +124,13 @@ def openapi_document(
     server_url: str | None = None,
     example: dict[str, Any] | None = None,
     keyed: bool = False,
+    profile: Profile | None = None,
 ) -> dict[str, Any]:
     """The API of a server for ``model``, with ``scorer``'s inputs when one is loaded.
 
     ``server_url`` is where the server answers, ``example`` a typical record (the API page
-    pre-fills requests with it) and ``keyed`` says that an API key is required.
+    pre-fills requests with it), ``keyed`` says that an API key is required and ``profile``
+    adds a platform's routes.
     """
     record = {"$ref": "#/components/schemas/Record"}
     version = f"{model}@{scorer.number}" if scorer is not None else model
@@ -239,6 +243,7 @@ def openapi_document(
             },
         },
     }
+    paths.update(protocol_paths(keyed, profile))
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": f"forgeml: {model}", "version": version},
@@ -252,7 +257,10 @@ def openapi_document(
     }
     if keyed:
         schemes["ApiKey"] = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
-        for path in ("/predict", "/feedback", "/model", "/openapi.json", "/docs"):
+        scoring = [p for p in paths if p.endswith(("/infer", "/invocations"))]
+        if profile is not None:
+            scoring.append(profile.predict_route)
+        for path in ("/predict", "/feedback", "/model", "/openapi.json", "/docs", *scoring):
             for operation in paths[path].values():
                 operation["security"] = [{"ApiKey": []}]
     for operation in (*paths["/admin/reload"].values(), *paths["/admin/rollout"].values()):
@@ -353,4 +361,5 @@ def _schemas(scorer: Scorer | None, example: dict[str, Any] | None) -> dict[str,
             "required": ["rollout"],
         },
         "Error": _ERROR,
+        **protocol_schemas(),
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from forgeml.serve.protocols.profiles import Profile
+
 __all__ = ["ServeOptions"]
 
 
@@ -26,6 +28,9 @@ class ServeOptions:
     freeze_gc: bool = True
     """Freeze start-up objects out of the garbage collector (a server process owns its
     interpreter; an app embedded in a bigger process may want to leave this off)."""
+    profile: Profile | None = None
+    """A platform's contract (SageMaker, Vertex AI, Azure ML): its health and predict routes
+    are added, taking precedence over the server's own routes of the same path."""
 
     def __repr__(self) -> str:  # keeps the keys out of logs and tracebacks
         return (
@@ -33,5 +38,6 @@ class ServeOptions:
             f"admin_key={'set' if self.admin_key else None}, "
             f"feedback_key={'set' if self.feedback_key else None}, "
             f"max_body_bytes={self.max_body_bytes}, reload_interval={self.reload_interval}, "
-            f"rate_limit={self.rate_limit}, rate_burst={self.rate_burst})"
+            f"rate_limit={self.rate_limit}, rate_burst={self.rate_burst}, "
+            f"profile={self.profile.name if self.profile else None})"
         )

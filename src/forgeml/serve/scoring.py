@@ -147,11 +147,12 @@ class Scorer:
     def number(self) -> int:
         return self.version.version
 
-    def read(self, payload: Any) -> Batch:
+    def read(self, payload: Any, *, columnar: bool = False) -> Batch:
         """The checked columns of a decoded payload (raises ``InputRejected``)."""
-        if self.served_features is not None:
-            payload = self.served_features.enrich(payload)
-        return self.schema.read(payload)
+        if self.served_features is not None:  # columnar payloads are records first
+            payload = self.served_features.enrich({"columns": payload} if columnar else payload)
+            columnar = False
+        return self.schema.read(payload, columnar=columnar)
 
     def features(self, batch: Batch) -> np.ndarray:
         """The feature matrix of checked rows, exactly as the fitted pipeline writes it."""

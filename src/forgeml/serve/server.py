@@ -21,14 +21,24 @@ from typing import Any
 
 from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike, resolve_project
+from forgeml.registry.libraries import score_only
 from forgeml.serve.app import ModelServer, ServeOptions
 from forgeml.serve.connections import PROTOCOL, ConnectionLimits, configure
 from forgeml.serve.deployment import Deployment
 from forgeml.serve.inputs import OutOfRange
 from forgeml.serve.predlog import PredictionLog
+from forgeml.serve.protocols.profiles import resolve_profile
 from forgeml.serve.threads import pin_native_threads
 
-__all__ = ["ServeSettings", "build_app", "create_app", "run_server"]
+__all__ = [
+    "ServeSettings",
+    "build_app",
+    "check_port",
+    "create_app",
+    "die_with_parent",
+    "run_server",
+    "uvicorn_options",
+]
 
 ENV = "FORGEML_SERVE"
 log = logging.getLogger("forgeml.serve")
@@ -53,6 +63,12 @@ class ServeSettings:
     max_connections: int = ConnectionLimits.max_connections
     rate_limit: float | None = None
     rate_burst: int | None = None
+    profile: str | None = None
+    """A platform profile (see :mod:`forgeml.serve.protocols.profiles`), read with the
+    platform's environment variables in each server process."""
+    drain_timeout: float = 20.0
+    """Seconds a stopping server (SIGTERM) gives requests in flight before it closes them;
+    the prediction log is flushed after them, well within the 30 s platforms allow."""
 
     @property
     def limits(self) -> ConnectionLimits:
@@ -94,6 +110,7 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
         reload_interval=settings.reload_interval,
         rate_limit=settings.rate_limit,
         rate_burst=settings.rate_burst,
+        profile=resolve_profile(settings.profile) if settings.profile else None,
     )
     return ModelServer(deployment, options=options, prediction_log=prediction_log)
 
@@ -105,6 +122,7 @@ def create_app() -> ModelServer:
         raise ConfigError(f"{ENV} is not set", fix="start servers with 'forgeml serve MODEL'")
     die_with_parent()
     settings = ServeSettings(**json.loads(raw))
+    score_only()
     _log_to_stderr()
     configure(settings.limits)
     return build_app(settings)
@@ -123,8 +141,35 @@ def run_server(
 
     check_port(host, port)
     _log_to_stderr()
-    limits = configure(settings.limits)
-    common: dict[str, Any] = {
+    common = uvicorn_options(
+        configure(settings.limits),
+        host,
+        port,
+        access_log=access_log,
+        drain_timeout=settings.drain_timeout,
+    )
+    if workers > 1:
+        os.environ[ENV] = json.dumps(asdict(settings))
+        uvicorn.run("forgeml.serve.server:create_app", factory=True, workers=workers, **common)
+        return
+    score_only()  # this process only scores: no scikit-learn wrappers for the boosters
+    app = build_app(settings)
+    uvicorn.run(app, **common)
+
+
+def uvicorn_options(
+    limits: ConnectionLimits,
+    host: str,
+    port: int,
+    *,
+    access_log: bool = False,
+    drain_timeout: float = ServeSettings.drain_timeout,
+) -> dict[str, Any]:
+    """uvicorn's settings for a forgeml server (protocol, loop, timeouts).
+
+    ``drain_timeout``: seconds a stopping server lets requests in flight finish.
+    """
+    return {
         "host": host,
         "port": port,
         "log_level": "info",
@@ -134,14 +179,8 @@ def run_server(
         "ws": "none",
         "loop": "uvloop" if _has_uvloop() else "asyncio",
         "timeout_keep_alive": limits.keepalive_timeout,
-        "timeout_graceful_shutdown": 10,
+        "timeout_graceful_shutdown": max(1, round(drain_timeout)),
     }
-    if workers > 1:
-        os.environ[ENV] = json.dumps(asdict(settings))
-        uvicorn.run("forgeml.serve.server:create_app", factory=True, workers=workers, **common)
-        return
-    app = build_app(settings)
-    uvicorn.run(app, **common)
 
 
 def check_port(host: str, port: int) -> None:

@@ -61,12 +61,17 @@ def latest(session: Session, model: str, limit: int = 50) -> list[CycleRecord]:
 
 
 def judged_on_recent_rows(session: Session, model: str, version: int) -> dict[str, Any] | None:
-    """The metrics of ``version`` on the held-out recent rows of the cycle that trained it."""
+    """The metrics of ``version`` on the held-out recent rows of the cycle that trained it.
+
+    For a refit on those rows too, the judged challenger's: the refit's own metric there
+    would be measured on rows it learnt from.
+    """
     query = select(CycleRecord).where(CycleRecord.model == model)
     for row in session.scalars(query.order_by(CycleRecord.id.desc())):
         details = row.details or {}
         comparison = details.get("comparison")
-        if details.get("challenger") == version and isinstance(comparison, dict):
+        trained = version in (details.get("challenger"), details.get("refit"))
+        if trained and isinstance(comparison, dict):
             metrics = comparison.get("challenger")
             return dict(metrics) if isinstance(metrics, dict) else None
     return None

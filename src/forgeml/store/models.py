@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -36,6 +37,9 @@ __all__ = [
     "MetricRecord",
     "ModelRecord",
     "ModelVersionRecord",
+    "MonitorWindowRecord",
+    "PipelineRunRecord",
+    "PipelineStepRecord",
     "PredictionSegmentRecord",
     "RolloutRecord",
     "RunArtifactRecord",
@@ -154,6 +158,9 @@ class RunRecord(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     pid: Mapped[int | None] = mapped_column(Integer)  # the process running it, on ``host``
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last sign of life
+
+    # newest-first listings page by (started_at, id) without sorting the table
+    __table_args__ = (Index("ix_runs_started_id", "started_at", "id"),)
 
 
 class MetricRecord(Base):
@@ -343,3 +350,79 @@ class CycleRecord(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PipelineRunRecord(Base):
+    """One run of a pipeline: which steps ran, which were reused from the cache, how it ended."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (Index("ix_pipeline_runs_pipeline_started", "pipeline", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex
+    pipeline: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed
+    executor: Mapped[str] = mapped_column(String(16))  # local | ray | orchestrator
+    options: Mapped[dict[str, Any]] = mapped_column(JSONDoc)  # from / only / force
+    created_by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    seconds: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    steps: Mapped[list[PipelineStepRecord]] = relationship(
+        back_populates="run", order_by="PipelineStepRecord.id", cascade="all, delete-orphan"
+    )
+
+
+class PipelineStepRecord(Base):
+    """One step of a pipeline run; ``cache_key`` addresses its outputs by its inputs."""
+
+    __tablename__ = "pipeline_steps"
+    __table_args__ = (Index("ix_pipeline_steps_cache_key", "cache_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(64))
+    uses: Mapped[str] = mapped_column(String(300))
+    cache_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # succeeded, cached, failed, skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    seconds: Mapped[float | None] = mapped_column(Float)
+
+    run: Mapped[PipelineRunRecord] = relationship(back_populates="steps")
+
+
+class MonitorWindowRecord(Base):
+    """What monitoring found in one window of a model's traffic: drift, quality, performance.
+
+    One row per model, version and window; monitoring the same window again replaces it.
+    """
+
+    __tablename__ = "monitor_windows"
+    __table_args__ = (
+        UniqueConstraint(
+            "model", "version", "window_start", "window_end", name="uq_monitor_windows_window"
+        ),
+        Index("ix_monitor_windows_model_start", "model", "window_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    rows: Mapped[int] = mapped_column(BigInteger)
+    drift_share: Mapped[float | None] = mapped_column(Float)  # None: too few rows to test
+    drifted: Mapped[bool] = mapped_column(Boolean, default=False)
+    features: Mapped[dict[str, Any]] = mapped_column(JSONDoc)  # column -> effect, drifted
+    metric: Mapped[str] = mapped_column(String(64))
+    metric_value: Mapped[float | None] = mapped_column(Float)
+    labels: Mapped[int] = mapped_column(BigInteger)
+    issues: Mapped[list[str]] = mapped_column(JSONDoc)  # data quality flags
+    decayed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -12,7 +12,7 @@ from forgeml.config import TrainSpec
 from forgeml.training import metrics as m
 from forgeml.training.task import TargetInfo
 
-__all__ = ["CHAMPION", "encode_target", "score"]
+__all__ = ["CHAMPION", "encode_target", "score", "score_one"]
 
 CHAMPION = "champion"
 
@@ -28,6 +28,27 @@ def score(
     if info.task == "multiclass":
         return m.multiclass_metrics(y, scores, len(info.classes or []))
     return m.regression_metrics(y, scores)
+
+
+def score_one(
+    info: TargetInfo,
+    scores: np.ndarray,
+    y: np.ndarray,
+    threshold: float | None,
+    spec: TrainSpec,
+    metric: str,
+) -> float:
+    """``score(...)[metric]`` alone (NaN where ``score`` has none), for the loops that need
+    one metric many times: the search's trials and permutation importance."""
+    return m.one_metric(
+        info.task,
+        metric,
+        y,
+        scores,
+        threshold=threshold if threshold else 0.5,
+        costs=spec.costs,
+        n_classes=len(info.classes or []),
+    )
 
 
 def encode_target(table: pa.Table, info: TargetInfo) -> np.ndarray:

@@ -28,6 +28,7 @@ __all__ = [
     "expected_calibration_error",
     "is_better",
     "multiclass_metrics",
+    "one_metric",
     "regression_metrics",
 ]
 
@@ -163,6 +164,83 @@ def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
     if len(y) and np.all(y != 0):
         result["mape"] = float(np.mean(np.abs((y - predicted) / y)))
     return result
+
+
+def one_metric(
+    task: str,
+    metric: str,
+    y: np.ndarray,
+    scores: np.ndarray,
+    *,
+    threshold: float = 0.5,
+    costs: CostSpec | None = None,
+    n_classes: int = 0,
+) -> float:
+    """``metric`` alone, equal to that entry of the task's full set of metrics (NaN where the
+    full set would leave it out or make it NaN).
+
+    The search scores every trial, and permutation importance every shuffled column, on one
+    metric: the full set (for a multiclass model a one-vs-rest ROC AUC per class, F1 and a
+    confusion matrix besides) would cost more than the prediction itself on small tables.
+
+    >>> y = np.array([0, 0, 1, 1]); p = np.array([0.1, 0.4, 0.35, 0.8])
+    >>> one_metric("binary", "roc_auc", y, p), one_metric("binary", "f1", y, p)
+    (0.75, 0.6666666666666666)
+    >>> one_metric("regression", "rmse", np.array([1.0, 3.0]), np.array([2.0, 2.0]))
+    1.0
+    """
+    if task == "regression":
+        if metric == "mape":
+            y = np.asarray(y, dtype=np.float64)
+            if not (len(y) and np.all(y != 0)):
+                return math.nan
+        value = regression_metrics(y, scores).get(metric, math.nan)
+        return float(value)
+    y = np.asarray(y, dtype=np.int64)
+    if task == "multiclass":
+        labels = list(range(n_classes))
+        proba = np.clip(scores, 1e-15, 1.0)
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        if metric == "log_loss":
+            return float(skm.log_loss(y, proba, labels=labels))
+        if metric == "roc_auc":
+            try:
+                return float(skm.roc_auc_score(y, proba, multi_class="ovr", labels=labels))
+            except ValueError:
+                return math.nan
+        predicted = proba.argmax(axis=1)
+        if metric == "accuracy":
+            return float((predicted == y).mean())
+        if metric == "f1":
+            return float(skm.f1_score(y, predicted, average="macro", labels=np.unique(y)))
+        return math.nan
+    proba = np.clip(np.asarray(scores, dtype=np.float64), 1e-15, 1 - 1e-15)
+    both = len(np.unique(y)) == 2
+    if metric == "roc_auc":
+        return float(skm.roc_auc_score(y, proba)) if both else math.nan
+    if metric == "pr_auc":
+        return float(skm.average_precision_score(y, proba)) if both else math.nan
+    if metric == "log_loss":
+        return float(skm.log_loss(y, proba, labels=[0, 1]))
+    if metric == "brier":
+        return float(skm.brier_score_loss(y, proba))
+    if metric == "ece":
+        return expected_calibration_error(y, proba)
+    predicted = (proba >= threshold).astype(np.int64)
+    if metric == "accuracy":
+        return float((predicted == y).mean())
+    tp = int(np.sum((predicted == 1) & (y == 1)))
+    fp = int(np.sum((predicted == 1) & (y == 0)))
+    fn = int(np.sum((predicted == 0) & (y == 1)))
+    if metric == "precision":
+        return float(tp / (tp + fp)) if tp + fp else 0.0
+    if metric == "recall":
+        return float(tp / (tp + fn)) if tp + fn else 0.0
+    if metric == "f1":
+        return float(2 * tp / (2 * tp + fp + fn)) if tp else 0.0
+    if metric == "expected_cost" and costs is not None:
+        return float((costs.false_positive * fp + costs.false_negative * fn) / len(y))
+    return math.nan
 
 
 def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS) -> float:

@@ -32,8 +32,8 @@ from forgeml.training.budget import AFTER_MIN_S
 from forgeml.training.card import classification_curves, regression_curves, render_card
 from forgeml.training.champion import champion_metrics
 from forgeml.training.environment import code_version, package_versions
-from forgeml.training.evaluation import CHAMPION, score
-from forgeml.training.fitting import Winner, metric_value
+from forgeml.training.evaluation import CHAMPION, score, score_one
+from forgeml.training.fitting import Winner
 from forgeml.training.gates import GateResult, evaluate_gate
 from forgeml.training.importance import (
     group_features,
@@ -213,8 +213,9 @@ def _importance(
 
         def value(x: np.ndarray) -> float:
             scores = predictor.scores_from_matrix(x)
-            metrics = score(plan.info, scores, plan.y[rows], predictor.threshold, plan.spec)
-            return sign * metric_value(metrics, plan.metric)
+            return sign * score_one(
+                plan.info, scores, plan.y[rows], predictor.threshold, plan.spec, plan.metric
+            )
 
         x = pipeline.transform(plan.rows(rows))
         permutation = permutation_importance(

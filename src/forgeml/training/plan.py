@@ -168,9 +168,10 @@ def check_storable(cand: Candidate, task: str, seed: int, class_weight: Any) -> 
     """
     if cand.name in BUILTIN or cand.flavor != "sklearn":
         return
-    import skops.io
-
+    from forgeml.registry.skops_module import skops_io
     from forgeml.registry.trust import refused_types
+
+    sio = skops_io()
 
     try:
         estimator = cand.build(task, {}, seed, class_weight)
@@ -180,7 +181,7 @@ def check_storable(cand: Candidate, task: str, seed: int, class_weight: Any) -> 
             fix="give every argument of its constructor a default value",
         ) from None
     try:
-        data = skops.io.dumps(estimator)
+        data = sio.dumps(estimator)
     except Exception as e:  # skops cannot serialise it at all
         raise ConfigError(
             f"candidate {cand.name!r} cannot be saved with skops ({type(e).__name__}: {e})",

@@ -1,0 +1,141 @@
+"""``forgeml build docker MODEL@V OUT/``: a small Docker build context for one model version.
+
+The context holds the model directory (``model/``), a lock file of exactly the packages
+serving this model needs (``requirements.lock``, every one pinned, installed without
+resolving anything else), a multi-stage ``Dockerfile`` and a ``.dockerignore``::
+
+    build stage:   python:3.11-slim + a virtual environment with the locked packages
+    final stage:   python:3.11-slim + that environment + the model at /opt/ml/model,
+                   a non-root user (root for the SageMaker profile, which requires it),
+                   HEALTHCHECK on /ready, exec-form ENTRYPOINT ``forgeml serve --model-dir``
+
+Nothing here needs a Docker engine; ``docker build OUT/`` does the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from forgeml.deploy.modeldir import ModelDir, write_model_dir
+from forgeml.deploy.requirements import SERVER_PACKAGES, forgeml_requirement, locked, model_packages
+from forgeml.errors import ConfigError
+from forgeml.project import ProjectLike
+
+__all__ = ["DEFAULT_BASE_IMAGE", "PORT", "DockerContext", "build_context", "dockerfile"]
+
+DEFAULT_BASE_IMAGE = "python:3.11-slim"
+PORT = 8080
+MODEL_PATH = "/opt/ml/model"
+USER_ID = 10001
+PROFILES = ("default", "sagemaker", "vertex", "azureml")
+
+
+@dataclass(frozen=True)
+class DockerContext:
+    path: Path
+    model: ModelDir
+    lock: list[str]
+
+    def size(self) -> int:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+
+def build_context(
+    ref: str,
+    out: str | os.PathLike[str],
+    *,
+    base_image: str = DEFAULT_BASE_IMAGE,
+    profile: str = "default",
+    project: ProjectLike = None,
+) -> DockerContext:
+    """Write the build context for ``ref`` into ``out`` (new or empty)."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}", fix=f"use one of: {', '.join(PROFILES)}")
+    if not base_image or any(c.isspace() for c in base_image):
+        raise ConfigError(
+            f"base image {base_image!r} is not an image reference",
+            fix="pass --base-image like python:3.11-slim",
+        )
+    target = Path(out)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ConfigError(
+            f"{target} already exists and is not an empty folder",
+            fix="pass a new folder, or remove the old build context first",
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        found = write_model_dir(ref, staging / "model", project=project)
+        calibrated = "calibrator" in found.manifest["files"]
+        lock = lock_for(found.flavor, calibrated=calibrated)
+        (staging / "requirements.lock").write_text("\n".join(lock) + "\n")
+        (staging / "Dockerfile").write_text(dockerfile(base_image, profile, found.ref))
+        (staging / ".dockerignore").write_text(DOCKERIGNORE)
+        if target.exists():
+            target.rmdir()
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return DockerContext(target, ModelDir(target / "model", found.manifest), lock)
+
+
+def lock_for(flavor: str, *, calibrated: bool = False) -> list[str]:
+    """Every package serving a model of ``flavor`` needs, pinned, closed over requirements."""
+    packages = locked([*model_packages(flavor, calibrated=calibrated), *SERVER_PACKAGES])
+    return [forgeml_requirement(), *packages]
+
+
+DOCKERIGNORE = """\
+# only the model, the lock file and the Dockerfile are sent to the engine
+*
+!Dockerfile
+!requirements.lock
+!model/
+"""
+
+
+def dockerfile(base_image: str, profile: str, ref: str) -> str:
+    """The multi-stage Dockerfile (exec-form ENTRYPOINT, HEALTHCHECK, non-root user)."""
+    root = profile == "sagemaker"  # SageMaker runs the container as root
+    user = (
+        ""
+        if root
+        else (
+            f"RUN useradd --system --uid {USER_ID} --no-create-home --shell /usr/sbin/nologin "
+            "forgeml\n"
+        )
+    )
+    owner = "" if root else f"--chown={USER_ID}:{USER_ID} "
+    switch = "" if root else f"USER {USER_ID}\n"
+    args = ["forgeml", "serve", "--model-dir", MODEL_PATH, "--host", "0.0.0.0"]
+    args += ["--port", str(PORT)]
+    if profile != "default":
+        args += ["--profile", profile]
+    entry = ", ".join(f'"{a}"' for a in args)
+    probe = (
+        f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/ready', timeout=2)"
+    )
+    return f"""\
+# syntax=docker/dockerfile:1
+# forgeml model {ref} ({profile} profile)
+FROM {base_image} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements.lock /tmp/requirements.lock
+RUN python -m venv /opt/venv \\
+    && /opt/venv/bin/pip install --no-deps -r /tmp/requirements.lock \\
+    && find /opt/venv -name __pycache__ -prune -exec rm -rf {{}} +
+
+FROM {base_image}
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+{user}COPY --from=build /opt/venv /opt/venv
+COPY {owner}model {MODEL_PATH}
+{switch}EXPOSE {PORT}
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \\
+    CMD ["python", "-c", "{probe}"]
+ENTRYPOINT [{entry}]
+"""

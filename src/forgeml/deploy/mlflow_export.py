@@ -1,0 +1,198 @@
+"""``forgeml export MODEL@V --format mlflow DIR``: an MLflow model, written without MLflow.
+
+The folder is a model in MLflow's own format::
+
+    DIR/
+      MLmodel                  flavors, signature, input example (YAML)
+      forgeml/                 the forgeml model directory (manifest, model file, schema)
+      code/forgeml_pyfunc.py   the python_function loader MLflow imports
+      input_example.json       one record, pandas "split" orientation
+      serving_input_example.json
+      requirements.txt         forgeml and the model's library, pinned
+      python_env.yaml          MLflow's virtualenv description
+
+``MLmodel`` lists the native flavor (``lightgbm`` with the model text, ``xgboost`` with its
+JSON model, ``sklearn`` with ``serialization_format: skops``), whose file is the one inside
+``forgeml/``, plus ``python_function``, which predicts on the raw input columns through
+forgeml's preprocessing. The native flavor takes the encoded feature matrix; the
+signature describes the raw columns that ``python_function`` takes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from forgeml.deploy.modeldir import ModelDir, write_model_dir
+from forgeml.deploy.pyfunc import LOADER_SOURCE, output_names
+from forgeml.errors import ConfigError
+from forgeml.project import ProjectLike
+
+__all__ = ["LOADER_MODULE", "MLFLOW_TYPES", "export_mlflow", "mlflow_signature"]
+
+LOADER_MODULE = "forgeml_pyfunc"
+MODEL_SUBDIR = "forgeml"
+MLFLOW_TYPES = {
+    "integer": "long",
+    "float": "double",
+    "category": "string",
+    "boolean": "boolean",
+    "timestamp": "datetime",
+    "text": "string",
+}
+"""forgeml's column kinds as MLflow column types."""
+
+
+def export_mlflow(ref: str, out: str | os.PathLike[str], *, project: ProjectLike = None) -> Path:
+    """Write model version ``ref`` as an MLflow model in ``out`` (new or empty); its path."""
+    target = Path(out)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ConfigError(
+            f"{target} already exists and is not an empty folder",
+            fix="pass a new folder, or remove the old export first",
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        found = write_model_dir(ref, staging / MODEL_SUBDIR, project=project)
+        write_mlflow_files(found, staging)
+        if target.exists():
+            target.rmdir()
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def write_mlflow_files(found: ModelDir, root: Path) -> None:
+    """MLmodel, the loader, the example and the environment files beside ``found``."""
+    code = root / "code"
+    code.mkdir()
+    (code / f"{LOADER_MODULE}.py").write_text(LOADER_SOURCE)
+    example = json.loads(found.file("example").read_text())
+    columns = [str(c["name"]) for c in found.signature.get("inputs", []) if c["name"] in example]
+    split = {"columns": columns, "data": [[example[c] for c in columns]]}
+    (root / "input_example.json").write_text(json.dumps(split))
+    (root / "serving_input_example.json").write_text(json.dumps({"dataframe_split": split}))
+    requirements = found.file("requirements").read_text().splitlines()
+    requirements.append(f"pandas=={metadata.version('pandas')}")  # pyfunc's inputs
+    (root / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    (root / "python_env.yaml").write_text(yaml.safe_dump(python_env(), sort_keys=False))
+    document = mlmodel(found)
+    (root / "MLmodel").write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def mlmodel(found: ModelDir) -> dict[str, Any]:
+    """The ``MLmodel`` document for a model directory placed at ``forgeml/``."""
+    model_file = f"{MODEL_SUBDIR}/{found.model_file}"
+    flavors: dict[str, Any] = {
+        "python_function": {
+            "env": {"virtualenv": "python_env.yaml"},
+            "loader_module": LOADER_MODULE,
+            "code": "code",
+            "data": MODEL_SUBDIR,
+            "python_version": platform.python_version(),
+        }
+    }
+    flavors.update(_native_flavor(found.flavor, model_file))
+    signature = mlflow_signature(found.signature, found.extras)
+    size = sum(f.stat().st_size for f in found.path.iterdir() if f.is_file())
+    return {
+        "flavors": flavors,
+        "model_size_bytes": size,
+        "model_uuid": uuid.uuid4().hex,
+        "signature": {k: json.dumps(v) for k, v in signature.items()} | {"params": None},
+        "saved_input_example_info": {
+            "artifact_path": "input_example.json",
+            "type": "dataframe",
+            "pandas_orient": "split",
+            "serving_input_path": "serving_input_example.json",
+        },
+        "utc_time_created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
+        "metadata": {"forgeml_model": found.ref, "forgeml_bundle": found.manifest["bundle_sha256"]},
+    }
+
+
+def mlflow_signature(signature: dict[str, Any], extras: dict[str, Any]) -> dict[str, Any]:
+    """MLflow's column-based signature (``inputs`` and ``outputs``) from forgeml's."""
+    inputs = []
+    for column in signature.get("inputs", []):
+        if not isinstance(column, dict):
+            continue
+        kind = str(column.get("kind"))
+        inputs.append(
+            {
+                "type": MLFLOW_TYPES.get(kind, "string"),
+                "name": str(column["name"]),
+                "required": not column.get("nullable", True),
+            }
+        )
+    task = str(extras.get("task") or signature.get("task") or "regression")
+    outputs = [
+        {"type": "double", "name": name, "required": True}
+        for name in output_names(task, extras.get("classes"))
+    ]
+    return {"inputs": inputs, "outputs": outputs}
+
+
+def python_env() -> dict[str, Any]:
+    """MLflow's ``python_env.yaml``: this Python, and requirements.txt."""
+    build = []
+    for package in ("pip", "setuptools", "wheel"):
+        try:
+            build.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            build.append(package)
+    return {
+        "python": platform.python_version(),
+        "build_dependencies": build,
+        "dependencies": ["-r requirements.txt"],
+    }
+
+
+def _native_flavor(flavor: str, model_file: str) -> dict[str, Any]:
+    if flavor == "lightgbm":
+        return {
+            "lightgbm": {
+                "code": None,
+                "data": model_file,
+                "lgb_version": metadata.version("lightgbm"),
+                "model_class": "lightgbm.basic.Booster",
+            }
+        }
+    if flavor == "xgboost":
+        return {
+            "xgboost": {
+                "code": None,
+                "data": model_file,
+                "model_class": "xgboost.core.Booster",
+                "model_format": "json",
+                "xgb_version": _version_or_none("xgboost"),
+            }
+        }
+    return {
+        "sklearn": {
+            "code": None,
+            "pickled_model": model_file,
+            "serialization_format": "skops",
+            "sklearn_version": metadata.version("scikit-learn"),
+        }
+    }
+
+
+def _version_or_none(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None

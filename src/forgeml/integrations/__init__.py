@@ -1,0 +1,1 @@
+"""Adapters that live inside other tools (the Airflow provider)."""

@@ -1,0 +1,48 @@
+"""``skops.io``, imported without importing PyTorch on the way.
+
+skops builds its list of trusted scikit-learn types when it is first imported, with
+scikit-learn's ``all_estimators()``, which walks every scikit-learn package and imports
+it. One of them, ``sklearn.externals.array_api_compat.torch``, imports PyTorch when it is
+installed: about 1.5 s of CPU (several seconds of wall time on a loaded machine) that a
+model of scikit-learn types never uses, paid by every ``forgeml train`` with a
+scikit-learn candidate and by every server that loads such a model. :func:`skops_io`
+imports skops with PyTorch hidden, unless PyTorch is imported already; the walk skips a
+package that cannot be imported, and PyTorch stays importable afterwards. The list of
+trusted types is the same: PyTorch defines no scikit-learn estimator.
+
+>>> import sys
+>>> skops_io().__name__
+'skops.io'
+>>> sys.modules.get("torch", "absent") is not None  # hidden only while skops loaded
+True
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from types import ModuleType
+
+__all__ = ["skops_io"]
+
+_LOCK = threading.Lock()
+_HIDDEN = ("torch",)
+
+
+def skops_io() -> ModuleType:
+    """The ``skops.io`` module, imported on first use without importing PyTorch."""
+    loaded = sys.modules.get("skops.io")
+    if loaded is not None:
+        return loaded
+    with _LOCK:
+        hidden = [name for name in _HIDDEN if name not in sys.modules]
+        for name in hidden:
+            sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+        try:
+            import skops.io as skops_io_module
+        finally:
+            for name in hidden:
+                if sys.modules.get(name, 0) is None:
+                    del sys.modules[name]
+    module: ModuleType = skops_io_module
+    return module

@@ -1,0 +1,338 @@
+"""The UI's reads: every list is one page, cut in SQL (a LIMIT, and keyset cursors where
+lists grow without bound), so a page costs the same at ten runs as at a hundred thousand."""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, func, literal, select, tuple_
+from sqlalchemy.orm import Session, load_only
+
+from forgeml.errors import ConfigError
+from forgeml.store.models import (
+    AlertRecord,
+    AliasEventRecord,
+    AliasRecord,
+    CycleRecord,
+    DatasetRecord,
+    DatasetVersionRecord,
+    MetricRecord,
+    ModelRecord,
+    ModelVersionRecord,
+    RolloutRecord,
+    RunRecord,
+)
+from forgeml.ui.filters import column_value, parse_filter, parse_key, to_sql
+
+__all__ = [
+    "PAGE",
+    "RunsPage",
+    "alerts_page",
+    "cycles_page",
+    "datasets_page",
+    "decode_cursor",
+    "encode_cursor",
+    "events_page",
+    "metric_keys",
+    "metric_points",
+    "models_page",
+    "runs_page",
+    "versions_page",
+]
+
+PAGE = 50
+MAX_PAGE = 500
+_LOW = -1e300  # where a run without the sorted value sorts (numbers)
+# what lists and comparisons show of a run (its environment and code are on its own page)
+_LISTED = load_only(
+    RunRecord.id,
+    RunRecord.experiment,
+    RunRecord.kind,
+    RunRecord.status,
+    RunRecord.params,
+    RunRecord.metrics,
+    RunRecord.tags,
+    RunRecord.host,
+    RunRecord.pid,
+    RunRecord.started_at,
+    RunRecord.heartbeat_at,
+    raiseload=True,
+)
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        values = orjson.loads(raw)
+    except (ValueError, orjson.JSONDecodeError):
+        values = None
+    if not isinstance(values, list) or len(values) != 2:
+        raise ConfigError("the page cursor is damaged", fix="go back to the first page")
+    return values
+
+
+@dataclass
+class RunsPage:
+    runs: list[RunRecord]
+    next_cursor: str | None
+    sort: str
+    descending: bool
+    keys: dict[str, list[str]] = field(default_factory=dict)  # section -> keys seen
+
+
+def runs_page(
+    session: Session,
+    *,
+    where: str = "",
+    sort: str = "started",
+    descending: bool = True,
+    after: str | None = None,
+    limit: int = PAGE,
+) -> RunsPage:
+    """One page of runs, filtered and sorted, after the keyset cursor ``after``."""
+    dialect = session.get_bind().dialect.name
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(RunRecord).options(_LISTED)
+    if where.strip():
+        query = query.where(to_sql(parse_filter(where), dialect))
+    key_expr, kind = _sort_expression(sort, dialect)
+    order = (key_expr.desc(), RunRecord.id.desc()) if descending else (key_expr, RunRecord.id)
+    if after:
+        value, run_id = decode_cursor(after)
+        if kind == "time":
+            value = datetime.fromisoformat(str(value))
+        elif kind == "number":
+            value = float(value) if isinstance(value, int | float) else _LOW
+        else:
+            value = str(value)
+        bound = tuple_(key_expr, RunRecord.id)
+        mark = tuple_(literal(value, key_expr.type), literal(str(run_id)))
+        query = query.where(bound < mark if descending else bound > mark)
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = None
+    if more and rows:
+        last = rows[-1]
+        cursor = encode_cursor([_sort_value(last, sort, kind), last.id])
+    keys = {s: sorted({k for r in rows for k in (getattr(r, s) or {})}) for s in _SECTIONS}
+    return RunsPage(rows, cursor, sort, descending, keys)
+
+
+_SECTIONS = ("metrics", "params", "tags")
+
+
+def _sort_expression(sort: str, dialect: str) -> tuple[ColumnElement[Any], str]:
+    if sort == "started":
+        return RunRecord.started_at.expression, "time"
+    section, key = parse_key(sort)
+    if section in ("attribute", "tags"):
+        expr = column_value(section, key, dialect, numeric=False)
+        return func.coalesce(expr, ""), "text"
+    numeric = section == "metrics"
+    expr = column_value(section, key, dialect, numeric=numeric)
+    if numeric:
+        return func.coalesce(expr, _LOW), "number"
+    return func.coalesce(expr, ""), "text"
+
+
+def _sort_value(run: RunRecord, sort: str, kind: str) -> Any:
+    if kind == "time":
+        return run.started_at.isoformat()
+    section, key = parse_key(sort)
+    raw = getattr(run, key) if section == "attribute" else (getattr(run, section) or {}).get(key)
+    if kind == "number":
+        if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
+            return float(raw)
+        return _LOW
+    if raw is None:
+        return ""
+    return raw if isinstance(raw, str) else orjson.dumps(raw).decode()
+
+
+def metric_keys(session: Session, run_id: str, limit: int = 24) -> list[str]:
+    """The keys of the run's logged metric series."""
+    query = (
+        select(MetricRecord.key)
+        .where(MetricRecord.run_id == run_id)
+        .group_by(MetricRecord.key)
+        .order_by(MetricRecord.key)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def metric_points(
+    session: Session, run_ids: list[str], key: str, limit: int = 2000
+) -> dict[str, list[tuple[int, float]]]:
+    """run id -> (step, value) of metric ``key`` (at most ``limit`` points per run)."""
+    out: dict[str, list[tuple[int, float]]] = {}
+    for run_id in run_ids:
+        rows = session.execute(
+            select(MetricRecord.step, MetricRecord.value)
+            .where(MetricRecord.run_id == run_id, MetricRecord.key == key)
+            .order_by(MetricRecord.step, MetricRecord.id)
+            .limit(limit)
+        )
+        out[run_id] = [(int(s), float(v)) for s, v in rows if v is not None]
+    return out
+
+
+def datasets_page(
+    session: Session, after: str | None = None, limit: int = PAGE
+) -> tuple[list[Any], str | None]:
+    """Datasets by name with their version count and newest version."""
+    query = (
+        select(
+            DatasetRecord.name,
+            func.count(DatasetVersionRecord.id),
+            func.max(DatasetVersionRecord.version),
+            func.max(DatasetVersionRecord.created_at),
+        )
+        .join(DatasetVersionRecord)
+        .group_by(DatasetRecord.name)
+        .order_by(DatasetRecord.name)
+    )
+    if after:
+        query = query.where(DatasetRecord.name > after)
+    rows = list(session.execute(query.limit(limit + 1)).all())
+    return rows[:limit], (rows[limit - 1][0] if len(rows) > limit else None)
+
+
+def dataset_versions(
+    session: Session, name: str, before: int | None = None, limit: int = PAGE
+) -> tuple[list[DatasetVersionRecord], int | None]:
+    query = (
+        select(DatasetVersionRecord)
+        .join(DatasetRecord)
+        .where(DatasetRecord.name == name)
+        .order_by(DatasetVersionRecord.version.desc())
+    )
+    if before is not None:
+        query = query.where(DatasetVersionRecord.version < before)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].version if len(rows) > limit else None)
+
+
+def models_page(
+    session: Session, after: str | None = None, limit: int = PAGE
+) -> tuple[list[ModelRecord], str | None]:
+    query = select(ModelRecord).order_by(ModelRecord.name)
+    if after:
+        query = query.where(ModelRecord.name > after)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].name if len(rows) > limit else None)
+
+
+def model_aliases(session: Session, model_ids: list[int]) -> dict[int, dict[str, int]]:
+    """model id -> {alias: version}."""
+    held: dict[int, dict[str, int]] = {}
+    if not model_ids:
+        return held
+    rows = session.execute(
+        select(AliasRecord.model_id, AliasRecord.alias, ModelVersionRecord.version)
+        .join(ModelVersionRecord, AliasRecord.model_version_id == ModelVersionRecord.id)
+        .where(AliasRecord.model_id.in_(model_ids))
+        .order_by(AliasRecord.alias)
+        .limit(1000)
+    )
+    for model_id, alias, version in rows:
+        held.setdefault(model_id, {})[alias] = version
+    return held
+
+
+def latest_version(session: Session, model_id: int) -> ModelVersionRecord | None:
+    query = (
+        select(ModelVersionRecord)
+        .where(ModelVersionRecord.model_id == model_id)
+        .order_by(ModelVersionRecord.version.desc())
+        .limit(1)
+    )
+    return session.scalars(query).one_or_none()
+
+
+def version_of(session: Session, model_id: int, version: int) -> ModelVersionRecord | None:
+    query = select(ModelVersionRecord).where(
+        ModelVersionRecord.model_id == model_id, ModelVersionRecord.version == version
+    )
+    return session.scalars(query.limit(1)).one_or_none()
+
+
+def versions_page(
+    session: Session, model_id: int, before: int | None = None, limit: int = PAGE
+) -> tuple[list[ModelVersionRecord], int | None]:
+    """The model's versions, newest first, before version ``before``."""
+    query = (
+        select(ModelVersionRecord)
+        .where(ModelVersionRecord.model_id == model_id)
+        .order_by(ModelVersionRecord.version.desc())
+    )
+    if before is not None:
+        query = query.where(ModelVersionRecord.version < before)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].version if len(rows) > limit else None)
+
+
+def events_page(
+    session: Session,
+    model_id: int,
+    before: int | None = None,
+    limit: int = PAGE,
+    version: int | None = None,
+) -> tuple[list[AliasEventRecord], int | None]:
+    """The audit trail of the model's aliases, newest first (moves to ``version`` only)."""
+    query = select(AliasEventRecord).where(AliasEventRecord.model_id == model_id)
+    if version is not None:
+        query = query.where(AliasEventRecord.to_version == version)
+    if before is not None:
+        query = query.where(AliasEventRecord.id < before)
+    rows = list(session.scalars(query.order_by(AliasEventRecord.id.desc()).limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def rollouts_page(session: Session, model_id: int, limit: int = 10) -> list[RolloutRecord]:
+    query = select(RolloutRecord).where(RolloutRecord.model_id == model_id)
+    return list(session.scalars(query.order_by(RolloutRecord.id.desc()).limit(limit)))
+
+
+def alerts_page(session: Session, model: str | None = None, limit: int = PAGE) -> list[AlertRecord]:
+    query = select(AlertRecord)
+    if model is not None:
+        query = query.where(AlertRecord.model == model)
+    return list(session.scalars(query.order_by(AlertRecord.id.desc()).limit(limit)))
+
+
+def alert_counts(session: Session, models: list[str]) -> dict[str, int]:
+    """Undelivered alerts per model."""
+    if not models:
+        return {}
+    rows = session.execute(
+        select(AlertRecord.model, func.count(AlertRecord.id))
+        .where(AlertRecord.model.in_(models), AlertRecord.delivered_at.is_(None))
+        .group_by(AlertRecord.model)
+        .limit(len(models))
+    )
+    return {model: int(count) for model, count in rows}
+
+
+def cycles_page(session: Session, model: str, limit: int = 20) -> list[CycleRecord]:
+    query = select(CycleRecord).where(CycleRecord.model == model)
+    return list(session.scalars(query.order_by(CycleRecord.id.desc()).limit(limit)))
+
+
+def runs_by_id(session: Session, ids: list[str]) -> list[RunRecord]:
+    """The runs whose full ids are ``ids``, in that order (unknown ids left out)."""
+    if not ids:
+        return []
+    query = select(RunRecord).options(_LISTED).where(RunRecord.id.in_(ids)).limit(len(ids))
+    found = {r.id: r for r in session.scalars(query)}
+    return [found[i] for i in ids if i in found]

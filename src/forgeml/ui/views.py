@@ -1,0 +1,541 @@
+"""What each page shows: one function per page, returning its template and context.
+
+Views read the store through :mod:`forgeml.ui.queries` (every list one page in SQL) and
+build charts as inline SVG; they never write. Actions live in :mod:`forgeml.ui.actions`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import select
+
+from forgeml.errors import ConfigError, NotFound
+from forgeml.project import Project
+from forgeml.report.states import alias_sentence, cycle_sentence, rollout_sentence
+from forgeml.store import datasets as dataset_queries
+from forgeml.store import registry as registry_queries
+from forgeml.store import runs as run_queries
+from forgeml.store import windows as window_queries
+from forgeml.store.models import ModelRecord, ModelVersionRecord, RunRecord
+from forgeml.ui import charts, queries
+from forgeml.ui.filters import parse_key
+
+__all__ = ["PAGES", "Page"]
+
+Page = tuple[str, dict[str, Any]]
+Params = Mapping[str, str]
+MAX_COMPARE = 500
+MAX_AXES = 12
+DEFAULT_COLUMNS = 6
+MONITOR_WINDOWS = 120  # the newest windows drawn; older ones are a page away
+TABLE_ROWS = 40  # columns of the comparison table per page
+_SECTIONS = ("params", "metrics", "tags")
+
+
+def home(project: Project, params: Params) -> Page:
+    with project.store.read() as session:
+        models, after = queries.models_page(session, params.get("after") or None)
+        held = queries.model_aliases(session, [m.id for m in models])
+        alerts = queries.alert_counts(session, [m.name for m in models])
+        rows = []
+        for model in models:
+            champion = held.get(model.id, {}).get("champion")
+            version = (
+                queries.version_of(session, model.id, champion)
+                if champion is not None
+                else queries.latest_version(session, model.id)
+            )
+            rollout = queries.rollouts_page(session, model.id, limit=1)
+            cycle = queries.cycles_page(session, model.name, limit=1)
+            rows.append(
+                {
+                    "name": model.name,
+                    "aliases": held.get(model.id, {}),
+                    "champion": champion,
+                    "metrics": _test_metrics(version.metrics if version else {}),
+                    "rollout": rollout[0] if rollout and rollout[0].status == "active" else None,
+                    "alerts": alerts.get(model.name, 0),
+                    "cycle": cycle[0] if cycle else None,
+                    "cycle_text": cycle_sentence(cycle[0].status, cycle[0].stage, cycle[0].details)
+                    if cycle
+                    else "",
+                }
+            )
+        runs = queries.runs_page(session, limit=10).runs
+        datasets, _ = queries.datasets_page(session, limit=10)
+    return "home.html", {
+        "models": rows,
+        "next_models": after,
+        "runs": runs,
+        "datasets": datasets,
+        "project": project.spec.project,
+    }
+
+
+def datasets(project: Project, params: Params) -> Page:
+    with project.store.read() as session:
+        rows, after = queries.datasets_page(session, params.get("after") or None)
+    return "datasets.html", {"datasets": rows, "next": after}
+
+
+def dataset(project: Project, params: Params, name: str) -> Page:
+    before = _int(params.get("before"), "before")
+    with project.store.read() as session:
+        shown = dataset_queries.get_version(session, name, _int(params.get("version"), "version"))
+        versions, more = queries.dataset_versions(session, name, before)
+    columns = []
+    profile = shown.profile or {}
+    for column in (shown.schema or {}).get("columns", []):
+        cname = str(column.get("name"))
+        summary = (profile.get("columns") or {}).get(cname) or {}
+        columns.append(
+            {
+                "name": cname,
+                "schema": {k: v for k, v in column.items() if k != "name"},
+                "summary": {k: v for k, v in summary.items() if not isinstance(v, list | dict)},
+                "chart": _histogram(cname, summary),
+            }
+        )
+    validation = {k: v for k, v in (shown.schema or {}).items() if k not in ("columns",)}
+    return "dataset.html", {
+        "name": name,
+        "shown": shown,
+        "versions": versions,
+        "next": more,
+        "columns": columns,
+        "validation": validation,
+    }
+
+
+def runs(project: Project, params: Params) -> Page:
+    where = params.get("filter", "").strip()
+    sort = params.get("sort", "started") or "started"
+    order = params.get("order", "desc")
+    error = None
+    limit = _int(params.get("limit"), "limit") or queries.PAGE
+    with project.store.read() as session:
+        try:
+            page = queries.runs_page(
+                session,
+                where=where,
+                sort=sort,
+                descending=order != "asc",
+                after=params.get("after") or None,
+                limit=limit,
+            )
+        except ConfigError as e:
+            error = e
+            page = queries.runs_page(session)
+    chosen = [c for c in params.get("cols", "").split(",") if c.strip()]
+    for column in chosen:
+        parse_key(column)  # refuses what is not a run field
+    if not chosen:
+        chosen = [f"metrics.{k}" for k in page.keys.get("metrics", [])[:DEFAULT_COLUMNS]]
+        if "candidate" in page.keys.get("params", []):
+            chosen.insert(0, "params.candidate")
+    options = [f"{s}.{k}" for s, keys in page.keys.items() for k in keys]
+    table = [
+        {
+            "run": run,
+            "status": run_queries.shown_status(run),
+            "cells": [_cell(run, column) for column in chosen],
+        }
+        for run in page.runs
+    ]
+    return "runs.html", {
+        "rows": table,
+        "columns": chosen,
+        "options": sorted(set(options) | set(chosen)),
+        "filter": where,
+        "sort": sort,
+        "order": "asc" if order == "asc" else "desc",
+        "next": page.next_cursor,
+        "error": error,
+        "partial": params.get("partial") == "rows",
+        "limit": min(limit, queries.MAX_PAGE),
+    }
+
+
+def run(project: Project, params: Params, run_id: str) -> Page:
+    with project.store.read() as session:
+        record = run_queries.get_run(session, run_id)
+        keys = queries.metric_keys(session, record.id)
+        curves = []
+        for key in keys[:8]:
+            points = queries.metric_points(session, [record.id], key)[record.id]
+            if len(points) > 1:
+                curves.append(_curve(key, {record.id[:8]: points}))
+        artifacts = run_queries.artifacts_of(session, [record.id])[record.id]
+        dataset_ref = run_queries.dataset_refs(session, [record.dataset_version_id]).get(
+            record.dataset_version_id or -1
+        )
+        models = session.execute(
+            select(ModelRecord.name, ModelVersionRecord.version)
+            .join(ModelVersionRecord)
+            .where(ModelVersionRecord.run_id == record.id)
+            .limit(20)
+        ).all()
+    return "run.html", {
+        "run": record,
+        "status": run_queries.shown_status(record),
+        "curves": curves,
+        "artifacts": artifacts,
+        "dataset": dataset_ref,
+        "models": models,
+    }
+
+
+def compare(project: Project, params: Params) -> Page:
+    ids = [i.strip().lower() for i in params.get("ids", "").split(",") if i.strip()]
+    if not ids:
+        raise ConfigError("no runs to compare", fix="tick runs on /runs, then press Compare")
+    if len(ids) > MAX_COMPARE:
+        raise ConfigError(
+            f"{len(ids)} runs is more than the {MAX_COMPARE} a comparison shows",
+            fix="narrow the runs list with a filter first",
+        )
+    with project.store.read() as session:
+        found = queries.runs_by_id(session, [i for i in ids if len(i) == 32])
+        for short in [i for i in ids if len(i) != 32]:
+            found.append(run_queries.get_run(session, short))
+        curve_key = params.get("curve", "")
+        curve = None
+        if curve_key:
+            points = queries.metric_points(session, [r.id for r in found[:20]], curve_key)
+            curve = _curve(curve_key, {k[:8]: v for k, v in points.items() if v})
+    flat = [
+        {
+            f"{section}.{k}": v
+            for section in _SECTIONS
+            for k, v in (getattr(r, section) or {}).items()
+        }
+        for r in found
+    ]
+    columns = sorted({c for values in flat for c in values}, key=_column_order)
+    different, numeric = [], []
+    for column in columns:
+        cells = [values.get(column) for values in flat]
+        if _differ(cells):
+            different.append(column)
+        if _all_numbers(cells):
+            numeric.append(column)
+    axes = [c for c in numeric if c in different][:MAX_AXES] or numeric[:MAX_AXES]
+    x_axis = params.get("x") or (axes[0] if axes else "")
+    y_axis = params.get("y") or (axes[1] if len(axes) > 1 else x_axis)
+    for column in (x_axis, y_axis):
+        if column:
+            parse_key(column)
+    parallel = charts.parallel_coordinates(
+        [a.split(".", 1)[1] for a in axes],
+        [(r.id[:8], [_number(v.get(a)) for a in axes]) for r, v in zip(found, flat, strict=True)],
+        title=f"{len(found)} runs across {len(axes)} columns",
+    )
+    scatter = charts.point_chart(
+        [
+            (r.id[:8], _number(v.get(x_axis)), _number(v.get(y_axis)))
+            for r, v in zip(found, flat, strict=True)
+        ],
+        x_label=x_axis,
+        y_label=y_axis,
+        title=f"{y_axis} against {x_axis}",
+    )
+    only_diff = params.get("diff", "1") == "1"
+    shown = different if only_diff else columns
+    offset = _int(params.get("from"), "from") or 0
+    page_columns = shown[offset : offset + TABLE_ROWS]
+    table = [(c, [_show(values.get(c)) for values in flat]) for c in page_columns]
+    curve_keys = sorted({k for r in found for k in (r.metrics or {})})
+    return "compare.html", {
+        "runs": found,
+        "ids": ",".join(r.id for r in found),
+        "parallel": Markup(parallel),
+        "scatter": Markup(scatter),
+        "numeric": numeric,
+        "x": x_axis,
+        "y": y_axis,
+        "table": table,
+        "table_from": offset,
+        "table_next": offset + TABLE_ROWS if offset + TABLE_ROWS < len(shown) else None,
+        "table_total": len(shown),
+        "only_diff": only_diff,
+        "curve": Markup(curve) if curve else None,
+        "curve_key": curve_key,
+        "curve_keys": curve_keys,
+    }
+
+
+def models(project: Project, params: Params) -> Page:
+    with project.store.read() as session:
+        rows, after = queries.models_page(session, params.get("after") or None)
+        held = queries.model_aliases(session, [m.id for m in rows])
+        latest = {m.id: queries.latest_version(session, m.id) for m in rows}
+    table = [{"name": m.name, "aliases": held.get(m.id, {}), "latest": latest[m.id]} for m in rows]
+    return "models.html", {"models": table, "next": after}
+
+
+def model(project: Project, params: Params, name: str, *, actions: bool) -> Page:
+    before = _int(params.get("before"), "before")
+    events_before = _int(params.get("events_before"), "events_before")
+    with project.store.read() as session:
+        record = registry_queries.get_model(session, name)
+        held = registry_queries.aliases(session, record.id)
+        versions, more = queries.versions_page(session, record.id, before)
+        events, more_events = queries.events_page(session, record.id, events_before)
+        rollouts = queries.rollouts_page(session, record.id)
+        numbers = {r.model_version_id for r in rollouts}
+        version_numbers = {vid: registry_queries.version_number(session, vid) for vid in numbers}
+    by_version: dict[int, list[str]] = {}
+    for alias, number in held.items():
+        by_version.setdefault(number, []).append(alias)
+    return "model.html", {
+        "name": name,
+        "aliases": held,
+        "by_version": by_version,
+        "versions": [(v, _test_metrics(v.metrics), _gate_passed(v.lineage)) for v in versions],
+        "next": more,
+        "events": [(e, alias_sentence(e.action)) for e in events],
+        "next_events": more_events,
+        "rollouts": [
+            (r, version_numbers.get(r.model_version_id), rollout_sentence(r.status))
+            for r in rollouts
+        ],
+        "active": next((r for r in rollouts if r.status == "active"), None),
+        "actions": actions,
+        "message": params.get("done", ""),
+    }
+
+
+def version(project: Project, params: Params, name: str, number: int) -> Page:
+    with project.store.read() as session:
+        record = registry_queries.get_model(session, name)
+        row = registry_queries.get_version(session, record, number)
+        held = [a for a, v in registry_queries.aliases(session, record.id).items() if v == number]
+        events, _ = queries.events_page(session, record.id, version=number, limit=20)
+    gate = _gate(row.lineage, events)
+    return "version.html", {
+        "name": name,
+        "version": row,
+        "aliases": held,
+        "metrics": _flat(row.metrics),
+        "lineage": _flat(row.lineage),
+        "inputs": (row.signature or {}).get("inputs", []),
+        "gate": gate,
+        "events": [(e, alias_sentence(e.action)) for e in events],
+    }
+
+
+def monitoring(project: Project, params: Params, name: str) -> Page:
+    with project.store.read() as session:
+        registry_queries.get_model(session, name)  # NotFound for an unknown model
+        windows = window_queries.latest(
+            session, name, limit=MONITOR_WINDOWS, before=_time(params.get("before"))
+        )
+        alerts = queries.alerts_page(session, name)
+        cycles = queries.cycles_page(session, name)
+    labels = [w.window_start.strftime("%Y-%m-%d") for w in windows]
+    drift = charts.step_chart(
+        labels,
+        [("drift share", [w.drift_share for w in windows])],
+        y_label="share of inputs drifted",
+        title="Drift share per window",
+    )
+    metric = windows[-1].metric if windows else "metric"
+    performance = charts.step_chart(
+        labels,
+        [(metric, [w.metric_value for w in windows])],
+        y_label=metric,
+        title=f"{metric} per window (once labels arrive)",
+    )
+    recent = windows[-40:]
+    features = sorted({f for w in recent for f in (w.features or {})})[:40]
+    heat = [
+        (
+            feature,
+            [
+                (
+                    w.window_start.strftime("%Y-%m-%d"),
+                    (w.features or {}).get(feature, {}).get("effect"),
+                    bool((w.features or {}).get(feature, {}).get("drifted")),
+                )
+                for w in recent
+            ],
+        )
+        for feature in features
+    ]
+    return "monitoring.html", {
+        "name": name,
+        "windows": list(reversed(windows[-30:])),
+        "count": len(windows),
+        "older": windows[0].window_start.isoformat() if len(windows) == MONITOR_WINDOWS else None,
+        "drift": Markup(drift),
+        "performance": Markup(performance),
+        "heat": heat,
+        "heat_colour": charts.heat_colour,
+        "alerts": alerts,
+        "cycles": [(c, cycle_sentence(c.status, c.stage, c.details or {})) for c in cycles],
+        "reports": report_files(project),
+    }
+
+
+def report_files(project: Project) -> list[str]:
+    """The HTML reports kept in the project's folder (the demo writes its pages there)."""
+    return sorted(p.name for p in project.root.glob("*.html") if p.is_file())[:50]
+
+
+# ---- helpers ----------------------------------------------------------------------------
+
+
+def _int(value: str | None, what: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(
+            f"{what}={value!r} is not a whole number", fix=f"give {what} as 1, 2, ..."
+        ) from None
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"before={value!r} is not a time",
+            fix="give an ISO time, e.g. 2025-03-01T00:00:00+00:00",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _raw(run: RunRecord, column: str) -> Any:
+    if not column:
+        return None
+    section, key = parse_key(column)
+    if section == "attribute":
+        return getattr(run, key)
+    return (getattr(run, section) or {}).get(key)
+
+
+def _cell(run: RunRecord, column: str) -> str:
+    return _show(_raw(run, column))
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format(value, ".4g")  # tables of hundreds of runs: the cheap spelling
+    return str(value)
+
+
+def _column_order(column: str) -> tuple[int, str]:
+    section, _, key = column.partition(".")
+    return _SECTIONS.index(section), key
+
+
+def _differ(values: list[Any]) -> bool:
+    try:
+        return len(set(values)) > 1
+    except TypeError:  # lists or mappings as values
+        return len({repr(v) for v in values}) > 1
+
+
+def _all_numbers(values: list[Any]) -> bool:
+    """Some values are numbers and every other one is missing."""
+    present = [v for v in values if v is not None]
+    return bool(present) and all(_number(v) is not None for v in present)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _test_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    test = metrics.get("test") if isinstance(metrics.get("test"), Mapping) else metrics
+    return {
+        k: v for k, v in (test or {}).items() if isinstance(v, int | float) and k != "threshold"
+    }
+
+
+def _flat(document: Mapping[str, Any] | None, prefix: str = "") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for key, value in (document or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and len(rows) < 400:
+            rows += _flat(value, name + ".")
+        elif isinstance(value, list):
+            rows.append((name, ", ".join(str(v) for v in value[:20])))
+        else:
+            rows.append((name, value))
+    return rows[:400]
+
+
+def _gate_passed(lineage: Mapping[str, Any] | None) -> bool | None:
+    gate = (lineage or {}).get("gate")
+    if isinstance(gate, Mapping) and "passed" in gate:
+        return bool(gate["passed"])
+    return None
+
+
+def _gate(lineage: Mapping[str, Any] | None, events: list[Any]) -> Mapping[str, Any] | None:
+    gate = (lineage or {}).get("gate")
+    if isinstance(gate, Mapping):
+        return gate
+    for event in events:
+        if isinstance(event.gate, Mapping):
+            return event.gate
+    return None
+
+
+def _curve(key: str, points: Mapping[str, list[tuple[int, float]]]) -> str:
+    series = [
+        charts.Series(name, [float(s) for s, _ in pts], [v for _, v in pts])
+        for name, pts in points.items()
+        if pts
+    ]
+    return charts.line_chart(series, x_label="step", y_label=key, title=key, legend_above=True)
+
+
+def _histogram(name: str, summary: Mapping[str, Any]) -> Markup | None:
+    """A column's profile as bars: its histogram (numbers) or its top values (categories)."""
+    from forgeml.report.svg import bar_chart
+    from forgeml.report.text import interval_labels
+
+    histogram = summary.get("histogram")
+    if isinstance(histogram, Mapping):
+        counts, edges = histogram.get("counts"), histogram.get("edges")
+        if isinstance(counts, list) and isinstance(edges, list) and len(edges) == len(counts) + 1:
+            labels = interval_labels([float(e) for e in edges])
+            return Markup(bar_chart(labels, [float(c) for c in counts], title=name, x_label="rows"))
+    top = summary.get("top")
+    if isinstance(top, list) and top and summary.get("kind") == "category":
+        items = [(str(k), float(v)) for k, v in top[:12]]
+        return Markup(
+            bar_chart([k for k, _ in items], [v for _, v in items], title=name, x_label="rows")
+        )
+    return None
+
+
+PAGES = {
+    "home": home,
+    "datasets": datasets,
+    "dataset": dataset,
+    "runs": runs,
+    "run": run,
+    "compare": compare,
+    "models": models,
+    "model": model,
+    "version": version,
+    "monitoring": monitoring,
+}
+
+_ = NotFound  # re-raised by the store queries; the app turns it into a 404 page

@@ -1,0 +1,128 @@
+"""Pipelines with ``executor: ray``: steps run as Ray tasks, results equal the local ones."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from forgeml.pipeline import Pipeline, Step, run_pipeline
+from forgeml.project import Project
+
+ray = pytest.importorskip(
+    "ray", reason="the ray extra is not installed: pip install 'forgeml[ray]'"
+)
+
+STEPS = textwrap.dedent(
+    """
+    import os
+
+    def load(ctx):
+        return {"numbers": [int(x) for x in (ctx.project.root / "in.txt").read_text().split()]}
+
+    def total(ctx):
+        return {"total": sum(ctx.find("numbers")), "pid": os.getpid()}
+    """
+)
+
+
+def _pipeline(executor: str) -> Pipeline:
+    return Pipeline(
+        "sums",
+        [
+            Step("load", uses="raysteps:load", params={"inputs": ["in.txt"]}),
+            Step("total", uses="raysteps:total", after=["load"]),
+        ],
+        executor=executor,
+    )
+
+
+def _project(folder: Path) -> Project:
+    project = Project.init(folder)
+    (folder / "raysteps.py").write_text(STEPS)
+    (folder / "in.txt").write_text("1 2 3 4")
+    return project
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_steps_run_as_ray_tasks_with_the_local_results(tmp_path: Path) -> None:
+    with _project(tmp_path / "a") as project:
+        on_ray = run_pipeline(_pipeline("ray"), project=project)
+        assert on_ray.status == "succeeded", [s.error for s in on_ray.steps]
+        outputs = on_ray.step("total").outputs or {}
+        assert outputs["total"] == 10 and outputs["pid"] != os.getpid()  # another process
+        again = run_pipeline(_pipeline("ray"), project=project)
+        assert again.executed == [] and again.cached == ["load", "total"]
+    with _project(tmp_path / "b") as project:
+        local = run_pipeline(_pipeline("local"), project=project)
+        assert (local.step("total").outputs or {})["total"] == 10
+        assert (local.step("total").outputs or {})["pid"] == os.getpid()
+
+
+@pytest.mark.timeout(900)
+def test_a_real_local_cluster_is_reached_with_address_auto(tmp_path: Path) -> None:
+    if ray.is_initialized():
+        ray.shutdown()
+    # a loaded machine starts a raylet slowly: give it minutes, not Ray's default seconds
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "RAY_raylet_start_wait_time_s": "300",
+    }
+    log = tmp_path / "head.log"
+    ray_cli = Path(sys.executable).parent / "ray"
+    with log.open("w") as out:
+        head = subprocess.Popen(
+            [
+                str(ray_cli),
+                "start",
+                "--head",
+                "--port",
+                "6390",
+                "--num-cpus",
+                "2",
+                "--include-dashboard=false",
+                "--disable-usage-stats",
+                "--block",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 400
+        while "will now block" not in log.read_text():
+            assert head.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "ray start --head did not come up"
+            time.sleep(1)
+        ray.init(address="auto", log_to_driver=False)
+        assert ray.cluster_resources().get("CPU") == 2
+        with _project(tmp_path / "c") as project:
+            run = run_pipeline(_pipeline("ray"), project=project)
+        assert run.status == "succeeded", [s.error for s in run.steps]
+        assert (run.step("total").outputs or {})["total"] == 10
+    finally:
+        ray.shutdown()
+        os.killpg(head.pid, signal.SIGTERM)  # --block: stopping it stops the cluster it began
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
