@@ -28,11 +28,14 @@ from forgeml.errors import ConfigError
 
 __all__ = [
     "SPEC_FILE",
+    "AggregationSpec",
     "BudgetSpec",
     "ColumnRule",
     "CostSpec",
     "DataPolicy",
     "DatasetSpec",
+    "EntitySpec",
+    "FeatureViewSpec",
     "GateSpec",
     "MonitorSpec",
     "PipelineSpec",
@@ -162,6 +165,8 @@ class TrainSpec(_Strict):
     class_weight: Literal["auto", "balanced", "none"] = "auto"
     calibrate: Literal["auto", "always", "never"] = "auto"
     model: str | None = None  # registry name; default: the dataset name
+    features: str | None = None  # a feature service joined point in time to each row
+    feature_timestamp: str | None = None  # each row's time for it; default: split.time_column
 
     @model_validator(mode="after")
     def _costs_for_expected_cost(self) -> TrainSpec:
@@ -282,6 +287,50 @@ class ServeSpec(_Strict):
     feedback_origins: list[str] = []  # browser origins allowed to POST /feedback ("*": any)
 
 
+Window = Annotated[str, Field(pattern=r"^[1-9][0-9]*[smhdw]$")]
+
+
+class EntitySpec(_Strict):
+    """A thing features describe (a customer, a merchant): the columns that identify it."""
+
+    join_keys: Annotated[list[str], Field(min_length=1)]
+    description: str = ""
+
+
+class AggregationSpec(_Strict):
+    """A feature computed over a time window before each row's timestamp."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    agg: Literal["count", "sum", "mean", "min", "max", "last"]
+    of: str | None = None  # the column aggregated; count without it counts rows
+    window: Window  # e.g. 30s, 1h, 1d, 30d
+
+    @model_validator(mode="after")
+    def _column_for_agg(self) -> AggregationSpec:
+        if self.agg != "count" and not self.of:
+            raise ValueError(f"agg '{self.agg}' needs 'of': the column it aggregates")
+        return self
+
+
+class FeatureViewSpec(_Strict):
+    """Time-stamped features of one entity, read from a dataset (at a recorded version)."""
+
+    entity: str
+    source: str | None = None  # a dataset name, optionally pinned: transactions@3
+    query: str | None = None  # or DuckDB SQL over the project's datasets (latest versions)
+    timestamp: str
+    created_timestamp: str | None = None
+    ttl: Window | None = None
+    features: Annotated[list[str | AggregationSpec], Field(min_length=1)]
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FeatureViewSpec:
+        if (self.source is None) == (self.query is None):
+            raise ValueError("a feature view needs exactly one of 'source' (a dataset) or 'query'")
+        return self
+
+
 StepName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 
 
@@ -315,11 +364,68 @@ class Spec(_Strict):
     monitor: MonitorSpec = MonitorSpec()
     policy: PolicySpec = PolicySpec()
     serve: ServeSpec = ServeSpec()
+    entities: dict[str, EntitySpec] = {}
+    feature_views: dict[str, FeatureViewSpec] = {}
+    feature_services: dict[str, Annotated[list[str], Field(min_length=1)]] = {}
     pipelines: dict[StepName, PipelineSpec] = {}
+
+    @model_validator(mode="after")
+    def _feature_references(self) -> Spec:
+        problems = _feature_problems(self)
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
 
     def dataset(self, name: str) -> DatasetSpec:
         """Settings for dataset ``name``; defaults when it has none."""
         return self.datasets.get(name, DatasetSpec())
+
+
+def _feature_problems(spec: Spec) -> list[str]:
+    """Feature views naming unknown entities, services naming unknown views or features."""
+    problems = []
+    for name, view in spec.feature_views.items():
+        if view.entity not in spec.entities:
+            problems.append(
+                f"feature_views.{name}.entity: {view.entity!r} is not an entity"
+                + _near(view.entity, spec.entities)
+            )
+        seen: set[str] = set()
+        for feature in view.features:
+            label = feature if isinstance(feature, str) else feature.name
+            if label in seen:
+                problems.append(f"feature_views.{name}.features: {label!r} is listed twice")
+            seen.add(label)
+    if spec.train.features and spec.train.features not in spec.feature_services:
+        problems.append(
+            f"train.features: {spec.train.features!r} is not a feature service"
+            + _near(spec.train.features, spec.feature_services)
+        )
+    for name, refs in spec.feature_services.items():
+        for ref in refs:
+            view_name, _, feature = ref.partition(":")
+            found = spec.feature_views.get(view_name)
+            if found is None:
+                problems.append(
+                    f"feature_services.{name}: {ref!r} names no feature view"
+                    + _near(view_name, spec.feature_views)
+                )
+                continue
+            names = [f if isinstance(f, str) else f.name for f in found.features]
+            if feature and feature not in names:
+                problems.append(
+                    f"feature_services.{name}: view {view_name!r} has no feature {feature!r}"
+                    + _near(feature, names)
+                )
+    return problems
+
+
+def _near(word: str, choices: typing.Iterable[str]) -> str:
+    options = list(choices)
+    near = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    if near:
+        return f"; did you mean {near[0]!r}?"
+    return f"; expected one of {', '.join(options)}" if options else "; none is defined"
 
 
 class Settings(BaseModel):

@@ -83,6 +83,21 @@ project: {name}
 #   passthrough: [customer_id]   # sent with a request, logged and echoed, not an input
 #   feedback_origins: []         # web pages (origins) allowed to POST /feedback; "*": any
 
+# The feature store ('forgeml features ...', needs forgeml[featurestore]): entities, feature
+# views read from datasets at a recorded version, and the services models use
+# (train.features: SERVICE trains on them point in time; serving fetches them by entity key).
+# entities:
+#   customer: {{join_keys: [customer_id]}}
+# feature_views:
+#   spend:
+#     entity: customer
+#     source: transactions     # a dataset (transactions@3 pins a version), or query: SQL
+#     timestamp: ts
+#     ttl: 30d
+#     features: [amount, {{name: amount_sum_7d, agg: sum, of: amount, window: 7d}}]
+# feature_services:
+#   fraud: [spend:amount, spend:amount_sum_7d]
+
 # Pipelines: steps with cached results ('forgeml pipeline run NAME'). Built-in steps:
 # ingest, validate, train, gate, register, predict, monitor; or pkg.module:function.
 # Every project also has the pipeline 'retrain' (train.dataset -> train -> gate -> register).

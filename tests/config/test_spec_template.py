@@ -10,7 +10,19 @@ import yaml
 from forgeml.config import SPEC_FILE, Spec
 from forgeml.project import Project
 
-SECTIONS = ("store", "datasets", "train", "gate", "monitor", "policy", "serve", "pipelines")
+SECTIONS = (
+    "store",
+    "datasets",
+    "train",
+    "gate",
+    "monitor",
+    "policy",
+    "serve",
+    "entities",
+    "feature_views",
+    "feature_services",
+    "pipelines",
+)
 # A commented-out spec line: a key, or an item of a list, after '# '.
 SPEC_LINE = re.compile(r"^# (?=\s*[a-z_]+:|\s+- )")
 

@@ -138,6 +138,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "forgeml.cli.runs:runs_app",
         "List tracked runs, show one, or compare several side by side.",
     ),
+    "features": LazyCommand(
+        "forgeml.cli.features:features_app",
+        "Feature store: list definitions, build point-in-time training sets, materialize.",
+    ),
     "export": LazyCommand(
         "forgeml.cli.deploy:export_command",
         "Export a model version: a model directory, an MLflow model, or a cloud bundle.",

@@ -43,6 +43,10 @@ def store_reference(
                 fix="fit a reference with store_reference(version, table=training_rows)",
             )
         table = dataset(str(ref), project=found).to_arrow()
+        if version.lineage.get("features"):  # trained on a feature service: rebuild its inputs
+            from forgeml.featurestore.training import rejoin_features
+
+            table = rejoin_features(found, table, version.lineage["features"])
     inputs = [c for c in version.signature.get("inputs", []) if c.get("name") in table.schema.names]
     _, bundle = load_model(version.ref, project=found)
     rows = table.slice(0, min(SCORE_ROWS, table.num_rows))

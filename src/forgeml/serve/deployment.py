@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forgeml.errors import ForgemlError, ModelCannotPredict
+from forgeml.featurestore.serving import served_features
 from forgeml.project import Project
 from forgeml.registry import ModelBundle
 from forgeml.registry.model_check import check_predicts
@@ -174,6 +175,7 @@ class Deployment:
                 out_of_range=self.out_of_range,
                 max_rows=self.max_rows,
                 passthrough=self.passthrough,
+                features=served_features(version.lineage, self.project),
             )
         except Exception as e:  # an unfitted or broken model fails while scorers are built
             raise ModelCannotPredict(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from forgeml.serve.native import (
     tree_scorer,
 )
 from forgeml.training.predict import Predictor
+
+if TYPE_CHECKING:
+    from forgeml.featurestore.serving import ServedFeatures
 
 __all__ = ["Scored", "Scorer"]
 
@@ -92,8 +95,12 @@ class Scorer:
         out_of_range: OutOfRange = "flag",
         max_rows: int = 10_000,
         passthrough: Sequence[str] = (),
+        features: ServedFeatures | None = None,
     ) -> None:
         self.version = version
+        self.served_features = features  # fills request records from the online store
+        if features is not None:
+            passthrough = (*passthrough, *(k for k in features.keys if k not in passthrough))
         self.predictor = _ServingPredictor(bundle)
         pipeline = self.predictor.pipeline
         by_name = {c["name"]: c for c in version.signature.get("inputs", [])}
@@ -142,6 +149,9 @@ class Scorer:
 
     def read(self, payload: Any, *, columnar: bool = False) -> Batch:
         """The checked columns of a decoded payload (raises ``InputRejected``)."""
+        if self.served_features is not None:  # columnar payloads are records first
+            payload = self.served_features.enrich({"columns": payload} if columnar else payload)
+            columnar = False
         return self.schema.read(payload, columnar=columnar)
 
     def features(self, batch: Batch) -> np.ndarray:

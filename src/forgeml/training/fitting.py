@@ -99,7 +99,7 @@ class Matrices:
         plan = self.plan
         return FeaturePipeline.fit(
             rows,
-            plan.version.schema,
+            plan.schema,
             target=plan.info.column,
             strategy=strategy,
             exclude=plan.spec.exclude,

@@ -134,6 +134,8 @@ def evaluate_winner(
             "fitted": winner.refit["rows"],  # the stored model's own training rows
         },
     }
+    if plan.features:  # the feature service, view versions and definitions it was built from
+        lineage["features"] = plan.features
     context = _context(plan, winner, predictor, test, valid, slices, importance, gate, champion)
     context["lineage"] = lineage | {
         "code_version": code_version(plan.project.root),
@@ -303,7 +305,7 @@ def _curves(info: TargetInfo, y: np.ndarray, scores: np.ndarray, seed: int) -> d
 
 
 def _signature(plan: TrainingPlan, inputs: list[str]) -> dict[str, Any]:
-    by_name = {c["name"]: c for c in plan.version.schema["columns"]}
+    by_name = {c["name"]: c for c in plan.schema["columns"]}
     return {
         "inputs": [by_name[c] for c in inputs if c in by_name],
         "target": plan.info.column,

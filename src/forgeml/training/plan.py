@@ -47,6 +47,16 @@ class TrainingPlan:
     candidates: dict[str, Candidate]
     class_weight: Any
     warnings: tuple[str, ...] = ()  # what the user should know about the data before trusting
+    feature_schema: tuple[dict[str, Any], ...] = ()  # columns joined from a feature service
+    features: dict[str, Any] | None = None  # what train.features joined (model lineage)
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """The dataset's schema, with the columns a feature service added."""
+        if not self.feature_schema:
+            return self.version.schema
+        columns = [*self.version.schema["columns"], *self.feature_schema]
+        return {**self.version.schema, "columns": columns}
 
     def rows(self, positions: np.ndarray) -> pa.Table:
         """The rows of ``table`` at ``positions``."""
@@ -80,6 +90,13 @@ def plan_training(
     version = _dataset(found, dataset_ref or spec.dataset)
     say(f"loading {version.ref}")
     table = version.to_arrow()
+    joined = None
+    if spec.features:  # the service's features, as of each row's time
+        from forgeml.featurestore.training import join_training_features
+
+        joined = join_training_features(found, table, spec, say)
+        table = joined.table
+        spec = spec.model_copy(update={"exclude": [*spec.exclude, *joined.excluded]})
     absent = [c for c in spec.exclude if c not in table.column_names]
     if absent:  # harmless: data written by the retraining loop has only the model's inputs
         say(f"exclude: {', '.join(absent)} not in {version.ref} (nothing to exclude)")
@@ -113,6 +130,8 @@ def plan_training(
         candidates=candidates,
         class_weight=class_weight,
         warnings=(warning,) if warning else (),
+        feature_schema=tuple(joined.schema) if joined else (),
+        features=joined.lineage if joined else None,
     )
 
 

@@ -1,0 +1,132 @@
+"""Online feature lookup: references resolved once, then one store round trip per request.
+
+>>> import tempfile, pandas as pd
+>>> from forgeml.featurestore.definitions import Entity, FeatureRegistry, FeatureView
+>>> from forgeml.featurestore.materialize import materialize
+>>> from forgeml.featurestore.online.sqlite import SQLiteOnlineStore
+>>> registry = FeatureRegistry(
+...     [Entity("customer", ["customer_id"])],
+...     [FeatureView("spend", entity="customer", source="tx", timestamp="ts",
+...                  features=["amount"])],
+... )
+>>> tx = pd.DataFrame({"customer_id": [1, 1], "amount": [5.0, 7.0],
+...                    "ts": pd.to_datetime(["2024-01-01", "2024-01-03"])})
+>>> store = SQLiteOnlineStore(tempfile.mkdtemp() + "/online.db")
+>>> _ = materialize(registry=registry, store=store, tables={"tx": tx}, end="2024-01-04")
+>>> OnlineFeatures(registry, "spend:amount", store).get({"customer_id": 1})
+{'amount': 7.0}
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from forgeml.errors import InputRejected
+from forgeml.featurestore.definitions import Aggregation, FeatureRegistry
+from forgeml.featurestore.materialize import WINDOWS_SUFFIX, micros, to_utc_naive
+from forgeml.featurestore.offline import output_names
+from forgeml.featurestore.online.base import OnlineStore, encode_key
+
+__all__ = ["OnlineFeatures"]
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One record to read per request: a view's columns or its aggregations."""
+
+    target: str  # the online store's name for it
+    keys: tuple[str, ...]
+    ttl_us: int | None  # None: never stale
+    fields: tuple[tuple[str, str, Any], ...]  # (name in the record, output name, default)
+
+
+class OnlineFeatures:
+    """The features of a service (or references) for entity keys, from an online store."""
+
+    def __init__(
+        self,
+        registry: FeatureRegistry,
+        features: str | Sequence[str],
+        store: OnlineStore,
+        *,
+        names: Mapping[str, str] | None = None,
+    ) -> None:
+        """``names`` maps output names to ``view:feature`` (as training recorded them)."""
+        self.store = store
+        resolved = registry.resolve(features)
+        if names is None:
+            chosen = output_names([], resolved)
+        else:
+            chosen = {tuple(ref.split(":", 1)): out for out, ref in names.items()}  # type: ignore[misc]
+        parts: list[_Part] = []
+        keys: list[str] = []
+        for view, picked in resolved:
+            view_keys = tuple(registry.join_keys(view))
+            keys.extend(k for k in view_keys if k not in keys)
+            plain = [f for f in picked if not isinstance(f, Aggregation)]
+            windowed = [f for f in picked if isinstance(f, Aggregation)]
+            ttl = view.ttl_span
+            for target, group, ttl_us in (
+                (view.name, plain, micros_of(ttl) if ttl else None),
+                (view.name + WINDOWS_SUFFIX, windowed, None),
+            ):
+                if group:
+                    fields = tuple((f.name, chosen[(view.name, f.name)], _empty(f)) for f in group)
+                    parts.append(_Part(target, view_keys, ttl_us, fields))
+        self.parts = parts
+        self.keys = keys
+        self.names = [out for part in parts for _, out, _ in part.fields]
+
+    def get(self, entity: Mapping[str, Any], now: datetime | str | None = None) -> dict[str, Any]:
+        """The features of one entity (its join keys in ``entity``), as of ``now``."""
+        return self.get_many([entity], now)[0]
+
+    def get_many(
+        self, entities: Sequence[Mapping[str, Any]], now: datetime | str | None = None
+    ) -> list[dict[str, Any]]:
+        """The features of several entities, all in one round trip."""
+        at = micros(to_utc_naive(now)) if now is not None else _now_us()
+        refs = []
+        for i, entity in enumerate(entities):
+            for part in self.parts:
+                try:
+                    key = encode_key([entity[k] for k in part.keys])
+                except KeyError as e:
+                    raise InputRejected(
+                        [{"field": str(e.args[0]), "problem": f"is missing (entity {i})"}],
+                        fix=f"send the entity's join keys: {', '.join(self.keys)}",
+                    ) from None
+                refs.append((part.target, key))
+        records = self.store.read(refs)
+        out = []
+        position = 0
+        for _ in entities:
+            values: dict[str, Any] = {}
+            for part in self.parts:
+                record = records[position]
+                position += 1
+                fresh = record is not None and (
+                    part.ttl_us is None or record["ts"] >= at - part.ttl_us
+                )
+                stored = record["v"] if fresh and record is not None else {}
+                for name, output, empty in part.fields:
+                    values[output] = stored.get(name, empty)
+            out.append(values)
+        return out
+
+
+def _empty(feature: Any) -> Any:
+    """The value of a feature with no rows: a count is 0 (as offline), the rest null."""
+    return 0 if isinstance(feature, Aggregation) and feature.agg == "count" else None
+
+
+def micros_of(span: Any) -> int:
+    return int(span.total_seconds() * 1_000_000)
+
+
+def _now_us() -> int:
+    return micros(datetime.now(UTC).replace(tzinfo=None))
