@@ -242,7 +242,10 @@ def main(argv: list[str] | None = None) -> int:
             for server in started:
                 server.stop()
     print()
-    header = f"{'server':<26} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+    header = (
+        f"{'server':<26} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
+        f"{'server CPU us/req':>17}"
+    )
     print(f"each figure: the median of {args.rounds} interleaved runs")
     print(header)
     print("-" * len(header))
