@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import statistics
 import sys
@@ -107,16 +108,23 @@ def check(server: Server, body: tuple[str, bytes], expected: float) -> None:
 
 
 def measure(
-    servers: dict[str, Server], bodies: dict[str, tuple[str, bytes]], args: Any, cpu: int | None
+    servers: dict[str, Server],
+    bodies: dict[str, tuple[str, bytes]],
+    args: Any,
+    cpu: int | None,
+    cpu_us: dict[int, dict[str, list[float]]],
 ) -> dict[int, dict[str, list[LoadResult]]]:
     """Each server in turn, ``--rounds`` times per concurrency: a change in the machine's
-    load then touches every server alike, and ratios are taken round by round."""
+    load then touches every server alike, and ratios are taken round by round. ``cpu_us``
+    gets each run's server CPU time per answered request (all of the server's processes,
+    warm-up included): unlike throughput, it barely moves when other work shares the CPU."""
     results: dict[int, dict[str, list[LoadResult]]] = {}
     for clients in CONCURRENCY:
         runs: dict[str, list[LoadResult]] = {name: [] for name in servers}
         for round_ in range(args.rounds):
             for name, server in servers.items():
                 path, body = bodies[name]
+                before = server.cpu_seconds()
                 r = run_load(
                     server.port,
                     build_request(path, body, server.port),
@@ -126,6 +134,11 @@ def measure(
                     cpu=cpu,
                     work=args.work,
                 )
+                after = server.cpu_seconds()
+                if before is not None and after is not None and r.ok_total:
+                    cpu_us.setdefault(clients, {}).setdefault(name, []).append(
+                        (after - before) / r.ok_total * 1e6
+                    )
                 runs[name].append(r)
                 progress(f"round {round_ + 1}, {name}, {clients} clients: {r.rps:,.0f} req/s")
         results[clients] = runs
@@ -217,18 +230,22 @@ def main(argv: list[str] | None = None) -> int:
                 "mlflow", argv_mf, env_mf, port, "/ping", work / "mlflow.log", server_cpu
             )
         started: list[Server] = []
+        cpu_us: dict[int, dict[str, list[float]]] = {}
         try:
             for name, server in servers.items():
                 progress(f"starting {name} ...")
                 server.start(timeout_s=300)
                 started.append(server)
                 check(server, bodies[name], expected)
-            results = measure(servers, bodies, args, cpus[1] if cpus else None)
+            results = measure(servers, bodies, args, cpus[1] if cpus else None, cpu_us)
         finally:
             for server in started:
                 server.stop()
     print()
-    header = f"{'server':<26} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+    header = (
+        f"{'server':<26} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
+        f"{'server CPU us/req':>17}"
+    )
     print(f"each figure: the median of {args.rounds} interleaved runs")
     print(header)
     print("-" * len(header))
@@ -237,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{LABELS[name]:<26} {clients:>7} {median([r.rps for r in rs]):>9,.0f} "
                 f"{median([r.p50_us for r in rs]) / 1000:>8.3f} "
-                f"{median([r.p99_us for r in rs]) / 1000:>8.3f} {sum(r.errors for r in rs):>6}"
+                f"{median([r.p99_us for r in rs]) / 1000:>8.3f} {sum(r.errors for r in rs):>6} "
+                f"{median(cpu_us.get(clients, {}).get(name) or [math.nan]):>17,.0f}"
             )
     ok = True
     for clients, runs in results.items():
@@ -255,6 +273,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{clients:>2} clients: {a:,.0f} vs {b:,.0f} req/s, ratio {x:,.1f}x  "
             f"{verdict(x >= TARGET_VS_MLSERVER)}"
         )
+        cpu = {n: median(v) for n, v in cpu_us.get(clients, {}).items()}
+        if "oip" in cpu and "mlserver" in cpu and "predict" in cpu:
+            print(
+                f"cpu      : server CPU per request, {clients:>2} clients: (c) MLServer OIP "
+                f"{cpu['mlserver'] / cpu['oip']:,.1f}x (b) forgeml OIP's; (b) forgeml OIP "
+                f"{cpu['oip'] / cpu['predict']:.2f}x and /invocations "
+                f"{cpu.get('invocations', math.nan) / cpu['predict']:.2f}x (a) /predict's"
+            )
         if "mlflow" in runs:
             a, b, x = ratio(runs, "invocations", "mlflow")
             print(

@@ -218,5 +218,8 @@ def test_a_canary_answers_its_share_and_a_named_version_pins_it(credit: Served) 
         time.sleep(0.05)
     status, _body, _ = client.post("/v2/models/credit/versions/2/infer", pd_request(credit_rows(1)))
     assert status == 404
-    log = read_predictions(project, "credit", arm="canary")
+    deadline = time.monotonic() + scaled(30)
+    while not len(log := read_predictions(project, "credit", arm="canary")):  # written in 0.2 s
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     assert set(log.column("version").to_pylist()) == {2}
