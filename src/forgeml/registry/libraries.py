@@ -14,25 +14,45 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-__all__ = ["import_booster_library", "score_only"]
+__all__ = ["import_booster_library", "score_only", "unimportable"]
 
 _SCORE_ONLY = False
 _WITHOUT = ("sklearn",)
 
 
 class _Refuse:
-    """A meta-path finder that makes ``import sklearn`` fail while a library loads."""
+    """A meta-path finder that makes importing the named packages fail."""
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = tuple(names)
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
         if any(name == n or name.startswith(f"{n}.") for n in self.names):
-            raise ImportError(f"{name} is not loaded by a scoring-only process")
+            raise ImportError(f"{name} is not imported here")
+
+
+@contextmanager
+def unimportable(names: Sequence[str]) -> Iterator[None]:
+    """While inside, importing ``names`` (not yet imported) raises ImportError.
+
+    Nothing is left in ``sys.modules`` for them, so they import normally afterwards, and
+    code that looks for them there (``"torch" in sys.modules``) sees them absent.
+    """
+    missing = [name for name in names if name not in sys.modules]
+    if not missing:
+        yield
+        return
+    refuse = _Refuse(missing)
+    sys.meta_path.insert(0, refuse)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(refuse)
 
 
 def score_only() -> None:
@@ -46,11 +66,7 @@ def import_booster_library(name: str) -> ModuleType:
     loaded = sys.modules.get(name)
     if loaded is not None:
         return loaded
-    if not _SCORE_ONLY or any(n in sys.modules for n in _WITHOUT):
+    if not _SCORE_ONLY:
         return importlib.import_module(name)
-    refuse = _Refuse(_WITHOUT)
-    sys.meta_path.insert(0, refuse)
-    try:
+    with unimportable(_WITHOUT):
         return importlib.import_module(name)
-    finally:
-        sys.meta_path.remove(refuse)

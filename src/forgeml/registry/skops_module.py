@@ -13,7 +13,7 @@ trusted types is the same: PyTorch defines no scikit-learn estimator.
 >>> import sys
 >>> skops_io().__name__
 'skops.io'
->>> sys.modules.get("torch", "absent") is not None  # hidden only while skops loaded
+>>> sys.modules.get("torch", "absent") is not None  # nothing left behind for PyTorch
 True
 """
 
@@ -22,6 +22,8 @@ from __future__ import annotations
 import sys
 import threading
 from types import ModuleType
+
+from forgeml.registry.libraries import unimportable
 
 __all__ = ["skops_io"]
 
@@ -34,15 +36,7 @@ def skops_io() -> ModuleType:
     loaded = sys.modules.get("skops.io")
     if loaded is not None:
         return loaded
-    with _LOCK:
-        hidden = [name for name in _HIDDEN if name not in sys.modules]
-        for name in hidden:
-            sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
-        try:
-            import skops.io as skops_io_module
-        finally:
-            for name in hidden:
-                if sys.modules.get(name, 0) is None:
-                    del sys.modules[name]
+    with _LOCK, unimportable(_HIDDEN):
+        import skops.io as skops_io_module
     module: ModuleType = skops_io_module
     return module

@@ -10,7 +10,7 @@ regression, as MLflow's own server answers.
 ...                 b"application/json", ["a", "b"], {"a": "float", "b": "float"})
 ({'a': [1], 'b': [2]}, True)
 >>> read_invocation(b"b,a\\n2,1\\n", b"text/csv", ["a", "b"], {"a": "integer", "b": "float"})
-({'b': [2.0], 'a': [1]}, True)
+({'b': [2], 'a': [1]}, True)
 """
 
 from __future__ import annotations
