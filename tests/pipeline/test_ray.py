@@ -135,6 +135,7 @@ def test_a_real_local_cluster_is_reached_with_address_auto(tmp_path: Path) -> No
 
 
 @pytest.mark.usefixtures("local_ray")
+@pytest.mark.timeout(900)
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")  # Ray Data's own
 def test_batch_scoring_on_ray_data_equals_local_scoring(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
