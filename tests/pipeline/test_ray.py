@@ -77,63 +77,6 @@ def test_steps_run_as_ray_tasks_with_the_local_results(tmp_path: Path) -> None:
         assert (local.step("total").outputs or {})["pid"] == os.getpid()
 
 
-@pytest.mark.timeout(900)
-def test_a_real_local_cluster_is_reached_with_address_auto(tmp_path: Path) -> None:
-    if ray.is_initialized():
-        ray.shutdown()
-    # a loaded machine starts a raylet slowly: give it minutes, not Ray's default seconds
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(sys.path),
-        "RAY_raylet_start_wait_time_s": "300",
-    }
-    log = tmp_path / "head.log"
-    ray_cli = Path(sys.executable).parent / "ray"
-    with log.open("w") as out:
-        head = subprocess.Popen(
-            [
-                str(ray_cli),
-                "start",
-                "--head",
-                "--port",
-                "6390",
-                "--num-cpus",
-                "2",
-                "--include-dashboard=false",
-                "--disable-usage-stats",
-                "--block",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 400
-        while "will now block" not in log.read_text():
-            assert head.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "ray start --head did not come up"
-            time.sleep(1)
-        ray.init(address="auto", log_to_driver=False)
-        assert ray.cluster_resources().get("CPU") == 2
-        with _project(tmp_path / "c") as project:
-            run = run_pipeline(_pipeline("ray"), project=project)
-        assert run.status == "succeeded", [s.error for s in run.steps]
-        assert (run.step("total").outputs or {})["total"] == 10
-    finally:
-        ray.shutdown()
-        os.killpg(head.pid, signal.SIGTERM)  # --block: stopping it stops the cluster it began
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
-        # the head leaves its address for address="auto"; a later ray.init would follow it
-        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
-        if current.is_file() and current.read_text().strip().endswith(":6390"):
-            current.unlink(missing_ok=True)
-
-
 @pytest.mark.usefixtures("local_ray")
 @pytest.mark.timeout(900)
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")  # Ray Data's own
@@ -225,3 +168,61 @@ def _differences(a: object, b: object, path: str = "") -> list[str]:
         same = math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
         return [] if same else [f"{path}: {a!r} != {b!r}"]
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+# Last in the module: it shuts down the Ray the other tests share.
+@pytest.mark.timeout(900)
+def test_a_real_local_cluster_is_reached_with_address_auto(tmp_path: Path) -> None:
+    if ray.is_initialized():
+        ray.shutdown()
+    # a loaded machine starts a raylet slowly: give it minutes, not Ray's default seconds
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "RAY_raylet_start_wait_time_s": "300",
+    }
+    log = tmp_path / "head.log"
+    ray_cli = Path(sys.executable).parent / "ray"
+    with log.open("w") as out:
+        head = subprocess.Popen(
+            [
+                str(ray_cli),
+                "start",
+                "--head",
+                "--port",
+                "6390",
+                "--num-cpus",
+                "2",
+                "--include-dashboard=false",
+                "--disable-usage-stats",
+                "--block",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 400
+        while "will now block" not in log.read_text():
+            assert head.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "ray start --head did not come up"
+            time.sleep(1)
+        ray.init(address="auto", log_to_driver=False)
+        assert ray.cluster_resources().get("CPU") == 2
+        with _project(tmp_path / "c") as project:
+            run = run_pipeline(_pipeline("ray"), project=project)
+        assert run.status == "succeeded", [s.error for s in run.steps]
+        assert (run.step("total").outputs or {})["total"] == 10
+    finally:
+        ray.shutdown()
+        os.killpg(head.pid, signal.SIGTERM)  # --block: stopping it stops the cluster it began
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+        # the head leaves its address for address="auto"; a later ray.init would follow it
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if current.is_file() and current.read_text().strip().endswith(":6390"):
+            current.unlink(missing_ok=True)
