@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from forgeml.project import Project
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pipeline"
-
-
-def copy_example(folder: Path) -> Project:
-    shutil.copytree(
-        EXAMPLE, folder, ignore=shutil.ignore_patterns("out", ".forgeml", "__pycache__")
-    )
-    return Project.init(folder)
+from pipeline_example import copy_example
 
 
 @pytest.fixture(scope="module")

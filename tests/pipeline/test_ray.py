@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -53,7 +54,8 @@ def _project(folder: Path) -> Project:
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": a Ray of this process's own, whatever cluster this machine runs
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         yield
     finally:
@@ -75,6 +77,100 @@ def test_steps_run_as_ray_tasks_with_the_local_results(tmp_path: Path) -> None:
         assert (local.step("total").outputs or {})["pid"] == os.getpid()
 
 
+@pytest.mark.usefixtures("local_ray")
+@pytest.mark.timeout(900)
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")  # Ray Data's own
+def test_batch_scoring_on_ray_data_equals_local_scoring(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from forgeml.serve.batch import predict_file
+    from forgeml.serve.batch_ray import predict_file_ray
+    from pipeline_example import copy_example
+
+    with copy_example(tmp_path / "credit") as project:
+        from forgeml.data.ingest import ingest
+
+        ingest(project.root / "data" / "credit.csv", name="credit", project=project)
+        assert run_pipeline("retrain", project=project).status == "succeeded"
+        source = project.root / "data" / "new.csv"
+        local = predict_file(
+            "credit", source, tmp_path / "local.parquet", project=project, chunk_rows=50
+        )
+        on_ray = predict_file_ray(
+            "credit", source, tmp_path / "ray.parquet", project=project, chunk_rows=50
+        )
+    assert on_ray["rows"] == local.rows == 120
+    assert pq.read_table(tmp_path / "ray.parquet").equals(pq.read_table(tmp_path / "local.parquet"))
+
+
+@pytest.mark.usefixtures("local_ray")
+@pytest.mark.timeout(900)
+def test_monitoring_with_profiles_merged_from_ray_partitions_equals_local(
+    sqlite_project: Project,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from forgeml.monitor.ray_profiles import ray_profiler
+    from forgeml.monitor.references import store_reference
+    from forgeml.monitor.run import monitor
+    from forgeml.registry import load_model, model_version
+    from forgeml.serve.predlog import PredictionLog
+    from forgeml.training.predict import Predictor
+    from serve.serving import credit_table, register
+
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    register(sqlite_project, metrics={"test": {"roc_auc": 0.8, "threshold": 0.5}})
+    version = model_version("credit@1", project=sqlite_project)
+    store_reference(version, project=sqlite_project, table=credit_table(rows=1000, seed=0))
+    table = credit_table(rows=600, seed=1)
+    _, bundle = load_model("credit@1", project=sqlite_project)
+    scores = Predictor(bundle).scores(table)
+    names = [c["name"] for c in version.signature["inputs"]]
+    with PredictionLog(sqlite_project, "credit", version.signature["inputs"]) as log:
+        for day in range(3):
+            part = slice(day * 200, (day + 1) * 200)
+            log.log_predictions(
+                ids=[f"d{day}-{i}" for i in range(200)],
+                version=1,
+                arm="champion",
+                inputs={n: table.column(n).to_pylist()[part] for n in names},
+                scores=scores[part],
+                labels=list(scores[part] >= 0.5),
+                latency_ms=1.0,
+                time=(start + timedelta(days=day, hours=12)).timestamp(),
+            )
+    span = {"start": start, "end": start + timedelta(days=3), "window": timedelta(days=1)}
+    local = monitor("credit", project=sqlite_project, alert=False, **span)
+    on_ray = monitor(
+        "credit", project=sqlite_project, alert=False, profile=ray_profiler(partitions=3), **span
+    )
+    assert [w.rows for w in on_ray.windows] == [200, 200, 200]
+    # sums of floats added partition by partition differ in their last bits, no more
+    assert _differences(on_ray.to_dict(), local.to_dict()) == []
+
+
+def _differences(a: object, b: object, path: str = "") -> list[str]:
+    import math
+
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return [f"{path}: keys {sorted(a)} != {sorted(b)}"]
+        return [d for k in a for d in _differences(a[k], b[k], f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} items != {len(b)}"]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _differences(x, y, f"{path}[{i}]")
+        ]
+    if isinstance(a, float) and isinstance(b, float):
+        same = math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
+        return [] if same else [f"{path}: {a!r} != {b!r}"]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+# Last in the module: it shuts down the Ray the other tests share.
 @pytest.mark.timeout(900)
 def test_a_real_local_cluster_is_reached_with_address_auto(tmp_path: Path) -> None:
     if ray.is_initialized():
@@ -126,3 +222,7 @@ def test_a_real_local_cluster_is_reached_with_address_auto(tmp_path: Path) -> No
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
+        # the head leaves its address for address="auto"; a later ray.init would follow it
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if current.is_file() and current.read_text().strip().endswith(":6390"):
+            current.unlink(missing_ok=True)

@@ -69,6 +69,15 @@ def monitor_command(
     fail_on_drift: bool = typer.Option(
         False, "--fail-on-drift", help="Exit with 1 when inputs drifted or performance decayed."
     ),
+    backend: str = typer.Option(
+        "local",
+        "--backend",
+        help="local, or ray: profile each window in partitions on Ray and merge them "
+        "(needs forgeml[ray]).",
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="The Ray cluster for --backend ray (e.g. auto)."
+    ),
 ) -> None:
     """Drift, data quality and performance of a served model, window by window.
 
@@ -82,6 +91,13 @@ def monitor_command(
     from forgeml.monitor.run import monitor, parse_window
 
     project = state(ctx).project()
+    if backend not in ("local", "ray"):
+        raise typer.BadParameter(f"'{backend}' is not local or ray", param_hint="--backend")
+    extra: dict[str, Any] = {}
+    if backend == "ray":
+        from forgeml.monitor.ray_profiles import ray_profiler
+
+        extra["profile"] = ray_profiler(address=address)
     settings = project.spec.monitor
     hooks = [] if no_alerts else _webhooks(webhooks, settings.webhooks)
     size = parse_window(window or settings.window)
@@ -100,6 +116,7 @@ def monitor_command(
             max_drop=settings.max_drop if max_drop is None else max_drop,
             min_labels=settings.min_labels if min_labels is None else min_labels,
             alert=not no_alerts,
+            **extra,
         )
         if not no_html:
             progress("writing the report")

@@ -65,6 +65,15 @@ def predict_command(
         help="stop: end at the first row that cannot be scored, naming its row and column, "
         "and write nothing; skip: score the other rows and list the bad ones in the rejects file.",
     ),
+    backend: str = typer.Option(
+        "local",
+        "--backend",
+        help="local, or ray: score the chunks with Ray Data (needs forgeml[ray]; "
+        "a bad row stops it).",
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="The Ray cluster for --backend ray (e.g. auto)."
+    ),
 ) -> None:
     """Score every row of a file; a bad row stops it, or is skipped with --on-error skip.
 
@@ -77,6 +86,27 @@ def predict_command(
         raise typer.BadParameter(f"'{on_error}' is not stop or skip", param_hint="--on-error")
     mode: OnError = "stop" if on_error == "stop" else "skip"
     project = state(ctx).project()
+    if backend not in ("local", "ray"):
+        raise typer.BadParameter(f"'{backend}' is not local or ray", param_hint="--backend")
+    if backend == "ray":
+        from forgeml.serve.batch_ray import predict_file_ray
+
+        if mode != "stop":
+            raise typer.BadParameter("--backend ray stops at a bad row", param_hint="--on-error")
+        done = predict_file_ray(
+            model_ref,
+            input_path,
+            output,
+            project=project,
+            chunk_rows=chunk_rows,
+            out_of_range=out_of_range,
+            address=address,
+        )
+        _say(
+            f"{done['rows']:,} rows scored with {done['model']} on Ray into {output} "
+            f"in {done['seconds']:.1f} s"
+        )
+        return
     with _progress_bar() as progress:
         result = predict_file(
             model_ref,

@@ -15,10 +15,10 @@ the version's test metric (with at least ``min_labels`` labels).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,6 +45,9 @@ from forgeml.serve.feedback import label_conflicts
 from forgeml.serve.predlog import labelled_predictions, read_predictions
 from forgeml.serve.segments import to_utc
 from forgeml.training import metrics as m
+
+if TYPE_CHECKING:
+    from forgeml.monitor.reference import ReferenceProfile
 
 __all__ = ["MonitorReport", "WindowResult", "monitor", "parse_window", "summary_rows"]
 
@@ -141,11 +144,13 @@ def monitor(
     min_labels: int = 100,
     alert: bool = True,
     record: bool = True,
+    profile: Callable[[pa.Table, ReferenceProfile], WindowProfile] = profile_window,
 ) -> MonitorReport:
     """Monitor ``model`` over ``[start, end)`` (default: the last ``window``) in windows.
 
     With ``record`` each window's findings are kept in the store (the web UI's monitoring
-    page draws them over time).
+    page draws them over time). ``profile`` profiles one window's rows (e.g. partition by
+    partition on Ray and merged: :func:`forgeml.monitor.ray_profiles.ray_profiler`).
     """
     found = resolve_project(project)
     version = model_version(f"{model}@{alias}", project=found)
@@ -170,11 +175,11 @@ def monitor(
             if log.num_rows
             else log
         )
-        profile = profile_window(rows, reference)
-        profiles.append(profile)
-        tested = profile.rows >= MIN_ROWS
-        drifts.append(compare(reference, profile) if tested else None)
-        qualities.append(data_quality(reference, profile) if tested else None)
+        window_profile = profile(rows, reference)
+        profiles.append(window_profile)
+        tested = window_profile.rows >= MIN_ROWS
+        drifts.append(compare(reference, window_profile) if tested else None)
+        qualities.append(data_quality(reference, window_profile) if tested else None)
     task = str(version.signature.get("task") or "binary")
     # The log keeps the top class only: multiclass windows are judged on accuracy.
     metric = metric or ("accuracy" if task == "multiclass" else m.DEFAULT_METRIC[task])
@@ -186,11 +191,11 @@ def monitor(
     threshold = _number(version.metrics.get("test", {}).get("threshold")) or 0.5
     performance = window_metrics(rows, bounds, threshold=threshold)
     windows = []
-    for (lo, hi), profile, drift, quality, perf in zip(
+    for (lo, hi), profiled, drift, quality, perf in zip(
         bounds, profiles, drifts, qualities, performance, strict=True
     ):
         decayed = _decayed(perf, metric, baseline, max_drop, min_labels)
-        windows.append(WindowResult(lo, hi, profile.rows, drift, quality, perf, decayed))
+        windows.append(WindowResult(lo, hi, profiled.rows, drift, quality, perf, decayed))
     whole = merge_profiles(profiles)
     enough = whole.rows >= MIN_ROWS
     report = MonitorReport(
