@@ -104,8 +104,7 @@ class Model:
         ):
             raise DataError(
                 f"{self.ref} takes {tensors[0]['name']} of shape {expected}, not {array.shape}",
-                fix="stack the inputs along the first axis, each of shape "
-                f"{expected[1:]}",
+                fix=f"stack the inputs along the first axis, each of shape {expected[1:]}",
             )
         return self._predictor.scores(array.astype(tensors[0]["dtype"], copy=False))
 

@@ -28,7 +28,11 @@ __all__ = ["NEURAL", "flavor_module", "require"]
 NEURAL: dict[str, str] = {"torch": "torch", "keras": "keras", "onnx": "onnx"}
 """Flavor -> the optional extra (``pip install 'forgeml[EXTRA]'``) that it needs."""
 
-_PACKAGES = {"torch": ("torch", "safetensors"), "keras": ("keras",), "onnx": ("onnx", "onnxruntime")}
+_PACKAGES = {
+    "torch": ("torch", "safetensors"),
+    "keras": ("keras",),
+    "onnx": ("onnx", "onnxruntime"),
+}
 
 
 def require(flavor: str, purpose: str) -> None:

@@ -6,11 +6,11 @@ Keras (``os``, ``builtins``, ``subprocess`` ...) or a registered custom object. 
 ``.h5`` files are refused too. TensorFlow is supported through the same ``.keras`` path;
 without it Keras runs on the PyTorch backend.
 
->>> check_config({"module": "os", "class_name": "system", "config": {}})
-Traceback (most recent call last):
-...
-forgeml.errors.UntrustedModel: the Keras model's config.json names code forgeml does not load: os.system
-  fix: build the model from Keras layers only (no Lambda layers or custom objects), or export it to ONNX and log that
+>>> try:
+...     check_config({"module": "os", "class_name": "system", "config": {}})
+... except UntrustedModel as e:
+...     print(e.message)
+the Keras model's config.json names code forgeml does not load: os.system
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ import io
 import json
 import os
 import tempfile
+import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +65,8 @@ def dump(model: Any) -> dict[str, tuple[str, bytes]]:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "model.keras"
             try:
-                model.save(path)
+                with _quiet():
+                    model.save(path)
             except Exception as e:  # Keras' own serialisation errors
                 raise ConfigError(
                     f"Keras cannot save the model ({type(e).__name__}: {e})",
@@ -123,7 +127,8 @@ def load(parts: dict[str, bytes], options: dict[str, Any] | None = None) -> Any:
         path = Path(folder) / "model.keras"
         path.write_bytes(data)
         try:
-            return keras.saving.load_model(path, compile=False, safe_mode=True)
+            with _quiet():
+                return keras.saving.load_model(path, compile=False, safe_mode=True)
         except Exception as e:  # Keras refuses or cannot rebuild a layer
             raise UntrustedModel(
                 f"Keras refused the stored model in safe mode ({type(e).__name__}: {e})",
@@ -132,8 +137,17 @@ def load(parts: dict[str, bytes], options: dict[str, Any] | None = None) -> Any:
 
 
 def predict(model: Any, x: np.ndarray) -> np.ndarray:
-    out = model.predict_on_batch(np.ascontiguousarray(x, dtype=np.float32))
+    with _quiet():
+        out = model.predict_on_batch(np.ascontiguousarray(x, dtype=np.float32))
     return np.asarray(_numpy(out), dtype=np.float64)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Keras' own deprecation notices (NumPy 2's copy keyword) are not the user's to fix."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
 
 
 def _numpy(out: Any) -> Any:

@@ -121,10 +121,11 @@ def detect_flavor(model: Any) -> str:
         return root
     if root == "onnx" or isinstance(model, (bytes, bytearray)):
         return "onnx"
-    if root == "torch" or _is_subclass_of(model, "torch.nn.modules.module.Module"):
-        return "torch"
+    # before torch: on the PyTorch backend a Keras model is also an nn.Module
     if root == "keras" or _is_subclass_of(model, "keras.src.models.model.Model"):
         return "keras"
+    if root == "torch" or _is_subclass_of(model, "torch.nn.modules.module.Module"):
+        return "torch"
     if hasattr(model, "predict") and hasattr(model, "get_params"):
         return "sklearn"  # a scikit-learn compatible estimator; the allow-list decides
     raise ConfigError(
@@ -197,8 +198,7 @@ def _signature_source(sample: Any, flavor: str) -> dict[str, Any]:
         return {"kind": "tensors", "tensors": [tensor_signature(array)]}
     if array.ndim != 2:
         raise ConfigError(
-            f"signature_from= is an array of shape {array.shape}; a {flavor} model takes "
-            "a table",
+            f"signature_from= is an array of shape {array.shape}; a {flavor} model takes a table",
             fix="pass a DataFrame sample of the columns the model was fitted on",
         )
     import pyarrow as pa
@@ -220,8 +220,7 @@ def _checked_tensor(spec: Any) -> dict[str, Any]:
         ok = False
     if not ok or spec["shape"][:1] != [-1]:
         raise ConfigError(
-            f"tensor signature {spec!r} is not {{'name': str, 'dtype': str, 'shape': "
-            "[-1, ...]}",
+            f"tensor signature {spec!r} is not {{'name': str, 'dtype': str, 'shape': [-1, ...]}}",
             fix="give each tensor a name, a NumPy dtype and a shape whose first size is "
             "-1 (the batch)",
         )

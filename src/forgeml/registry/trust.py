@@ -60,7 +60,8 @@ ALLOWED_NODE_KINDS = frozenset(
 """Node kinds a stored part may hold. Absent on purpose: FunctionNode, MethodNode,
 OperatorFuncNode, PartialNode (code as data), ReduceNode and ConstructorFromReduceNode
 (a call of whatever the file names), RandomStateNode (a constructor call; it is what
-GradientBoosting* models hold, so those are not listed), BytesNode, BytearrayNode, DefaultDictNode, MaskedArrayNode and SparseMatrixNode (nothing forgeml writes)."""
+GradientBoosting* models hold, so those are not listed), BytesNode, BytearrayNode,
+DefaultDictNode, MaskedArrayNode and SparseMatrixNode (nothing forgeml writes)."""
 
 _SKLEARN = (
     # the built-in candidates: logistic, hist_gradient_boosting, extra_trees
