@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names resolve 
     from forgeml.data import versions as versions
     from forgeml.model import Model
     from forgeml.project import Project
-    from forgeml.registry.byo import log_model
     from forgeml.registry import (
         ModelBundle,
         ModelVersion,
@@ -29,6 +28,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names resolve 
         register_model,
         rollback,
     )
+    from forgeml.registry.byo import log_model
     from forgeml.training.tracking import (
         Run,
         RunInfo,

@@ -78,6 +78,14 @@ COMMANDS: dict[str, LazyCommand] = {
         "forgeml.cli.registry:models_command",
         "List registered models, or the versions of one model with metrics and aliases.",
     ),
+    "scan": LazyCommand(
+        "forgeml.cli.artifacts:scan_command",
+        "List every stored model part with its format; exit 1 when one would need pickle.",
+    ),
+    "export": LazyCommand(
+        "forgeml.cli.artifacts:export_command",
+        "Write a model version in another format (ONNX), checked against the stored model.",
+    ),
     "register": LazyCommand(
         "forgeml.cli.registry:register_command",
         "Register the model a run produced as a new model version.",

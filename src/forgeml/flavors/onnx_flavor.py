@@ -82,9 +82,18 @@ def input_dtype(session: Any) -> Any:
 
 
 def predict(session: Any, x: np.ndarray) -> np.ndarray:
-    """The first output that holds numbers per row: probabilities when the graph has them."""
-    name = session.get_inputs()[0].name
-    outputs = session.run(None, {name: np.ascontiguousarray(x, dtype=input_dtype(session))})
+    """The last float output per row (probabilities when a classifier's graph has them).
+
+    A graph with one input per column (a converted pipeline that selects columns by
+    name) is fed the matrix's columns in order.
+    """
+    inputs = session.get_inputs()
+    x = np.ascontiguousarray(x, dtype=input_dtype(session))
+    if len(inputs) > 1 and x.ndim == 2 and x.shape[1] == len(inputs):
+        feed = {i.name: x[:, j : j + 1] for j, i in enumerate(inputs)}  # one input a column
+    else:
+        feed = {inputs[0].name: x}
+    outputs = session.run(None, feed)
     chosen = outputs[0]
     for out in outputs[1:]:  # skl2onnx classifiers: [labels, probabilities]
         if isinstance(out, np.ndarray) and out.dtype.kind == "f":

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from forgeml.artifacts import ArtifactStore
-from forgeml.errors import ArtifactError, ConfigError
+from forgeml.errors import ArtifactError, ConfigError, UntrustedModel
 from forgeml.flavors import NEURAL
 from forgeml.registry.documents import canonical_bytes, json_document
 from forgeml.registry.trust import load_checked, refused_types
@@ -119,6 +119,7 @@ def load_bundle(manifest_sha256: str, artifacts: ArtifactStore) -> ModelBundle:
     manifest = read_manifest(manifest_sha256, artifacts)
     flavor = manifest["flavor"]
     parts = manifest["parts"]
+    _refuse_pickles(parts, artifacts)
     if flavor in NEURAL:
         from forgeml.flavors import flavor_module
 
@@ -163,6 +164,20 @@ def read_manifest(manifest_sha256: str, artifacts: ArtifactStore) -> dict[str, A
     if problems:
         raise _not_a_bundle(manifest_sha256, "its manifest has " + "; ".join(problems))
     return manifest
+
+
+def _refuse_pickles(parts: dict[str, str], artifacts: ArtifactStore) -> None:
+    from forgeml.registry.scan import needs_pickle
+
+    for name, sha in parts.items():
+        why = needs_pickle(artifacts.get_bytes(sha))
+        if why is not None:
+            raise UntrustedModel(
+                f"the {name} part {sha} of this bundle is {why}: loading it would run "
+                "pickle, which can execute any code, so it is not loaded",
+                fix="store the model again with forgeml.log_model(), which writes "
+                "safetensors, .keras, ONNX or skops; 'forgeml scan' lists such parts",
+            )
 
 
 def _not_a_bundle(sha256: str, why: str) -> ArtifactError:

@@ -99,6 +99,9 @@ _SKLEARN = (
     # a function (FunctionTransformer, custom scorers) is listed, and functions are
     # refused as node kinds anyway
     "sklearn.pipeline.Pipeline",
+    # "passthrough" columns; a FunctionTransformer given a function is still refused,
+    # since a function is a FunctionNode
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
     "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.preprocessing._data.MinMaxScaler",
