@@ -14,7 +14,6 @@ across the signature's ranges and the answers must match the stored model's with
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 import warnings
@@ -108,9 +107,7 @@ def onnx_bytes(bundle: ModelBundle, row_shape: tuple[int, ...]) -> bytes:
         if flavor == "sklearn":
             from skl2onnx.common.data_types import FloatTensorType
         else:
-            from onnxmltools.convert.common.data_types import (  # type: ignore[no-redef]
-                FloatTensorType,
-            )
+            from onnxmltools.convert.common.data_types import FloatTensorType
     except ImportError:
         raise MissingDependency("onnxmltools", "onnx", "Exporting to ONNX") from None
     named = getattr(model, "feature_names_in_", None)
@@ -151,19 +148,19 @@ def _xgboost(booster: Any, types: list[Any]) -> Any:
 def _torch(model: Any, row_shape: tuple[int, ...]) -> bytes:
     import torch
 
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        path = Path(folder) / "model.onnx"
         torch.onnx.export(
             model,
             (torch.zeros((1, *row_shape)),),
-            buffer,
+            path,
             input_names=["input"],
             output_names=["output"],
             dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
             dynamo=False,
         )
-    return buffer.getvalue()
+        return path.read_bytes()
 
 
 def _max_diff(bundle: ModelBundle, data: bytes, rows: np.ndarray) -> float:

@@ -82,7 +82,10 @@ def log_model(
     shape = _signature_source(signature_from, flavor)
     features: dict[str, Any] = {}
     if shape["kind"] == "tensors":
+        from forgeml.serve.tensors import summary_columns
+
         extras["tensors"] = signature["tensors"] = shape["tensors"]
+        signature["inputs"] = summary_columns(shape["tensors"])  # what monitoring watches
     else:
         from forgeml.features import FeaturePipeline
         from forgeml.features.encoders import NumberEncoder
@@ -103,7 +106,7 @@ def log_model(
         lineage["dataset"] = signature["dataset"] = dataset_version(dataset, project=found).ref
     run_id = run if isinstance(run, str) or run is None else run.id
     bundle = ModelBundle(flavor, estimator, features, extras)  # type: ignore[arg-type]
-    return register_model(
+    version = register_model(
         name,
         bundle,
         signature=signature,
@@ -112,6 +115,41 @@ def log_model(
         run_id=run_id,
         project=found,
     )
+    if dataset is None:  # with a dataset, monitoring fits its reference from those rows
+        _store_reference(version, signature_from, found)
+    return version
+
+
+def _store_reference(version: ModelVersion, sample: Any, project: Any) -> None:
+    """The sample's profile (tensors: their summary statistics) as the drift reference."""
+    import json
+
+    from forgeml.monitor.reference import fit_reference
+    from forgeml.monitor.references import store_reference
+    from forgeml.registry.versions import load_model
+
+    if isinstance(sample, Mapping) or len(sample) < 2:
+        return  # a schema, or too few rows to profile: fitted on first use instead
+    if _is_table(sample):
+        from forgeml.data.sources import read_frame
+
+        store_reference(version, project=project, table=read_frame(sample).table)
+        return
+    import pyarrow as pa
+
+    from forgeml.serve.tensors import summary_stats
+    from forgeml.training.predict import Predictor
+
+    tensor = version.signature["tensors"][0]
+    array = _array(sample).astype(tensor["dtype"], copy=False)
+    _, bundle = load_model(version.ref, project=project)
+    scores = Predictor(bundle).scores(array)
+    if scores.ndim == 2:  # multiclass: the top class's probability, as the log keeps it
+        scores = scores.max(axis=1)
+    table = pa.table(summary_stats(tensor["name"], array))
+    reference = fit_reference(table, version.signature["inputs"], scores=scores)
+    document = json.dumps(reference.to_dict(), allow_nan=False).encode()
+    project.artifacts.put_named(f"references/{version.name}/{version.version}.json", document)
 
 
 def detect_flavor(model: Any) -> str:

@@ -21,7 +21,7 @@ from forgeml.features.encoders import Encoder, NumberEncoder
 from forgeml.features.scaling import Standardizer
 from forgeml.registry import ModelBundle
 from forgeml.registry.versions import ModelVersion
-from forgeml.serve.finite import NONFINITE_FIX, unscorable
+from forgeml.serve.finite import NONFINITE_FIX, NONFINITE_PROBLEM, nonfinite_rows, unscorable
 from forgeml.serve.inputs import Batch, InputSchema, OutOfRange
 from forgeml.serve.native import (
     TOLERANCE,
@@ -31,6 +31,7 @@ from forgeml.serve.native import (
     probe_rows,
     tree_scorer,
 )
+from forgeml.serve.tensors import TensorSchema
 from forgeml.training.predict import Predictor
 
 __all__ = ["Scored", "Scorer"]
@@ -95,6 +96,14 @@ class Scorer:
     ) -> None:
         self.version = version
         self.predictor = _ServingPredictor(bundle)
+        classes = self.predictor.classes
+        self.classes: list[Any] | None = list(classes) if classes is not None else None
+        self.task = self.predictor.task
+        self.tensors = self.predictor.tensors is not None
+        self.schema: InputSchema | TensorSchema
+        if self.predictor.tensors is not None:  # the request's array is the model's input
+            self.schema = TensorSchema(self.predictor.tensors, max_rows=max_rows)
+            return
         pipeline = self.predictor.pipeline
         by_name = {c["name"]: c for c in version.signature.get("inputs", [])}
         inputs = [by_name.get(name, {"name": name}) for name in pipeline.input_columns]
@@ -128,9 +137,6 @@ class Scorer:
         self._all_direct = direct_out == list(range(self.width)) and direct_in == list(
             range(len(direct_in))
         )
-        classes = self.predictor.classes
-        self.classes: list[Any] | None = list(classes) if classes is not None else None
-        self.task = self.predictor.task
 
     @property
     def model(self) -> str:
@@ -146,6 +152,8 @@ class Scorer:
 
     def features(self, batch: Batch) -> np.ndarray:
         """The feature matrix of checked rows, exactly as the fitted pipeline writes it."""
+        if self.tensors:
+            return batch.numbers
         if self._all_direct:
             return batch.numbers
         out = np.empty((batch.rows, self.width), dtype=np.float64)
@@ -169,7 +177,13 @@ class Scorer:
         """
         with np.errstate(over="ignore", invalid="ignore"):
             raw = self.predictor.scores_from_matrix(self.features(batch))
-        problems = unscorable(self.schema, batch.numbers, raw)
+        if isinstance(self.schema, InputSchema):
+            problems = unscorable(self.schema, batch.numbers, raw)
+        else:
+            problems = [
+                {"field": self.schema.name, "row": row, "problem": NONFINITE_PROBLEM}
+                for row in nonfinite_rows(raw).tolist()
+            ]
         if problems:
             raise InputRejected(problems, fix=NONFINITE_FIX)
         return self.outputs(raw)
