@@ -73,7 +73,7 @@ def log_model(
     flavor = detect_flavor(model)
     estimator = _estimator(model, flavor)
     task, classes = _task(estimator, task, classes)
-    extras: dict[str, Any] = {"task": task, "classes": classes, "byo": True}
+    extras: dict[str, Any] = {"task": task, "classes": classes, "byo": True, "target": target}
     if flavor in NEURAL:
         extras["outputs"] = outputs or ("logits" if flavor == "torch" else "probabilities")
     if flavor == "torch" and init is not None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from forgeml.errors import DataError
 from forgeml.features import FeaturePipeline
 from forgeml.flavors import NEURAL
 from forgeml.registry import ModelBundle
@@ -42,8 +43,28 @@ class Predictor:
         A model with a tensor signature takes its (batch, ...) array as is.
         """
         if self.tensors is not None:
-            return self.scores_from_matrix(np.asarray(data))
+            return self.scores_from_matrix(self._tensor(data, self.tensors[0]))
         return self.scores_from_matrix(self.pipeline.transform(data))
+
+    def _tensor(self, data: Any, spec: dict[str, Any]) -> np.ndarray:
+        """The model's input array; a table's columns (all but the target) are one row each.
+
+        A dataset of flattened images (64 pixel columns for an 8x8 image) is reshaped to
+        the signature's shape, so a tensor model is gated on rows of a dataset.
+        """
+        if isinstance(data, pa.Table):
+            target = self.bundle.extras.get("target")
+            names = [n for n in data.column_names if n != target]
+            flat = np.column_stack([data.column(n).to_numpy(zero_copy_only=False) for n in names])
+            size = int(np.prod(spec["shape"][1:]))
+            if flat.shape[1] != size:
+                raise DataError(
+                    f"a table of {flat.shape[1]} columns cannot be reshaped to the model's "
+                    f"input {spec['name']} of shape {spec['shape']}",
+                    fix=f"give one column per value ({size}) besides the target",
+                )
+            return flat.reshape(-1, *spec["shape"][1:]).astype(spec["dtype"])
+        return np.asarray(data)
 
     def scores_from_matrix(self, x: np.ndarray) -> np.ndarray:
         raw = self._raw(x)
