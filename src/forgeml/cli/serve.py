@@ -64,6 +64,15 @@ def serve_command(
     rate_burst: int | None = typer.Option(
         None, "--rate-burst", min=1, help="Requests a client may send at once (default: 1 s)."
     ),
+    max_batch: int = typer.Option(
+        1,
+        "--max-batch",
+        min=1,
+        help="Neural models: score up to this many rows of concurrent requests together.",
+    ),
+    max_wait_ms: float = typer.Option(
+        2.0, "--max-wait-ms", min=0.0, help="Neural models: how long a batch waits to fill."
+    ),
 ) -> None:
     """Serve a model over HTTP: POST /predict, POST /feedback, GET /metrics, GET /docs.
 
@@ -95,6 +104,8 @@ def serve_command(
         max_connections=max_connections,
         rate_limit=rate_limit,
         rate_burst=rate_burst,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
     )
     console.print(
         f"serving {version.ref} ({alias}) on http://{host}:{port} with {workers} "

@@ -51,6 +51,7 @@ from forgeml.serve.http import (
 from forgeml.serve.labels import LabelBook, feedback_items
 from forgeml.serve.logschema import input_columns
 from forgeml.serve.metrics import ServingMetrics
+from forgeml.serve.microbatch import MicroBatcher
 from forgeml.serve.openapi import openapi_document
 from forgeml.serve.options import ServeOptions
 from forgeml.serve.origins import cross_site, is_json
@@ -94,6 +95,11 @@ class ModelServer(AdminRoutes):
         self.log = prediction_log
         self.metrics = ServingMetrics()
         self.labels = LabelBook()
+        self.batcher: MicroBatcher | None = None
+        if self.options.max_batch > 1:
+            self.batcher = MicroBatcher(
+                max_batch=self.options.max_batch, max_wait=self.options.max_wait_ms / 1000.0
+            )
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/predict"): self._predict,
             ("POST", "/feedback"): self._feedback,
@@ -258,7 +264,11 @@ class ModelServer(AdminRoutes):
             scorer, arm = serving.challenger, "canary"
         try:
             batch = scorer.read(payload)
-            scored = scorer.score(batch)
+            if self.batcher is not None and scorer.tensors:
+                raw = await self.batcher.submit(scorer.raw, scorer.features(batch))
+                scored = scorer.finish(batch, raw)
+            else:
+                scored = scorer.score(batch)
         except InputRejected as error:
             return await reply(
                 send,

@@ -175,8 +175,15 @@ class Scorer:
         Raises :class:`InputRejected` naming the input when the model's output for a row is
         not finite (see :mod:`forgeml.serve.finite`): an answer never carries one.
         """
+        return self.finish(batch, self.raw(self.features(batch)))
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """The model's scores for a feature matrix (or a tensor batch): one call."""
         with np.errstate(over="ignore", invalid="ignore"):
-            raw = self.predictor.scores_from_matrix(self.features(batch))
+            return self.predictor.scores_from_matrix(x)
+
+    def finish(self, batch: Batch, raw: np.ndarray) -> Scored:
+        """Scores, labels and probabilities from the model's raw scores for ``batch``."""
         if isinstance(self.schema, InputSchema):
             problems = unscorable(self.schema, batch.numbers, raw)
         else:

@@ -53,6 +53,8 @@ class ServeSettings:
     max_connections: int = ConnectionLimits.max_connections
     rate_limit: float | None = None
     rate_burst: int | None = None
+    max_batch: int = 1
+    max_wait_ms: float = 2.0
 
     @property
     def limits(self) -> ConnectionLimits:
@@ -94,6 +96,8 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
         reload_interval=settings.reload_interval,
         rate_limit=settings.rate_limit,
         rate_burst=settings.rate_burst,
+        max_batch=settings.max_batch,
+        max_wait_ms=settings.max_wait_ms,
     )
     return ModelServer(deployment, options=options, prediction_log=prediction_log)
 
