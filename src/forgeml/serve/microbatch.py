@@ -5,7 +5,9 @@ under concurrent load answers more requests a second when it groups them. The fi
 request to arrive opens a batch and waits at most ``max_wait`` seconds; requests that
 arrive meanwhile join it until it holds ``max_batch`` rows; the batch is then scored in
 one call (off the event loop, so more requests queue for the next batch meanwhile) and
-each request gets its own rows back. A lone request waits ``max_wait`` at most.
+each request gets its own rows back. A lone request waits ``max_wait`` at most: the
+price of batching at low load (as in Triton's ``max_queue_delay``), so it is off unless
+``forgeml serve --max-batch N`` asks for it.
 
 >>> import asyncio
 >>> calls = []
