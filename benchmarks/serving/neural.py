@@ -43,39 +43,6 @@ MODELS = {
 }
 
 
-def bare_app_source() -> str:
-    return '''
-import sys, numpy as np, orjson, torch, uvicorn
-from forgeml.flavors import nets
-kind, kwargs, shape, weights, port = sys.argv[1], orjson.loads(sys.argv[2]), orjson.loads(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-torch.set_num_threads(1)
-from safetensors.torch import load_file
-model = getattr(nets, kind)(**kwargs); model.load_state_dict(load_file(weights)); model.eval()
-JSON = [(b"content-type", b"application/json")]
-async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            m = await receive()
-            if m["type"] == "lifespan.startup": await send({"type": "lifespan.startup.complete"})
-            else: await send({"type": "lifespan.shutdown.complete"}); return
-    if scope["path"] == "/health":
-        await send({"type": "http.response.start", "status": 200, "headers": JSON + [(b"content-length", b"2")]})
-        await send({"type": "http.response.body", "body": b"{}"}); return
-    body = b""
-    while True:
-        m = await receive(); body += m.get("body", b"")
-        if not m.get("more_body"): break
-    x = np.asarray(orjson.loads(body)["input"], dtype=np.float32).reshape(-1, *shape)
-    with torch.inference_mode():
-        out = model(torch.from_numpy(x)).numpy()
-    answer = orjson.dumps({"predictions": out.argmax(1).tolist()})
-    headers = JSON + [(b"content-length", str(len(answer)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": answer})
-uvicorn.run(app, host="127.0.0.1", port=port, http="httptools", loop="uvloop", access_log=False, log_level="warning")
-'''
-
-
 def prepare(work: Path, kind: str) -> tuple[Path, Path, dict[str, Any]]:
     """A fresh project with the model logged and promoted; its weights file; one request."""
     import torch
@@ -91,7 +58,11 @@ def prepare(work: Path, kind: str) -> tuple[Path, Path, dict[str, Any]]:
     project = forgeml.init(str(work / f"project-{kind}"), name=f"bench-{kind}")
     sample = np.random.default_rng(0).random((8, *shape), dtype=np.float32)
     version = forgeml.log_model(
-        net, name=kind, signature_from=sample, task="multiclass", classes=list(range(10)),
+        net,
+        name=kind,
+        signature_from=sample,
+        task="multiclass",
+        classes=list(range(10)),
         project=project,
     )
     promote(version.ref, reason="benchmark", project=project)
@@ -111,8 +82,7 @@ def forgeml_server(work: Path, kind: str, project: Path, cpu: int | None, batch:
 
 
 def bare_server(work: Path, kind: str, weights: Path, cpu: int | None) -> Server:
-    script = work / "bare_torch.py"
-    script.write_text(bare_app_source())
+    script = HERE / "bare_torch.py"
     name, kwargs, shape = MODELS[kind]
     port = free_port()
     argv = [sys.executable, str(script), name, orjson.dumps(kwargs).decode()]
@@ -120,17 +90,24 @@ def bare_server(work: Path, kind: str, weights: Path, cpu: int | None) -> Server
     return Server("bare", argv, dict(os.environ), port, "/health", work / f"bare-{port}.log", cpu)
 
 
-def measure(server: Server, body: dict[str, Any], args: argparse.Namespace, load_cpu: int | None,
-            work: Path) -> dict[int, LoadResult]:
+def measure(
+    server: Server, body: dict[str, Any], args: argparse.Namespace, load_cpu: int | None, work: Path
+) -> dict[int, LoadResult]:
     server.start()
     try:
         status, answer = post_json(server.port, "/predict", orjson.dumps(body))
         if status != 200:
             raise RuntimeError(f"{server.name} answered {status}: {answer}")
         return {
-            c: run_load(server.port, build_request("/predict", orjson.dumps(body), server.port),
-                        concurrency=c, seconds=args.seconds, warmup=args.warmup, cpu=load_cpu,
-                        work=work)
+            c: run_load(
+                server.port,
+                build_request("/predict", orjson.dumps(body), server.port),
+                concurrency=c,
+                seconds=args.seconds,
+                warmup=args.warmup,
+                cpu=load_cpu,
+                work=work,
+            )
             for c in (1, 16)
         }
     finally:
@@ -151,9 +128,15 @@ def main(argv: list[str] | None = None) -> int:
         for kind in args.models.split(","):
             project, weights, body = prepare(work, kind)
             results = {
-                "forgeml unbatched": measure(forgeml_server(work, kind, project, server_cpu, 1), body, args, load_cpu, work),
-                "forgeml batched": measure(forgeml_server(work, kind, project, server_cpu, 16), body, args, load_cpu, work),
-                "bare ASGI": measure(bare_server(work, kind, weights, server_cpu), body, args, load_cpu, work),
+                "forgeml unbatched": measure(
+                    forgeml_server(work, kind, project, server_cpu, 1), body, args, load_cpu, work
+                ),
+                "forgeml batched": measure(
+                    forgeml_server(work, kind, project, server_cpu, 16), body, args, load_cpu, work
+                ),
+                "bare ASGI": measure(
+                    bare_server(work, kind, weights, server_cpu), body, args, load_cpu, work
+                ),
             }
             print(f"\n{kind}: requests/s (p50 / p99 latency, ms; errors)")
             for name, by_c in results.items():
@@ -166,13 +149,17 @@ def main(argv: list[str] | None = None) -> int:
             plain = results["forgeml unbatched"][16].rps
             bare = results["bare ASGI"][16].rps
             ratio = batched / plain if plain else float("inf")
-            print(f"  c=16 batched / unbatched: {ratio:.2f}x (target >= {TARGET}x)  "
-                  f"batched / bare ASGI: {batched / bare if bare else float('inf'):.2f}x")
+            print(
+                f"  c=16 batched / unbatched: {ratio:.2f}x (target >= {TARGET}x)  "
+                f"batched / bare ASGI: {batched / bare if bare else float('inf'):.2f}x"
+            )
             verdicts.append((kind, ratio))
     for kind, ratio in verdicts:
         if kind == "cnn":
-            print(f"{'PASS' if ratio >= TARGET else 'MISS'}: CNN micro-batching {ratio:.2f}x "
-                  f"unbatched throughput at c=16 (target {TARGET}x)")
+            print(
+                f"{'PASS' if ratio >= TARGET else 'MISS'}: CNN micro-batching {ratio:.2f}x "
+                f"unbatched throughput at c=16 (target {TARGET}x)"
+            )
     return 0
 
 

@@ -115,7 +115,7 @@ def log_model(
         run_id=run_id,
         project=found,
     )
-    if dataset is None:  # with a dataset, monitoring fits its reference from those rows
+    if dataset is None or "tensors" in signature:  # else fitted from the dataset's rows
         _store_reference(version, signature_from, found)
     return version
 
