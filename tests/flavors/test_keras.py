@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +99,25 @@ def _config(data: bytes) -> bytes:
 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return archive.read("config.json")
+
+
+def test_the_keras_callback_logs_fit_settings_and_epochs(byo_project: Project) -> None:
+    from forgeml.training.autolog import keras_callback
+    from forgeml.training.run_records import metric_history
+    from forgeml.training.tracking import get_run
+
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    net.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype(np.float32)
+    with (
+        forgeml.start_run(experiment="keras", project=byo_project) as run,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", DeprecationWarning)  # Keras' own NumPy 2 notice
+        net.fit(x, x[:, :1], epochs=2, batch_size=8, verbose=0, callbacks=[keras_callback(run)])
+    recorded = get_run(run.id, project=byo_project)
+    assert recorded.params["fit.epochs"] == 2
+    assert recorded.params["fit.optimizer"] == "SGD"
+    assert recorded.params["fit.learning_rate"] == pytest.approx(0.01)
+    assert [step for step, _ in metric_history(run.id, "loss", project=byo_project)] == [0, 1]

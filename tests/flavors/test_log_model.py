@@ -3,6 +3,8 @@ what the object it came from predicts."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -210,3 +212,34 @@ def test_the_run_and_dataset_are_recorded(byo_project: Project, table: Table) ->
     assert version.metrics == {"auc": 0.9}
     bundle = load_bundle(version.artifact_sha256, byo_project.artifacts)
     assert bundle.extras["byo"] is True
+
+
+def test_an_open_run_gets_the_model_params_and_training_curves(
+    byo_project: Project, table: Table
+) -> None:
+    import lightgbm
+
+    from forgeml.training.autolog import TorchLog
+    from forgeml.training.run_records import metric_history
+    from forgeml.training.tracking import get_run
+
+    frame, y = table
+    with forgeml.start_run(experiment="auto", project=byo_project) as run:
+        model = lightgbm.LGBMClassifier(n_estimators=4, learning_rate=0.2, verbose=-1)
+        if "eval_X" in inspect.signature(model.fit).parameters:  # LightGBM >= 4.7
+            model.fit(frame, y, eval_X=(frame,), eval_y=(y,))
+        else:
+            model.fit(frame, y, eval_set=[(frame, y)])
+        forgeml.log_model(model, name="auto", signature_from=frame, run=run, project=byo_project)
+    with forgeml.start_run(experiment="auto", project=byo_project) as loop:
+        net = MLP(inputs=3, outputs=1, hidden=[4])
+        log = TorchLog(loop, net, torch.optim.SGD(net.parameters(), lr=0.05), epochs=2)
+        for step in range(2):
+            log.epoch(step, loss=1.0 / (step + 1))
+    recorded = get_run(run.id, project=byo_project)
+    assert recorded.params["model.learning_rate"] == 0.2
+    assert recorded.params["model.n_estimators"] == 4
+    assert get_run(loop.id, project=byo_project).params["optimizer.lr"] == 0.05
+    curve = metric_history(run.id, "valid_0/binary_logloss", project=byo_project)
+    assert len(curve) == 4
+    assert metric_history(loop.id, "loss", project=byo_project) == [(0, 1.0), (1, 0.5)]

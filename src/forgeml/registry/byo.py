@@ -105,6 +105,10 @@ def log_model(
             )
         lineage["dataset"] = signature["dataset"] = dataset_version(dataset, project=found).ref
     run_id = run if isinstance(run, str) or run is None else run.id
+    if run is not None and not isinstance(run, str) and run.status == "running":
+        from forgeml.training.autolog import log_fitted
+
+        log_fitted(run, model, flavor)  # hyperparameters and the library's training curves
     bundle = ModelBundle(flavor, estimator, features, extras)  # type: ignore[arg-type]
     version = register_model(
         name,
