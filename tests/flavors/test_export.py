@@ -96,3 +96,31 @@ def test_an_onnx_version_is_not_exported_again(byo_project: Project, tmp_path: P
     with pytest.raises(ConfigError, match="ONNX model already"):
         export_onnx(onnx_version.ref, tmp_path / "again.onnx", project=byo_project)
     assert not (tmp_path / "again.onnx").exists()
+
+
+def test_the_export_command_writes_the_file(
+    byo_project: Project, table: Table, tmp_path: Path
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from forgeml.cli.artifacts import export_command
+    from forgeml.cli.context import State
+
+    frame, _ = table
+    version = forgeml.log_model(
+        _models(table)["lightgbm"], name="x-cli", signature_from=frame, project=byo_project
+    )
+    app = typer.Typer()
+    app.command("export")(export_command)
+    app.command("unused")(lambda: None)
+    state = State(project_dir=byo_project.root)
+    target = tmp_path / "cli.onnx"
+    try:
+        done = CliRunner().invoke(app, ["export", version.ref, "-o", str(target)], obj=state)
+        wrong = CliRunner().invoke(app, ["export", version.ref, "--format", "pmml"], obj=state)
+    finally:
+        state.close()
+    assert done.exit_code == 0, done.output
+    assert target.stat().st_size > 0 and "max abs difference" in done.output
+    assert wrong.exit_code != 0 and "forgeml exports: onnx" in wrong.output
