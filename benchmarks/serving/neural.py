@@ -5,7 +5,8 @@ Claim: for a small CNN (1x28x28 images, two 3x3 convolutions) and a small MLP (6
 one image / row per JSON request, load generated over loopback at concurrency 1 and 16:
 
   (a) ``forgeml serve`` unbatched (``--max-batch 1``): validation, metrics, logging on;
-  (b) ``forgeml serve --max-batch 16 --max-wait-ms 2``: the same, micro-batched;
+  (b) ``forgeml serve --max-batch 16 --max-wait-ms 2`` (``--max-wait-ms`` here sets it):
+      the same, micro-batched;
   (c) a bare ASGI app: decode the JSON, one forward pass per request, answer the argmax;
 
 gives (b) at least 2x (a)'s throughput at concurrency 16 for the CNN. Every server runs
@@ -72,12 +73,14 @@ def prepare(work: Path, kind: str) -> tuple[Path, Path, dict[str, Any]]:
     return work / f"project-{kind}", weights, {"input": [sample[0].tolist()]}
 
 
-def forgeml_server(work: Path, kind: str, project: Path, cpu: int | None, batch: int) -> Server:
+def forgeml_server(
+    work: Path, kind: str, project: Path, cpu: int | None, batch: int, wait_ms: float = 2.0
+) -> Server:
     env = {k: v for k, v in os.environ.items() if k not in ISOLATING_ENV}
     env["FORGEML_PROJECT"] = str(project)
     port = free_port()
     argv = [sys.executable, "-m", "forgeml.cli", "serve", kind, "--port", str(port)]
-    argv += ["--max-batch", str(batch), "--max-wait-ms", "2"]
+    argv += ["--max-batch", str(batch), "--max-wait-ms", str(wait_ms)]
     return Server(f"forgeml-b{batch}", argv, env, port, "/ready", work / f"{kind}-{port}.log", cpu)
 
 
@@ -119,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--models", default="cnn,mlp")
+    parser.add_argument("--max-wait-ms", type=float, default=2.0, help="The batched server's wait.")
     args = parser.parse_args(argv)
     pins = pinning()
     server_cpu, load_cpu = pins if pins else (None, None)
@@ -132,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
                     forgeml_server(work, kind, project, server_cpu, 1), body, args, load_cpu, work
                 ),
                 "forgeml batched": measure(
-                    forgeml_server(work, kind, project, server_cpu, 16), body, args, load_cpu, work
+                    forgeml_server(work, kind, project, server_cpu, 16, args.max_wait_ms),
+                    body,
+                    args,
+                    load_cpu,
+                    work,
                 ),
                 "bare ASGI": measure(
                     bare_server(work, kind, weights, server_cpu), body, args, load_cpu, work
