@@ -16,7 +16,9 @@ $(VENV)/.core: pyproject.toml | $(UV)
 	touch $@
 
 # Development install: core + every test dependency.
+# PyTorch's CPU build comes through pip first: uv would resolve the multi-GB CUDA build.
 $(VENV)/.dev: pyproject.toml | $(UV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $@ $(VENV)/.core
 

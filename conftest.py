@@ -41,7 +41,8 @@ collect_ignore_glob = (
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    runs = file_path == PAGES[0] or (file_path.suffix == ".md" and file_path.parent == PAGES[1])
+    pages = (PAGES[1], PAGES[1] / "byo")  # the guides, and one page per framework
+    runs = file_path == PAGES[0] or (file_path.suffix == ".md" and file_path.parent in pages)
     if runs and not parent.config.option.markdowndocs:  # --markdown-docs collects them itself
         return MarkdownTextFile.from_parent(parent, path=file_path)
     return None

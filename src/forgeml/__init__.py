@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names resolve 
         register_model,
         rollback,
     )
+    from forgeml.registry.byo import log_model
     from forgeml.training.tracking import (
         Run,
         RunInfo,
@@ -58,6 +59,7 @@ _HOMES = {
     "list_models": "forgeml.registry",
     "list_runs": "forgeml.training.tracking",
     "load_model": "forgeml.api",
+    "log_model": "forgeml.registry.byo",
     "metric_history": "forgeml.training.tracking",
     "model_version": "forgeml.registry",
     "open_project": "forgeml.api",
@@ -88,6 +90,7 @@ __all__ = [
     "list_models",
     "list_runs",
     "load_model",
+    "log_model",
     "metric_history",
     "model_version",
     "open_project",

@@ -71,7 +71,7 @@ class Model:
 
     def predict(self, data: Any) -> np.ndarray:
         """Predicted values: class values for a classifier, numbers for a regressor."""
-        scores = self._predictor.scores(self._table(data))
+        scores = self._scores(data)
         if self.task == "regression":
             return scores
         indices = self._predictor.labels(scores)
@@ -88,10 +88,25 @@ class Model:
                 f"{self.ref} is a regression model: it has no class probabilities",
                 fix="call predict() for its predicted values",
             )
-        scores = self._predictor.scores(self._table(data))
+        scores = self._scores(data)
         if self.task == "binary":
             return np.column_stack([1.0 - scores, scores])
         return scores
+
+    def _scores(self, data: Any) -> np.ndarray:
+        tensors = self._predictor.tensors
+        if tensors is None:
+            return self._predictor.scores(self._table(data))
+        array = np.asarray(data)
+        expected = tensors[0]["shape"]
+        if array.ndim != len(expected) or any(
+            e != -1 and e != s for e, s in zip(expected, array.shape, strict=True)
+        ):
+            raise DataError(
+                f"{self.ref} takes {tensors[0]['name']} of shape {expected}, not {array.shape}",
+                fix=f"stack the inputs along the first axis, each of shape {expected[1:]}",
+            )
+        return self._predictor.scores(array.astype(tensors[0]["dtype"], copy=False))
 
     def _table(self, data: Any) -> pa.Table:
         if isinstance(data, np.ndarray):

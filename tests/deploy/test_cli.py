@@ -53,7 +53,7 @@ def test_export_every_format(cli: Cli, tmp_path: Path) -> None:
         code, out = cli("export", "credit@1", str(tmp_path / form), "--format", form)
         assert code == 0, out
         assert (tmp_path / form / expected).is_file()
-    code, out = cli("export", "credit@1", str(tmp_path / "x"), "--format", "onnx")
+    code, out = cli("export", "credit@1", str(tmp_path / "x"), "--format", "pmml")
     assert code != 0 and "use one of" in out
 
 

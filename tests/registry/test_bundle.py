@@ -177,8 +177,10 @@ def test_estimators_must_match_their_flavor(xy: XY, store: LocalArtifactStore) -
         save_bundle(ModelBundle("xgboost", LogisticRegression().fit(x, y), {}), store)
     with pytest.raises(ConfigError, match="LGBMClassifier is not fitted"):
         save_bundle(ModelBundle("lightgbm", lightgbm.LGBMClassifier(), {}), store)
-    with pytest.raises(ConfigError, match="unknown model flavor 'torch'"):
-        save_bundle(ModelBundle("torch", object(), {}), store)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="unknown model flavor 'h2o'"):
+        save_bundle(ModelBundle("h2o", object(), {}), store)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"flavor 'torch' needs a torch model"):
+        save_bundle(ModelBundle("torch", LogisticRegression().fit(x, y), {}), store)
 
 
 def test_features_and_extras_must_be_json(xy: XY, store: LocalArtifactStore) -> None:
@@ -198,10 +200,10 @@ def test_an_artifact_that_is_not_a_manifest_is_refused(store: LocalArtifactStore
         load_bundle(newer, store)
     odd = store.put_bytes(
         json.dumps(
-            {"format": 1, "flavor": "onnx", "parts": {"model": "../x"}, "features": {}}
+            {"format": 1, "flavor": "h2o", "parts": {"model": "../x"}, "features": {}}
         ).encode()
     )
-    with pytest.raises(ArtifactError, match="unknown flavor 'onnx'; a part that is not"):
+    with pytest.raises(ArtifactError, match="unknown flavor 'h2o'; a part that is not"):
         load_bundle(odd, store)
 
 

@@ -78,6 +78,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "forgeml.cli.registry:models_command",
         "List registered models, or the versions of one model with metrics and aliases.",
     ),
+    "scan": LazyCommand(
+        "forgeml.cli.artifacts:scan_command",
+        "List every stored model part with its format; exit 1 when one would need pickle.",
+    ),
     "register": LazyCommand(
         "forgeml.cli.registry:register_command",
         "Register the model a run produced as a new model version.",
@@ -144,7 +148,7 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "export": LazyCommand(
         "forgeml.cli.deploy:export_command",
-        "Export a model version: a model directory, an MLflow model, or a cloud bundle.",
+        "Export a model version: a model directory, an MLflow model, a cloud bundle, or ONNX.",
     ),
     "import": LazyCommand(
         "forgeml.cli.deploy:import_app",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from forgeml.cli.commands import make_typer
@@ -10,7 +12,7 @@ from forgeml.cli.output import console
 
 __all__ = ["build_app", "export_command", "import_app", "k8s_command"]
 
-FORMATS = ("dir", "mlflow", "sagemaker", "vertex", "azureml")
+FORMATS = ("dir", "mlflow", "sagemaker", "vertex", "azureml", "onnx")
 
 build_app = make_typer(
     help="Build a deployable artifact: a Docker build context.", no_args_is_help=True
@@ -29,19 +31,27 @@ def build_group() -> None:
 def export_command(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help="The model version, e.g. credit@3 or credit@champion."),
-    out: str = typer.Argument(..., help="New (or empty) folder to write."),
+    out: str = typer.Argument(..., help="New (or empty) folder to write; the file for onnx."),
     format: str = typer.Option(
-        "dir", "--format", "-f", help="dir, mlflow, sagemaker, vertex or azureml."
+        "dir", "--format", "-f", help="dir, mlflow, sagemaker, vertex, azureml or onnx."
     ),
     image: str | None = typer.Option(
         None, "--image", help="The serving image (vertex, azureml); default NAME:VERSION."
     ),
 ) -> None:
-    """Export a model version: a model directory, an MLflow model, or a cloud bundle."""
+    """Export a model version: a model directory, an MLflow model, a cloud bundle, or ONNX."""
     if format not in FORMATS:
         raise typer.BadParameter(f"use one of: {', '.join(FORMATS)}", param_hint="--format")
     project = state(ctx).project()
-    if format == "dir":
+    if format == "onnx":
+        from forgeml.onnx_export import export_onnx
+
+        result = export_onnx(ref, Path(out), project=project)
+        console.print(
+            f"wrote {result.path} ({result.size} bytes); max abs difference from "
+            f"{result.ref} on {result.rows} rows: {result.max_abs_diff:.2e}"
+        )
+    elif format == "dir":
         from forgeml.deploy.modeldir import write_model_dir
 
         found = write_model_dir(ref, out, project=project)

@@ -86,6 +86,15 @@ def serve_command(
     rate_burst: int | None = typer.Option(
         None, "--rate-burst", min=1, help="Requests a client may send at once (default: 1 s)."
     ),
+    max_batch: int = typer.Option(
+        1,
+        "--max-batch",
+        min=1,
+        help="Neural models: score up to this many rows of concurrent requests together.",
+    ),
+    max_wait_ms: float = typer.Option(
+        2.0, "--max-wait-ms", min=0.0, help="Neural models: how long a batch waits to fill."
+    ),
 ) -> None:
     """Serve a model over HTTP: POST /predict, POST /feedback, GET /metrics, GET /docs.
 
@@ -164,6 +173,8 @@ def serve_command(
         rate_limit=rate_limit,
         rate_burst=rate_burst,
         profile=profile,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
     )
     host, port = host or "127.0.0.1", port or 8000
     console.print(

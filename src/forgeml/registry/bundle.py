@@ -7,8 +7,11 @@ A bundle is a few content-addressed artifacts plus a JSON manifest that lists th
      "features": {...}, "extras": {...}}
 
 The manifest's sha256 is the bundle's id. Each part uses the library's own format:
-LightGBM's model text, XGBoost's JSON model, and skops for scikit-learn objects (the
-``sklearn`` flavor's model and any calibrator). Nothing is ever pickled.
+LightGBM's model text, XGBoost's JSON model, skops for scikit-learn objects (the
+``sklearn`` flavor's model and any calibrator), and for the models users bring
+(:mod:`forgeml.flavors`) safetensors + a JSON architecture (``torch``), the ``.keras``
+archive (``keras``) and the ONNX protobuf (``onnx``). The manifest's ``formats`` names
+each part's format. Nothing is ever pickled.
 
 Loading is safe by construction: every part's bytes are checked against their sha256
 before anything parses them, and a skops part is only loaded when every node in it is a
@@ -35,7 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from forgeml.artifacts import ArtifactStore
-from forgeml.errors import ArtifactError, ConfigError
+from forgeml.errors import ArtifactError, ConfigError, UntrustedModel
+from forgeml.flavors import NEURAL
 from forgeml.registry.documents import canonical_bytes, json_document
 from forgeml.registry.libraries import import_booster_library
 from forgeml.registry.trust import load_checked, refused_types
@@ -51,7 +55,7 @@ __all__ = [
     "save_bundle",
 ]
 
-Flavor = Literal["lightgbm", "xgboost", "sklearn"]
+Flavor = Literal["lightgbm", "xgboost", "sklearn", "torch", "keras", "onnx"]
 FLAVORS: tuple[str, ...] = get_args(Flavor)
 MANIFEST_FORMAT = 1
 
@@ -92,15 +96,16 @@ def save_bundle(bundle: ModelBundle, artifacts: ArtifactStore) -> str:
         )
     features = json_document(bundle.features, "features")
     extras = json_document(bundle.extras, "extras")
-    encoded = {"model": _model_bytes(bundle.flavor, bundle.estimator)}
+    encoded = _model_parts(bundle)
     if bundle.calibrator is not None:
-        encoded["calibrator"] = _skops_bytes(bundle.calibrator, "calibrator")
+        encoded["calibrator"] = ("skops", _skops_bytes(bundle.calibrator, "calibrator"))
     # every part is encoded and checked before the first one is stored
-    parts = {name: artifacts.put_bytes(data) for name, data in encoded.items()}
+    parts = {name: artifacts.put_bytes(data) for name, (_, data) in encoded.items()}
     manifest = {
         "format": MANIFEST_FORMAT,
         "flavor": bundle.flavor,
         "parts": parts,
+        "formats": {name: fmt for name, (fmt, _) in encoded.items()},
         "features": features,
         "extras": extras,
     }
@@ -116,7 +121,14 @@ def load_bundle(manifest_sha256: str, artifacts: ArtifactStore) -> ModelBundle:
     manifest = read_manifest(manifest_sha256, artifacts)
     flavor = manifest["flavor"]
     parts = manifest["parts"]
-    estimator = load_model_part(flavor, artifacts.get_bytes(parts["model"]), parts["model"])
+    _refuse_pickles(parts, artifacts)
+    if flavor in NEURAL:
+        from forgeml.flavors import flavor_module
+
+        model_parts = {k: artifacts.get_bytes(v) for k, v in parts.items() if k != "calibrator"}
+        estimator = flavor_module(flavor).load(model_parts, manifest["extras"])
+    else:
+        estimator = load_model_part(flavor, artifacts.get_bytes(parts["model"]), parts["model"])
     calibrator = None
     if "calibrator" in parts:
         sha = parts["calibrator"]
@@ -156,11 +168,44 @@ def read_manifest(manifest_sha256: str, artifacts: ArtifactStore) -> dict[str, A
     return manifest
 
 
+def _refuse_pickles(parts: dict[str, str], artifacts: ArtifactStore) -> None:
+    from forgeml.registry.scan import needs_pickle
+
+    for name, sha in parts.items():
+        why = needs_pickle(artifacts.get_bytes(sha))
+        if why is not None:
+            raise UntrustedModel(
+                f"the {name} part {sha} of this bundle is {why}: loading it would run "
+                "pickle, which can execute any code, so it is not loaded",
+                fix="store the model again with forgeml.log_model(), which writes "
+                "safetensors, .keras, ONNX or skops; 'forgeml scan' lists such parts",
+            )
+
+
 def _not_a_bundle(sha256: str, why: str) -> ArtifactError:
     return ArtifactError(
         f"artifact {sha256} is not a model bundle: {why}",
         fix="pass the id that save_bundle() returned, or a model version's artifact_sha256",
     )
+
+
+def _model_parts(bundle: ModelBundle) -> dict[str, tuple[str, bytes]]:
+    """Each part of the bundle's model as (format, bytes)."""
+    if bundle.flavor in NEURAL:
+        from forgeml.flavors import flavor_module
+
+        module = flavor_module(bundle.flavor)
+        if not module.owns(bundle.estimator) and bundle.flavor != "onnx":
+            raise _wrong_estimator(bundle.flavor, bundle.estimator, f"a {bundle.flavor} model")
+        if bundle.flavor == "torch":
+            parts: dict[str, tuple[str, bytes]] = module.dump(
+                bundle.estimator, init=bundle.extras.get("init")
+            )
+            return parts
+        found: dict[str, tuple[str, bytes]] = module.dump(bundle.estimator)
+        return found
+    formats = {"lightgbm": "lightgbm-text", "xgboost": "xgboost-json", "sklearn": "skops"}
+    return {"model": (formats[bundle.flavor], _model_bytes(bundle.flavor, bundle.estimator))}
 
 
 def _model_bytes(flavor: str, estimator: Any) -> bytes:
@@ -198,7 +243,7 @@ def _wrong_estimator(flavor: str, estimator: Any, expected: str) -> ConfigError:
     return ConfigError(
         f"flavor {flavor!r} needs {expected}, got a {type(estimator).__module__}."
         f"{type(estimator).__qualname__}",
-        fix="pass the flavor that matches the estimator: lightgbm, xgboost or sklearn",
+        fix="pass the flavor that matches the estimator: " + ", ".join(FLAVORS),
     )
 
 

@@ -29,15 +29,29 @@ __all__ = ["check_predicts", "example_rows"]
 
 
 def example_rows(bundle: ModelBundle, signature: Mapping[str, Any]) -> np.ndarray:
-    """The feature matrix of the example rows a model must answer before it is used."""
+    """The feature matrix of the example rows a model must answer before it is used.
+
+    A model with a tensor signature gets three examples of its first input's shape:
+    zeros, ones and a ramp from -1 to 1.
+    """
+    tensors = bundle.extras.get("tensors")
+    if tensors:
+        shape = [3 if size == -1 else int(size) for size in tensors[0]["shape"]]
+        count = int(np.prod(shape[1:]))
+        ramp = np.linspace(-1.0, 1.0, count).reshape(shape[1:])
+        batch = np.stack([np.zeros(shape[1:]), np.ones(shape[1:]), ramp])
+        return batch.astype(tensors[0].get("dtype", "float32"))
     if _has_pipeline(bundle):
         from forgeml.features import FeaturePipeline
 
         pipeline = FeaturePipeline.from_dict(bundle.features)
         inputs = {c.get("name"): c for c in signature.get("inputs", []) if isinstance(c, dict)}
+        ends: tuple[str | None, ...] = ("min", "max", None)
+        if bundle.extras.get("byo") and not any(c.get("nullable") for c in inputs.values()):
+            ends = ("min", "max")  # a logged model need not handle values it never sees
         records = [
             {name: _value(inputs.get(name, {}), end) for name in pipeline.input_columns}
-            for end in ("min", "max", None)
+            for end in ends
         ]
         return pipeline.transform_records(records)
     width = _width(bundle.estimator) or max(1, len(signature.get("inputs", [])))
@@ -107,7 +121,7 @@ def _width(estimator: Any) -> int | None:
 
 
 def _predict(bundle: ModelBundle, rows: np.ndarray) -> np.ndarray:
-    if "task" in bundle.extras and _has_pipeline(bundle):
+    if "task" in bundle.extras and (_has_pipeline(bundle) or "tensors" in bundle.extras):
         from forgeml.training.predict import Predictor  # the path training and serving use
 
         return Predictor(bundle).scores_from_matrix(rows)

@@ -55,12 +55,14 @@ ALLOWED_NODE_KINDS = frozenset(
         "TreeNode",  # scikit-learn's tree arrays
         "LossNode",  # scikit-learn's compiled loss objects
         "CachedNode",  # a second reference to a node above
+        "SliceNode",  # a ColumnTransformer's column slice: three integers
     }
 )
 """Node kinds a stored part may hold. Absent on purpose: FunctionNode, MethodNode,
 OperatorFuncNode, PartialNode (code as data), ReduceNode and ConstructorFromReduceNode
-(a call of whatever the file names), RandomStateNode, BytesNode, BytearrayNode,
-SliceNode, DefaultDictNode, MaskedArrayNode and SparseMatrixNode (nothing forgeml writes)."""
+(a call of whatever the file names), RandomStateNode (a constructor call; it is what
+GradientBoosting* models hold, so those are not listed), BytesNode, BytearrayNode,
+DefaultDictNode, MaskedArrayNode and SparseMatrixNode (nothing forgeml writes)."""
 
 _SKLEARN = (
     # the built-in candidates: logistic, hist_gradient_boosting, extra_trees
@@ -93,6 +95,25 @@ _SKLEARN = (
     "sklearn.ensemble._forest.RandomForestRegressor",
     "sklearn.tree._classes.DecisionTreeClassifier",
     "sklearn.tree._classes.DecisionTreeRegressor",
+    # what users' own pipelines are made of (forgeml.log_model): containers of steps,
+    # numeric preprocessing and the common linear and boosted models; no step that holds
+    # a function (FunctionTransformer, custom scorers) is listed, and functions are
+    # refused as node kinds anyway
+    "sklearn.pipeline.Pipeline",
+    # "passthrough" columns; a FunctionTransformer given a function is still refused,
+    # since a function is a FunctionNode
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._data.MinMaxScaler",
+    "sklearn.preprocessing._data.MaxAbsScaler",
+    "sklearn.preprocessing._data.RobustScaler",
+    "sklearn.preprocessing._polynomial.PolynomialFeatures",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.decomposition._pca.PCA",
+    "sklearn.linear_model._base.LinearRegression",
+    "sklearn.linear_model._coordinate_descent.Lasso",
+    "sklearn.linear_model._coordinate_descent.ElasticNet",
 )
 _NUMPY = (
     "numpy.ndarray",
@@ -108,9 +129,10 @@ _NUMPY = (
     "numpy.random._generator.Generator",
     "numpy.random.PCG64",  # the bit generator a Generator is rebuilt with
 )
+_PLAIN_SLICE = ("builtins.slice",)
 _PLAIN = ("builtins.dict", "builtins.list", "builtins.tuple", "builtins.set", "builtins.str")
 
-ALLOWED_TYPES = frozenset(_SKLEARN + _NUMPY + _PLAIN)
+ALLOWED_TYPES = frozenset(_SKLEARN + _NUMPY + _PLAIN + _PLAIN_SLICE)
 """Every type a stored scikit-learn part may create, by its exact module and name."""
 
 

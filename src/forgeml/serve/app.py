@@ -55,6 +55,7 @@ from forgeml.serve.inputs import Batch
 from forgeml.serve.labels import LabelBook, feedback_items
 from forgeml.serve.logschema import input_columns
 from forgeml.serve.metrics import ServingMetrics
+from forgeml.serve.microbatch import MicroBatcher
 from forgeml.serve.openapi import openapi_document
 from forgeml.serve.options import ServeOptions
 from forgeml.serve.origins import cross_site, is_json
@@ -112,6 +113,11 @@ class ModelServer(AdminRoutes, ProtocolRoutes):
         self.log = prediction_log
         self.metrics = ServingMetrics()
         self.labels = LabelBook()
+        self.batcher: MicroBatcher | None = None
+        if self.options.max_batch > 1:
+            self.batcher = MicroBatcher(
+                max_batch=self.options.max_batch, max_wait=self.options.max_wait_ms / 1000.0
+            )
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/predict"): self._predict,
             ("POST", "/feedback"): self._feedback,
@@ -285,7 +291,7 @@ class ModelServer(AdminRoutes, ProtocolRoutes):
             return await self._not_ready(send)
         request_id = self._request_id(scope)
         try:
-            answer = self._score(scope, serving, payload, request_id)
+            answer = await self._score(scope, serving, payload, request_id)
         except InputRejected as error:
             return await reply(
                 send,
@@ -309,7 +315,7 @@ class ModelServer(AdminRoutes, ProtocolRoutes):
         self._record(scope, serving, answer, started)
         return 200
 
-    def _score(
+    async def _score(
         self,
         scope: Scope,
         serving: Serving,
@@ -341,7 +347,11 @@ class ModelServer(AdminRoutes, ProtocolRoutes):
         ):
             scorer, arm = serving.challenger, "canary"
         batch = scorer.read(payload, columnar=columnar)
-        scored = scorer.score(batch)
+        if self.batcher is not None and scorer.tensors:  # grouped with concurrent requests
+            raw = await self.batcher.submit(scorer.raw, scorer.features(batch))
+            scored = scorer.finish(batch, raw)
+        else:
+            scored = scorer.score(batch)
         ids = [request_id] if batch.rows == 1 else [f"{request_id}:{i}" for i in range(batch.rows)]
         return Answer(scorer, arm, batch, scored, ids, payload, columnar)
 

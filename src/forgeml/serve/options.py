@@ -25,6 +25,10 @@ class ServeOptions:
     """Requests a second each client (address) may send; None: no limit."""
     rate_burst: int | None = None
     """Requests a client may send at once under the rate limit (default: one second's worth)."""
+    max_batch: int = 1
+    """Neural models: rows scored together from concurrent requests (1: no batching)."""
+    max_wait_ms: float = 2.0
+    """Neural models: how long the first request of a batch waits for others to join."""
     freeze_gc: bool = True
     """Freeze start-up objects out of the garbage collector (a server process owns its
     interpreter; an app embedded in a bigger process may want to leave this off)."""

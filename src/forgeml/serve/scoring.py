@@ -21,7 +21,7 @@ from forgeml.features.encoders import Encoder, NumberEncoder
 from forgeml.features.scaling import Standardizer
 from forgeml.registry import ModelBundle
 from forgeml.registry.versions import ModelVersion
-from forgeml.serve.finite import NONFINITE_FIX, unscorable
+from forgeml.serve.finite import NONFINITE_FIX, NONFINITE_PROBLEM, nonfinite_rows, unscorable
 from forgeml.serve.inputs import Batch, InputSchema, OutOfRange
 from forgeml.serve.native import (
     TOLERANCE,
@@ -31,6 +31,7 @@ from forgeml.serve.native import (
     probe_rows,
     tree_scorer,
 )
+from forgeml.serve.tensors import TensorSchema
 from forgeml.training.predict import Predictor
 
 if TYPE_CHECKING:
@@ -102,6 +103,14 @@ class Scorer:
         if features is not None:
             passthrough = (*passthrough, *(k for k in features.keys if k not in passthrough))
         self.predictor = _ServingPredictor(bundle)
+        classes = self.predictor.classes
+        self.classes: list[Any] | None = list(classes) if classes is not None else None
+        self.task = self.predictor.task
+        self.tensors = self.predictor.tensors is not None
+        self.schema: InputSchema | TensorSchema
+        if self.predictor.tensors is not None:  # the request's array is the model's input
+            self.schema = TensorSchema(self.predictor.tensors, max_rows=max_rows)
+            return
         pipeline = self.predictor.pipeline
         by_name = {c["name"]: c for c in version.signature.get("inputs", [])}
         inputs = [by_name.get(name, {"name": name}) for name in pipeline.input_columns]
@@ -135,9 +144,6 @@ class Scorer:
         self._all_direct = direct_out == list(range(self.width)) and direct_in == list(
             range(len(direct_in))
         )
-        classes = self.predictor.classes
-        self.classes: list[Any] | None = list(classes) if classes is not None else None
-        self.task = self.predictor.task
 
     @property
     def model(self) -> str:
@@ -156,6 +162,8 @@ class Scorer:
 
     def features(self, batch: Batch) -> np.ndarray:
         """The feature matrix of checked rows, exactly as the fitted pipeline writes it."""
+        if self.tensors:
+            return batch.numbers
         if self._all_direct:
             return batch.numbers
         out = np.empty((batch.rows, self.width), dtype=np.float64)
@@ -177,9 +185,22 @@ class Scorer:
         Raises :class:`InputRejected` naming the input when the model's output for a row is
         not finite (see :mod:`forgeml.serve.finite`): an answer never carries one.
         """
+        return self.finish(batch, self.raw(self.features(batch)))
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """The model's scores for a feature matrix (or a tensor batch): one call."""
         with np.errstate(over="ignore", invalid="ignore"):
-            raw = self.predictor.scores_from_matrix(self.features(batch))
-        problems = unscorable(self.schema, batch.numbers, raw)
+            return self.predictor.scores_from_matrix(x)
+
+    def finish(self, batch: Batch, raw: np.ndarray) -> Scored:
+        """Scores, labels and probabilities from the model's raw scores for ``batch``."""
+        if isinstance(self.schema, InputSchema):
+            problems = unscorable(self.schema, batch.numbers, raw)
+        else:
+            problems = [
+                {"field": self.schema.name, "row": row, "problem": NONFINITE_PROBLEM}
+                for row in nonfinite_rows(raw).tolist()
+            ]
         if problems:
             raise InputRejected(problems, fix=NONFINITE_FIX)
         return self.outputs(raw)

@@ -69,6 +69,8 @@ class ServeSettings:
     drain_timeout: float = 20.0
     """Seconds a stopping server (SIGTERM) gives requests in flight before it closes them;
     the prediction log is flushed after them, well within the 30 s platforms allow."""
+    max_batch: int = 1
+    max_wait_ms: float = 2.0
 
     @property
     def limits(self) -> ConnectionLimits:
@@ -111,6 +113,8 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
         rate_limit=settings.rate_limit,
         rate_burst=settings.rate_burst,
         profile=resolve_profile(settings.profile) if settings.profile else None,
+        max_batch=settings.max_batch,
+        max_wait_ms=settings.max_wait_ms,
     )
     return ModelServer(deployment, options=options, prediction_log=prediction_log)
 

@@ -6,7 +6,7 @@ training, validation and test rows can be found again long after it was trained.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +22,10 @@ from forgeml.training.splits import Split, make_split
 from forgeml.training.task import TargetInfo, infer_task
 from forgeml.training.tracking import get_run
 
-__all__ = ["VersionRows", "run_rows", "version_rows"]
+__all__ = ["GIVEN", "VersionRows", "logged_rows", "run_rows", "version_rows"]
+
+GIVEN = "given"
+"""The split method of a logged version's rows: all held out, named by the user."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,19 @@ class VersionRows:
 
     @property
     def trained(self) -> np.ndarray:
-        """Indices of the rows the version learnt from: its training and validation rows."""
+        """Indices of the rows the version learnt from: its training and validation rows.
+
+        None of a logged version's rows: the user named them as held out (``"given"``).
+        """
+        if self.split.method == GIVEN:
+            return np.empty(0, dtype=np.int64)
         return np.concatenate([self.split.train, self.split.valid])
 
 
 def version_rows(version: ModelVersion, project: Project) -> VersionRows:
     """Rebuild ``version``'s split; a clear error when it was not trained by forgeml."""
+    if version.lineage.get("source") == "log_model":
+        return logged_rows(version, project)
     if not version.run_id:
         raise ForgemlError(
             f"{version.ref} was registered without a training run, so the rows it was "
@@ -59,6 +69,34 @@ def version_rows(version: ModelVersion, project: Project) -> VersionRows:
         target=version.signature.get("target"),
         name=version.ref,
     )
+
+
+def logged_rows(version: ModelVersion, project: Project) -> VersionRows:
+    """A logged version's evaluation rows: every labelled row of the dataset it names.
+
+    The user trained the model elsewhere and named held-out data with
+    ``log_model(dataset=..., target=...)``, so all of it is test data; its class order is
+    the model's own (``classes=``).
+    """
+    ref, target = version.lineage.get("dataset"), version.signature.get("target")
+    if not ref or not target:
+        raise ForgemlError(
+            f"{version.ref} was logged without a dataset, so there are no rows to gate it on",
+            fix="log it with forgeml.log_model(..., dataset='NAME@V', target='COLUMN') "
+            "naming labelled rows it was not trained on",
+        )
+    spec = TrainSpec(target=str(target), task=version.signature.get("task", "auto"))
+    table = dataset(str(ref), project=project).to_arrow()
+    info = infer_task(table, spec.target, spec.task)
+    table = table.filter(pc.is_valid(table.column(info.column)))
+    own = version.signature.get("classes")
+    if info.classes is not None and own and sorted(map(str, own)) == sorted(map(str, info.classes)):
+        by_text = {str(c): c for c in info.classes}
+        info = replace(info, classes=[by_text[str(c)] for c in own])
+    every = np.arange(table.num_rows)
+    # the baseline learns class shares from these rows too; the model never saw them
+    split = Split(GIVEN, every, np.empty(0, dtype=every.dtype), every)
+    return VersionRows(table, info, spec, encode_target(table, info), split)
 
 
 def run_rows(

@@ -20,6 +20,7 @@ import orjson
 from forgeml.errors import InputRejected
 from forgeml.serve.deployment import Deployment, Serving
 from forgeml.serve.http import BodyTooLarge, Receive, Scope, Send, header, read_body, send_bytes
+from forgeml.serve.inputs import InputSchema
 from forgeml.serve.metrics import ServingMetrics
 from forgeml.serve.options import ServeOptions
 from forgeml.serve.protocols.errors import ProtocolError
@@ -81,7 +82,7 @@ class ProtocolRoutes:
     options: ServeOptions
     metrics: ServingMetrics
 
-    def _score(
+    async def _score(
         self,
         scope: Scope,
         serving: Serving,
@@ -130,7 +131,7 @@ class ProtocolRoutes:
         """``POST /invocations``: MLflow's scoring protocol (JSON or CSV)."""
 
         def parse(body: bytes, scope: Scope, scorer: Scorer) -> tuple[Any, bool, Any]:
-            schema = scorer.schema
+            schema = _tabular(scorer)
             payload, columnar = read_invocation(
                 body, header(scope, b"content-type"), schema.names, schema.kinds
             )
@@ -179,7 +180,7 @@ class ProtocolRoutes:
         request_id = self._request_id(scope)
         try:
             payload, columnar, extra = parse(body, scope, pinned or serving.champion)
-            answer = self._score(
+            answer = await self._score(
                 scope, serving, payload, request_id, columnar=columnar, pinned=pinned
             )
             document = render(answer, request_id, extra)
@@ -280,9 +281,20 @@ def _served(serving: Serving, version: str | None) -> Scorer | None:
     return None
 
 
+def _tabular(scorer: Scorer) -> InputSchema:
+    """The model's columns; a model that takes tensors is answered on /predict only."""
+    schema = scorer.schema
+    if not isinstance(schema, InputSchema):
+        raise ProtocolError(
+            f"{scorer.version.ref} takes tensors, which this protocol route does not accept yet",
+            'send them to POST /predict as {"' + schema.name + '": [[...], ...]}',
+        )
+    return schema
+
+
 def _oip_request(body: bytes, scope: Scope, scorer: Scorer) -> tuple[Any, bool, Any]:
     payload = _json(body)
-    schema = scorer.schema
+    schema = _tabular(scorer)
     request = infer_columns(payload, schema.names, schema.kinds, schema.booleans)
     return request.columns, True, request
 
@@ -317,8 +329,9 @@ def _azureml(body: bytes, scope: Scope, scorer: Scorer) -> tuple[Any, bool, Any]
             'send {"input_data": {"columns": [...], "index": [...], "data": [[...]]}}',
         )
     data = document["input_data"]
-    if isinstance(data, dict) and "data" in data and "data" not in scorer.schema.name_set:
-        columns = data.get("columns", scorer.schema.names)
+    schema = _tabular(scorer)
+    if isinstance(data, dict) and "data" in data and "data" not in schema.name_set:
+        columns = data.get("columns", schema.names)
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise ProtocolError("input_data.columns must be an array of names", "name each column")
         return rows_to_columns(data["data"], columns, "input_data.data"), True, None

@@ -1,0 +1,50 @@
+"""Model flavors that users bring: PyTorch, Keras 3 and ONNX, each saved without pickle.
+
+One small module per flavor, each with the same four functions:
+
+* ``dump(model, **options) -> dict[part, (format, bytes)]``: the parts to store, each in a
+  format that loads without running code (safetensors + JSON, ``.keras`` in safe mode,
+  ONNX protobuf);
+* ``load(parts: dict[part, bytes], options) -> model``: the model back from verified bytes;
+* ``predict(model, x: np.ndarray) -> np.ndarray``: the raw outputs for a batch;
+* ``owns(model) -> bool``: whether an object is a model of this flavor.
+
+scikit-learn (skops), LightGBM (text) and XGBoost (JSON) stay in
+:mod:`forgeml.registry.bundle`, which dispatches to these modules for the others.
+
+>>> sorted(NEURAL)
+['keras', 'onnx', 'torch']
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from forgeml.errors import MissingDependency
+
+__all__ = ["NEURAL", "flavor_module", "require"]
+
+NEURAL: dict[str, str] = {"torch": "torch", "keras": "keras", "onnx": "onnx"}
+"""Flavor -> the optional extra (``pip install 'forgeml[EXTRA]'``) that it needs."""
+
+_PACKAGES = {
+    "torch": ("torch", "safetensors"),
+    "keras": ("keras",),
+    "onnx": ("onnx", "onnxruntime"),
+}
+
+
+def require(flavor: str, purpose: str) -> None:
+    """Raise MissingDependency naming the extra when a package ``flavor`` needs is absent."""
+    for package in _PACKAGES[flavor]:
+        try:
+            importlib.import_module(package)
+        except ImportError:
+            raise MissingDependency(package, NEURAL[flavor], purpose) from None
+
+
+def flavor_module(flavor: str) -> ModuleType:
+    """The module that saves, loads and scores ``flavor`` (its packages checked first)."""
+    require(flavor, f"A {flavor} model")
+    return importlib.import_module(f"forgeml.flavors.{flavor}_flavor")
