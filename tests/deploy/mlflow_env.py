@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.append(str(ROOT / "benchmarks"))  # after tests/: benchmarks/ui.py is not tests/ui
+sys.path.append(str(ROOT / "benchmarks"))
 from _measure import anchor_python  # noqa: E402
 from tracking_mlflow import MLFLOW_VERSION  # noqa: E402
 

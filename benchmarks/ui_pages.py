@@ -13,9 +13,9 @@ byte is sent (forgeml), or of the tracking-store call behind the REST endpoint (
 neither includes HTTP parsing or the network. The store is generated once per backend and
 kept under ``benchmarks/.data/ui`` (``--fresh`` rebuilds it).
 
-    .venv/bin/python benchmarks/ui.py                     # 20,000 runs, 200,000 versions
-    .venv/bin/python benchmarks/ui.py --quick             # 2,000 runs, 20,000 versions
-    .venv/bin/python benchmarks/ui.py --backends sqlite   # skip PostgreSQL
+    .venv/bin/python benchmarks/ui_pages.py                     # 20,000 runs, 200,000 versions
+    .venv/bin/python benchmarks/ui_pages.py --quick             # 2,000 runs, 20,000 versions
+    .venv/bin/python benchmarks/ui_pages.py --backends sqlite   # skip PostgreSQL
 
 MLflow runs in its own virtual environment (``benchmarks/.venvs/mlflow``, shared with
 ``tracking_mlflow.py``); its store is filled with the same shape through SQL.
