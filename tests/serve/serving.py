@@ -210,7 +210,13 @@ def live_server(
     )
     configure(limits or ConnectionLimits())
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", http=PROTOCOL
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        http=PROTOCOL,
+        log_config=None,  # leave the test process's logging (and its stderr) alone
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

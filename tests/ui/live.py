@@ -18,7 +18,9 @@ def live_ui(project: Project, admin_key: str | None) -> Iterator[str]:
     import uvicorn
 
     app = UIApp(project, admin_key=admin_key)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", log_config=None
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

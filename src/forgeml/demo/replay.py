@@ -209,7 +209,11 @@ def _post(
 def _start(app: ModelServer) -> tuple[Any, int]:
     import uvicorn
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    # log_config=None: a server inside this process must not reconfigure its logging
+    # (dictConfig closes every existing handler, and some close the process's stderr).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", log_config=None
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="forgeml-demo-server", daemon=True)
     thread.start()
