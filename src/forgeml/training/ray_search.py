@@ -38,7 +38,7 @@ def connect(address: str | None) -> Any:
     if not ray.is_initialized():
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        except ConnectionError as e:
+        except (ConnectionError, TimeoutError) as e:
             raise ConfigError(
                 f"cannot reach the Ray cluster at {address!r}: {e}",
                 fix="start one (ray start --head), or pass --address with the head's "
