@@ -19,8 +19,8 @@ SPACES = {
 
 def _score(name: str, params: dict[str, Any], report: Report, deadline: float | None) -> float:
     if name == "smooth":
-        return 1 - (params.get("x", 1.0) - 0.5) ** 2
-    return 0.5 + params.get("y", 0) / 100
+        return float(1 - (params.get("x", 1.0) - 0.5) ** 2)
+    return float(0.5 + params.get("y", 0) / 100)
 
 
 class BackwardsPool:
