@@ -29,6 +29,8 @@ _ARGUMENTS = {
     "budget": "time_budget",
     "trials": "trials",
     "name": "name",
+    "backend": "backend",
+    "address": "address",
 }
 _FLAG = re.compile(r"--([a-z][a-z-]*)(?: ([A-Z][A-Z_]*(?:\[[^\]]*\])?))?")
 
@@ -80,6 +82,8 @@ def train(
     register: bool = True,
     promote: bool = True,
     progress: Callable[[str], None] | None = None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> TrainResult:
     """Train, evaluate and gate candidates on ``data``; register and promote the best if it passes.
 
@@ -88,7 +92,9 @@ def train(
     ``name``); None uses ``train.dataset`` from ``forgeml.yaml``. Every other argument
     overrides its ``train:`` key: ``task`` is ``binary``, ``multiclass``, ``regression`` or
     ``auto``; ``time_budget`` is a duration such as ``"5m"``; ``name`` names the registered
-    model (default: the dataset's name). Returns a :class:`TrainResult`.
+    model (default: the dataset's name); ``backend="ray"`` runs the search's trials as Ray
+    tasks on the cluster at ``address`` (``"auto"``: the one started on this machine).
+    Returns a :class:`TrainResult`.
     """
     from forgeml.config import Task
     from forgeml.project import resolve_project
@@ -114,6 +120,8 @@ def train(
             promote=promote,
             model=name,
             progress=progress,
+            backend=backend,
+            address=address,
         )
     except ForgemlError as error:
         _respell(error)

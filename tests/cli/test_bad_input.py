@@ -127,3 +127,13 @@ def test_space_reports_each_part_of_the_project(forgeml_cli: Invoke, tmp_path: P
     assert shown["parts"]["models"] == {"files": 0, "bytes": 0}
     assert shown["freed"] == {"files": 0, "bytes": 0}
     assert "nothing to free" in forgeml_cli("--project", str(root), "space").out
+
+
+def test_an_unknown_training_backend_is_refused_naming_the_choices(
+    forgeml_cli: Invoke, tmp_path: Path
+) -> None:
+    root = _project(forgeml_cli, tmp_path)
+    result = forgeml_cli("--project", str(root), "train", "--backend", "spark")
+    assert result.code == 2
+    assert "'spark' is not local or ray" in result.err and "--backend" in result.err
+    assert "Traceback" not in result.err

@@ -170,6 +170,69 @@ def _differences(a: object, b: object, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
 
 
+TRAIN_SPEC = """\
+train:
+  target: defaulted
+  exclude: [customer_id, month]
+  candidates: [logistic, extra_trees, hist_gradient_boosting, lightgbm]
+  budget: {trials: 4}
+gate:
+  metrics: {roc_auc: {min: 0.55}}
+"""
+
+
+def _credit_project(root: Path) -> Project:
+    from forgeml.config import SPEC_FILE
+    from forgeml.data import ingest
+    from forgeml.demo.credit import generate_credit
+
+    root.mkdir(parents=True)
+    (root / SPEC_FILE).write_text(TRAIN_SPEC)
+    project = Project.init(root)
+    ingest(generate_credit(rows_per_month=60, months=5, seed=3), name="credit", project=project)
+    return project
+
+
+@pytest.mark.usefixtures("local_ray")
+@pytest.mark.timeout(900)
+def test_training_trials_on_ray_tasks_pick_the_local_winner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forgeml.registry import model_version
+    from forgeml.training import fitting, ray_search
+    from forgeml.training.run_records import get_run, metric_history
+    from forgeml.training.trainer import train
+
+    monkeypatch.delenv("FORGEML_DB_URL", raising=False)
+    monkeypatch.delenv("FORGEML_ARTIFACTS_URL", raising=False)
+    with _credit_project(tmp_path / "local") as project:
+        local = train(project=project)
+    said: list[str] = []
+
+    def not_here(*args: object, **kw: object) -> None:
+        raise AssertionError("a trial ran in the driver")
+
+    # trials on Ray run in the workers, which never see this process's patches
+    monkeypatch.setattr(fitting, "evaluate_trial", not_here)
+    monkeypatch.setattr(ray_search, "evaluate_trial", not_here)
+    with _credit_project(tmp_path / "ray") as project:
+        on_ray = train(project=project, backend="ray", progress=said.append)
+        assert any("Ray tasks" in line for line in said)
+        run = get_run(on_ray.run_id, project=project)
+        assert run.status == "finished"
+        history = metric_history(on_ray.run_id, "search/score", project=project)
+        assert [step for step, _ in history] == [0, 1, 2, 3]  # one per trial, as locally
+        assert on_ray.model is not None and on_ray.promoted
+        assert model_version("credit@champion", project=project).version == 1
+    assert [(t.number, t.candidate, t.params, t.state) for t in on_ray.trials] == [
+        (t.number, t.candidate, t.params, t.state) for t in local.trials
+    ]
+    assert [t.score for t in on_ray.trials] == pytest.approx([t.score for t in local.trials])
+    assert (on_ray.candidate, on_ray.params) == (local.candidate, local.params)
+    assert on_ray.test["roc_auc"] == pytest.approx(local.test["roc_auc"])
+    assert on_ray.gate.passed == local.gate.passed
+
+
 # Last in the module: it shuts down the Ray the other tests share.
 @pytest.mark.timeout(900)
 def test_a_real_local_cluster_is_reached_with_address_auto(tmp_path: Path) -> None:

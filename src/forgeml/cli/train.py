@@ -48,10 +48,20 @@ def train_command(
         "--register/--no-register",
         help="Register and promote the model when it passes the gate.",
     ),
+    backend: str = typer.Option(
+        "local",
+        "--backend",
+        help="local, or ray: run the search's trials as Ray tasks (needs forgeml[ray]).",
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="The Ray cluster for --backend ray (e.g. auto)."
+    ),
 ) -> None:
     """Train candidates, evaluate and gate the best; register and promote it if it passes."""
     from forgeml.training.trainer import train
 
+    if backend not in ("local", "ray"):
+        raise typer.BadParameter(f"'{backend}' is not local or ray", param_hint="--backend")
     project = state(ctx).project()
     with stages("training") as progress:
         result = train(
@@ -63,6 +73,8 @@ def train_command(
             exclude=exclude,
             register=register,
             progress=progress,
+            backend=backend,
+            address=address,
         )
     print_dataset(result.context)
     for warning in result.warnings:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from forgeml.errors import ConfigError
 from forgeml.features import FeaturePipeline, Strategy
 from forgeml.registry import ModelBundle
 from forgeml.report.text import duration
@@ -42,6 +43,7 @@ __all__ = [
     "Matrices",
     "Winner",
     "estimator_scores",
+    "evaluate_trial",
     "metric_value",
     "search_and_fit",
     "search_order",
@@ -130,6 +132,8 @@ def search_and_fit(
     say: Progress,
     began: float | None = None,
     cpu_began: float | None = None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> Winner:
     """Search within the budget, logging each trial to ``run``; build the winner's bundle.
 
@@ -137,6 +141,8 @@ def search_and_fit(
     ``cpu_began`` is :func:`time.process_time` then) and covers the refit and the steps
     after it too (see :mod:`forgeml.training.budget`).
     ``trials`` (else ``train.budget.trials``) caps the trials only when set.
+    ``backend="ray"`` runs the trials as Ray tasks on the cluster at ``address`` (see
+    :mod:`forgeml.training.ray_search`); the winner is then fitted again here.
     """
     spec = plan.spec
     seconds = parse_duration(time_budget if time_budget is not None else spec.budget.time)
@@ -157,7 +163,7 @@ def search_and_fit(
         deadline: float | None,
     ) -> float | Cut:
         keep = None if use_cv else best_fit.offer
-        return _evaluate(
+        return evaluate_trial(
             plan, plan.candidates[cand], params, matrices, use_cv, report, keep, deadline
         )
 
@@ -184,6 +190,14 @@ def search_and_fit(
         from forgeml.registry.skops_module import skops_io
 
         skops_io()
+    pool = None
+    if backend == "ray":
+        from forgeml.training.ray_search import RayTrials
+
+        say("running the search's trials as Ray tasks")
+        pool = RayTrials(plan, use_cv, address)
+    elif backend != "local":
+        raise ConfigError(f"backend {backend!r} is not local or ray", fix="use local or ray")
     limit = threadpool_limits(limits=training_threads(plan.table.num_rows))  # OpenMP pools
     try:
         result = run_search(
@@ -202,6 +216,7 @@ def search_and_fit(
                 fitted_rows=fitted_rows,
             ),
             valid_rows=fitted_rows if use_cv else len(plan.split.valid),
+            pool=pool,
         )
         say(f"refitting {result.candidate} on the training and validation rows")
         chosen = plan.candidates[result.candidate]
@@ -210,6 +225,8 @@ def search_and_fit(
             plan, chosen, result, matrices, reuse, budget, say
         )
     finally:
+        if pool is not None:
+            pool.close()
         limit.restore_original_limits()
     return Winner(result, chosen, bundle, valid_scores, refitted, budget)
 
@@ -257,7 +274,7 @@ def metric_value(values: dict[str, Any], metric: str) -> float:
     return float(value) if isinstance(value, int | float) else math.nan
 
 
-def _evaluate(
+def evaluate_trial(
     plan: TrainingPlan,
     cand: Candidate,
     params: dict[str, Any],

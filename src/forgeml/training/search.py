@@ -7,6 +7,15 @@ which candidate each trial goes to (most to the leader; none to a candidate that
 With the same data, spec and seed, a trial cap gives the same trials and the same winner;
 without one, the budget is shared by the clock, so the trials are not reproducible.
 
+Trials can also run elsewhere, several at once (a :class:`Pool`, e.g. Ray tasks: see
+:mod:`forgeml.training.ray_search`), while the sampler stays here: a trial is asked for
+as soon as a slot is free and told when its result comes back. Its reports come back with
+it and are replayed to the pruner then, so a trial the pruner would have stopped is
+recorded as ``pruned`` (after running to its end). Trials whose configuration is fixed
+(the defaults, the warm starts) are the same whatever the number of slots; tuned trials
+are asked for before their predecessors are told, so they differ from a one-by-one search.
+Ties between equal scores go to the earlier trial, as they do one by one.
+
 The time budget is a deadline, handed to every trial: the clock is checked between trials,
 and ``evaluate`` may check it inside a trial too and return a :class:`Cut` when it ended
 the trial early. A cut trial scored like any other (a boosted model with fewer trees, on
@@ -31,12 +40,22 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from forgeml.errors import ConfigError
 from forgeml.training.schedule import Schedule
 
-__all__ = ["Cut", "Pruned", "Report", "SearchResult", "Trial", "parse_duration", "run_search"]
+__all__ = [
+    "Cut",
+    "Outcome",
+    "Pool",
+    "Pruned",
+    "Report",
+    "SearchResult",
+    "Trial",
+    "parse_duration",
+    "run_search",
+]
 
 Params = dict[str, Any]
 Report = Callable[[int, float], None]
@@ -64,6 +83,32 @@ class Cut:
 # time.monotonic() time, None without a time budget) ended the trial early;
 # report(step, value) may raise Pruned.
 Evaluate = Callable[[str, Params, Report, float | None], float | Cut]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a trial run by a :class:`Pool` sent back: its result, or the error that ended
+    it, the ``(step, value)`` reports it made, and the seconds it ran."""
+
+    value: float | Cut | None  # None when it failed
+    reports: list[tuple[int, float]]
+    seconds: float
+    error: str | None = None
+
+
+class Pool(Protocol):
+    """Runs trials somewhere else, up to ``slots`` at once."""
+
+    @property
+    def slots(self) -> int: ...
+
+    def submit(self, key: int, candidate: str, params: Params, deadline: float | None) -> None:
+        """Start a trial of ``candidate`` with ``params``; ``deadline`` as for ``evaluate``."""
+        ...
+
+    def next_done(self) -> tuple[int, Outcome]:
+        """Wait for a started trial to end: its ``key`` and what it sent back."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -116,6 +161,7 @@ def run_search(
     warm_starts: Mapping[str, Sequence[Params]] | None = None,
     reserve: Callable[[Trial | None], float] | None = None,
     valid_rows: int | None = None,
+    pool: Pool | None = None,
 ) -> SearchResult:
     """Search ``spaces``; ``on_trial(trial, best_so_far)`` is called after every trial.
 
@@ -125,7 +171,8 @@ def run_search(
     ``warm_starts`` are known-good configurations of each candidate, tried after the
     defaults; ``valid_rows`` (how many rows a score is computed on) sets how far behind
     the leader a candidate may trail and still get trials (see
-    :mod:`forgeml.training.schedule`).
+    :mod:`forgeml.training.schedule`). ``pool`` runs the trials (``evaluate`` is then not
+    called), up to ``pool.slots`` at once.
     """
     import optuna
 
@@ -158,23 +205,18 @@ def run_search(
         kept = reserve(best) if reserve is not None else 0.0
         return began + max(0.0, seconds - kept)
 
-    while trials is None or len(history) < trials:
-        end = search_end()
-        if end is not None and time.monotonic() >= end and history:
-            break  # the first trial always runs: there is no model without one
+    def ask() -> tuple[Any, str, Params]:
         name, fixed = schedule.next()
         study.enqueue_trial({"candidate": name, **(fixed or {})})
         trial = study.ask()
         trial.suggest_categorical("candidate", names)
-        params = {} if fixed == {} else spaces[name](trial, task)
-        record = _run_trial(evaluate, trial, name, params, end, best is not None)
+        return trial, name, {} if fixed == {} else spaces[name](trial, task)
+
+    def tell(trial: Any, record: Trial) -> None:
+        nonlocal best
         history.append(record)
-        schedule.record(name, record.score, record.seconds)
-        if record.state == "complete" and (
-            best is None
-            or best.score is None
-            or (record.score > best.score if higher_is_better else record.score < best.score)  # type: ignore[operator]
-        ):
+        schedule.record(record.candidate, record.score, record.seconds)
+        if record.state == "complete" and _better(record, best, higher_is_better):
             best = record
         if on_trial:
             on_trial(record, best)
@@ -184,6 +226,32 @@ def run_search(
             study.tell(trial, -math.inf if higher_is_better else math.inf)
         else:
             study.tell(trial, record.score)
+
+    if pool is None:
+        while trials is None or len(history) < trials:
+            end = search_end()
+            if end is not None and time.monotonic() >= end and history:
+                break  # the first trial always runs: there is no model without one
+            trial, name, params = ask()
+            tell(trial, _run_trial(evaluate, trial, name, params, end, best is not None))
+    else:
+        running: dict[int, tuple[Any, str, Params]] = {}
+        asked = 0
+        while True:
+            while len(running) < max(1, pool.slots) and (trials is None or asked < trials):
+                end = search_end()
+                if end is not None and time.monotonic() >= end and (history or running):
+                    break
+                trial, name, params = ask()
+                pool.submit(trial.number, name, params, end)
+                running[trial.number] = (trial, name, params)
+                asked += 1
+            if not running:
+                break
+            key, outcome = pool.next_done()
+            trial, name, params = running.pop(key)
+            tell(trial, _settle(trial, name, params, outcome, best is not None))
+        history.sort(key=lambda t: t.number)
     if best is None or best.score is None:
         failures = "; ".join(f"{t.candidate}: {t.error}" for t in history if t.error)[:500]
         raise ConfigError(
@@ -209,27 +277,65 @@ def _run_trial(
         if trial.should_prune():
             raise Pruned
 
-    cut: Cut | None = None
+    value: float | Cut | None
+    error: str | None = None
     try:
-        outcome = evaluate(name, params, report, deadline)
-        if isinstance(outcome, Cut):
-            cut, score = outcome, float(outcome.score)
-        else:
-            score = float(outcome)
-        state, error = ("complete", None) if math.isfinite(score) else ("failed", "not finite")
+        value = evaluate(name, params, report, deadline)
     except Pruned:
-        score, state, error = math.nan, "pruned", None
+        return Trial(trial.number, name, params, None, "pruned", time.monotonic() - began)
     except Exception as e:
-        score, state, error = math.nan, "failed", f"{type(e).__name__}: {e}"
+        value, error = None, f"{type(e).__name__}: {e}"
+    return _record(
+        trial.number, name, params, value, error, time.monotonic() - began, scored_before
+    )
+
+
+def _settle(trial: Any, name: str, params: Params, outcome: Outcome, scored_before: bool) -> Trial:
+    """The record of a trial a pool ran: its reports replayed to the pruner first."""
+    for step, value in outcome.reports:
+        trial.report(value, step)
+        if trial.should_prune():
+            return Trial(trial.number, name, params, None, "pruned", outcome.seconds)
+    return _record(
+        trial.number, name, params, outcome.value, outcome.error, outcome.seconds, scored_before
+    )
+
+
+def _record(
+    number: int,
+    name: str,
+    params: Params,
+    value: float | Cut | None,
+    error: str | None,
+    seconds: float,
+    scored_before: bool,
+) -> Trial:
+    """A trial's record from what ``evaluate`` returned (None and ``error``: it raised)."""
+    cut = value if isinstance(value, Cut) else None
+    if value is None:
+        score, state = math.nan, "failed"
+    else:
+        score = float(value.score) if isinstance(value, Cut) else float(value)
+        state, error = ("complete", None) if math.isfinite(score) else ("failed", "not finite")
     if cut and (not math.isfinite(score) or (not cut.whole and scored_before)):
         score, state, error = math.nan, "stopped", None  # partly scored: not comparable
     return Trial(
-        trial.number,
+        number,
         name,
         params,
         None if state != "complete" else score,
         state,
-        time.monotonic() - began,
+        seconds,
         error,
         stopped=cut is not None,
     )
+
+
+def _better(record: Trial, best: Trial | None, higher_is_better: bool) -> bool:
+    """Whether ``record`` beats ``best``; of equal scores, the earlier trial's wins."""
+    if best is None or best.score is None:
+        return True
+    assert record.score is not None
+    if record.score == best.score:
+        return record.number < best.number
+    return record.score > best.score if higher_is_better else record.score < best.score

@@ -22,6 +22,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike
 from forgeml.registry import ModelBundle, ModelVersion
 from forgeml.training.fitting import search_and_fit, training_threads
@@ -81,6 +82,8 @@ def train(
     model: str | None = None,
     progress: Progress | None = None,
     versus_champion: bool = True,
+    backend: str = "local",
+    address: str | None = None,
 ) -> TrainResult:
     """Train, evaluate, gate and (when it passes) register and promote a model.
 
@@ -90,8 +93,19 @@ def train(
     ``target``, ``task`` and ``metric`` override the spec's ``train:`` keys.
     ``versus_champion=False`` skips the gate's comparison with the champion on this
     dataset's test rows (the loop compares both on rows neither was fitted on instead).
+    ``backend="ray"`` runs the search's trials as Ray tasks on the cluster at ``address``
+    (``auto``: the one started on this machine; None: ``RAY_ADDRESS``, else a Ray started
+    for this process), with the same records, gate and registration as ``"local"``.
     """
     say = progress or (lambda _text: None)
+    if backend not in ("local", "ray"):
+        raise ConfigError(
+            f"training backend {backend!r} is not known", fix="use backend local or ray"
+        )
+    if backend == "ray":  # before anything is recorded: Ray installed, the cluster reached
+        from forgeml.training.ray_search import connect
+
+        connect(address)
     began, cpu_began = time.monotonic(), time.process_time()  # the budget covers it all
     plan = plan_training(
         dataset_ref=dataset_ref,
@@ -124,6 +138,8 @@ def train(
             say=say,
             began=began,
             cpu_began=cpu_began,
+            backend=backend,
+            address=address,
         )
         outcome = evaluate_winner(plan, run, winner, say, versus_champion=versus_champion)
 
