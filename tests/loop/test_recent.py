@@ -148,3 +148,18 @@ def test_the_recent_challenger_can_be_turned_off(project: Project) -> None:
         assert cycle.details["learnt_from"] == "everything"
     finally:
         project.close()
+
+
+def test_when_the_challenger_on_everything_fails_its_gate_the_recent_one_is_judged(
+    project: Project,
+) -> None:
+    # a floor the mix of both rules cannot reach on its own test rows, the new rule alone can
+    project = _spec(project, "policy:", "gate:\n  metrics: {roc_auc: {min: 0.9}}\npolicy:")
+    try:
+        cycle = retrain("flip", project=project, now=AFTER, trigger="performance", key="k1")
+        details = cycle.details
+        assert details["challenger"] == details["recent_challenger"] > 0, cycle.reason
+        assert "roc_auc" in details["failed"]
+        assert cycle.status == "promoted" and details["learnt_from"] == "recent", cycle.reason
+    finally:
+        project.close()

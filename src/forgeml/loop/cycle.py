@@ -183,11 +183,16 @@ def retrain(
                 versus_champion=False,  # judged next, on rows neither was fitted on
                 progress=lambda text: say(f"cycle {key}: {text}"),  # trial n/N, time left
             )
-            if result.model is None:
-                failed = ", ".join(c.name for c in result.gate.checks if not c.passed)
-                return _finish(found, cycle, "kept", f"the challenger failed its gate: {failed}")
             challenger = result.model
-        details = _step(found, cycle, "train", {"challenger": challenger.version})
+            if challenger is None:
+                failed = ", ".join(c.name for c in result.gate.checks if not c.passed)
+                if not details.get("recent_dataset"):
+                    why = f"the challenger failed its gate: {failed}"
+                    return _finish(found, cycle, "kept", why)
+                # the one on the recent rows may still pass: 0 marks this one as failed
+                details = _step(found, cycle, "train", {"failed": failed})
+        number = 0 if challenger is None else challenger.version
+        details = _step(found, cycle, "train", {"challenger": number})
     if details.get("recent_dataset") and "recent_challenger" not in details:
         recent_model = _trained_on(found, model, details["recent_dataset"])
         if recent_model is None:
@@ -207,18 +212,21 @@ def retrain(
         # 0: it failed its gate; the challenger on everything is judged alone
         found_version = 0 if recent_model is None else recent_model.version
         details = _step(found, cycle, "train", {"recent_challenger": found_version})
+    if not details["challenger"] and not details.get("recent_challenger"):
+        reason = f"both challengers failed their gate: {details.get('failed', '')}"
+        return _finish(found, cycle, "kept", reason)
     if "comparison" not in details:
         holdout = pq.read_table(io.BytesIO(found.artifacts.get_bytes(details["holdout"])))
         champion = model_version(f"{model}@{details['champion']}", project=found)
         metric = found.spec.monitor.metric or found.spec.train.metric or _metric(champion)
         judged: list[tuple[str, ModelVersion, Comparison]] = []
-        for kind, number in (
+        for kind, trained in (
             ("everything", details["challenger"]),
             ("recent", details.get("recent_challenger")),
         ):
-            if not number:
+            if not trained:  # not trained, or failed its gate
                 continue
-            challenger = model_version(f"{model}@{number}", project=found)
+            challenger = model_version(f"{model}@{trained}", project=found)
             say(
                 f"cycle {key}: @{champion.version} vs @{challenger.version} ({kind}) "
                 f"on {holdout.num_rows} recent rows"
