@@ -53,7 +53,7 @@ from forgeml.training import metrics as m
 from forgeml.training.search import parse_duration as budget_seconds
 from forgeml.training.trainer import train
 
-__all__ = ["Cycle", "judged_through", "picked_over", "retrain", "seen_before"]
+__all__ = ["Cycle", "judged_through", "retrain", "seen_before"]
 
 Say = Callable[[str], None]
 
@@ -255,7 +255,6 @@ def retrain(
                 challenger=challenger.version,
                 dataset=details["recent_dataset"],
                 train_rows=details["recent_rows"],
-                everything_rows=details["train_rows"],
             )
         details = _step(found, cycle, "evaluate", chosen)
         if not comparison.gate.passed or comparison.worse:
@@ -441,21 +440,6 @@ def _refit(project: Project, model: str, details: dict[str, Any], say: Say) -> i
         )
         found = result.model
     return None if found is None else found.version
-
-
-def picked_over(project: Project, model: str, version: int) -> int | None:
-    """For a champion that learnt from the recent rows only: the rows of the one it beat.
-
-    That is, how many rows the challenger on everything had in the cycle that kept
-    ``version`` instead (or refitted it); None for any other version.
-    """
-    with project.store.read() as session:
-        for record in rows.latest(session, model, limit=1000):
-            details = record.details or {}
-            trained = version in (details.get("challenger"), details.get("refit"))
-            if trained and details.get("everything_rows"):
-                return int(details["everything_rows"])
-    return None
 
 
 def judged_through(project: Project, model: str, version: int) -> datetime | None:

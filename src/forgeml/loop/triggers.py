@@ -13,10 +13,8 @@
   evidence of decay;
 - ``new_labels``: the labelled rows the champion has not seen
   (:func:`forgeml.loop.data.unseen_rows`) reached ``policy.new_labels`` of the rows it
-  learnt from (for one that learnt from the recent rows only, of the rows the challenger
-  on everything it was picked over had), and at least twice ``monitor.min_labels``:
-  enough to train on half and judge on the other half; fewer could hardly change the
-  model, more leave it behind;
+  learnt from, and at least twice ``monitor.min_labels``: enough to train on half and
+  judge on the other half; fewer could hardly change the model, more leave it behind;
 - ``schedule``: ``policy.schedule`` has passed since the last retraining cycle, by the
   loop's own clock (the ``now`` each cycle ran at), or, before any cycle, since the newest
   time in the champion's training data: a replay or backfill with a simulated clock fires
@@ -37,7 +35,7 @@ import pyarrow.compute as pc
 from forgeml.config import parse_duration
 from forgeml.data.versions import dataset
 from forgeml.errors import ForgemlError
-from forgeml.loop.cycle import judged_through, picked_over, seen_before
+from forgeml.loop.cycle import judged_through, seen_before
 from forgeml.loop.data import unseen_rows
 from forgeml.loop.rows import data_time
 from forgeml.monitor.baseline import decay_baseline
@@ -256,9 +254,6 @@ def _new_labels(project: Project, champion: ModelVersion, *, now: datetime) -> F
         seen_before=seen_before(project, champion.name, champion.version),
         after=used,
     )
-    # a champion picked over a challenger that learnt from everything: new rows count
-    # against everything known then, or its few rows would start a cycle every few days
-    learnt = max(learnt or 0, picked_over(project, champion.name, champion.version) or 0) or None
     needed = max(2 * spec.min_labels, math.ceil(policy.new_labels * (learnt or 0)))
     since = f" since {used:%Y-%m-%d %H:%M}" if used else ""
     what = (
