@@ -17,9 +17,10 @@ Steps:
    says so and registers nothing;
 2. **train**: ``forgeml train`` on that dataset version, registering (not promoting) the
    challenger when it passes the gate's own bounds (the comparison with the champion is
-   the next step's: the training rows include rows the champion was fitted on);
-3. **evaluate**: champion and challenger on the same held-out recent rows, which neither
-   was fitted on, gated;
+   the next step's: the training rows include rows the champion was fitted on); after
+   decay or drift, a second challenger on the recent rows only, with half the budget;
+3. **evaluate**: champion and challenger(s) on the same held-out recent rows, which
+   neither was fitted on, gated; of two, the better one that passes goes on;
 4. **rollout**: ``direct`` promotes now; ``shadow`` and ``canary`` start a rollout that
    :func:`forgeml.loop.rollouts.settle` decides once enough labels arrive.
 
