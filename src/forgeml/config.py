@@ -242,6 +242,9 @@ class DataPolicy(_Strict):
     window: Duration = "90d"
     reference_rows: Annotated[int, Field(ge=0)] = 5000
     min_rows: Annotated[int, Field(ge=1)] = 500
+    # a cycle started by decay or drift also trains a challenger on only this span of the
+    # newest labelled rows (at least min_rows of them), and keeps the better; null: off
+    recent: Duration | None = "30d"
 
 
 class RolloutPolicy(_Strict):

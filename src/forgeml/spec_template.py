@@ -75,7 +75,7 @@ project: {name}
 #   check_every: 1h
 #   evaluate_on: 14d           # the most recent labelled rows, held out for judging
 #   refit: false               # true: a challenger promoted at once learns the held-out rows too
-#   data: {{mode: all, window: 90d, reference_rows: 5000, min_rows: 500}}
+#   data: {{mode: all, window: 90d, reference_rows: 5000, min_rows: 500, recent: 30d}}
 #   rollout: {{mode: canary, share: 0.2, predictions: 500, max_drop: 0.0}}
 
 # What 'forgeml serve' accepts besides the model's inputs.

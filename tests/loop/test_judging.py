@@ -372,15 +372,16 @@ def test_a_challenger_that_beats_a_decayed_champion_skips_the_canary(
         try:
             cycle = retrain("judged", project=project, now=AFTER, trigger=trigger, key="k1")
             champion = model_version("judged@champion", project=project).version
-            ends[name] = (cycle.status, champion)
+            ends[name] = (cycle.status, champion == 1)
             if name == "decayed":
                 assert "below its baseline: promoted without a canary" in cycle.reason
         finally:
             project.close()
+    # the champion is replaced (by the better of the two challengers) only when decayed
     assert ends == {
-        "decayed": ("promoted", 2),
-        "drifted": ("rolling_out", 1),
-        "asked": ("rolling_out", 1),
+        "decayed": ("promoted", False),
+        "drifted": ("rolling_out", True),
+        "asked": ("rolling_out", True),
     }
 
 

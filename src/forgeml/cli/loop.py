@@ -111,7 +111,7 @@ def cycles_command(
             add_row(
                 table,
                 c.key,
-                f"@{details['challenger']}" if "challenger" in details else "-",
+                f"@{details['challenger']}" if details.get("challenger") else "-",
                 cycle_sentence(c.status, c.stage, details),
             )
     if not found:

@@ -17,9 +17,10 @@ Steps:
    says so and registers nothing;
 2. **train**: ``forgeml train`` on that dataset version, registering (not promoting) the
    challenger when it passes the gate's own bounds (the comparison with the champion is
-   the next step's: the training rows include rows the champion was fitted on);
-3. **evaluate**: champion and challenger on the same held-out recent rows, which neither
-   was fitted on, gated;
+   the next step's: the training rows include rows the champion was fitted on); after
+   decay or drift, a second challenger on the recent rows only, with half the budget;
+3. **evaluate**: champion and challenger(s) on the same held-out recent rows, which
+   neither was fitted on, gated; of two, the better one that passes goes on;
 4. **rollout**: ``direct`` promotes now; ``shadow`` and ``canary`` start a rollout that
    :func:`forgeml.loop.rollouts.settle` decides once enough labels arrive.
 
@@ -37,11 +38,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from forgeml.config import parse_duration
+from forgeml.config import PolicySpec, parse_duration
 from forgeml.data.ingest import ingest
 from forgeml.data.versions import dataset
 from forgeml.loop.data import cycle_data
-from forgeml.loop.evaluate import compare_versions
+from forgeml.loop.evaluate import Comparison, compare_versions
 from forgeml.monitor.alerts import raise_alert
 from forgeml.project import Project, ProjectLike, resolve_project
 from forgeml.registry import promote
@@ -50,6 +51,7 @@ from forgeml.serve.rollout import start_rollout
 from forgeml.serve.segments import to_utc
 from forgeml.store import cycles as rows
 from forgeml.training import metrics as m
+from forgeml.training.search import parse_duration as budget_seconds
 from forgeml.training.trainer import train
 
 __all__ = ["Cycle", "judged_through", "retrain", "seen_before"]
@@ -109,6 +111,8 @@ def retrain(
             evaluate_on=parse_duration(policy.evaluate_on),
             reference_rows=policy.data.reference_rows,
             seen_before=seen_before(found, model, champion.version),
+            recent=_recent_span(policy, trigger=cycle.trigger),
+            min_rows=policy.data.min_rows,
         )
         labelled = data.train.num_rows
         if data.new_rows == 0:
@@ -148,11 +152,16 @@ def retrain(
         version = ingest(data.train, name=f"{model}-retrain", project=found).version
         sink = io.BytesIO()
         pq.write_table(data.holdout.drop_columns(["predicted_at"]), sink)
+        recent: dict[str, Any] = {}
+        if data.recent is not None:
+            recent_version = ingest(data.recent, name=f"{model}-retrain", project=found).version
+            recent = {"recent_dataset": recent_version.ref, "recent_rows": data.recent.num_rows}
         details = _step(
             found,
             cycle,
             "data",
             {
+                **recent,
                 "dataset": version.ref,
                 "holdout": found.artifacts.put_bytes(sink.getvalue()),
                 "train_rows": labelled,
@@ -175,40 +184,86 @@ def retrain(
                 versus_champion=False,  # judged next, on rows neither was fitted on
                 progress=lambda text: say(f"cycle {key}: {text}"),  # trial n/N, time left
             )
-            if result.model is None:
-                failed = ", ".join(c.name for c in result.gate.checks if not c.passed)
-                return _finish(found, cycle, "kept", f"the challenger failed its gate: {failed}")
             challenger = result.model
-        details = _step(found, cycle, "train", {"challenger": challenger.version})
+            if challenger is None:
+                failed = ", ".join(c.name for c in result.gate.checks if not c.passed)
+                if not details.get("recent_dataset"):
+                    why = f"the challenger failed its gate: {failed}"
+                    return _finish(found, cycle, "kept", why)
+                # the one on the recent rows may still pass: 0 marks this one as failed
+                details = _step(found, cycle, "train", {"failed": failed})
+        number = 0 if challenger is None else challenger.version
+        details = _step(found, cycle, "train", {"challenger": number})
+    if details.get("recent_dataset") and "recent_challenger" not in details:
+        recent_model = _trained_on(found, model, details["recent_dataset"])
+        if recent_model is None:
+            say(f"cycle {key}: training a challenger on the recent rows only")
+            trials, seconds = _half_budget(found)
+            result = train(
+                dataset_ref=details["recent_dataset"],
+                project=found,
+                promote=False,
+                model=model,
+                trials=trials,
+                time_budget=seconds,
+                versus_champion=False,
+                progress=lambda text: say(f"cycle {key}: recent: {text}"),
+            )
+            recent_model = result.model
+        # 0: it failed its gate; the challenger on everything is judged alone
+        found_version = 0 if recent_model is None else recent_model.version
+        details = _step(found, cycle, "train", {"recent_challenger": found_version})
+    if not details["challenger"] and not details.get("recent_challenger"):
+        reason = f"both challengers failed their gate: {details.get('failed', '')}"
+        return _finish(found, cycle, "kept", reason)
     if "comparison" not in details:
         holdout = pq.read_table(io.BytesIO(found.artifacts.get_bytes(details["holdout"])))
         champion = model_version(f"{model}@{details['champion']}", project=found)
-        challenger = model_version(f"{model}@{details['challenger']}", project=found)
         metric = found.spec.monitor.metric or found.spec.train.metric or _metric(champion)
-        say(
-            f"cycle {key}: @{champion.version} vs @{challenger.version} "
-            f"on {holdout.num_rows} recent rows"
-        )
-        comparison = compare_versions(
-            found,
-            champion,
-            challenger,
-            holdout,
-            details["target"],
-            metric=metric,
-            gate=found.spec.gate,
-        )
-        details = _step(found, cycle, "evaluate", {"comparison": comparison.to_dict()})
+        judged: list[tuple[str, ModelVersion, Comparison]] = []
+        for kind, trained in (
+            ("everything", details["challenger"]),
+            ("recent", details.get("recent_challenger")),
+        ):
+            if not trained:  # not trained, or failed its gate
+                continue
+            challenger = model_version(f"{model}@{trained}", project=found)
+            say(
+                f"cycle {key}: @{champion.version} vs @{challenger.version} ({kind}) "
+                f"on {holdout.num_rows} recent rows"
+            )
+            judged.append(
+                (
+                    kind,
+                    challenger,
+                    compare_versions(
+                        found,
+                        champion,
+                        challenger,
+                        holdout,
+                        details["target"],
+                        metric=metric,
+                        gate=found.spec.gate,
+                    ),
+                )
+            )
+        kind, challenger, comparison = _better(judged, metric)
+        chosen: dict[str, Any] = {"comparison": comparison.to_dict(), "learnt_from": kind}
+        if len(judged) > 1:
+            chosen["comparisons"] = {k: c.to_dict() for k, _, c in judged}
+        if kind == "recent":
+            chosen.update(
+                challenger=challenger.version,
+                dataset=details["recent_dataset"],
+                train_rows=details["recent_rows"],
+            )
+        details = _step(found, cycle, "evaluate", chosen)
         if not comparison.gate.passed or comparison.worse:
-            why = "its gate failed" if not comparison.gate.passed else "it is worse beyond doubt"
             return _finish(
                 found,
                 cycle,
                 "kept",
-                f"@{challenger.version} was not promoted: {why} on the {comparison.rows} most "
-                f"recent labelled rows ({metric} {_num(comparison.challenger.get(metric))} vs "
-                f"champion {_num(comparison.champion.get(metric))}"
-                f"{_difference(comparison.difference)})",
+                "; ".join(_not_promoted(c, k, v, metric, len(judged)) for k, v, c in judged),
             )
     challenger_ref = f"{model}@{details['challenger']}"
     comparison = details["comparison"]
@@ -217,6 +272,16 @@ def retrain(
         f"cycle {key}: {metric} {_num(comparison['challenger'].get(metric))} vs champion "
         f"{_num(comparison['champion'].get(metric))} on {comparison['rows']} recent rows"
     )
+    others = details.get("comparisons") or {}
+    if len(others) > 1:
+        learnt = details.get("learnt_from", "everything")
+        other = others["recent" if learnt == "everything" else "everything"]
+        reason += (
+            f" (learnt from {_LEARNT[learnt]}; the challenger that learnt from "
+            f"{_LEARNT['recent' if learnt == 'everything' else 'everything']} had "
+            f"{_num(other['challenger'].get(metric))})"
+        )
+    informed = details.get("learnt_from", "everything") == "everything"
     mode = policy.rollout.mode
     if mode != "direct" and policy.rollout.skip_when_conclusive and comparison.get("conclusive"):
         mode = "direct"
@@ -235,7 +300,12 @@ def retrain(
             ", the performance trigger found the champion below its baseline: "
             "promoted without a " + policy.rollout.mode
         )
-    elif mode != "direct" and policy.rollout.skip_when_informed and policy.data.mode == "all":
+    elif (
+        mode != "direct"
+        and policy.rollout.skip_when_informed
+        and policy.data.mode == "all"
+        and informed
+    ):
         mode = "direct"
         reason += (
             ", learnt from every row the champion did and newer ones, and is not worse "
@@ -265,6 +335,65 @@ def retrain(
     with found.store.write() as session:
         record = rows.update(session, cycle.id, stage="rollout", status="rolling_out", details={})
         return _cycle(record)
+
+
+_LEARNT = {"everything": "everything so far", "recent": "the recent rows only"}
+
+
+def _recent_span(policy: PolicySpec, *, trigger: str) -> timedelta | None:
+    """The span of a second challenger's rows: for a cycle started by decay or drift only.
+
+    With ``sliding_window`` the challenger learns from recent rows already: none.
+    """
+    if (
+        policy.data.recent is None
+        or policy.data.mode == "sliding_window"
+        or trigger not in ("performance", "drift")
+    ):
+        return None
+    return parse_duration(policy.data.recent)
+
+
+def _half_budget(project: Project) -> tuple[int | None, str | None]:
+    """Half the training budget (trials and time) of ``train.budget``, for the second challenger."""
+    budget = project.spec.train.budget
+    trials = None if budget.trials is None else max(1, budget.trials // 2)
+    seconds = budget_seconds(budget.time)
+    return trials, None if seconds is None else f"{seconds / 2:g}s"
+
+
+def _better(
+    judged: list[tuple[str, ModelVersion, Comparison]], metric: str
+) -> tuple[str, ModelVersion, Comparison]:
+    """Of the challengers judged on the same rows, the better one that may be promoted.
+
+    One that passed its gate and is not worse beyond doubt beats one that did not; between
+    two such, the higher metric on the held-out rows wins (ties: the one on everything).
+    """
+    best = judged[0]
+    for candidate in judged[1:]:
+        ok = candidate[2].gate.passed and not candidate[2].worse
+        best_ok = best[2].gate.passed and not best[2].worse
+        ours, theirs = candidate[2].challenger.get(metric), best[2].challenger.get(metric)
+        if ok and (
+            not best_ok
+            or (ours is not None and (theirs is None or m.is_better(metric, ours, theirs)))
+        ):
+            best = candidate
+    return best
+
+
+def _not_promoted(
+    comparison: Comparison, kind: str, version: ModelVersion, metric: str, count: int
+) -> str:
+    why = "its gate failed" if not comparison.gate.passed else "it is worse beyond doubt"
+    which = f" (learnt from {_LEARNT[kind]})" if count > 1 else ""
+    return (
+        f"@{version.version}{which} was not promoted: {why} on the {comparison.rows} most "
+        f"recent labelled rows ({metric} {_num(comparison.challenger.get(metric))} vs "
+        f"champion {_num(comparison.champion.get(metric))}"
+        f"{_difference(comparison.difference)})"
+    )
 
 
 def seen_before(project: Project, model: str, version: int) -> datetime | None:

@@ -16,6 +16,12 @@ neither was fitted on. Training rows are, by the policy's ``data.mode``:
   (``data.reference_rows``), so rare cases of the old regime are not forgotten;
 - ``all``: the champion's whole training dataset plus every new labelled prediction before
   the held-out ones, each row once.
+
+With ``recent`` set (a cycle started by decay or drift), a second set of training rows
+holds only the newest labelled predictions before the held-out ones: those of the
+``recent`` span, or the newest ``min_rows`` of them when the span has fewer. After a
+sudden change, a model that learns from everything is outvoted by the old regime; one
+that learns from the recent rows is not.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ class CycleData:
     new_rows: int = 0
     newest: datetime | None = None
     same_as_champion: bool = False  # the training rows are exactly the champion's
+    recent: pa.Table | None = None  # only the newest rows before the held-out ones
 
 
 def labelled_table(
@@ -108,12 +115,16 @@ def cycle_data(
     reference_rows: int,
     seen_before: datetime | None = None,
     seed: int = 0,
+    recent: timedelta | None = None,
+    min_rows: int = 0,
 ) -> CycleData:
     """Training rows and held-out recent rows for a challenger of ``champion`` at ``now``.
 
     Labels arrive late, so "recent" is counted back from the newest labelled prediction,
     not from ``now``. ``seen_before``: labelled predictions before this time may be in the
     champion's training rows (None: it learnt from a dataset, not from the log).
+    ``recent``: also the rows of this span before the held-out ones (at least the newest
+    ``min_rows``), for a second challenger; None when they would be the training rows.
     """
     labelled, original, fresh = _unseen(project, champion, now=now, seen_before=seen_before)
     target = str(champion.signature.get("target") or "target")
@@ -147,7 +158,21 @@ def cycle_data(
     same = everything is not None and set(row_keys(train, names).tolist()) == set(
         row_keys(everything, names).tolist()
     )
-    return CycleData(train, holdout, target, split_at, learn.num_rows, newest, same)
+    latest = None if recent is None else _recent_rows(labelled, split_at, recent, min_rows)
+    if latest is not None and latest.num_rows >= train.num_rows:
+        latest = None  # the same rows (sliding_window with a shorter window): nothing new
+    return CycleData(train, holdout, target, split_at, learn.num_rows, newest, same, latest)
+
+
+def _recent_rows(labelled: pa.Table, split_at: datetime, span: timedelta, least: int) -> pa.Table:
+    """The labelled rows of ``span`` before ``split_at``, or the newest ``least`` before it."""
+    at = labelled.column("predicted_at")
+    before = labelled.filter(pc.less(at, pa.scalar(split_at, at.type)))
+    at = before.column("predicted_at")
+    order = np.argsort(at.cast(pa.int64()).to_numpy(zero_copy_only=False), kind="stable")
+    inside = int(pc.sum(pc.greater_equal(at, pa.scalar(split_at - span, at.type))).as_py() or 0)
+    keep = order[len(order) - min(len(order), max(inside, least)) :]
+    return before.take(pa.array(np.sort(keep))).drop_columns(["predicted_at"])
 
 
 def unseen_rows(

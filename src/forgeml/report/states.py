@@ -32,7 +32,7 @@ def cycle_sentence(status: str, stage: str, details: Mapping[str, Any]) -> str:
     """What a retraining cycle decided, or where it stands, with the recorded reason."""
     reason = str(details.get("reason") or "").strip()
     challenger = details.get("challenger")
-    who = f"v{challenger}" if challenger is not None else "the challenger"
+    who = f"v{challenger}" if challenger else "the challenger"
     if status == "running":
         text = f"still running, at the {stage} step"
     elif status == "rolling_out":
