@@ -116,6 +116,7 @@ def run_search(
     warm_starts: Mapping[str, Sequence[Params]] | None = None,
     reserve: Callable[[Trial | None], float] | None = None,
     valid_rows: int | None = None,
+    starts: Mapping[str, Params] | None = None,
 ) -> SearchResult:
     """Search ``spaces``; ``on_trial(trial, best_so_far)`` is called after every trial.
 
@@ -125,7 +126,8 @@ def run_search(
     ``warm_starts`` are known-good configurations of each candidate, tried after the
     defaults; ``valid_rows`` (how many rows a score is computed on) sets how far behind
     the leader a candidate may trail and still get trials (see
-    :mod:`forgeml.training.schedule`).
+    :mod:`forgeml.training.schedule`). ``starts`` replaces a candidate's defaults as its
+    first configuration (a complete one: every parameter of its space).
     """
     import optuna
 
@@ -147,6 +149,7 @@ def run_search(
         higher_is_better=higher_is_better,
         by_time=trials is None,
         valid_rows=valid_rows,
+        starts=starts,
     )
     history: list[Trial] = []
     best: Trial | None = None
