@@ -15,7 +15,8 @@ time for them. The search ends when what is left of the budget is the *reserve*:
 The reserve never takes more than :data:`MAX_RESERVE_SHARE` of the budget: the search
 always gets the rest. Before any trial has a score, the first trial's end leaves room for
 a refit of a model as costly as it, with as many rounds (:meth:`TimeBudget.first_reserve`):
-a first trial that runs into that end is cut, and its model can still be refitted. The steps after the search respect the same end: the refit stops
+a first trial that runs into that end is cut, and its model can still be refitted.
+The steps after the search respect the same end: the refit stops
 adding rounds at :meth:`TimeBudget.refit_deadline` (or is skipped when its estimate does
 not fit, and the search's model is kept), and permutation importance uses fewer rows, or
 is skipped, to finish by :attr:`TimeBudget.end`.

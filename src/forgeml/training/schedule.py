@@ -1,13 +1,13 @@
 """Which candidate the search's next trial tries, so that the budget goes where it pays.
 
 The order is: every candidate's defaults (or the configuration given to start it from,
-such as a boosted model paced to the time budget, see :mod:`forgeml.training.pace`); then each candidate's known-good
-configurations (its warm starts), leader first; then tuned trials. Tuned trials share
-the budget unevenly: the candidate with the best score so far (the leader) gets
-:data:`LEADER_SHARE` of it for every :data:`OTHER_SHARE` another candidate gets, and the
-next trial goes to the candidate furthest below its share. The budget is counted in
-seconds when only time limits the search, and in trials when a trial cap is set (so that
-a capped search stays reproducible).
+such as a boosted model paced to the time budget, see :mod:`forgeml.training.pace`);
+then each candidate's known-good configurations (its warm starts), leader first; then
+tuned trials. Tuned trials share the budget unevenly: the candidate with the best score
+so far (the leader) gets :data:`LEADER_SHARE` of it for every :data:`OTHER_SHARE`
+another candidate gets, and the next trial goes to the candidate furthest below its
+share. The budget is counted in seconds when only time limits the search, and in trials
+when a trial cap is set (so that a capped search stays reproducible).
 
 A candidate stops getting trials once it trails: after :data:`MIN_TRIES` scored trials,
 when its best loss is more than ``trail`` worse (relatively) than the leader's, or when
