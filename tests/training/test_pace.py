@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -165,11 +164,11 @@ def test_the_probe_measures_rounds() -> None:
     assert pace.trial_seconds(0.05) > pace.trial_seconds(0.3)
 
 
-def test_a_first_trial_cut_by_the_deadline_leaves_room_for_its_refit(tmp_path: Path) -> None:
+def test_a_first_trial_cut_by_the_deadline_leaves_room_for_its_refit() -> None:
     from forgeml.training.budget import TimeBudget
 
     budget = TimeBudget.starting_now(20.0)
     reserve = budget.first_reserve(train_rows=6000, fitted_rows=8000)
     first_trial = 20.0 - reserve
     # a refit of as many rounds on 4/3 the rows fits in what the first trial leaves
-    assert first_trial * 8000 / 6000 + budget.after_reserve() <= reserve + 1e-6
+    assert first_trial * 8000 / 6000 + budget.after_reserve() <= reserve + 0.01

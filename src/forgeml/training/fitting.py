@@ -237,9 +237,16 @@ def _paced_starts(
     if seconds is None or use_cv or cand is None:
         return {}
     split = plan.split
-    _pipe, x_train, _x_valid = matrices.get(cand.strategy, -1, split.train, split.valid)
+    _pipe, x_train, x_valid = matrices.get(cand.strategy, -1, split.train, split.valid)
     pace = probe(
-        cand, plan.info.task, plan.spec.seed, plan.class_weight, x_train, plan.y[split.train]
+        cand,
+        plan.info.task,
+        plan.spec.seed,
+        plan.class_weight,
+        x_train,
+        plan.y[split.train],
+        x_valid,
+        plan.y[split.valid],
     )
     left = budget.search_seconds() or 0.0
     start = paced_start(pace, search_seconds=max(0.0, left - budget.after_reserve()))
@@ -506,6 +513,9 @@ def _affordable_rounds(
     seconds: the rounds that do, when they are at least as many as the search's model has
     (more rows and as many rounds: no worse a model); None otherwise (keep it).
 
+    The cost of a round is the estimate's share of one of the rounds the search's model
+    built (early stopping builds rounds past its best), on ``fitted_rows`` rows.
+
     >>> from forgeml.training.candidates import candidate
     >>> lgbm = candidate("lightgbm")
     >>> _affordable_rounds(lgbm, Fitted(None, {}, 100), 20.0, 16.0, 6_000, 8_000)
@@ -517,8 +527,21 @@ def _affordable_rounds(
     full = refit_rounds(cand, fitted, train_rows=train_rows, fitted_rows=fitted_rows)
     if searched is None or full is None or estimate <= 0 or left <= 0:
         return None
-    affordable = int(full * left / estimate)
+    built = max(searched, _built_rounds(cand, fitted) or searched)
+    affordable = int(left / estimate * full * built / searched)
     return min(full, affordable) if affordable >= searched else None
+
+
+def _built_rounds(cand: Candidate, fitted: Fitted) -> int | None:
+    """How many rounds the search's model built, its best and those after it."""
+    try:
+        if cand.name == "lightgbm":
+            return int(fitted.estimator.booster_.current_iteration())
+        if cand.name == "xgboost":
+            return int(fitted.estimator.get_booster().num_boosted_rounds())
+    except Exception:  # not fitted as expected: count the best rounds only
+        return None
+    return None
 
 
 def _trial_seconds(result: SearchResult) -> float:

@@ -20,10 +20,10 @@ faster needs a quarter of the rounds to show that it has stopped improving).
 
 >>> pace = Pace(setup=1.0, per_round=0.05)
 >>> round(pace.trial_seconds(0.05), 1), round(pace.trial_seconds(0.2), 1)
-(18.5, 5.4)
+(28.5, 7.9)
 >>> paced_start(pace, search_seconds=120.0) is None  # the defaults fit a quarter of it
 True
->>> paced_start(pace, search_seconds=28.0)["learning_rate"]
+>>> paced_start(pace, search_seconds=36.0)["learning_rate"]
 0.2
 >>> start = paced_start(Pace(setup=1.0, per_round=0.5), search_seconds=28.0)
 >>> start["learning_rate"], start["num_leaves"], start["subsample"]
@@ -34,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ __all__ = [
 Params = dict[str, Any]
 PROBE_ROUNDS = 6  # rounds the probe fits: the first one's cost is told apart from the rest
 DEFAULT_RATE = 0.05  # LightGBM's learning rate in forgeml's defaults
-ROUNDS_AT_DEFAULT = 300  # rounds assumed to converge at DEFAULT_RATE (scaled by 1/rate)
+ROUNDS_AT_DEFAULT = 500  # rounds assumed to converge at DEFAULT_RATE (scaled by 1/rate)
 FIRST_TRIAL_SHARE = 0.25  # of the search's seconds, the most the first trial should take
 RATES = (0.05, 0.1, 0.2, 0.3)  # learning rates a paced start chooses from, slowest first
 MIN_PATIENCE = 10
@@ -88,16 +89,32 @@ def patience_for(rate: float) -> int:
     return max(MIN_PATIENCE, min(EARLY_STOPPING_ROUNDS, scaled))
 
 
-def probe(cand: Any, task: str, seed: int, class_weight: Any, x: np.ndarray, y: np.ndarray) -> Pace:
-    """Fit :data:`PROBE_ROUNDS` rounds of ``cand``'s defaults on ``(x, y)`` and time them."""
+def probe(
+    cand: Any,
+    task: str,
+    seed: int,
+    class_weight: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    x_valid: np.ndarray | None = None,
+    y_valid: np.ndarray | None = None,
+) -> Pace:
+    """Fit :data:`PROBE_ROUNDS` rounds of ``cand``'s defaults on ``(x, y)`` and time them,
+    scoring ``(x_valid, y_valid)`` after each round as early stopping does."""
     estimator = cand.build(task, {"n_estimators": PROBE_ROUNDS}, seed, class_weight)
+    scored: dict[str, Any] = {}
+    if x_valid is not None and y_valid is not None:
+        if "eval_X" in inspect.signature(estimator.fit).parameters:  # LightGBM >= 4.7
+            scored = {"eval_X": (x_valid,), "eval_y": (y_valid,)}
+        else:
+            scored = {"eval_set": [(x_valid, y_valid)]}
     times: list[float] = []
 
     def clock(env: Any) -> None:
         times.append(time.monotonic())
 
     began = time.monotonic()
-    estimator.fit(x, y, callbacks=[clock])
+    estimator.fit(x, y, callbacks=[clock], **scored)
     if len(times) < 2:
         total = time.monotonic() - began
         return Pace(setup=0.0, per_round=total / max(1, len(times)))
@@ -123,7 +140,7 @@ def _configuration(rate: float, leaves: int, subsample: float) -> Params:
         "min_child_samples": 20,
         "subsample": subsample,
         "colsample_bytree": 1.0,
-        "reg_lambda": 0.0,
+        "reg_lambda": 1e-6,  # the space's lowest (LightGBM's default is 0)
         "early_stopping_rounds": patience_for(rate),
     }
 
