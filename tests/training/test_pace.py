@@ -31,7 +31,7 @@ from forgeml.training.trainer import train
 pytestmark = pytest.mark.usefixtures("one_thread_each")
 
 ROWS = 40_000
-FEATURES = 30
+FEATURES = 60
 BUDGET_S = 12.0
 
 

@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 Params = dict[str, Any]
-PROBE_ROUNDS = 6  # rounds the probe fits: the first one's cost is told apart from the rest
+PROBE_ROUNDS = 8  # rounds the probe fits: the first one's cost is told apart from the rest
 DEFAULT_RATE = 0.05  # LightGBM's learning rate in forgeml's defaults
 ROUNDS_AT_DEFAULT = 500  # rounds assumed to converge at DEFAULT_RATE (scaled by 1/rate)
 FIRST_TRIAL_SHARE = 0.25  # of the search's seconds, the most the first trial should take
@@ -118,7 +118,8 @@ def probe(
     if len(times) < 2:
         total = time.monotonic() - began
         return Pace(setup=0.0, per_round=total / max(1, len(times)))
-    per_round = (times[-1] - times[0]) / (len(times) - 1)
+    # the median gap between rounds: one round slowed by another process does not count
+    per_round = float(np.median(np.diff(times)))
     return Pace(setup=max(0.0, times[0] - began - per_round), per_round=per_round)
 
 
