@@ -9,8 +9,8 @@ the first round (binning the rows) and per round (:class:`Pace`). When the defau
 expected cost is more than :data:`FIRST_TRIAL_SHARE` of the search's time, the search
 starts from a cheaper configuration that learns faster instead (:func:`paced_start`): the
 lowest learning rate of :data:`RATES` that fits, and when none fits, the highest with
-smaller trees on half the rows per round. Its known-good configurations are moved to that
-learning rate and sampling (:func:`paced_warm_starts`), and the tuned trials sample
+smaller trees, each on half the rows and columns. Its known-good configurations are moved
+to that learning rate and sampling (:func:`paced_warm_starts`), and the tuned trials sample
 learning rates from half of it up (:func:`paced_space`).
 
 The expected number of rounds is :data:`ROUNDS_AT_DEFAULT` at the default learning rate,
@@ -26,8 +26,8 @@ True
 >>> paced_start(pace, search_seconds=36.0)["learning_rate"]
 0.2
 >>> start = paced_start(Pace(setup=1.0, per_round=0.5), search_seconds=28.0)
->>> start["learning_rate"], start["num_leaves"], start["subsample"]
-(0.3, 15, 0.5)
+>>> start["learning_rate"], start["num_leaves"], start["subsample"], start["colsample_bytree"]
+(0.3, 15, 0.5, 0.5)
 >>> patience_for(0.05), patience_for(0.2), patience_for(0.01)
 (50, 12, 50)
 """
@@ -67,6 +67,7 @@ RATES = (0.05, 0.1, 0.2, 0.3)  # learning rates a paced start chooses from, slow
 MIN_PATIENCE = 10
 SMALL_LEAVES = 15  # trees of a paced start when even the highest rate does not fit
 HALF_ROWS = 0.5  # and the share of rows each of its rounds is grown on
+HALF_COLUMNS = 0.5  # and of columns each of its trees considers
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,12 @@ class Pace:
     setup: float
     per_round: float
 
-    def trial_seconds(self, rate: float, subsample: float = 1.0) -> float:
-        """The expected seconds of a trial with learning rate ``rate`` (early stopping)."""
+    def trial_seconds(self, rate: float, subsample: float = 1.0, columns: float = 1.0) -> float:
+        """The expected seconds of a trial with learning rate ``rate`` (early stopping),
+        each tree grown on a ``subsample`` share of the rows and ``columns`` of the columns."""
         rounds = ROUNDS_AT_DEFAULT * DEFAULT_RATE / rate + patience_for(rate)
-        # bagging grows each tree's histograms on a share of the rows; the rest stays
-        return self.setup + self.per_round * rounds * (0.3 + 0.7 * subsample)
+        # sampling builds each tree's histograms on a share of the data; the rest stays
+        return self.setup + self.per_round * rounds * (0.3 + 0.7 * subsample * columns)
 
 
 def patience_for(rate: float) -> int:
@@ -131,24 +133,24 @@ def paced_start(pace: Pace, *, search_seconds: float) -> Params | None:
     for rate in RATES[1:]:
         if pace.trial_seconds(rate) <= allowed:
             return _configuration(rate, 31, 1.0)
-    return _configuration(RATES[-1], SMALL_LEAVES, HALF_ROWS)
+    return _configuration(RATES[-1], SMALL_LEAVES, HALF_ROWS, HALF_COLUMNS)
 
 
-def _configuration(rate: float, leaves: int, subsample: float) -> Params:
+def _configuration(rate: float, leaves: int, subsample: float, columns: float = 1.0) -> Params:
     return {
         "learning_rate": rate,
         "num_leaves": leaves,
         "min_child_samples": 20,
         "subsample": subsample,
-        "colsample_bytree": 1.0,
+        "colsample_bytree": columns,
         "reg_lambda": 1e-6,  # the space's lowest (LightGBM's default is 0)
         "early_stopping_rounds": patience_for(rate),
     }
 
 
 def paced_warm_starts(warm_starts: Sequence[Params], start: Params) -> list[Params]:
-    """``warm_starts`` at the paced start's learning rate (or above) and row sampling."""
-    rate, rows = start["learning_rate"], start["subsample"]
+    """``warm_starts`` at the paced start's learning rate (or above) and sampling."""
+    rate, rows, columns = start["learning_rate"], start["subsample"], start["colsample_bytree"]
     paced = []
     for params in warm_starts:
         faster = max(float(params.get("learning_rate", DEFAULT_RATE)), rate)
@@ -157,6 +159,7 @@ def paced_warm_starts(warm_starts: Sequence[Params], start: Params) -> list[Para
             | {
                 "learning_rate": faster,
                 "subsample": min(float(params.get("subsample", 1.0)), rows),
+                "colsample_bytree": min(float(params.get("colsample_bytree", 1.0)), columns),
                 "early_stopping_rounds": patience_for(faster),
             }
         )
