@@ -21,9 +21,9 @@ faster needs a quarter of the rounds to show that it has stopped improving).
 >>> pace = Pace(setup=1.0, per_round=0.05)
 >>> round(pace.trial_seconds(0.05), 1), round(pace.trial_seconds(0.2), 1)
 (28.5, 7.9)
->>> paced_start(pace, search_seconds=120.0) is None  # the defaults fit a quarter of it
+>>> paced_start(pace, search_seconds=200.0) is None  # the defaults fit 15% of it
 True
->>> paced_start(pace, search_seconds=36.0)["learning_rate"]
+>>> paced_start(pace, search_seconds=60.0)["learning_rate"]
 0.2
 >>> start = paced_start(Pace(setup=1.0, per_round=0.5), search_seconds=28.0)
 >>> start["learning_rate"], start["num_leaves"], start["subsample"], start["colsample_bytree"]
@@ -62,7 +62,7 @@ Params = dict[str, Any]
 PROBE_ROUNDS = 8  # rounds the probe fits: the first one's cost is told apart from the rest
 DEFAULT_RATE = 0.05  # LightGBM's learning rate in forgeml's defaults
 ROUNDS_AT_DEFAULT = 500  # rounds assumed to converge at DEFAULT_RATE (scaled by 1/rate)
-FIRST_TRIAL_SHARE = 0.25  # of the search's seconds, the most the first trial should take
+FIRST_TRIAL_SHARE = 0.15  # of the search's seconds, the most the first trial should take
 RATES = (0.05, 0.1, 0.2, 0.3)  # learning rates a paced start chooses from, slowest first
 MIN_PATIENCE = 10
 SMALL_LEAVES = 15  # trees of a paced start when even the highest rate does not fit
