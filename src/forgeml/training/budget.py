@@ -13,7 +13,10 @@ time for them. The search ends when what is left of the budget is the *reserve*:
   machine stretches every step; measured, between 1 and :data:`MAX_SLOWDOWN`).
 
 The reserve never takes more than :data:`MAX_RESERVE_SHARE` of the budget: the search
-always gets the rest. The steps after the search respect the same end: the refit stops
+always gets the rest. Before any trial has a score, the first trial's end leaves room for
+a refit of a model as costly as it, with as many rounds (:meth:`TimeBudget.first_reserve`):
+a first trial that runs into that end is cut, and its model can still be refitted.
+The steps after the search respect the same end: the refit stops
 adding rounds at :meth:`TimeBudget.refit_deadline` (or is skipped when its estimate does
 not fit, and the search's model is kept), and permutation importance uses fewer rows, or
 is skipped, to finish by :attr:`TimeBudget.end`.
@@ -104,6 +107,22 @@ class TimeBudget:
             trial_seconds, train_rows=train_rows, fitted_rows=fitted_rows
         )
         return min(wanted, MAX_RESERVE_SHARE * self.seconds)
+
+    def first_reserve(self, *, train_rows: int, fitted_rows: int) -> float:
+        """Seconds to leave after a trial that starts now, before any trial has a score:
+        the later steps, and a refit of the same rounds on ``fitted_rows`` rows
+        (``fitted_rows / train_rows`` times the trial's cost) of a trial that runs to its end.
+
+        >>> b = TimeBudget(began=time.monotonic(), seconds=30.0)
+        >>> round(b.first_reserve(train_rows=6_000, fitted_rows=8_000))
+        18
+        """
+        left = self.left()
+        if left is None:
+            return 0.0
+        after = self.after_reserve()
+        ratio = fitted_rows / max(1, train_rows)
+        return after + max(0.0, left - after) * ratio / (1.0 + ratio)
 
     def search_seconds(self) -> float | None:
         """Seconds from now that the search may at most run (before its reserve)."""

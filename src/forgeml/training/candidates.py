@@ -90,7 +90,10 @@ class Candidate:
         """
         estimator = self.build(task, params, seed, class_weight)
         if self.name == "lightgbm" and x_valid is not None and y_valid is not None:
-            fit = fit_with_validation_scores(estimator, x, y, x_valid, y_valid, deadline=deadline)
+            patience = int(params.get("early_stopping_rounds", EARLY_STOPPING_ROUNDS))
+            fit = fit_with_validation_scores(
+                estimator, x, y, x_valid, y_valid, deadline=deadline, patience=patience
+            )
             return Fitted(estimator, params, fit.best_iteration, fit.scores, fit.stopped)
         if self.name == "xgboost" and x_valid is not None:
             clock = xgboost_deadline(deadline) if deadline is not None else None

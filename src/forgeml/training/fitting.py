@@ -8,7 +8,11 @@ they are not predicted again either.
 The time budget reaches into the trials: the boosted trees stop adding trees once the
 search's deadline has passed, and cross-validation stops between folds (see
 :mod:`forgeml.training.search` for how such a trial is counted). On a large table LightGBM's
-defaults are tried before HistGradientBoosting's, which trains much slower there.
+defaults are tried before HistGradientBoosting's, which trains much slower there, and
+under a time budget LightGBM is paced to it: a probe of a few rounds measures how long its
+rounds take, and when its defaults would not converge in a share of the time left, the
+search starts it from a cheaper configuration that learns faster (see
+:mod:`forgeml.training.pace`).
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from forgeml.training.calibration import apply_calibration, choose_calibration
 from forgeml.training.candidates import Candidate, Fitted
 from forgeml.training.deadline import passed
 from forgeml.training.evaluation import score_one
+from forgeml.training.pace import paced_space, paced_start, paced_warm_starts, probe
 from forgeml.training.plan import TrainingPlan
-from forgeml.training.refit import refit, rounds_of
+from forgeml.training.refit import refit, refit_rounds, rounds_of
 from forgeml.training.search import Cut, SearchResult, Trial, parse_duration, run_search
 from forgeml.training.splits import cv_folds
 from forgeml.training.tracking import Run
@@ -200,23 +205,30 @@ def search_and_fit(
         raise ConfigError(f"backend {backend!r} is not local or ray", fix="use local or ray")
     limit = threadpool_limits(limits=training_threads(plan.table.num_rows))  # OpenMP pools
     try:
+        spaces = {c: plan.candidates[c].suggest for c in order}
+        warm_starts = {c: list(plan.candidates[c].warm_starts) for c in order}
+        starts = _paced_starts(plan, matrices, budget, use_cv, say)
+        for name, start in starts.items():
+            spaces[name] = paced_space(start)
+            warm_starts[name] = paced_warm_starts(warm_starts[name], start)
         result = run_search(
             evaluate,
-            {c: plan.candidates[c].suggest for c in order},
+            spaces,
             task=plan.info.task,
             trials=budget_trials,
             seconds=budget.search_seconds(),
             higher_is_better=m.HIGHER_IS_BETTER[plan.metric],
             seed=spec.seed,
             on_trial=on_trial,
-            warm_starts={c: plan.candidates[c].warm_starts for c in order},
-            reserve=lambda best: budget.reserve(
-                best.seconds if best is not None else 0.0,
-                train_rows=train_rows,
-                fitted_rows=fitted_rows,
+            warm_starts=warm_starts,
+            reserve=lambda best: (
+                budget.reserve(best.seconds, train_rows=train_rows, fitted_rows=fitted_rows)
+                if best is not None
+                else budget.first_reserve(train_rows=train_rows, fitted_rows=fitted_rows)
             ),
             valid_rows=fitted_rows if use_cv else len(plan.split.valid),
             pool=pool,
+            starts=starts,
         )
         say(f"refitting {result.candidate} on the training and validation rows")
         chosen = plan.candidates[result.candidate]
@@ -229,6 +241,40 @@ def search_and_fit(
             pool.close()
         limit.restore_original_limits()
     return Winner(result, chosen, bundle, valid_scores, refitted, budget)
+
+
+def _paced_starts(
+    plan: TrainingPlan, matrices: Matrices, budget: TimeBudget, use_cv: bool, say: Progress
+) -> dict[str, dict[str, Any]]:
+    """LightGBM's first configuration paced to the time budget, when its defaults do not
+    fit (see :mod:`forgeml.training.pace`); empty without a time budget, a hold-out or
+    LightGBM."""
+    seconds = budget.search_seconds()
+    cand = plan.candidates.get("lightgbm")
+    if seconds is None or use_cv or cand is None:
+        return {}
+    split = plan.split
+    _pipe, x_train, x_valid = matrices.get(cand.strategy, -1, split.train, split.valid)
+    pace = probe(
+        cand,
+        plan.info.task,
+        plan.spec.seed,
+        plan.class_weight,
+        x_train,
+        plan.y[split.train],
+        x_valid,
+        plan.y[split.valid],
+    )
+    left = budget.search_seconds() or 0.0
+    start = paced_start(pace, search_seconds=max(0.0, left - budget.after_reserve()))
+    if start is None:
+        return {}
+    say(
+        f"lightgbm: {pace.per_round * 1000:.0f} ms a round here; starting from learning rate "
+        f"{start['learning_rate']} (its defaults would take about "
+        f"{pace.trial_seconds(0.05):.0f}s of {left:.0f}s)"
+    )
+    return {"lightgbm": start}
 
 
 def search_order(names: list[str], train_rows: int) -> list[str]:
@@ -434,7 +480,12 @@ def _refit_or_keep(
     rows = np.sort(np.concatenate([split.train, split.valid]))
     estimate = budget.refit_estimate(fit_seconds, train_rows=train_rows, fitted_rows=len(rows))
     deadline = budget.refit_deadline()
+    rounds = None
     if deadline is not None and time.monotonic() + estimate > deadline:
+        rounds = _affordable_rounds(
+            cand, fitted, estimate, deadline - time.monotonic(), train_rows, len(rows)
+        )
+    if deadline is not None and time.monotonic() + estimate > deadline and rounds is None:
         say(f"kept the model fitted on the training rows: a refit needs about {estimate:.1f}s")
         return None, {
             "rows": train_rows,
@@ -454,7 +505,10 @@ def _refit_or_keep(
         y=plan.y[rows],
         train_rows=train_rows,
         deadline=deadline,
+        rounds=rounds,
     )
+    if rounds is not None:
+        say(f"refitted with {rounds} rounds, what the time left affords")
     return (pipeline, refitted), {
         "rows": len(rows),
         "refitted": True,
@@ -462,6 +516,49 @@ def _refit_or_keep(
         "search_rounds": rounds_of(cand, fitted),
         "note": "stopped at the time budget" if refitted.stopped else None,
     }
+
+
+def _affordable_rounds(
+    cand: Candidate,
+    fitted: Fitted,
+    estimate: float,
+    left: float,
+    train_rows: int,
+    fitted_rows: int,
+) -> int | None:
+    """For a boosted winner whose full refit (``estimate`` seconds) does not fit in ``left``
+    seconds: the rounds that do, when they are at least as many as the search's model has
+    (more rows and as many rounds: no worse a model); None otherwise (keep it).
+
+    The cost of a round is the estimate's share of one of the rounds the search's model
+    built (early stopping builds rounds past its best), on ``fitted_rows`` rows.
+
+    >>> from forgeml.training.candidates import candidate
+    >>> lgbm = candidate("lightgbm")
+    >>> _affordable_rounds(lgbm, Fitted(None, {}, 100), 20.0, 16.0, 6_000, 8_000)
+    106
+    >>> _affordable_rounds(lgbm, Fitted(None, {}, 100), 20.0, 5.0, 6_000, 8_000) is None
+    True
+    """
+    searched = rounds_of(cand, fitted)
+    full = refit_rounds(cand, fitted, train_rows=train_rows, fitted_rows=fitted_rows)
+    if searched is None or full is None or estimate <= 0 or left <= 0:
+        return None
+    built = max(searched, _built_rounds(cand, fitted) or searched)
+    affordable = int(left / estimate * full * built / searched)
+    return min(full, affordable) if affordable >= searched else None
+
+
+def _built_rounds(cand: Candidate, fitted: Fitted) -> int | None:
+    """How many rounds the search's model built, its best and those after it."""
+    try:
+        if cand.name == "lightgbm":
+            return int(fitted.estimator.booster_.current_iteration())
+        if cand.name == "xgboost":
+            return int(fitted.estimator.get_booster().num_boosted_rounds())
+    except Exception:  # not fitted as expected: count the best rounds only
+        return None
+    return None
 
 
 def _trial_seconds(result: SearchResult) -> float:

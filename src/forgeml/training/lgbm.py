@@ -55,6 +55,7 @@ def fit_with_validation_scores(
     y_valid: np.ndarray,
     *,
     deadline: float | None = None,
+    patience: int = EARLY_STOPPING_ROUNDS,
 ) -> LightGBMFit:
     """Fit a LightGBM scikit-learn estimator with early stopping on ``(x_valid, y_valid)``.
 
@@ -63,9 +64,10 @@ def fit_with_validation_scores(
     ``predict(x_valid)`` (regression), or None when they could not be taken from the
     booster (the caller predicts instead), and whether the deadline ended training: once
     ``deadline`` has passed, training ends after the current tree, and the model keeps and
-    predicts with the trees up to the best iteration so far.
+    predicts with the trees up to the best iteration so far. ``patience`` is the rounds
+    without improvement after which early stopping ends training.
     """
-    keep = _KeepValidationScores(x_valid, deadline)
+    keep = _KeepValidationScores(x_valid, deadline, patience)
     if "eval_X" in inspect.signature(estimator.fit).parameters:  # LightGBM >= 4.7
         estimator.fit(x, y, eval_X=(x_valid,), eval_y=(y_valid,), callbacks=[keep])
     else:
@@ -85,7 +87,12 @@ class _KeepValidationScores:
     (the one early stopping watches: the models here evaluate one metric on one set).
     """
 
-    def __init__(self, x_valid: np.ndarray, deadline: float | None = None) -> None:
+    def __init__(
+        self,
+        x_valid: np.ndarray,
+        deadline: float | None = None,
+        patience: int = EARLY_STOPPING_ROUNDS,
+    ) -> None:
         import lightgbm
 
         # Where LightGBM's own early stopping runs: after the evaluation is recorded. An
@@ -93,7 +100,7 @@ class _KeepValidationScores:
         # order before every built-in callback.
         self.order = 30
         self.before_iteration = False
-        self._stop = lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)
+        self._stop = lightgbm.early_stopping(patience, verbose=False)
         self._x_valid = x_valid
         self._deadline = deadline
         self._best: tuple[int, float, list[Any]] | None = None  # iteration, value, results

@@ -285,6 +285,7 @@ def _context(
                 {
                     "number": t.number,
                     "candidate": t.candidate,
+                    "params": t.params,
                     "score": t.score,
                     "state": t.state,
                     "seconds": t.seconds,

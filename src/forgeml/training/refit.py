@@ -22,12 +22,22 @@ import numpy as np
 from forgeml.training.candidates import Candidate, Fitted, balanced_weights
 from forgeml.training.deadline import fit_forest_until, fit_hgb_until, passed, xgboost_deadline
 
-__all__ = ["refit", "rounds_of", "scaled_rounds"]
+__all__ = ["refit", "refit_rounds", "rounds_of", "scaled_rounds"]
 
 
 def scaled_rounds(rounds: int, *, train_rows: int, fitted_rows: int) -> int:
     """``rounds`` boosting rounds, found on ``train_rows`` rows, for ``fitted_rows`` rows."""
     return max(1, round(rounds * fitted_rows / max(1, train_rows)))
+
+
+def refit_rounds(
+    cand: Candidate, fitted: Fitted, *, train_rows: int, fitted_rows: int
+) -> int | None:
+    """The rounds a refit on ``fitted_rows`` rows gets (None: not a boosted model)."""
+    rounds = rounds_of(cand, fitted)
+    if rounds is None:
+        return None
+    return scaled_rounds(rounds, train_rows=train_rows, fitted_rows=fitted_rows)
 
 
 def rounds_of(cand: Candidate, fitted: Fitted) -> int | None:
@@ -50,18 +60,19 @@ def refit(
     y: np.ndarray,
     train_rows: int,
     deadline: float | None,
+    rounds: int | None = None,
 ) -> Fitted:
     """``cand`` with the search's winning ``fitted.params``, fitted on all of ``(x, y)``.
 
     ``train_rows`` is how many rows the search's model was fitted on. Boosted trees get
     the rounds the search's model stopped at, scaled to ``len(x)`` rows, and no early
     stopping; past ``deadline`` they stop adding rounds, as in the search (a smaller
-    model, never no model). The result's ``best_iteration`` is the rounds it has.
+    model, never no model). ``rounds`` sets their rounds instead (what the time left
+    affords). The result's ``best_iteration`` is the rounds it has.
     """
     params = dict(fitted.params)
-    rounds = rounds_of(cand, fitted)
-    if rounds is not None:
-        rounds = scaled_rounds(rounds, train_rows=train_rows, fitted_rows=len(x))
+    if rounds is None:
+        rounds = refit_rounds(cand, fitted, train_rows=train_rows, fitted_rows=len(x))
     if cand.name == "lightgbm" and rounds is not None:
         estimator = cand.build(task, params | {"n_estimators": rounds}, seed, class_weight)
         clock = _LightGBMDeadline(deadline)

@@ -1,12 +1,13 @@
 """Which candidate the search's next trial tries, so that the budget goes where it pays.
 
-The order is: every candidate's defaults; then each candidate's known-good
-configurations (its warm starts), leader first; then tuned trials. Tuned trials share
-the budget unevenly: the candidate with the best score so far (the leader) gets
-:data:`LEADER_SHARE` of it for every :data:`OTHER_SHARE` another candidate gets, and the
-next trial goes to the candidate furthest below its share. The budget is counted in
-seconds when only time limits the search, and in trials when a trial cap is set (so that
-a capped search stays reproducible).
+The order is: every candidate's defaults (or the configuration given to start it from,
+such as a boosted model paced to the time budget, see :mod:`forgeml.training.pace`);
+then each candidate's known-good configurations (its warm starts), leader first; then
+tuned trials. Tuned trials share the budget unevenly: the candidate with the best score
+so far (the leader) gets :data:`LEADER_SHARE` of it for every :data:`OTHER_SHARE`
+another candidate gets, and the next trial goes to the candidate furthest below its
+share. The budget is counted in seconds when only time limits the search, and in trials
+when a trial cap is set (so that a capped search stays reproducible).
 
 A candidate stops getting trials once it trails: after :data:`MIN_TRIES` scored trials,
 when its best loss is more than ``trail`` worse (relatively) than the leader's, or when
@@ -67,7 +68,8 @@ def trail_for(valid_rows: int | None) -> float:
 @dataclass
 class _Record:
     name: str
-    pending: list[Params]  # defaults ({}), then warm starts, not tried yet
+    pending: list[Params]  # defaults ({}) or the start, then warm starts, not tried yet
+    first: bool = True  # the first of pending (defaults or start) not tried yet
     spent: float = 0.0
     tries: int = 0  # scored trials
     since_best: int = 0
@@ -88,21 +90,27 @@ class Schedule:
         higher_is_better: bool,
         by_time: bool,
         valid_rows: int | None = None,
+        starts: Mapping[str, Params] | None = None,
     ) -> None:
         self.higher_is_better = higher_is_better
         self.by_time = by_time
         self.trail = trail_for(valid_rows)
         self._records = {
-            n: _Record(n, [{}, *[dict(p) for p in warm_starts.get(n, ())]], order=i)
+            n: _Record(
+                n,
+                [dict((starts or {}).get(n, {})), *[dict(p) for p in warm_starts.get(n, ())]],
+                order=i,
+            )
             for i, n in enumerate(names)
         }
 
     def next(self) -> tuple[str, Params | None]:
         """The next trial's candidate and its fixed configuration (None: the sampler's)."""
         records = list(self._records.values())
-        defaults = [r for r in records if r.pending and r.pending[0] == {}]
+        defaults = [r for r in records if r.first]
         if defaults:
             first = min(defaults, key=lambda r: r.order)
+            first.first = False
             return first.name, first.pending.pop(0)
         warm = [r for r in records if r.pending and not r.stopped]
         if warm:

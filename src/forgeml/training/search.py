@@ -162,6 +162,7 @@ def run_search(
     reserve: Callable[[Trial | None], float] | None = None,
     valid_rows: int | None = None,
     pool: Pool | None = None,
+    starts: Mapping[str, Params] | None = None,
 ) -> SearchResult:
     """Search ``spaces``; ``on_trial(trial, best_so_far)`` is called after every trial.
 
@@ -171,8 +172,9 @@ def run_search(
     ``warm_starts`` are known-good configurations of each candidate, tried after the
     defaults; ``valid_rows`` (how many rows a score is computed on) sets how far behind
     the leader a candidate may trail and still get trials (see
-    :mod:`forgeml.training.schedule`). ``pool`` runs the trials (``evaluate`` is then not
-    called), up to ``pool.slots`` at once.
+    :mod:`forgeml.training.schedule`). ``starts`` replaces a candidate's defaults as its
+    first configuration (a complete one: every parameter of its space). ``pool`` runs the
+    trials (``evaluate`` is then not called), up to ``pool.slots`` at once.
     """
     import optuna
 
@@ -194,6 +196,7 @@ def run_search(
         higher_is_better=higher_is_better,
         by_time=trials is None,
         valid_rows=valid_rows,
+        starts=starts,
     )
     history: list[Trial] = []
     best: Trial | None = None
