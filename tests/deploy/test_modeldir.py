@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.naive_bayes import GaussianNB
 
 from deploy.models import forgeml_scores, rows
 from forgeml.deploy.modeldir import load_model_dir, read_model_dir, write_model_dir
@@ -103,7 +102,7 @@ def test_a_skops_file_with_types_off_the_allow_list_is_not_loaded(
     deploy_project: Project, tmp_path: Path
 ) -> None:
     found = write_model_dir("spend@1", tmp_path / "spend", project=deploy_project)
-    hostile = skops.io.dumps(make_pipeline(StandardScaler()).fit([[0.0], [1.0]]))
+    hostile = skops.io.dumps(GaussianNB().fit([[0.0], [1.0]], [0, 1]))  # not on the list
     found.file("model").write_bytes(hostile)
     manifest = dict(found.manifest)
     manifest["sha256"] = {**manifest["sha256"], "model.skops": hashlib.sha256(hostile).hexdigest()}
