@@ -37,7 +37,6 @@ from forgeml.errors import ConfigError, ForgemlError, NotFound
 from forgeml.project import Project, ProjectLike, resolve_project, who
 from forgeml.registry.bundle import load_bundle
 from forgeml.registry.documents import finite_document
-from forgeml.registry.model_check import check_predicts
 from forgeml.registry.refs import check_alias, check_model_name, parse_model_ref
 from forgeml.store import registry as queries
 from forgeml.store.models import AliasEventRecord, ModelRecord, ModelVersionRecord
@@ -169,6 +168,8 @@ def rollback(
 def _check_predicts(found: Project, name: str, target: ModelVersionRecord) -> None:
     """Load the version's bundle as a server would, and refuse it if it cannot predict."""
     bundle = load_bundle(target.artifact_sha256, found.artifacts)
+    from forgeml.registry.model_check import check_predicts  # numpy: only when promoting
+
     check_predicts(bundle, target.signature, f"{name}@{target.version}")
 
 

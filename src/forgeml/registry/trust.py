@@ -31,7 +31,6 @@ import zipfile
 from typing import Any
 
 from forgeml.errors import UntrustedModel
-from forgeml.registry.tree_check import check_trees
 
 __all__ = [
     "ALLOWED_NODE_KINDS",
@@ -174,6 +173,8 @@ def load_checked(data: bytes, what: str) -> Any:
         loaded = sio.loads(data, trusted=untrusted)
     except Exception as e:  # a malformed but harmless tree
         raise _unreadable(what, e) from None
+    from forgeml.registry.tree_check import check_trees  # numpy: only once a model loads
+
     check_trees(loaded, what)  # allowed types, but do their arrays point inside themselves?
     return loaded
 

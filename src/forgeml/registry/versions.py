@@ -13,7 +13,6 @@ from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike, resolve_project, who
 from forgeml.registry.bundle import ModelBundle, load_bundle, read_manifest, save_bundle
 from forgeml.registry.documents import finite_document, json_document
-from forgeml.registry.model_check import check_predicts
 from forgeml.registry.refs import check_model_name, parse_model_ref
 from forgeml.store import registry as queries
 from forgeml.store import runs as run_queries
@@ -111,6 +110,8 @@ def register_model(
     ('credit@1', 'credit@2', 2)
     >>> project.close()
     """
+    from forgeml.registry.model_check import check_predicts  # numpy: only when registering
+
     found = resolve_project(project)
     check_model_name(name)
     signature_doc = json_document(signature, "signature")
