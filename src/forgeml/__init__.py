@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names resolve 
         rollback,
     )
     from forgeml.registry.byo import log_model
+    from forgeml.registry.code_trust import trust_code
     from forgeml.training.tracking import (
         Run,
         RunInfo,
@@ -68,6 +69,7 @@ _HOMES = {
     "rollback": "forgeml.registry",
     "start_run": "forgeml.training.tracking",
     "train": "forgeml.api",
+    "trust_code": "forgeml.registry.code_trust",
     "validate_source": "forgeml.data",
     "versions": "forgeml.data",
 }
@@ -99,6 +101,7 @@ __all__ = [
     "rollback",
     "start_run",
     "train",
+    "trust_code",
     "validate_source",
     "versions",
 ]

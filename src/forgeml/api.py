@@ -128,13 +128,28 @@ def train(
         raise
 
 
-def load_model(ref: str, *, project: ProjectLike = None) -> Model:
+def load_model(
+    ref: str,
+    *,
+    trust_code: bool = False,
+    trust_reason: str | None = None,
+    project: ProjectLike = None,
+) -> Model:
     """The model version ``ref`` (``name@champion``, ``name@3``, or ``name`` for the newest),
     loaded after every hash is verified and ready to ``predict``.
+
+    ``trust_code=True`` with ``trust_reason`` admits a Keras Lambda layer or ``.h5`` file
+    the version holds (its code runs); the grant is recorded in the audit trail.
     """
     from forgeml.model import Model
     from forgeml.registry.versions import load_model as load_version
 
+    if trust_code:
+        from forgeml.registry.code_trust import check_reason
+        from forgeml.registry.code_trust import trust_code as grant_trust
+
+        check_reason(trust_reason, ref)
+        grant_trust(ref, reason=str(trust_reason), project=project)
     version, bundle = load_version(ref, project=project)
     return Model(version, bundle)
 

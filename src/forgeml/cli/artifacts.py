@@ -19,10 +19,17 @@ def scan_command(ctx: typer.Context) -> None:
     if not parts:
         console.print("no models yet: nothing to scan")
         return
-    table = Table("version", "part", "format", "sha256", "pickle")
+    table = Table("version", "part", "format", "sha256", "pickle", "code")
     for p in parts:
-        add_row(table, p.ref, p.part, p.format, p.sha256[:12], p.pickle or "no")
+        add_row(table, p.ref, p.part, p.format, p.sha256[:12], p.pickle or "no", p.code or "no")
     console.print(table)
+    coded = sorted({p.ref for p in parts if p.code})
+    if coded:
+        console.print(
+            f"{len(coded)} version(s) hold code that runs when they load ({', '.join(coded)}); "
+            "forgeml loads them only with --trust-code / trust_code=True and a reason, "
+            "recorded in the audit trail."
+        )
     unsafe = [p for p in parts if not p.safe]
     if unsafe:
         console.print(

@@ -95,6 +95,14 @@ def serve_command(
     max_wait_ms: float = typer.Option(
         2.0, "--max-wait-ms", min=0.0, help="Neural models: how long a batch waits to fill."
     ),
+    trust_code: bool = typer.Option(
+        False,
+        "--trust-code",
+        help="Admit the code the served version holds (Keras Lambda layers, .h5); audited.",
+    ),
+    trust_reason: str | None = typer.Option(
+        None, "--trust-reason", help="With --trust-code: why (kept in the audit trail)."
+    ),
 ) -> None:
     """Serve a model over HTTP: POST /predict, POST /feedback, GET /metrics, GET /docs.
 
@@ -124,7 +132,15 @@ def serve_command(
             model_dir = platform.model_dir  # where the platform puts the model
     if out_of_range not in ("flag", "refuse"):
         raise typer.BadParameter("use 'flag' or 'refuse'", param_hint="--out-of-range")
+    if trust_reason is not None and not trust_code:
+        raise typer.BadParameter("only with --trust-code", param_hint="--trust-reason")
     if model_dir is not None:
+        if trust_code:
+            raise typer.BadParameter(
+                "trusting a model's code is recorded in a project's audit trail; serve "
+                "the model from its project (forgeml serve MODEL --trust-code)",
+                param_hint="--trust-code",
+            )
         if model is not None:
             raise typer.BadParameter("pass a model or --model-dir, not both", param_hint="MODEL")
         _serve_model_dir(
@@ -156,6 +172,20 @@ def serve_command(
 
     project = state(ctx).project()
     version = model_version(f"{model}@{alias}", project=project)  # fails fast and clearly
+    trusted: tuple[str, ...] = ()
+    if trust_code:
+        from forgeml.errors import ForgemlError
+        from forgeml.registry.code_trust import trust_code as grant_trust
+
+        try:
+            event = grant_trust(
+                version.ref, reason=trust_reason or "", action="serve", project=project
+            )
+        except ForgemlError as error:
+            raise typer.BadParameter(f"{error.message}; {error.fix}") from None
+        trusted = (version.artifact_sha256,)
+        admitted = ", ".join(event.admitted) or "nothing that runs code"
+        console.print(f"trusting the code in {version.ref}: {admitted} (recorded)")
     settings = ServeSettings(
         project=str(project.root),
         model=model,
@@ -175,6 +205,7 @@ def serve_command(
         profile=profile,
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
+        trusted=trusted,
     )
     host, port = host or "127.0.0.1", port or 8000
     console.print(

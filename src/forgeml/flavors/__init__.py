@@ -5,7 +5,10 @@ One small module per flavor, each with the same four functions:
 * ``dump(model, **options) -> dict[part, (format, bytes)]``: the parts to store, each in a
   format that loads without running code (safetensors + JSON, ``.keras`` in safe mode,
   ONNX protobuf);
-* ``load(parts: dict[part, bytes], options) -> model``: the model back from verified bytes;
+* ``load(parts: dict[part, bytes], options, *, trust_code=False) -> model``: the model back
+  from verified bytes; ``trust_code`` (granted only through the audited trust flag, never
+  read from stored data) admits what a format can hold that runs code (Keras' Lambda
+  layers and legacy ``.h5`` files);
 * ``predict(model, x: np.ndarray) -> np.ndarray``: the raw outputs for a batch;
 * ``owns(model) -> bool``: whether an object is a model of this flavor.
 

@@ -58,8 +58,13 @@ def dump(model: Any) -> dict[str, tuple[str, bytes]]:
     return {"model": ("onnx", data)}
 
 
-def load(parts: dict[str, bytes], options: dict[str, Any] | None = None) -> Any:
-    """An onnxruntime session on one thread (a server runs one per worker)."""
+def load(
+    parts: dict[str, bytes], options: dict[str, Any] | None = None, *, trust_code: bool = False
+) -> Any:
+    """An onnxruntime session on one thread (a server runs one per worker).
+
+    ``trust_code`` changes nothing: no part of this format holds code to admit.
+    """
     import onnxruntime
 
     settings = onnxruntime.SessionOptions()

@@ -79,8 +79,13 @@ def dump(model: Any, *, init: dict[str, Any] | None = None) -> dict[str, tuple[s
     return parts
 
 
-def load(parts: dict[str, bytes], options: dict[str, Any] | None = None) -> Any:
-    """The module rebuilt from its architecture and safetensors weights, in eval mode."""
+def load(
+    parts: dict[str, bytes], options: dict[str, Any] | None = None, *, trust_code: bool = False
+) -> Any:
+    """The module rebuilt from its architecture and safetensors weights, in eval mode.
+
+    ``trust_code`` changes nothing: no part of this format holds code to admit.
+    """
     from safetensors.torch import load as load_weights
 
     arch = _read_architecture(parts["architecture"])

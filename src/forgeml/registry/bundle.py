@@ -15,7 +15,9 @@ each part's format. Nothing is ever pickled.
 
 Loading is safe by construction: every part's bytes are checked against their sha256
 before anything parses them, and a skops part is only loaded when every node in it is a
-kind and an exact type on forgeml's allow-list (:mod:`forgeml.registry.trust`). Saving
+kind and an exact type on forgeml's allow-list (:mod:`forgeml.registry.trust`). A Keras
+part holding code (a Lambda layer, a legacy ``.h5`` file) loads only when the user trusted
+that bundle through the audited flag (:mod:`forgeml.registry.code_trust`). Saving
 applies the same check, so a bundle that could not be loaded back is refused when it is
 saved.
 
@@ -124,9 +126,12 @@ def load_bundle(manifest_sha256: str, artifacts: ArtifactStore) -> ModelBundle:
     _refuse_pickles(parts, artifacts)
     if flavor in NEURAL:
         from forgeml.flavors import flavor_module
+        from forgeml.registry.code_trust import is_trusted
 
         model_parts = {k: artifacts.get_bytes(v) for k, v in parts.items() if k != "calibrator"}
-        estimator = flavor_module(flavor).load(model_parts, manifest["extras"])
+        estimator = flavor_module(flavor).load(
+            model_parts, manifest["extras"], trust_code=is_trusted(manifest_sha256)
+        )
     else:
         estimator = load_model_part(flavor, artifacts.get_bytes(parts["model"]), parts["model"])
     calibrator = None
@@ -202,6 +207,13 @@ def _model_parts(bundle: ModelBundle) -> dict[str, tuple[str, bytes]]:
                 bundle.estimator, init=bundle.extras.get("init")
             )
             return parts
+        if bundle.flavor == "keras":
+            from forgeml.registry.code_trust import in_trusted_block
+
+            keras_parts: dict[str, tuple[str, bytes]] = module.dump(
+                bundle.estimator, trust_code=in_trusted_block()
+            )
+            return keras_parts
         found: dict[str, tuple[str, bytes]] = module.dump(bundle.estimator)
         return found
     formats = {"lightgbm": "lightgbm-text", "xgboost": "xgboost-json", "sklearn": "skops"}

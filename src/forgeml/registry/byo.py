@@ -26,6 +26,7 @@ the same gate, serving and monitoring. Its signature comes from a sample of its 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from os import PathLike
 from typing import Any, Literal
 
 import numpy as np
@@ -56,6 +57,8 @@ def log_model(
     run: Any = None,
     metrics: Mapping[str, Any] | None = None,
     init: dict[str, Any] | None = None,
+    trust_code: bool = False,
+    trust_reason: str | None = None,
     project: ProjectLike = None,
 ) -> ModelVersion:
     """Register ``model`` as the next version of ``name``; returns the ModelVersion.
@@ -68,8 +71,18 @@ def log_model(
     ``dataset`` (``"name@v"``) and ``target`` name the labelled rows ``forgeml gate``
     evaluates the version on; ``run`` (a Run or its id) links the training run; ``init``
     are a PyTorch module's constructor arguments when they are not its attributes.
+
+    ``trust_code=True`` (with ``trust_reason``, required) admits a Keras model holding
+    Lambda layers, or a legacy ``.h5`` file's path: its code runs when it loads. The
+    grant is recorded in the audit trail (:func:`forgeml.registry.code_trust.trust_code`)
+    and loading or serving the version later needs the flag again.
     """
+    from forgeml.registry.code_trust import check_reason, trusting
+    from forgeml.registry.code_trust import trust_code as audit_trust
+
     found = resolve_project(project)
+    if trust_code:
+        trust_reason = check_reason(trust_reason, f"the {name!r} model being logged")
     flavor = detect_flavor(model)
     estimator = _estimator(model, flavor)
     task, classes = _task(estimator, task, classes)
@@ -110,17 +123,20 @@ def log_model(
 
         log_fitted(run, model, flavor)  # hyperparameters and the library's training curves
     bundle = ModelBundle(flavor, estimator, features, extras)  # type: ignore[arg-type]
-    version = register_model(
-        name,
-        bundle,
-        signature=signature,
-        metrics=dict(metrics or {}),
-        lineage=lineage,
-        run_id=run_id,
-        project=found,
-    )
-    if dataset is None or "tensors" in signature:  # else fitted from the dataset's rows
-        _store_reference(version, signature_from, found)
+    with trusting(trust_code):  # saving checks that the bundle loads back
+        version = register_model(
+            name,
+            bundle,
+            signature=signature,
+            metrics=dict(metrics or {}),
+            lineage=lineage,
+            run_id=run_id,
+            project=found,
+        )
+        if trust_code:
+            audit_trust(version.ref, reason=str(trust_reason), action="log", project=found)
+        if dataset is None or "tensors" in signature:  # else fitted from the dataset's rows
+            _store_reference(version, signature_from, found)
     return version
 
 
@@ -159,6 +175,8 @@ def _store_reference(version: ModelVersion, sample: Any, project: Any) -> None:
 def detect_flavor(model: Any) -> str:
     """The flavor of a fitted model object, from the library its class comes from."""
     root = type(model).__module__.split(".", 1)[0]
+    if isinstance(model, (str, PathLike)) and str(model).endswith((".keras", ".h5")):
+        return "keras"  # a saved Keras file's path
     if root in ("lightgbm", "xgboost", "sklearn"):
         return root
     if root == "onnx" or isinstance(model, (bytes, bytearray)):

@@ -4,7 +4,9 @@ Every part of every registered version is listed with the format its manifest re
 and a verdict from its bytes: a pickle stream (``\\x80`` and a protocol number, as
 ``pickle``, ``joblib`` and ``torch.save`` write) or a zip archive holding ``.pkl`` members
 (``torch.save``'s format) needs pickle; forgeml's formats never do. :func:`load_bundle`
-refuses such a part before any library parses it.
+refuses such a part before any library parses it. A Keras part holding code (a Lambda
+layer, a legacy ``.h5`` file) is listed with what it holds: it loads only when the user
+trusts that version (:mod:`forgeml.registry.code_trust`).
 
 >>> needs_pickle(b"\\x80\\x04\\x95\\x05\\x00")
 'a pickle stream (protocol 4)'
@@ -25,7 +27,7 @@ from forgeml.registry.versions import list_models, versions
 __all__ = ["PICKLE_FREE", "ScannedPart", "needs_pickle", "scan"]
 
 PICKLE_FREE = frozenset(
-    {"skops", "lightgbm-text", "xgboost-json", "safetensors", "json", "keras", "onnx"}
+    {"skops", "lightgbm-text", "xgboost-json", "safetensors", "json", "keras", "keras-h5", "onnx"}
 )
 """The formats forgeml writes; none of them is read with pickle."""
 
@@ -41,6 +43,7 @@ class ScannedPart:
     sha256: str
     format: str
     pickle: str | None  # why it needs pickle, or None
+    code: str | None = None  # what runs code on load (admitted only by the trust flag)
 
     @property
     def safe(self) -> bool:
@@ -57,7 +60,8 @@ def needs_pickle(data: bytes) -> str | None:
                 names = archive.namelist()
         except zipfile.BadZipFile:
             return None
-        pickled = [n for n in names if n.endswith((".pkl", ".pickle", ".joblib"))]
+        # .pt: torch.save's own archive, nested (as torch.export's .pt2 holds one)
+        pickled = [n for n in names if n.endswith((".pkl", ".pickle", ".joblib", ".pt", ".pth"))]
         if pickled:
             return f"a zip archive holding pickled members ({', '.join(pickled[:3])})"
     return None
@@ -75,8 +79,22 @@ def scan(*, project: ProjectLike = None) -> list[ScannedPart]:
                 fmt = formats.get(part) or (
                     "skops" if part == "calibrator" else _LEGACY.get(manifest["flavor"], "?")
                 )
-                verdict = needs_pickle(found.artifacts.get_bytes(sha))
+                data = found.artifacts.get_bytes(sha)
+                verdict = needs_pickle(data)
                 if verdict is None and fmt not in PICKLE_FREE:
                     verdict = f"format {fmt!r} is not one forgeml reads without pickle"
-                scanned.append(ScannedPart(version.ref, part, sha, fmt, verdict))
+                scanned.append(ScannedPart(version.ref, part, sha, fmt, verdict, _code(fmt, data)))
     return scanned
+
+
+def _code(fmt: str, data: bytes) -> str | None:
+    """What in a Keras part runs Python code, or why it is never loaded; None for others."""
+    if fmt not in ("keras", "keras-h5"):
+        return None
+    from forgeml.errors import UntrustedModel
+    from forgeml.flavors.keras_flavor import code_in
+
+    try:
+        return ", ".join(code_in(data)) or None
+    except UntrustedModel as error:
+        return f"never loaded: {error.message}"

@@ -71,6 +71,9 @@ class ServeSettings:
     the prediction log is flushed after them, well within the 30 s platforms allow."""
     max_batch: int = 1
     max_wait_ms: float = 2.0
+    trusted: tuple[str, ...] = ()
+    """Bundle ids whose code (Keras Lambda layers, .h5) the user trusted with
+    ``--trust-code``; the grant was audited before the server started."""
 
     @property
     def limits(self) -> ConnectionLimits:
@@ -85,6 +88,10 @@ class ServeSettings:
 def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelServer:
     """The app for ``settings``, with its model loaded (not yet watching or logging)."""
     found = resolve_project(project if project is not None else settings.project)
+    if settings.trusted:
+        from forgeml.registry.code_trust import grant
+
+        grant(settings.trusted)
     deployment = Deployment(
         found,
         settings.model,

@@ -248,6 +248,23 @@ class AliasEventRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class CodeTrustRecord(Base):
+    """The audit row of one grant of trust to a model version's code (who, when, why)."""
+
+    __tablename__ = "model_code_trust"
+    __table_args__ = (Index("ix_model_code_trust_version", "model_version_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    action: Mapped[str] = mapped_column(String(32))  # log | load | serve
+    admitted: Mapped[list[str]] = mapped_column(JSONDoc)  # e.g. ["Lambda layer (Python code)"]
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class PredictionSegmentRecord(Base):
     """One Parquet segment of a model's prediction log or feedback labels.
 
