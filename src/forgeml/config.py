@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import types
 import typing
 from datetime import timedelta
@@ -148,6 +149,10 @@ class CostSpec(_Strict):
     false_negative: Annotated[float, Field(ge=0)] = 1.0
 
 
+ENTRY_POINT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+"""``package.module:function`` (the function may be an attribute path: ``mod:Class.fit``)."""
+
+
 class TrainSpec(_Strict):
     """What to train and how."""
 
@@ -167,6 +172,17 @@ class TrainSpec(_Strict):
     model: str | None = None  # registry name; default: the dataset name
     features: str | None = None  # a feature service joined point in time to each row
     feature_timestamp: str | None = None  # each row's time for it; default: split.time_column
+    entry_point: str | None = None  # "pkg.module:function": the user's own training code
+
+    @model_validator(mode="after")
+    def _entry_point_names_a_function(self) -> TrainSpec:
+        if self.entry_point is not None and not ENTRY_POINT.fullmatch(self.entry_point):
+            raise ValueError(
+                f"train.entry_point {self.entry_point!r} is not 'package.module:function': "
+                "name the module, a colon, then the function that takes a DataFrame and "
+                "returns a fitted model, e.g. entry_point: mypkg.training:fit"
+            )
+        return self
 
     @model_validator(mode="after")
     def _costs_for_expected_cost(self) -> TrainSpec:

@@ -26,6 +26,7 @@ the same gate, serving and monitoring. Its signature comes from a sample of its 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from os import PathLike
 from typing import Any, Literal
 
@@ -37,7 +38,7 @@ from forgeml.project import ProjectLike, resolve_project, who
 from forgeml.registry.bundle import ModelBundle
 from forgeml.registry.versions import ModelVersion, register_model
 
-__all__ = ["detect_flavor", "log_model", "tensor_signature"]
+__all__ = ["PreparedModel", "detect_flavor", "log_model", "model_bundle", "tensor_signature"]
 
 Outputs = Literal["logits", "probabilities"]
 _TASKS = ("binary", "multiclass", "regression")
@@ -83,6 +84,67 @@ def log_model(
     found = resolve_project(project)
     if trust_code:
         trust_reason = check_reason(trust_reason, f"the {name!r} model being logged")
+    prepared = model_bundle(
+        model,
+        signature_from=signature_from,
+        task=task,
+        classes=classes,
+        outputs=outputs,
+        target=target,
+        init=init,
+    )
+    flavor, bundle, signature = prepared.bundle.flavor, prepared.bundle, prepared.signature
+    lineage: dict[str, Any] = {"source": "log_model", "flavor": flavor, "logged_by": who()}
+    if dataset is not None:
+        from forgeml.data import dataset as dataset_version
+
+        if target is None:
+            raise ConfigError(
+                f"dataset={dataset!r} is named but not its label column",
+                fix="pass target='COLUMN' with dataset=, so the gate can score the version",
+            )
+        lineage["dataset"] = signature["dataset"] = dataset_version(dataset, project=found).ref
+    run_id = run if isinstance(run, str) or run is None else run.id
+    if run is not None and not isinstance(run, str) and run.status == "running":
+        from forgeml.training.autolog import log_fitted
+
+        log_fitted(run, model, flavor)  # hyperparameters and the library's training curves
+    with trusting(trust_code):  # saving checks that the bundle loads back
+        version = register_model(
+            name,
+            bundle,
+            signature=signature,
+            metrics=dict(metrics or {}),
+            lineage=lineage,
+            run_id=run_id,
+            project=found,
+        )
+        if trust_code:
+            audit_trust(version.ref, reason=str(trust_reason), action="log", project=found)
+        if dataset is None or "tensors" in signature:  # else fitted from the dataset's rows
+            _store_reference(version, signature_from, found)
+    return version
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    """A fitted model as forgeml stores it: its bundle and input signature (not yet saved)."""
+
+    bundle: ModelBundle
+    signature: dict[str, Any]
+
+
+def model_bundle(
+    model: Any,
+    *,
+    signature_from: Any,
+    task: str | None = None,
+    classes: list[Any] | None = None,
+    outputs: Outputs | None = None,
+    target: str | None = None,
+    init: dict[str, Any] | None = None,
+) -> PreparedModel:
+    """The bundle and signature :func:`log_model` registers for ``model`` (arguments alike)."""
     flavor = detect_flavor(model)
     estimator = _estimator(model, flavor)
     task, classes = _task(estimator, task, classes)
@@ -107,37 +169,8 @@ def log_model(
         names = [c["name"] for c in shape["inputs"]]
         features = FeaturePipeline([NumberEncoder(n) for n in names], strategy="tree").to_dict()
         extras["frame"] = bool(getattr(estimator, "feature_names_in_", None) is not None)
-    lineage: dict[str, Any] = {"source": "log_model", "flavor": flavor, "logged_by": who()}
-    if dataset is not None:
-        from forgeml.data import dataset as dataset_version
-
-        if target is None:
-            raise ConfigError(
-                f"dataset={dataset!r} is named but not its label column",
-                fix="pass target='COLUMN' with dataset=, so the gate can score the version",
-            )
-        lineage["dataset"] = signature["dataset"] = dataset_version(dataset, project=found).ref
-    run_id = run if isinstance(run, str) or run is None else run.id
-    if run is not None and not isinstance(run, str) and run.status == "running":
-        from forgeml.training.autolog import log_fitted
-
-        log_fitted(run, model, flavor)  # hyperparameters and the library's training curves
     bundle = ModelBundle(flavor, estimator, features, extras)  # type: ignore[arg-type]
-    with trusting(trust_code):  # saving checks that the bundle loads back
-        version = register_model(
-            name,
-            bundle,
-            signature=signature,
-            metrics=dict(metrics or {}),
-            lineage=lineage,
-            run_id=run_id,
-            project=found,
-        )
-        if trust_code:
-            audit_trust(version.ref, reason=str(trust_reason), action="log", project=found)
-        if dataset is None or "tensors" in signature:  # else fitted from the dataset's rows
-            _store_reference(version, signature_from, found)
-    return version
+    return PreparedModel(bundle, signature)
 
 
 def _store_reference(version: ModelVersion, sample: Any, project: Any) -> None:

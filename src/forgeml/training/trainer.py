@@ -23,7 +23,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from forgeml.errors import ConfigError
-from forgeml.project import ProjectLike
+from forgeml.project import ProjectLike, resolve_project
 from forgeml.registry import ModelBundle, ModelVersion
 from forgeml.training.fitting import search_and_fit, training_threads
 from forgeml.training.gates import GateResult
@@ -96,8 +96,28 @@ def train(
     ``backend="ray"`` runs the search's trials as Ray tasks on the cluster at ``address``
     (``auto``: the one started on this machine; None: ``RAY_ADDRESS``, else a Ray started
     for this process), with the same records, gate and registration as ``"local"``.
+    When the spec names ``train.entry_point``, the user's function fits the model instead
+    of the search (:mod:`forgeml.training.entry_point`); the gate and registration are the
+    same.
     """
     say = progress or (lambda _text: None)
+    found = resolve_project(project)
+    if found.spec.train.entry_point:  # the user's own training function
+        from forgeml.training.entry_point import train_with_entry_point
+
+        return train_with_entry_point(
+            dataset_ref=dataset_ref,
+            project=found,
+            target=target,
+            task=task,
+            metric=metric,
+            exclude=exclude,
+            register=register,
+            promote_it=promote,
+            model=model,
+            versus_champion=versus_champion,
+            say=say,
+        )
     if backend not in ("local", "ray"):
         raise ConfigError(
             f"training backend {backend!r} is not known", fix="use backend local or ray"
@@ -109,7 +129,7 @@ def train(
     began, cpu_began = time.monotonic(), time.process_time()  # the budget covers it all
     plan = plan_training(
         dataset_ref=dataset_ref,
-        project=project,
+        project=found,
         target=target,
         task=task,
         metric=metric,
