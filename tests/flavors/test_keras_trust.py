@@ -24,6 +24,7 @@ from forgeml.registry.bundle import load_bundle, read_manifest
 from forgeml.registry.code_trust import trust_history
 from forgeml.registry.scan import scan
 from forgeml.serve.server import ServeSettings, build_app
+from forgeml.store import registry as queries
 
 keras_flavor.use_backend()
 keras = pytest.importorskip("keras")
@@ -120,6 +121,22 @@ def test_the_flag_never_admits_a_config_that_names_os_system(
     code_trust.grant([forged])
     with pytest.raises(UntrustedModel, match=r"os\.system"):
         load_bundle(forged, byo_project.artifacts)
+    with byo_project.store.write() as session:  # a version stored behind forgeml's back
+        queries.add_version(
+            session,
+            name="lam-forged",
+            flavor="keras",
+            artifact_sha256=forged,
+            signature=version.signature,
+            metrics={},
+            lineage={},
+            card_sha256=None,
+            run_id=None,
+            created_by="test",
+            artifacts=[(forged, 1, "model/bundle")],
+        )
+    [flagged] = [p for p in scan(project=byo_project) if not p.safe]
+    assert flagged.ref == "lam-forged@2" and "os.system" in (flagged.code or "")
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
 
 

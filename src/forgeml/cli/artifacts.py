@@ -33,8 +33,9 @@ def scan_command(ctx: typer.Context) -> None:
     unsafe = [p for p in parts if not p.safe]
     if unsafe:
         console.print(
-            f"{len(unsafe)} part(s) would need pickle to load; forgeml refuses to load them. "
-            "Store those models again with forgeml.log_model()."
+            f"{len(unsafe)} part(s) would need pickle to load, or name code forgeml never "
+            "loads; forgeml refuses to load them. Store those models again with "
+            "forgeml.log_model()."
         )
         raise typer.Exit(1)
     console.print(f"{len(parts)} part(s), none needs pickle")

@@ -81,8 +81,8 @@ def train_command(
         console.print(f"[yellow]{escape(warning)}[/]")
     trials_done = len(result.trials)
     console.print(
-        f"best of {trials_done} trials: [bold]{result.candidate}[/] "
-        f"{_params(result.params)}  (run {result.run_id[:8]})"
+        (f"best of {trials_done} trials: " if trials_done else "fitted by ")
+        + f"[bold]{result.candidate}[/] {_params(result.params)}  (run {result.run_id[:8]})"
     )
     print_decision(result.context)
     table = Table("metric", "test", "validation", "champion")

@@ -31,6 +31,9 @@ PICKLE_FREE = frozenset(
 )
 """The formats forgeml writes; none of them is read with pickle."""
 
+NEVER_LOADED = "never loaded: "
+"""How :attr:`ScannedPart.code` begins for a part that even the trust flag does not admit."""
+
 _LEGACY = {"lightgbm": "lightgbm-text", "xgboost": "xgboost-json", "sklearn": "skops"}
 
 
@@ -47,7 +50,8 @@ class ScannedPart:
 
     @property
     def safe(self) -> bool:
-        return self.pickle is None
+        """Loadable without pickle, and naming no code that forgeml never admits."""
+        return self.pickle is None and not (self.code or "").startswith(NEVER_LOADED)
 
 
 def needs_pickle(data: bytes) -> str | None:
@@ -97,4 +101,4 @@ def _code(fmt: str, data: bytes) -> str | None:
     try:
         return ", ".join(code_in(data)) or None
     except UntrustedModel as error:
-        return f"never loaded: {error.message}"
+        return NEVER_LOADED + error.message
