@@ -207,3 +207,28 @@ def test_serve_asks_for_the_flag_with_a_project_and_a_reason(byo_project: Projec
         state.close()
     assert alone.exit_code == 2 and "only with --trust-code" in alone.output
     assert model_dir.exit_code == 2 and "audit trail" in model_dir.output
+
+
+def test_promote_checks_a_trusted_version_only_with_the_flag(
+    byo_project: Project, lam: Any, fresh_process: None
+) -> None:
+    from forgeml.cli.registry import promote_command
+
+    version = _log(lam, byo_project, "lam-promoted", trust_code=True, trust_reason=REASON)
+    code_trust._granted.clear()
+    app = typer.Typer()
+    app.command("promote")(promote_command)
+    app.command("unused")(lambda: None)
+    state = State(project_dir=byo_project.root)
+    try:
+        refused = CliRunner().invoke(app, ["promote", version.ref, "-r", "ship it"], obj=state)
+        trusted = CliRunner().invoke(
+            app, ["promote", version.ref, "-r", "ship it", "--trust-code"], obj=state
+        )
+    finally:
+        state.close()
+    assert isinstance(refused.exception, UntrustedModel)
+    assert trusted.exit_code == 0, trusted.output
+    assert "champion" in forgeml.model_version(version.ref, project=byo_project).aliases
+    last = trust_history("lam-promoted", project=byo_project)[-1]
+    assert (last.action, last.reason) == ("load", "ship it")

@@ -98,10 +98,20 @@ def promote_command(
     alias: str = typer.Option("champion", "--alias", "-a", help=ALIAS_HELP),
     reason: str = typer.Option(..., "--reason", "-r", help="Why: recorded in the audit trail."),
     actor: str | None = typer.Option(None, "--actor", help=ACTOR_HELP),
+    trust_code: bool = typer.Option(
+        False,
+        "--trust-code",
+        help="Admit the code the version holds (Keras Lambda layers, .h5) to check that it "
+        "predicts; recorded in the audit trail with --reason.",
+    ),
 ) -> None:
     """Point an alias at a model version; the move is recorded with who, when and why."""
     project = state(ctx).project()
     target = model_version(ref, project=project)  # pin the number: 'credit' may move on
+    if trust_code:
+        from forgeml.registry.code_trust import trust_code as grant_trust
+
+        grant_trust(target.ref, reason=reason, actor=actor, project=project)
     event = promote(target.ref, alias=alias, reason=reason, actor=actor, project=project)
     if alias in target.aliases:
         console.print(f"{target.ref} already holds '{alias}': nothing changed")
