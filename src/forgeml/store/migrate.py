@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 # The newest revision in migrations/versions; a test checks it against Alembic's head.
-HEAD_REVISION = "0100"
+HEAD_REVISION = "0009"
 # Arbitrary constant naming forgeml's migration lock in pg_advisory_xact_lock.
 _PG_LOCK_ID = 0x466F7267654D4C
 

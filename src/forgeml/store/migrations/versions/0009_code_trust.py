@@ -1,6 +1,6 @@
 """The audit trail of trust granted to a model version's code (Keras Lambda layers, .h5).
 
-Revision ID: 0100
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-03
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 from forgeml.store.models import JSONDoc, UTCDateTime
 
-revision = "0100"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
