@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -124,42 +125,32 @@ def serve_command(
             model_dir = platform.model_dir  # where the platform puts the model
     if out_of_range not in ("flag", "refuse"):
         raise typer.BadParameter("use 'flag' or 'refuse'", param_hint="--out-of-range")
-    if model_dir is not None:
-        if model is not None:
-            raise typer.BadParameter("pass a model or --model-dir, not both", param_hint="MODEL")
-        _serve_model_dir(
-            model_dir,
-            None if no_log else log_dir,
-            host=host or "127.0.0.1",
-            port=port or 8000,
-            workers=workers,
-            out_of_range=out_of_range,
-            max_rows=max_rows,
-            max_body=max_body or 1 << 20,
-            flush_interval=flush_interval,
-            rate=(rate_limit, rate_burst),
-            profile=profile,
-            limits={
-                "header_timeout": header_timeout,
-                "body_timeout": body_timeout,
-                "keepalive_timeout": keepalive_timeout,
-                "max_connections": max_connections,
-            },
-        )
-        return
-    if model is None:
+    if model_dir is not None and model is not None:
+        raise typer.BadParameter("pass a model or --model-dir, not both", param_hint="MODEL")
+    if model_dir is None and model is None:
         raise typer.BadParameter("name the model to serve, or pass --model-dir DIR")
-    if log_dir is not None:
+    if model_dir is None and log_dir is not None:
         raise typer.BadParameter("only with --model-dir", param_hint="--log-dir")
-    from forgeml.registry import model_version
     from forgeml.serve.server import ServeSettings, run_server
 
-    project = state(ctx).project()
-    version = model_version(f"{model}@{alias}", project=project)  # fails fast and clearly
+    host, port = host or "127.0.0.1", port or 8000
+    if model_dir is not None:
+        from forgeml.registry.directory import read_model_dir
+
+        found = read_model_dir(model_dir)  # fails fast and clearly
+        what: dict[str, Any] = {
+            "model_dir": str(found.path.resolve()),
+            "log_dir": None if no_log else log_dir,
+        }
+        serving = f"{found.ref} from {found.path}"
+    else:
+        from forgeml.registry import model_version
+
+        project = state(ctx).project()
+        version = model_version(f"{model}@{alias}", project=project)  # fails fast and clearly
+        what = {"project": str(project.root), "model": model, "alias": alias}
+        serving = f"{version.ref} ({alias})"
     settings = ServeSettings(
-        project=str(project.root),
-        model=model,
-        alias=alias,
         out_of_range="refuse" if out_of_range == "refuse" else "flag",
         max_rows=max_rows,
         max_body_bytes=max_body or 1 << 20,
@@ -175,12 +166,14 @@ def serve_command(
         profile=profile,
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
+        **what,
     )
-    host, port = host or "127.0.0.1", port or 8000
     console.print(
-        f"serving {version.ref} ({alias}) on http://{host}:{port} with {workers} "
+        f"serving {serving} on http://{host}:{port} with {workers} "
         f"worker{'s' if workers > 1 else ''}; API docs at /docs"
     )
+    if settings.model_dir is not None:
+        console.print(_describe_logging(settings.log_dir))
     if platform is not None:
         console.print(
             f"{platform.platform} profile: GET {platform.health_route}, "
@@ -189,43 +182,12 @@ def serve_command(
     run_server(settings, host=host, port=port, workers=workers)
 
 
-def _serve_model_dir(
-    model_dir: str,
-    log_dir: str | None,
-    *,
-    host: str,
-    port: int,
-    workers: int,
-    out_of_range: str,
-    max_rows: int,
-    max_body: int,
-    flush_interval: float,
-    rate: tuple[float | None, int | None],
-    profile: str | None,
-    limits: dict[str, float],
-) -> None:
-    from forgeml.deploy.modeldir import read_model_dir
-    from forgeml.deploy.served import DirServeSettings, describe_logging, run_dir_server
-
-    found = read_model_dir(model_dir)  # fails fast and clearly
-    settings = DirServeSettings(
-        model_dir=str(found.path.resolve()),
-        log_dir=log_dir,
-        out_of_range="refuse" if out_of_range == "refuse" else "flag",
-        max_rows=max_rows,
-        max_body_bytes=max_body,
-        flush_interval=flush_interval,
-        rate_limit=rate[0],
-        rate_burst=rate[1],
-        profile=profile,
-        limits=limits,
-    )
-    console.print(
-        f"serving {found.ref} from {found.path} on http://{host}:{port} with {workers} "
-        f"worker{'s' if workers > 1 else ''}; API docs at /docs"
-    )
-    console.print(describe_logging(log_dir))
-    run_dir_server(settings, host=host, port=port, workers=workers)
+def _describe_logging(log_dir: str | None) -> str:
+    """The line a model-directory server prints about its prediction log."""
+    if log_dir is None:
+        return "prediction log: off (pass --log-dir FOLDER to keep predictions)"
+    folder = Path(log_dir).resolve()
+    return f"prediction log: {folder} (read it with 'forgeml --project {folder} monitor')"
 
 
 @rollout_app.command("start")
