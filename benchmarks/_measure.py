@@ -43,6 +43,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DATA_DIR",
+    "ISOLATING_ENV",
+    "PYCACHE_DIR",
     "RESULT_PREFIX",
     "ChildFailed",
     "InstallFailed",
@@ -57,6 +60,13 @@ __all__ = [
     "run_child",
     "summarize",
 ]
+
+DATA_DIR = Path(__file__).resolve().parent / ".data"
+"""Generated inputs, kept so that later runs with the same parameters reuse them."""
+PYCACHE_DIR = DATA_DIR / "pycache"
+"""The children's compiled bytecode, as an installed environment has it (``pycache_dir``)."""
+ISOLATING_ENV = ("FORGEML_DB_URL", "FORGEML_ARTIFACTS_URL", "FORGEML_PROJECT")
+"""forgeml's settings a child must not inherit: each job makes and uses its own project."""
 
 RESULT_PREFIX = "@@measurement "
 """Marks the child's result line on stdout; every other output line is passed through."""
