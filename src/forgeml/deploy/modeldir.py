@@ -22,12 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from forgeml.errors import ConfigError
+from forgeml.deploy.staging import empty_target, staged
 from forgeml.project import ProjectLike, resolve_project
 from forgeml.registry.bundle import read_manifest
 from forgeml.registry.directory import (
@@ -64,7 +61,7 @@ def write_model_dir(
     """
     found = resolve_project(project)
     version = model_version(ref, project=found)
-    target = _empty_target(Path(out))
+    target = empty_target(out)
     manifest = read_manifest(version.artifact_sha256, found.artifacts)
     files: dict[str, bytes] = {
         MODEL_FILES[manifest["flavor"]]: found.artifacts.get_bytes(manifest["parts"]["model"])
@@ -101,7 +98,9 @@ def write_model_dir(
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
     }
     files[MANIFEST] = _json_bytes(document)
-    _write_atomically(target, files)
+    with staged(target) as staging:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
     return read_model_dir(target)
 
 
@@ -115,26 +114,3 @@ def example_record(signature: dict[str, Any]) -> dict[str, Any]:
 
 def _json_bytes(document: Any) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode()
-
-
-def _empty_target(out: Path) -> Path:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(
-            f"{out} already exists and is not an empty folder",
-            fix="pass a new folder, or remove the old export first",
-        )
-    return out
-
-
-def _write_atomically(target: Path, files: dict[str, bytes]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        for name, data in files.items():
-            (staging / name).write_bytes(data)
-        if target.exists():
-            target.rmdir()  # empty, checked above
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
