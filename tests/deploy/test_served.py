@@ -106,9 +106,12 @@ def test_cli_serves_a_model_directory_without_a_project(credit_dir: Path, tmp_pa
 def test_a_sagemaker_container_serves_the_model_where_the_platform_put_it(
     credit_dir: Path, tmp_path: Path
 ) -> None:
-    # SageMaker runs `docker run IMAGE serve` with the model unpacked under SM_MODEL_DIR.
+    # SageMaker runs `docker run IMAGE serve` with the model unpacked under SM_MODEL_DIR;
+    # two worker processes, each building its app from the settings passed to it.
     server, printed = _start(
-        ["serve", "--profile", "sagemaker"], tmp_path, {"SM_MODEL_DIR": str(credit_dir)}
+        ["serve", "--profile", "sagemaker", "--workers", "2"],
+        tmp_path,
+        {"SM_MODEL_DIR": str(credit_dir)},
     )
     try:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=scaled(30))

@@ -116,10 +116,11 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
             serving.champion.schema.inputs if serving is not None else [],
             flush_interval=settings.flush_interval,
         )
+    # a model directory holds one version: no alias or rollout for an admin to move
+    admin_key = os.environ.get("FORGEML_ADMIN_KEY") if settings.model_dir is None else None
     options = ServeOptions(
         api_key=os.environ.get("FORGEML_API_KEY") or None,
-        # a model directory holds one version: no alias or rollout to move
-        admin_key=None if settings.model_dir else os.environ.get("FORGEML_ADMIN_KEY") or None,
+        admin_key=admin_key or None,
         feedback_key=os.environ.get("FORGEML_FEEDBACK_KEY") or None,
         feedback_origins=origins,
         max_body_bytes=settings.max_body_bytes,
