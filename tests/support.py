@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import signal
 import socket
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
+from forgeml.cli import main
 from forgeml.store import MetadataStore
 from forgeml.store import datasets as queries
 
@@ -38,6 +41,33 @@ def record_version(
             source="test",
             created_by=created_by,
         )
+
+
+@dataclass
+class CliResult:
+    """The exit code of one ``forgeml`` command and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+
+def run_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> CliResult:
+    """Run the real ``forgeml`` entry point in-process with ``args`` (a wide terminal)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(sys, "argv", ["forgeml", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as done:
+        code = int(done.code or 0)
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
 
 
 BUCKET = "forgeml-artifacts-test"
