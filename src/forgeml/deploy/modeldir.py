@@ -1,20 +1,9 @@
-"""A model directory: one model version, self-contained, in its libraries' own formats.
+"""Writing a model directory: one model version, self-contained, in its libraries' own
+formats; what a container runs and what every deploy target is built from.
 
-What a container runs and what every deploy target is built from::
-
-    DIR/
-      forgeml.json         the manifest: name, version, flavor, preprocessing, extras,
-                           metrics, lineage, and the sha256 of every file below
-      schema.json          the input signature (columns, kinds, ranges, categories)
-      model.txt            LightGBM's model text   | model.json  XGBoost's JSON model
-                                                   | model.skops a scikit-learn model (skops)
-      calibrator.skops     the fitted calibrator, when the version has one
-      input_example.json   one typical input record
-      requirements.txt     forgeml and the model's library, pinned
-
-Nothing is pickled. Reading (:mod:`forgeml.registry.directory`, re-exported here) checks
-every file's sha256 before it is parsed. Writing is atomic: the directory appears complete,
-or not at all.
+The layout, and reading it back (each file's sha256 checked before it is parsed), are in
+:mod:`forgeml.registry.directory`, whose names are re-exported here. Nothing is pickled.
+Writing is atomic: the directory appears complete, or not at all.
 """
 
 from __future__ import annotations

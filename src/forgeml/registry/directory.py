@@ -1,6 +1,7 @@
 """A model directory, read: its manifest checked, every file verified before it is parsed.
 
-The layout (written by :func:`forgeml.deploy.modeldir.write_model_dir`)::
+One model version, self-contained, in its libraries' own formats (written by
+:func:`forgeml.deploy.modeldir.write_model_dir`)::
 
     DIR/
       forgeml.json         the manifest: name, version, flavor, preprocessing, extras,
