@@ -43,17 +43,30 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DATA_DIR",
+    "ISOLATING_ENV",
+    "PYCACHE_DIR",
     "RESULT_PREFIX",
     "ChildFailed",
+    "InstallFailed",
     "Measurement",
     "Summary",
+    "anchor_python",
     "current_rss_mib",
+    "install_venv",
     "peak_rss_mib",
     "ready",
     "report",
     "run_child",
     "summarize",
 ]
+
+DATA_DIR = Path(__file__).resolve().parent / ".data"
+"""Generated inputs, kept so that later runs with the same parameters reuse them."""
+PYCACHE_DIR = DATA_DIR / "pycache"
+"""The children's compiled bytecode, as an installed environment has it (``pycache_dir``)."""
+ISOLATING_ENV = ("FORGEML_DB_URL", "FORGEML_ARTIFACTS_URL", "FORGEML_PROJECT")
+"""forgeml's settings a child must not inherit: each job makes and uses its own project."""
 
 RESULT_PREFIX = "@@measurement "
 """Marks the child's result line on stdout; every other output line is passed through."""
@@ -248,27 +261,48 @@ def venv_versions(python: Path, *packages: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+class InstallFailed(RuntimeError):
+    """A virtual environment could not be made, or its packages installed."""
+
+
+def install_venv(venv: Path, packages: Sequence[str], *, timeout_s: float | None = None) -> Path:
+    """Make the virtual environment ``venv`` (when it is missing) and install ``packages``
+    into it; its interpreter.
+
+    uv installs when it is available (with pip seeded into the environment), else the venv
+    module and pip. :class:`InstallFailed` carries the installer's last lines.
+    """
+    python = venv / "bin" / "python"
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    steps: list[list[str]] = []
+    if uv:
+        if not python.exists():
+            steps.append([uv, "venv", "--quiet", "--seed", "--python", sys.executable, str(venv)])
+        steps.append([uv, "pip", "install", "--quiet", "--python", str(python), *packages])
+    else:
+        if not python.exists():
+            steps.append([sys.executable, "-m", "venv", str(venv)])
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        steps.append([*pip, *packages])
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}  # not this venv's
+    for command in steps:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout_s, env=env, check=False
+        )
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise InstallFailed(f"cannot install {' '.join(packages)} into {venv}: {tail}")
+    return python
+
+
 def anchor_python(venv: Path, packages: Sequence[str], wanted: dict[str, str]) -> Path:
     """An anchor's own environment at ``venv``, with ``packages`` installed; its interpreter.
 
     ``wanted`` maps package names to the versions that make the environment current (it
-    is left alone then). uv installs when it is available (with pip seeded into the
-    environment), else the venv module and pip.
+    is left alone then); otherwise :func:`install_venv` makes it.
     """
     python = venv / "bin" / "python"
     if venv_versions(python, *wanted) == ", ".join(wanted.values()):
         return python
     print(f"installing {' '.join(packages)} into {venv} ...", file=sys.stderr)
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if uv:
-        if not python.exists():
-            command = [uv, "venv", "--quiet", "--seed", "--python", sys.executable, str(venv)]
-            subprocess.run(command, check=True)
-        install = [uv, "pip", "install", "--quiet", "--python", str(python), *packages]
-        subprocess.run(install, check=True)
-    else:
-        if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, *packages], check=True)
-    return python
+    return install_venv(venv, packages)

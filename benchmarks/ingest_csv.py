@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from _measure import (
+    DATA_DIR,
+    ISOLATING_ENV,
+    PYCACHE_DIR,
     Measurement,
     Summary,
     installed_versions,
@@ -41,12 +44,9 @@ from _measure import (
 )
 
 HERE = Path(__file__).resolve().parent
-DATA_DIR = HERE / ".data"
-PYCACHE_DIR = DATA_DIR / "pycache"
 WARMUP_ROWS = 1000
 GENERATOR_VERSION = 1  # bump when the generated data changes
 TARGET_RATIO = 1.5
-ISOLATING_ENV = ("FORGEML_DB_URL", "FORGEML_ARTIFACTS_URL", "FORGEML_PROJECT")
 JOBS = ("baseline", "forgeml")
 
 # name -> cardinality of the categorical columns (values are Zipf-like skewed)

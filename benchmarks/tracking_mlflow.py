@@ -31,7 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _measure import ISOLATING_ENV as FORGEML_ENV
 from _measure import (
+    PYCACHE_DIR,
     Measurement,
     Summary,
     installed_versions,
@@ -44,17 +46,13 @@ from _measure import (
 )
 
 HERE = Path(__file__).resolve().parent
-DATA_DIR = HERE / ".data"
-PYCACHE_DIR = DATA_DIR / "pycache"
 MLFLOW_VENV = HERE / ".venvs" / "mlflow"
 MLFLOW_VERSION = "3.17.2"
 TARGET_RATIO = 100.0
 WARMUP_POINTS = 200
 JOBS = ("mlflow", "forgeml")
 ISOLATING_ENV = (
-    "FORGEML_DB_URL",
-    "FORGEML_ARTIFACTS_URL",
-    "FORGEML_PROJECT",
+    *FORGEML_ENV,
     "MLFLOW_TRACKING_URI",
     "MLFLOW_REGISTRY_URI",
     "MLFLOW_EXPERIMENT_NAME",

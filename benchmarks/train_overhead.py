@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from _measure import (
+    DATA_DIR,
+    ISOLATING_ENV,
+    PYCACHE_DIR,
     Measurement,
     Summary,
     installed_versions,
@@ -44,12 +47,9 @@ from _measure import (
 )
 
 HERE = Path(__file__).resolve().parent
-DATA_DIR = HERE / ".data"
-PYCACHE_DIR = DATA_DIR / "pycache"
 WARMUP_ROWS = 5000
 GENERATOR_VERSION = 1  # bump when the generated data changes
 TARGET_OVERHEAD = 0.10
-ISOLATING_ENV = ("FORGEML_DB_URL", "FORGEML_ARTIFACTS_URL", "FORGEML_PROJECT")
 JOBS = ("direct", "forgeml")
 N_NUMERIC = 25
 CATEGORIES = {"plan": 3, "region": 8, "channel": 20, "segment": 50}

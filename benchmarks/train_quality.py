@@ -67,6 +67,9 @@ from pathlib import Path
 from typing import Any
 
 from _measure import (
+    DATA_DIR,
+    ISOLATING_ENV,
+    PYCACHE_DIR,
     Measurement,
     anchor_python,
     installed_versions,
@@ -79,8 +82,6 @@ from _measure import (
 )
 
 HERE = Path(__file__).resolve().parent
-DATA_DIR = HERE / ".data"
-PYCACHE_DIR = DATA_DIR / "pycache"
 FLAML_VENV = HERE / ".venvs" / "flaml"
 FLAML_VERSION = "2.7.0"
 FLAML_PACKAGES = (f"flaml[automl]=={FLAML_VERSION}", "pyarrow")  # pyarrow: to read Parquet
@@ -88,7 +89,6 @@ TEST_SIZE = 0.2
 SEED = 0  # the hold-out split, forgeml's train.seed (its default) and FLAML's seed
 TARGET = "target"
 JOBS = ("flaml", "forgeml")
-ISOLATING_ENV = ("FORGEML_DB_URL", "FORGEML_ARTIFACTS_URL", "FORGEML_PROJECT")
 WARMUP_DATASET = "wine"
 WARMUP_BUDGET = 3.0
 GENERATOR_VERSION = 1  # bump when the generated data changes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import signal
 import socket
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
+from forgeml.cli import main
 from forgeml.store import MetadataStore
 from forgeml.store import datasets as queries
 
@@ -38,6 +41,33 @@ def record_version(
             source="test",
             created_by=created_by,
         )
+
+
+@dataclass
+class CliResult:
+    """The exit code of one ``forgeml`` command and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+
+def run_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> CliResult:
+    """Run the real ``forgeml`` entry point in-process with ``args`` (a wide terminal)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(sys, "argv", ["forgeml", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as done:
+        code = int(done.code or 0)
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
 
 
 BUCKET = "forgeml-artifacts-test"
@@ -83,6 +113,8 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     port: int
     errors: Path
+    output: Path | None = None
+    """Where its standard output goes, when kept."""
 
     @property
     def pid(self) -> int:
@@ -107,6 +139,9 @@ class ServerProcess:
     def stderr(self) -> str:
         return self.errors.read_text(errors="replace")
 
+    def stdout(self) -> str:
+        return self.output.read_text(errors="replace") if self.output is not None else ""
+
     def end(self) -> None:
         """Kill the whole group and reap the server (idempotent)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -123,17 +158,33 @@ def start_server(
 ) -> ServerProcess:
     """``forgeml serve MODEL ARGS`` for the project at ``root``, in its own process group,
     once ``ready`` answers 200 (within a limit scaled by the machine's load)."""
+    env = {**os.environ, "FORGEML_PROJECT": str(root), **(env or {})}
+    return launch_server([model, *args], root, env=env, ready=ready)
+
+
+def launch_server(
+    args: list[str],
+    folder: Path,
+    *,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    ready: str = "/ready",
+) -> ServerProcess:
+    """``forgeml serve ARGS`` on a free port, in its own process group, its output kept in
+    ``folder``, once ``ready`` answers 200 (within a limit scaled by the machine's load)."""
     port = free_port()
-    errors = root / f"server-{port}.err"
-    with errors.open("wb") as sink:
+    errors = folder / f"server-{port}.err"
+    output = folder / f"server-{port}.out"
+    with errors.open("wb") as sink, output.open("wb") as printed:
         process = subprocess.Popen(
-            [sys.executable, "-m", "forgeml.cli", "serve", model, "--port", str(port), *args],
-            env={**os.environ, "FORGEML_PROJECT": str(root), **(env or {})},
-            stdout=subprocess.DEVNULL,
+            [sys.executable, "-m", "forgeml.cli", "serve", *args, "--port", str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=printed,
             stderr=sink,
             start_new_session=True,
         )
-    server = ServerProcess(process, port, errors)
+    server = ServerProcess(process, port, errors, output)
     STARTED.append(server)
     deadline = time.monotonic() + scaled(120)
     while True:
@@ -153,7 +204,7 @@ def start_server(
 
 
 STARTED: list[ServerProcess] = []
-"""Servers started by :func:`start_server`; the suite ends each group after its test."""
+"""Servers started by :func:`launch_server`; the suite ends each group after its test."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +223,7 @@ def snapshot() -> Snapshot:
 def strays(before: Snapshot) -> list[psutil.Process]:
     """Processes started since ``before`` that are still running: descendants of this process
     (not those of a process that was already running, such as a session fixture's), orphans
-    left in its process group, and anything left of a server :func:`start_server` started."""
+    left in its process group, and anything left of a server :func:`launch_server` started."""
     me = psutil.Process()
     found: dict[int, psutil.Process] = {}
     for child in me.children(recursive=True):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -16,46 +15,27 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 VENVS = ROOT / ".venvs"
 INSTALL_TIMEOUT_S = 900
+sys.path.append(str(ROOT / "benchmarks"))  # the installer the benchmarks' anchors use
+from _measure import InstallFailed, install_venv  # noqa: E402
 
 
 def tool_python(name: str, packages: list[str]) -> Path:
-    """The python of venv ``name`` holding ``packages``; skips the test when pip cannot
-    install them (no index reachable), with the installer's last words."""
+    """The python of venv ``name`` holding ``packages``; skips the test when they cannot be
+    installed (no index reachable), with the installer's last words."""
     digest = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()[:12]
     folder = VENVS / f"{name}-{digest}"
-    python = folder / "bin" / "python"
     ready = folder / ".ready"
     VENVS.mkdir(exist_ok=True)
     with (VENVS / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time (tests run in parallel)
         if ready.exists():
-            return python
+            return folder / "bin" / "python"
         shutil.rmtree(folder, ignore_errors=True)
-        uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-        if uv:
-            commands = [
-                [uv, "venv", "-q", str(folder), "--python", sys.executable],
-                [uv, "pip", "install", "-q", "--python", str(python), *packages],
-            ]
-        else:
-            commands = [
-                [sys.executable, "-m", "venv", str(folder)],
-                [str(python), "-m", "pip", "install", "-q", *packages],
-            ]
-        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-        for command in commands:
-            done = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=INSTALL_TIMEOUT_S,
-                env=env,
-                check=False,
-            )
-            if done.returncode != 0:
-                shutil.rmtree(folder, ignore_errors=True)
-                tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-                pytest.skip(f"cannot install {' '.join(packages)} into a test venv: {tail}")
+        try:
+            python = install_venv(folder, packages, timeout_s=INSTALL_TIMEOUT_S)
+        except InstallFailed as failed:
+            shutil.rmtree(folder, ignore_errors=True)
+            pytest.skip(f"cannot install into a test venv: {failed}")
         ready.touch()
     return python
 

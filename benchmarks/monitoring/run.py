@@ -45,6 +45,9 @@ BENCHMARKS = HERE.parent
 sys.path[:0] = [str(HERE), str(BENCHMARKS)]
 
 from _measure import (  # noqa: E402
+    DATA_DIR,
+    ISOLATING_ENV,
+    PYCACHE_DIR,
     Measurement,
     anchor_python,
     installed_versions,
@@ -56,15 +59,12 @@ from _measure import (  # noqa: E402
 )
 from data import SHIFTED, TIMING_CATEGORY, TIMING_SHIFTS, ensure  # noqa: E402
 
-DATA_DIR = BENCHMARKS / ".data"
-PYCACHE_DIR = DATA_DIR / "pycache"
 EVIDENTLY_VENV = BENCHMARKS / ".venvs" / "evidently"
 EVIDENTLY_VERSION = "0.7.23"
 EVIDENTLY_PACKAGES = (f"evidently=={EVIDENTLY_VERSION}", "pandas<3", "pyarrow")
 TARGET_SPEED = 50.0
 TARGET_MEMORY = 5.0
 TARGET_FALSE_ALARMS = 0.05
-ISOLATING_ENV = ("FORGEML_DB_URL", "FORGEML_ARTIFACTS_URL", "FORGEML_PROJECT")
 QUIET = {"DO_NOT_TRACK": "1"}  # no telemetry from Evidently
 
 

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +15,12 @@ import pytest
 
 from deploy.models import forgeml_scores, rows
 from forgeml.deploy.modeldir import write_model_dir
-from forgeml.deploy.served import DirServeSettings, build_dir_app
+from forgeml.errors import ConfigError
 from forgeml.project import Project
 from forgeml.serve.logreader import read_predictions
+from forgeml.serve.server import ServeSettings, build_app
 from serve.asgi import InProcessClient
-from support import STARTED, ServerProcess, free_port, scaled
+from support import ServerProcess, launch_server, scaled
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def credit_dir(deploy_project: Project, exports: Path) -> Path:
 
 
 def test_in_process_server_answers_like_forgeml(deploy_project: Project, credit_dir: Path) -> None:
-    app = build_dir_app(DirServeSettings(model_dir=str(credit_dir)))
+    app = build_app(ServeSettings(model_dir=str(credit_dir)))
     client = InProcessClient(app)
     try:
         status, body, _ = client.get("/ready")
@@ -51,7 +51,7 @@ def test_in_process_server_answers_like_forgeml(deploy_project: Project, credit_
 
 def test_predictions_are_logged_to_a_folder(credit_dir: Path, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
-    app = build_dir_app(DirServeSettings(model_dir=str(credit_dir), log_dir=str(logs)))
+    app = build_app(ServeSettings(model_dir=str(credit_dir), log_dir=str(logs)))
     client = InProcessClient(app)
     app.start()
     try:
@@ -78,36 +78,9 @@ def _env() -> dict[str, str]:
 def _start(
     args: list[str], cwd: Path, extra_env: dict[str, str] | None = None
 ) -> tuple[ServerProcess, str]:
-    port = free_port()
-    errors = cwd / f"server-{port}.err"
-    out = cwd / f"server-{port}.out"
-    env = {**_env(), **(extra_env or {})}
-    with errors.open("wb") as sink, out.open("wb") as stdout:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "forgeml.cli", "serve", *args, "--port", str(port)],
-            cwd=cwd,
-            env=env,
-            stdout=stdout,
-            stderr=sink,
-            start_new_session=True,
-        )
-    server = ServerProcess(process, port, errors)
-    STARTED.append(server)
-    deadline = time.monotonic() + scaled(120)
-    while True:
-        probe = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(10))
-        try:
-            probe.request("GET", "/ready")
-            if probe.getresponse().status == 200:
-                return server, out.read_text()
-        except OSError:
-            pass
-        finally:
-            probe.close()
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.end()
-            raise AssertionError(f"the server did not get ready:\n{server.stderr()}")
-        time.sleep(0.2)
+    """``forgeml serve ARGS`` run in ``cwd`` without a project; the server and what it printed."""
+    server = launch_server(args, cwd, env={**_env(), **(extra_env or {})}, cwd=cwd)
+    return server, server.stdout()
 
 
 def test_cli_serves_a_model_directory_without_a_project(credit_dir: Path, tmp_path: Path) -> None:
@@ -133,9 +106,12 @@ def test_cli_serves_a_model_directory_without_a_project(credit_dir: Path, tmp_pa
 def test_a_sagemaker_container_serves_the_model_where_the_platform_put_it(
     credit_dir: Path, tmp_path: Path
 ) -> None:
-    # SageMaker runs `docker run IMAGE serve` with the model unpacked under SM_MODEL_DIR.
+    # SageMaker runs `docker run IMAGE serve` with the model unpacked under SM_MODEL_DIR;
+    # two worker processes, each building its app from the settings passed to it.
     server, printed = _start(
-        ["serve", "--profile", "sagemaker"], tmp_path, {"SM_MODEL_DIR": str(credit_dir)}
+        ["serve", "--profile", "sagemaker", "--workers", "2"],
+        tmp_path,
+        {"SM_MODEL_DIR": str(credit_dir)},
     )
     try:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=scaled(30))
@@ -171,3 +147,10 @@ def test_cli_refuses_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "has no forgeml.json" in done.stderr + done.stdout
+
+
+def test_settings_must_name_one_model_to_serve(credit_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="no model to serve"):
+        ServeSettings(model="credit")  # no project
+    with pytest.raises(ConfigError, match="both a model and a model directory"):
+        ServeSettings(project=".", model="credit", model_dir=str(credit_dir))

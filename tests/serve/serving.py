@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from forgeml.serve.app import ModelServer, ServeOptions
 from forgeml.serve.connections import PROTOCOL, ConnectionLimits, configure
 from forgeml.serve.deployment import Deployment
 from forgeml.serve.predlog import PredictionLog
+from serve.clients import JsonClient
 from support import scaled
 
 PLANS = ["basic", "pro", "family", "student"]
@@ -128,7 +128,7 @@ def record(table: pa.Table, row: int = 0) -> dict[str, Any]:
     return out
 
 
-class Client:
+class Client(JsonClient):
     """A keep-alive HTTP client for one live server; it reconnects once when the server has
     closed the kept-alive connection (idle timeout, or an error reply that ends it)."""
 
@@ -136,45 +136,24 @@ class Client:
         self.port = port
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(30))
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        raw: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, Any, dict[str, str]]:
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        sent = {"content-type": "application/json", **(headers or {})}
+    def _exchange(
+        self, method: str, path: str, data: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str]]:
         try:
-            response = self._send(method, path, data, sent)
+            response = self._send(method, path, data, headers)
         except (http.client.RemoteDisconnected, http.client.CannotSendRequest, OSError) as e:
             if isinstance(e, TimeoutError):
                 raise
             self.connection.close()  # the server closed the kept-alive connection: once more
             self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(30))
-            response = self._send(method, path, data, sent)
-        payload = response.read()
-        kind = response.getheader("content-type", "")
-        decoded: Any = payload
-        if "json" in kind:
-            decoded = json.loads(payload)
-        elif kind.startswith("text/"):
-            decoded = payload.decode()
-        return response.status, decoded, dict(response.getheaders())
+            response = self._send(method, path, data, headers)
+        return response.status, response.read(), dict(response.getheaders())
 
     def _send(
         self, method: str, path: str, data: bytes | None, headers: dict[str, str]
     ) -> http.client.HTTPResponse:
         self.connection.request(method, path, body=data, headers=headers)
         return self.connection.getresponse()
-
-    def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any, dict[str, str]]:
-        return self.request("POST", path, body, **kw)
-
-    def get(self, path: str, **kw: Any) -> tuple[int, Any, dict[str, str]]:
-        return self.request("GET", path, **kw)
 
     def close(self) -> None:
         self.connection.close()

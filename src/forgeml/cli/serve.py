@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -134,62 +135,41 @@ def serve_command(
         raise typer.BadParameter("use 'flag' or 'refuse'", param_hint="--out-of-range")
     if trust_reason is not None and not trust_code:
         raise typer.BadParameter("only with --trust-code", param_hint="--trust-reason")
-    if model_dir is not None:
-        if trust_code:
-            raise typer.BadParameter(
-                "trusting a model's code is recorded in a project's audit trail; serve "
-                "the model from its project (forgeml serve MODEL --trust-code)",
-                param_hint="--trust-code",
-            )
-        if model is not None:
-            raise typer.BadParameter("pass a model or --model-dir, not both", param_hint="MODEL")
-        _serve_model_dir(
-            model_dir,
-            None if no_log else log_dir,
-            host=host or "127.0.0.1",
-            port=port or 8000,
-            workers=workers,
-            out_of_range=out_of_range,
-            max_rows=max_rows,
-            max_body=max_body or 1 << 20,
-            flush_interval=flush_interval,
-            rate=(rate_limit, rate_burst),
-            profile=profile,
-            limits={
-                "header_timeout": header_timeout,
-                "body_timeout": body_timeout,
-                "keepalive_timeout": keepalive_timeout,
-                "max_connections": max_connections,
-            },
+    if model_dir is not None and trust_code:
+        raise typer.BadParameter(
+            "trusting a model's code is recorded in a project's audit trail; serve "
+            "the model from its project (forgeml serve MODEL --trust-code)",
+            param_hint="--trust-code",
         )
-        return
-    if model is None:
+    if model_dir is not None and model is not None:
+        raise typer.BadParameter("pass a model or --model-dir, not both", param_hint="MODEL")
+    if model_dir is None and model is None:
         raise typer.BadParameter("name the model to serve, or pass --model-dir DIR")
-    if log_dir is not None:
+    if model_dir is None and log_dir is not None:
         raise typer.BadParameter("only with --model-dir", param_hint="--log-dir")
-    from forgeml.registry import model_version
     from forgeml.serve.server import ServeSettings, run_server
 
-    project = state(ctx).project()
-    version = model_version(f"{model}@{alias}", project=project)  # fails fast and clearly
+    host, port = host or "127.0.0.1", port or 8000
     trusted: tuple[str, ...] = ()
-    if trust_code:
-        from forgeml.errors import ForgemlError
-        from forgeml.registry.code_trust import trust_code as grant_trust
+    if model_dir is not None:
+        from forgeml.registry.directory import read_model_dir
 
-        try:
-            event = grant_trust(
-                version.ref, reason=trust_reason or "", action="serve", project=project
-            )
-        except ForgemlError as error:
-            raise typer.BadParameter(f"{error.message}; {error.fix}") from None
-        trusted = (version.artifact_sha256,)
-        admitted = ", ".join(event.admitted) or "nothing that runs code"
-        console.print(f"trusting the code in {version.ref}: {admitted} (recorded)")
+        found = read_model_dir(model_dir)  # fails fast and clearly
+        what: dict[str, Any] = {
+            "model_dir": str(found.path.resolve()),
+            "log_dir": None if no_log else log_dir,
+        }
+        serving = f"{found.ref} from {found.path}"
+    else:
+        from forgeml.registry import model_version
+
+        project = state(ctx).project()
+        version = model_version(f"{model}@{alias}", project=project)  # fails fast and clearly
+        what = {"project": str(project.root), "model": model, "alias": alias}
+        serving = f"{version.ref} ({alias})"
+        if trust_code:
+            trusted = _grant_trust(version, trust_reason, project)
     settings = ServeSettings(
-        project=str(project.root),
-        model=model,
-        alias=alias,
         out_of_range="refuse" if out_of_range == "refuse" else "flag",
         max_rows=max_rows,
         max_body_bytes=max_body or 1 << 20,
@@ -206,12 +186,14 @@ def serve_command(
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
         trusted=trusted,
+        **what,
     )
-    host, port = host or "127.0.0.1", port or 8000
     console.print(
-        f"serving {version.ref} ({alias}) on http://{host}:{port} with {workers} "
+        f"serving {serving} on http://{host}:{port} with {workers} "
         f"worker{'s' if workers > 1 else ''}; API docs at /docs"
     )
+    if settings.model_dir is not None:
+        console.print(_describe_logging(settings.log_dir))
     if platform is not None:
         console.print(
             f"{platform.platform} profile: GET {platform.health_route}, "
@@ -220,43 +202,12 @@ def serve_command(
     run_server(settings, host=host, port=port, workers=workers)
 
 
-def _serve_model_dir(
-    model_dir: str,
-    log_dir: str | None,
-    *,
-    host: str,
-    port: int,
-    workers: int,
-    out_of_range: str,
-    max_rows: int,
-    max_body: int,
-    flush_interval: float,
-    rate: tuple[float | None, int | None],
-    profile: str | None,
-    limits: dict[str, float],
-) -> None:
-    from forgeml.deploy.modeldir import read_model_dir
-    from forgeml.deploy.served import DirServeSettings, describe_logging, run_dir_server
-
-    found = read_model_dir(model_dir)  # fails fast and clearly
-    settings = DirServeSettings(
-        model_dir=str(found.path.resolve()),
-        log_dir=log_dir,
-        out_of_range="refuse" if out_of_range == "refuse" else "flag",
-        max_rows=max_rows,
-        max_body_bytes=max_body,
-        flush_interval=flush_interval,
-        rate_limit=rate[0],
-        rate_burst=rate[1],
-        profile=profile,
-        limits=limits,
-    )
-    console.print(
-        f"serving {found.ref} from {found.path} on http://{host}:{port} with {workers} "
-        f"worker{'s' if workers > 1 else ''}; API docs at /docs"
-    )
-    console.print(describe_logging(log_dir))
-    run_dir_server(settings, host=host, port=port, workers=workers)
+def _describe_logging(log_dir: str | None) -> str:
+    """The line a model-directory server prints about its prediction log."""
+    if log_dir is None:
+        return "prediction log: off (pass --log-dir FOLDER to keep predictions)"
+    folder = Path(log_dir).resolve()
+    return f"prediction log: {folder} (read it with 'forgeml --project {folder} monitor')"
 
 
 @rollout_app.command("start")
@@ -365,3 +316,17 @@ def _arms_so_far(project: Any, model: str) -> None:
             interval,
         )
     console.print(table)
+
+
+def _grant_trust(version: Any, reason: str | None, project: Any) -> tuple[str, ...]:
+    """Record the user's trust in ``version``'s code; the bundle ids the server may admit."""
+    from forgeml.errors import ForgemlError
+    from forgeml.registry.code_trust import trust_code as grant_trust
+
+    try:
+        event = grant_trust(version.ref, reason=reason or "", action="serve", project=project)
+    except ForgemlError as error:
+        raise typer.BadParameter(f"{error.message}; {error.fix}") from None
+    admitted = ", ".join(event.admitted) or "nothing that runs code"
+    console.print(f"trusting the code in {version.ref}: {admitted} (recorded)")
+    return (version.artifact_sha256,)

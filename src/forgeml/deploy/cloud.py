@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import yaml
 from forgeml.deploy.docker import PORT
 from forgeml.deploy.modeldir import ModelDir, write_model_dir
 from forgeml.deploy.names import dns_name
+from forgeml.deploy.staging import empty_target, staged
 from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike
 
@@ -47,15 +47,8 @@ def export_cloud(
         raise ConfigError(
             f"unknown platform {target!r}", fix=f"use one of: {', '.join(CLOUD_FORMATS)}"
         )
-    folder = Path(out)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise ConfigError(
-            f"{folder} already exists and is not an empty folder",
-            fix="pass a new folder, or remove the old export first",
-        )
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    folder = empty_target(out)
+    with staged(folder) as staging:
         found = write_model_dir(ref, staging / "model", project=project)
         chosen = image or f"{dns_name(found.name)}:{found.manifest['version']}"
         if target == "sagemaker":
@@ -64,12 +57,6 @@ def export_cloud(
             _json(staging / "container_spec.json", vertex_container_spec(chosen))
         else:
             _azureml(found, staging, chosen)
-        if folder.exists():
-            folder.rmdir()
-        staging.rename(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder
 
 

@@ -15,13 +15,12 @@ Nothing here needs a Docker engine; ``docker build OUT/`` does the rest.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from forgeml.deploy.modeldir import ModelDir, write_model_dir
 from forgeml.deploy.requirements import SERVER_PACKAGES, forgeml_requirement, locked, model_packages
+from forgeml.deploy.staging import empty_target, staged
 from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike
 
@@ -60,27 +59,14 @@ def build_context(
             f"base image {base_image!r} is not an image reference",
             fix="pass --base-image like python:3.11-slim",
         )
-    target = Path(out)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ConfigError(
-            f"{target} already exists and is not an empty folder",
-            fix="pass a new folder, or remove the old build context first",
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    target = empty_target(out, what="build context")
+    with staged(target) as staging:
         found = write_model_dir(ref, staging / "model", project=project)
         calibrated = "calibrator" in found.manifest["files"]
         lock = lock_for(found.flavor, calibrated=calibrated)
         (staging / "requirements.lock").write_text("\n".join(lock) + "\n")
         (staging / "Dockerfile").write_text(dockerfile(base_image, profile, found.ref))
         (staging / ".dockerignore").write_text(DOCKERIGNORE)
-        if target.exists():
-            target.rmdir()
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return DockerContext(target, ModelDir(target / "model", found.manifest), lock)
 
 

@@ -23,8 +23,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
-import tempfile
 import uuid
 from datetime import UTC, datetime
 from importlib import metadata
@@ -35,7 +33,7 @@ import yaml
 
 from forgeml.deploy.modeldir import ModelDir, write_model_dir
 from forgeml.deploy.pyfunc import LOADER_SOURCE, output_names
-from forgeml.errors import ConfigError
+from forgeml.deploy.staging import empty_target, staged
 from forgeml.project import ProjectLike
 
 __all__ = ["LOADER_MODULE", "MLFLOW_TYPES", "export_mlflow", "mlflow_signature"]
@@ -55,23 +53,10 @@ MLFLOW_TYPES = {
 
 def export_mlflow(ref: str, out: str | os.PathLike[str], *, project: ProjectLike = None) -> Path:
     """Write model version ``ref`` as an MLflow model in ``out`` (new or empty); its path."""
-    target = Path(out)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ConfigError(
-            f"{target} already exists and is not an empty folder",
-            fix="pass a new folder, or remove the old export first",
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    target = empty_target(out)
+    with staged(target) as staging:
         found = write_model_dir(ref, staging / MODEL_SUBDIR, project=project)
         write_mlflow_files(found, staging)
-        if target.exists():
-            target.rmdir()
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 

@@ -1,21 +1,9 @@
-"""A model directory: one model version, self-contained, in its libraries' own formats.
+"""Writing a model directory: one model version, self-contained, in its libraries' own
+formats; what a container runs and what every deploy target is built from.
 
-What a container runs and what every deploy target is built from::
-
-    DIR/
-      forgeml.json         the manifest: name, version, flavor, preprocessing, extras,
-                           metrics, lineage, and the sha256 of every file below
-      schema.json          the input signature (columns, kinds, ranges, categories)
-      model.txt            LightGBM's model text   | model.json  XGBoost's JSON model
-                                                   | model.skops a scikit-learn model (skops)
-      calibrator.skops     the fitted calibrator, when the version has one
-      input_example.json   one typical input record
-      requirements.txt     forgeml and the model's library, pinned
-
-Nothing is pickled. Loading reads the manifest, checks every file's sha256 before it is
-parsed, and reads a skops file only when every type in it is on forgeml's allow-list
-(:mod:`forgeml.registry.trust`), the checks the registry applies. Writing is atomic: the
-directory appears complete, or not at all.
+The layout, and reading it back (each file's sha256 checked before it is parsed), are in
+:mod:`forgeml.registry.directory`, whose names are re-exported here. Nothing is pickled.
+Writing is atomic: the directory appears complete, or not at all.
 """
 
 from __future__ import annotations
@@ -23,18 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from forgeml.errors import ArtifactError, ConfigError, IntegrityError
+from forgeml.deploy.staging import empty_target, staged
 from forgeml.project import ProjectLike, resolve_project
-from forgeml.registry.bundle import FLAVORS, ModelBundle, load_model_part, read_manifest
-from forgeml.registry.trust import load_checked
-from forgeml.registry.versions import ModelVersion, model_version
+from forgeml.registry.bundle import read_manifest
+from forgeml.registry.directory import (
+    MANIFEST,
+    MODEL_DIR_FORMAT,
+    ModelDir,
+    load_model_dir,
+    read_model_dir,
+)
+from forgeml.registry.versions import model_version
 
 __all__ = [
     "MANIFEST",
@@ -46,64 +35,9 @@ __all__ = [
     "write_model_dir",
 ]
 
-MANIFEST = "forgeml.json"
-MODEL_DIR_FORMAT = 1
 MODEL_FILES = {"lightgbm": "model.txt", "xgboost": "model.json", "sklearn": "model.skops"}
 """The model file of each flavor: the library's own format."""
 CALIBRATOR_FILE = "calibrator.skops"
-
-
-@dataclass(frozen=True)
-class ModelDir:
-    """A model directory's checked manifest (no model file has been parsed yet)."""
-
-    path: Path
-    manifest: dict[str, Any]
-
-    @property
-    def flavor(self) -> str:
-        return str(self.manifest["flavor"])
-
-    @property
-    def name(self) -> str:
-        return str(self.manifest["name"])
-
-    @property
-    def ref(self) -> str:
-        return f"{self.manifest['name']}@{self.manifest['version']}"
-
-    @property
-    def model_file(self) -> str:
-        return str(self.manifest["files"]["model"])
-
-    @property
-    def signature(self) -> dict[str, Any]:
-        return dict(self.manifest["signature"])
-
-    @property
-    def extras(self) -> dict[str, Any]:
-        return dict(self.manifest["extras"])
-
-    def file(self, role: str) -> Path:
-        return self.path / str(self.manifest["files"][role])
-
-    def version(self) -> ModelVersion:
-        """The model version the directory was written from, as the registry described it."""
-        m = self.manifest
-        return ModelVersion(
-            name=str(m["name"]),
-            version=int(m["version"]),
-            flavor=str(m["flavor"]),
-            artifact_sha256=str(m["bundle_sha256"]),
-            signature=dict(m["signature"]),
-            metrics=dict(m.get("metrics") or {}),
-            lineage=dict(m.get("lineage") or {}),
-            card_sha256=None,
-            run_id=m.get("run_id"),
-            created_by=str(m.get("created_by") or ""),
-            created_at=datetime.fromisoformat(str(m["created_at"])),
-            aliases=[],
-        )
 
 
 def write_model_dir(
@@ -116,7 +50,7 @@ def write_model_dir(
     """
     found = resolve_project(project)
     version = model_version(ref, project=found)
-    target = _empty_target(Path(out))
+    target = empty_target(out)
     manifest = read_manifest(version.artifact_sha256, found.artifacts)
     files: dict[str, bytes] = {
         MODEL_FILES[manifest["flavor"]]: found.artifacts.get_bytes(manifest["parts"]["model"])
@@ -153,89 +87,10 @@ def write_model_dir(
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
     }
     files[MANIFEST] = _json_bytes(document)
-    _write_atomically(target, files)
+    with staged(target) as staging:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
     return read_model_dir(target)
-
-
-def read_model_dir(path: str | os.PathLike[str]) -> ModelDir:
-    """The directory's manifest, checked: format, flavor, and that every file is present
-    and matches its sha256. Nothing is parsed but JSON."""
-    root = Path(path)
-    manifest_path = root / MANIFEST
-    if not manifest_path.is_file():
-        raise ConfigError(
-            f"{root} is not a forgeml model directory: it has no {MANIFEST}",
-            fix="write one with 'forgeml export MODEL@V --format dir DIR', or pass the folder "
-            "that holds forgeml.json",
-        )
-    try:
-        manifest = json.loads(manifest_path.read_bytes())
-    except (UnicodeDecodeError, ValueError) as e:
-        raise _broken(root, f"{MANIFEST} is not JSON ({e})") from None
-    if not isinstance(manifest, dict):
-        raise _broken(root, f"{MANIFEST} is not a JSON object")
-    if manifest.get("format") != MODEL_DIR_FORMAT:
-        raise ArtifactError(
-            f"{root} has model directory format {manifest.get('format')!r}, this forgeml "
-            f"reads format {MODEL_DIR_FORMAT}",
-            fix="upgrade forgeml (pip install -U forgeml), or export the model again",
-        )
-    problems = []
-    if manifest.get("flavor") not in FLAVORS:
-        problems.append(f"unknown flavor {manifest.get('flavor')!r}")
-    for key in ("name", "version", "created_at", "bundle_sha256"):
-        if key not in manifest:
-            problems.append(f"no {key!r}")
-    for key in ("signature", "features", "extras", "files", "sha256"):
-        if not isinstance(manifest.get(key), dict):
-            problems.append(f"{key!r} is not a JSON object")
-    if problems:
-        raise _broken(root, "; ".join(problems))
-    files, hashes = manifest["files"], manifest["sha256"]
-    if "model" not in files:
-        raise _broken(root, "no model file is listed")
-    for role, name in files.items():
-        if not isinstance(name, str) or name not in hashes:
-            raise _broken(root, f"the {role} file is not listed with its sha256")
-    for name, expected in hashes.items():
-        file = _inside(root, name)
-        if not file.is_file():
-            raise ArtifactError(
-                f"{root} lacks {name}, which its manifest lists",
-                fix="copy the whole model directory, or export the model again",
-            )
-        actual = _sha256(file)
-        if actual != expected:
-            raise IntegrityError(
-                f"{file} does not match its sha256 in {MANIFEST} (expected {expected[:12]}..., "
-                f"found {actual[:12]}...): it was changed or damaged after export",
-                fix="export the model again; never edit a model directory by hand",
-            )
-    return ModelDir(root, manifest)
-
-
-def load_model_dir(path: str | os.PathLike[str]) -> tuple[ModelVersion, ModelBundle]:
-    """The version and its bundle from a model directory, each file verified before parsing."""
-    found = read_model_dir(path)
-    manifest = found.manifest
-    model_path = found.file("model")
-    data = model_path.read_bytes()
-    _recheck(found, model_path, data)
-    estimator = load_model_part(found.flavor, data, str(model_path))
-    calibrator = None
-    if "calibrator" in manifest["files"]:
-        calibrator_path = found.file("calibrator")
-        raw = calibrator_path.read_bytes()
-        _recheck(found, calibrator_path, raw)
-        calibrator = load_checked(raw, f"calibrator {calibrator_path}")
-    bundle = ModelBundle(
-        found.flavor,  # type: ignore[arg-type]  # checked against FLAVORS above
-        estimator,
-        dict(manifest["features"]),
-        dict(manifest["extras"]),
-        calibrator,
-    )
-    return found.version(), bundle
 
 
 def example_record(signature: dict[str, Any]) -> dict[str, Any]:
@@ -246,59 +101,5 @@ def example_record(signature: dict[str, Any]) -> dict[str, Any]:
     return request_example(inputs, {})
 
 
-def _recheck(found: ModelDir, path: Path, data: bytes) -> None:
-    """The bytes about to be parsed are the bytes that were verified (no swap in between)."""
-    if hashlib.sha256(data).hexdigest() != found.manifest["sha256"][path.name]:
-        raise IntegrityError(
-            f"{path} changed while it was being loaded",
-            fix="export the model again into a folder nothing else writes to",
-        )
-
-
-def _inside(root: Path, name: str) -> Path:
-    """``root / name`` for a plain file name; a path that leaves the folder is refused."""
-    if not name or "/" in name or "\\" in name or name in (".", "..") or "\0" in name:
-        raise _broken(root, f"file name {name!r} is not a plain file name")
-    return root / name
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _json_bytes(document: Any) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode()
-
-
-def _empty_target(out: Path) -> Path:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(
-            f"{out} already exists and is not an empty folder",
-            fix="pass a new folder, or remove the old export first",
-        )
-    return out
-
-
-def _write_atomically(target: Path, files: dict[str, bytes]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        for name, data in files.items():
-            (staging / name).write_bytes(data)
-        if target.exists():
-            target.rmdir()  # empty, checked above
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _broken(root: Path, why: str) -> ArtifactError:
-    return ArtifactError(
-        f"{root} is not a valid model directory: {why}",
-        fix="export the model again with 'forgeml export MODEL@V --format dir DIR'",
-    )

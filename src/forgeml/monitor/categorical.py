@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgeml.errors import DataError
+from forgeml.monitor._rows import RowCounts
 
 __all__ = ["MAX_KNOWN", "TOP_K", "CategoryBins", "CategoryProfile"]
 
@@ -85,13 +86,9 @@ class CategoryBins:
 
 
 @dataclass
-class CategoryProfile:
+class CategoryProfile(RowCounts):
     """The mergeable state of one categorical column over a window."""
 
-    count: int = 0
-    nulls: int = 0
-    absent: int = 0
-    invalid: int = 0
     counts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     unseen: int | None = 0
 
@@ -105,13 +102,7 @@ class CategoryProfile:
     @classmethod
     def missing(cls, rows: int, bins: CategoryBins, *, absent: bool) -> CategoryProfile:
         """``rows`` rows whose column was absent (or of a type that holds no strings)."""
-        profile = cls.empty(bins)
-        profile.count = rows
-        if absent:
-            profile.absent = rows
-        else:
-            profile.invalid = rows
-        return profile
+        return cls.empty(bins)._as_missing(rows, absent=absent)
 
     @classmethod
     def of(cls, column: pa.ChunkedArray, bins: CategoryBins) -> CategoryProfile:
@@ -146,20 +137,14 @@ class CategoryProfile:
             )
         unseen = None if self.unseen is None or other.unseen is None else self.unseen + other.unseen
         return CategoryProfile(
-            count=self.count + other.count,
-            nulls=self.nulls + other.nulls,
-            absent=self.absent + other.absent,
-            invalid=self.invalid + other.invalid,
+            **self._rows_with(other),
             counts=self.counts + other.counts,
             unseen=unseen,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "count": self.count,
-            "nulls": self.nulls,
-            "absent": self.absent,
-            "invalid": self.invalid,
+            **self._rows(),
             "counts": self.counts.tolist(),
             "unseen": self.unseen,
         }
@@ -168,10 +153,7 @@ class CategoryProfile:
     def from_dict(cls, data: dict[str, Any]) -> CategoryProfile:
         unseen = data["unseen"]
         return cls(
-            count=int(data["count"]),
-            nulls=int(data["nulls"]),
-            absent=int(data["absent"]),
-            invalid=int(data["invalid"]),
+            **cls._rows_from(data),
             counts=np.asarray(data["counts"], dtype=np.int64),
             unseen=None if unseen is None else int(unseen),
         )

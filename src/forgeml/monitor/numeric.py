@@ -30,6 +30,7 @@ import numpy as np
 
 from forgeml.errors import DataError
 from forgeml.monitor._codec import decode_floats, encode_floats, finite_or_none, number_or_none
+from forgeml.monitor._rows import RowCounts
 
 __all__ = ["KEEP_VALUES", "NumericBins", "NumericProfile"]
 
@@ -100,13 +101,9 @@ class NumericBins:
 
 
 @dataclass
-class NumericProfile:
+class NumericProfile(RowCounts):
     """The mergeable state of one numeric column over a window (see the module docstring)."""
 
-    count: int = 0
-    nulls: int = 0
-    absent: int = 0
-    invalid: int = 0
     infinite: int = 0
     counts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     sums: np.ndarray = field(default_factory=lambda: np.zeros(1))
@@ -125,13 +122,7 @@ class NumericProfile:
     @classmethod
     def missing(cls, rows: int, bins: NumericBins, *, absent: bool) -> NumericProfile:
         """``rows`` rows whose column was absent (or of a type that holds no numbers)."""
-        profile = cls.empty(bins)
-        profile.count = rows
-        if absent:
-            profile.absent = rows
-        else:
-            profile.invalid = rows
-        return profile
+        return cls.empty(bins)._as_missing(rows, absent=absent)
 
     @classmethod
     def of(
@@ -195,10 +186,7 @@ class NumericProfile:
         if mine is not None and theirs is not None and len(mine) + len(theirs) <= keep_values:
             kept = np.sort(np.concatenate([mine, theirs]))
         return NumericProfile(
-            count=self.count + other.count,
-            nulls=self.nulls + other.nulls,
-            absent=self.absent + other.absent,
-            invalid=self.invalid + other.invalid,
+            **self._rows_with(other),
             infinite=self.infinite + other.infinite,
             counts=self.counts + other.counts,
             sums=self.sums + other.sums,
@@ -212,10 +200,7 @@ class NumericProfile:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "count": self.count,
-            "nulls": self.nulls,
-            "absent": self.absent,
-            "invalid": self.invalid,
+            **self._rows(),
             "infinite": self.infinite,
             "counts": self.counts.tolist(),
             "sums": encode_floats(self.sums),
@@ -231,10 +216,7 @@ class NumericProfile:
     def from_dict(cls, data: dict[str, Any]) -> NumericProfile:
         values = data.get("values")
         return cls(
-            count=int(data["count"]),
-            nulls=int(data["nulls"]),
-            absent=int(data["absent"]),
-            invalid=int(data["invalid"]),
+            **cls._rows_from(data),
             infinite=int(data["infinite"]),
             counts=np.asarray(data["counts"], dtype=np.int64),
             sums=decode_floats(data["sums"]),

@@ -1,11 +1,13 @@
 """Build the serving app for a project and run it under uvicorn.
 
 ``forgeml serve`` loads the model before it binds the port, so a wrong name, alias or a
-corrupted artifact fails at once with a clear message. With ``--workers N`` uvicorn starts
-N processes; each builds its own app through :func:`create_app` from the settings passed in
-``FORGEML_SERVE`` (JSON, without secrets) and reads the keys from ``FORGEML_API_KEY`` and
-``FORGEML_ADMIN_KEY``. Workers end with the process that started them, even when it is
-killed outright, so stopping ``forgeml serve`` leaves no process behind.
+corrupted artifact fails at once with a clear message. The model is a project's alias, or
+a model directory (``model_dir``; no project needed, see :mod:`forgeml.serve.directory`).
+With ``--workers N`` uvicorn starts N processes; each builds its own app through
+:func:`create_app` from the settings passed in ``FORGEML_SERVE`` (JSON, without secrets)
+and reads the keys from ``FORGEML_API_KEY`` and ``FORGEML_ADMIN_KEY``. Workers end with the
+process that started them, even when it is killed outright, so stopping ``forgeml serve``
+leaves no process behind.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from forgeml.errors import ConfigError
-from forgeml.project import ProjectLike, resolve_project
+from forgeml.project import Project, ProjectLike, resolve_project
+from forgeml.registry.directory import read_model_dir
 from forgeml.registry.libraries import score_only
 from forgeml.serve.app import ModelServer, ServeOptions
 from forgeml.serve.connections import PROTOCOL, ConnectionLimits, configure
 from forgeml.serve.deployment import Deployment
+from forgeml.serve.directory import DirectoryDeployment, log_project
 from forgeml.serve.inputs import OutOfRange
 from forgeml.serve.predlog import PredictionLog
 from forgeml.serve.protocols.profiles import resolve_profile
@@ -48,8 +52,8 @@ log = logging.getLogger("forgeml.serve")
 class ServeSettings:
     """What a server process needs besides its keys (safe to pass in the environment)."""
 
-    project: str
-    model: str
+    project: str | None = None
+    model: str | None = None
     alias: str = "champion"
     out_of_range: OutOfRange = "flag"
     max_rows: int = 10_000
@@ -74,6 +78,22 @@ class ServeSettings:
     trusted: tuple[str, ...] = ()
     """Bundle ids whose code (Keras Lambda layers, .h5) the user trusted with
     ``--trust-code``; the grant was audited before the server started."""
+    model_dir: str | None = None
+    """Serve this model directory instead of a project's alias; it holds one version."""
+    log_dir: str | None = None
+    """With ``model_dir``: the folder predictions are logged to (None: not logged)."""
+
+    def __post_init__(self) -> None:
+        if self.model_dir is None and (self.project is None or self.model is None):
+            raise ConfigError(
+                "the serve settings name no model to serve",
+                fix="pass project= and model=, or model_dir= (a model directory)",
+            )
+        if self.model_dir is not None and self.model is not None:
+            raise ConfigError(
+                "the serve settings name both a model and a model directory",
+                fix="pass model= (with project=) or model_dir=, not both",
+            )
 
     @property
     def limits(self) -> ConnectionLimits:
@@ -87,34 +107,29 @@ class ServeSettings:
 
 def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelServer:
     """The app for ``settings``, with its model loaded (not yet watching or logging)."""
-    found = resolve_project(project if project is not None else settings.project)
     if settings.trusted:
         from forgeml.registry.code_trust import grant
 
         grant(settings.trusted)
-    deployment = Deployment(
-        found,
-        settings.model,
-        alias=settings.alias,
-        out_of_range=settings.out_of_range,
-        max_rows=settings.max_rows,
-    )
+    deployment, logged_to, origins = _deployment(settings, project)
     deployment.load()  # a version that cannot predict leaves the server up, not ready
     pin_native_threads()  # after the model's libraries are loaded
     serving = deployment.serving
     prediction_log = None
-    if settings.log_predictions:
+    if logged_to is not None:
         prediction_log = PredictionLog(
-            found,
-            settings.model,
+            logged_to,
+            deployment.model,
             serving.champion.schema.inputs if serving is not None else [],
             flush_interval=settings.flush_interval,
         )
+    # a model directory holds one version: no alias or rollout for an admin to move
+    admin_key = os.environ.get("FORGEML_ADMIN_KEY") if settings.model_dir is None else None
     options = ServeOptions(
         api_key=os.environ.get("FORGEML_API_KEY") or None,
-        admin_key=os.environ.get("FORGEML_ADMIN_KEY") or None,
+        admin_key=admin_key or None,
         feedback_key=os.environ.get("FORGEML_FEEDBACK_KEY") or None,
-        feedback_origins=tuple(found.spec.serve.feedback_origins),
+        feedback_origins=origins,
         max_body_bytes=settings.max_body_bytes,
         reload_interval=settings.reload_interval,
         rate_limit=settings.rate_limit,
@@ -126,11 +141,42 @@ def build_app(settings: ServeSettings, *, project: ProjectLike = None) -> ModelS
     return ModelServer(deployment, options=options, prediction_log=prediction_log)
 
 
+def _deployment(
+    settings: ServeSettings, project: ProjectLike
+) -> tuple[Deployment, Project | None, tuple[str, ...]]:
+    """What ``settings`` serve, the project predictions are logged to, feedback origins."""
+    if settings.model_dir is not None:
+        logged_to = None
+        if settings.log_dir is not None and settings.log_predictions:
+            name = read_model_dir(settings.model_dir).name
+            logged_to = log_project(settings.log_dir, name)
+        directory = DirectoryDeployment(
+            settings.model_dir,
+            project=logged_to,
+            out_of_range=settings.out_of_range,
+            max_rows=settings.max_rows,
+        )
+        return directory, logged_to, ()
+    found = resolve_project(project if project is not None else settings.project)
+    deployment = Deployment(
+        found,
+        str(settings.model),
+        alias=settings.alias,
+        out_of_range=settings.out_of_range,
+        max_rows=settings.max_rows,
+    )
+    logged_to = found if settings.log_predictions else None
+    return deployment, logged_to, tuple(found.spec.serve.feedback_origins)
+
+
 def create_app() -> ModelServer:
     """uvicorn's factory for worker processes: settings from ``FORGEML_SERVE``."""
     raw = os.environ.get(ENV)
     if not raw:
-        raise ConfigError(f"{ENV} is not set", fix="start servers with 'forgeml serve MODEL'")
+        raise ConfigError(
+            f"{ENV} is not set",
+            fix="start servers with 'forgeml serve MODEL' or 'forgeml serve --model-dir DIR'",
+        )
     die_with_parent()
     settings = ServeSettings(**json.loads(raw))
     score_only()
