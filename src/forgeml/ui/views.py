@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from forgeml.errors import ConfigError, NotFound
@@ -210,22 +210,12 @@ def compare(project: Project, params: Params) -> Page:
         if curve_key:
             points = queries.metric_points(session, [r.id for r in found[:20]], curve_key)
             curve = _curve(curve_key, {k[:8]: v for k, v in points.items() if v})
-    flat = [
-        {
-            f"{section}.{k}": v
-            for section in _SECTIONS
-            for k, v in (getattr(r, section) or {}).items()
-        }
-        for r in found
-    ]
-    columns = sorted({c for values in flat for c in values}, key=_column_order)
-    different, numeric = [], []
-    for column in columns:
-        cells = [values.get(column) for values in flat]
-        if _differ(cells):
-            different.append(column)
-        if _all_numbers(cells):
-            numeric.append(column)
+    names = [r.id[:8] for r in found]
+    cells = _columns(found)
+    columns = sorted(cells, key=_column_order)
+    different = [c for c in columns if _differ(cells[c])]
+    numeric = [c for c in columns if _all_numbers(cells[c])]
+    missing = [None] * len(found)
     axes = [c for c in numeric if c in different][:MAX_AXES] or numeric[:MAX_AXES]
     x_axis = params.get("x") or (axes[0] if axes else "")
     y_axis = params.get("y") or (axes[1] if len(axes) > 1 else x_axis)
@@ -234,13 +224,13 @@ def compare(project: Project, params: Params) -> Page:
             parse_key(column)
     parallel = charts.parallel_coordinates(
         [a.split(".", 1)[1] for a in axes],
-        [(r.id[:8], [_number(v.get(a)) for a in axes]) for r, v in zip(found, flat, strict=True)],
+        list(zip(names, zip(*[[_number(v) for v in cells[a]] for a in axes], strict=True))),
         title=f"{len(found)} runs across {len(axes)} columns",
     )
     scatter = charts.scatter(
-        [_number(v.get(x_axis)) for v in flat],
-        [_number(v.get(y_axis)) for v in flat],
-        labels=[r.id[:8] for r in found],
+        [_number(v) for v in cells.get(x_axis, missing)],
+        [_number(v) for v in cells.get(y_axis, missing)],
+        labels=names,
         x_label=x_axis,
         y_label=y_axis,
         title=f"{y_axis} against {x_axis}",
@@ -249,8 +239,8 @@ def compare(project: Project, params: Params) -> Page:
     shown = different if only_diff else columns
     offset = _int(params.get("from"), "from") or 0
     page_columns = shown[offset : offset + TABLE_ROWS]
-    table = [(c, [_show(values.get(c)) for values in flat]) for c in page_columns]
-    curve_keys = sorted({k for r in found for k in (r.metrics or {})})
+    table = [(c, _table_cells(cells[c])) for c in page_columns]
+    curve_keys = [c.split(".", 1)[1] for c in columns if c.startswith("metrics.")]
     return "compare.html", {
         "runs": found,
         "ids": ",".join(r.id for r in found),
@@ -448,6 +438,31 @@ def _column_order(column: str) -> tuple[int, str]:
     return _SECTIONS.index(section), key
 
 
+def _columns(runs: list[RunRecord]) -> dict[str, list[Any]]:
+    """Each ``section.key`` column of ``runs``, one value per run (None where absent)."""
+    cells: dict[str, list[Any]] = {}
+    for i, run in enumerate(runs):
+        for section in _SECTIONS:
+            for key, value in (getattr(run, section) or {}).items():
+                name = f"{section}.{key}"
+                column = cells.get(name)
+                if column is None:
+                    column = cells[name] = [None] * len(runs)
+                column[i] = value
+    return cells
+
+
+def _table_cells(values: list[Any]) -> Markup:
+    """One table row's cells, written at once: a comparison shows thousands of them."""
+    return Markup("".join(f"<td>{_safe_cell(v)}</td>" for v in values))
+
+
+def _safe_cell(value: Any) -> str:
+    if type(value) in (float, int, bool) or value is None:  # digits, signs, "e", "."; no markup
+        return _show(value)
+    return str(escape(_show(value)))
+
+
 def _differ(values: list[Any]) -> bool:
     try:
         return len(set(values)) > 1
@@ -456,9 +471,19 @@ def _differ(values: list[Any]) -> bool:
 
 
 def _all_numbers(values: list[Any]) -> bool:
-    """Some values are numbers and every other one is missing."""
-    present = [v for v in values if v is not None]
-    return bool(present) and all(_number(v) is not None for v in present)
+    """Some values are finite numbers and every other one is missing."""
+    present = False
+    for value in values:
+        kind = type(value)  # exact types: JSON gives int and float, and a bool is no number
+        if kind is float:
+            if not math.isfinite(value):
+                return False
+        elif kind is not int:
+            if value is not None:
+                return False
+            continue
+        present = True
+    return present
 
 
 def _number(value: Any) -> float | None:

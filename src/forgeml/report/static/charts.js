@@ -76,7 +76,19 @@
         });
       };
     }
-    return spec.x.time ? undefined : function (u, splits) { return splits.map(number); };
+    if (spec.x.time) {
+      return function (u, splits) {
+        var step = splits.length > 1 ? splits[1] - splits[0] : 86400;
+        var format = step < 86400 ? "{MM}-{DD} {HH}:{mm}" : "{YYYY}-{MM}-{DD}";
+        return splits.map(function (ts) { return when(ts, format); });
+      };
+    }
+    return function (u, splits) { return splits.map(number); };
+  }
+
+  // A time (seconds) in UTC, as the pages state times.
+  function when(ts, format) {
+    return uPlot.fmtDate(format)(uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"));
   }
 
   function base(spec, width) {
@@ -107,7 +119,7 @@
       legend: { live: true },
       cursor: { points: { size: 7 } },
       hooks: {},
-      // Times are shown in UTC, as the pages state them, whatever the reader's zone.
+      // Ticks on UTC boundaries, as the pages state times, whatever the reader's zone.
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
     };
   }
@@ -115,7 +127,8 @@
   function xSeries(spec) {
     var s = { label: spec.x.label };
     if (spec.x.names) s.value = function (u, i) { return i === null ? "–" : spec.x.names[i]; };
-    else if (!spec.x.time) s.value = function (u, v) { return number(v); };
+    else if (spec.x.time) s.value = function (u, v) { return v === null ? "–" : when(v, "{YYYY}-{MM}-{DD} {HH}:{mm}"); };
+    else s.value = function (u, v) { return number(v); };
     return s;
   }
 
@@ -177,6 +190,10 @@
     var opts = base(spec, width);
     var groups = spec.series.length;
     var size = groups > 1 ? 0.8 / groups : 0.7;
+    // Bars grow from zero, with room above the tallest.
+    opts.scales.y.range = function (u, low, high) {
+      return [Math.min(0, low), high > 0 ? high * 1.08 : 1];
+    };
     opts.series = [xSeries(spec)].concat(spec.series.map(function (s, n) {
       var colour = s.colour || PALETTE[n % PALETTE.length];
       return {
@@ -242,6 +259,7 @@
       ctx.restore();
     }];
     opts.padding = [18, 24, 8, 24];
+    opts.axes[0].gap = 18;  // the names below each axis' lowest value
     var xs = axes.map(function (_, i) { return i; });
     var data = [xs].concat(spec.series.map(function (r) {
       return r.y.map(function (v, i) {
