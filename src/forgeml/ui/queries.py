@@ -8,7 +8,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Select, Text, cast, func, literal, select, tuple_
@@ -337,13 +337,13 @@ def runs_by_id(session: Session, ids: list[str]) -> list[RunRecord]:
     return [found[i] for i in ids if i in found]
 
 
-def _listed_runs() -> Select[Unpack[tuple[Any, ...]]]:
+def _listed_runs() -> Select[*tuple[Any, ...]]:
     """What a list shows of each run; its documents come as text, for :func:`_read_runs`."""
     texts = [cast(getattr(RunRecord, name), Text).label(name) for name in _DOCUMENTS]
     return select(*_LISTED, *texts)
 
 
-def _read_runs(session: Session, query: Select[Unpack[tuple[Any, ...]]]) -> list[RunRecord]:
+def _read_runs(session: Session, query: Select[*tuple[Any, ...]]) -> list[RunRecord]:
     """Detached runs from the rows of :func:`_listed_runs` (read-only, never flushed).
 
     Pages show hundreds of runs of hundreds of params and metrics each: their documents

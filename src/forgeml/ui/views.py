@@ -224,7 +224,7 @@ def compare(project: Project, params: Params) -> Page:
             parse_key(column)
     parallel = charts.parallel_coordinates(
         [a.split(".", 1)[1] for a in axes],
-        list(zip(names, zip(*[[_number(v) for v in cells[a]] for a in axes], strict=True))),
+        [(name, [_number(cells[a][i]) for a in axes]) for i, name in enumerate(names)],
         title=f"{len(found)} runs across {len(axes)} columns",
     )
     scatter = charts.scatter(
