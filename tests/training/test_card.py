@@ -152,7 +152,7 @@ def test_binary_card_has_every_section_and_is_well_formed(binary_context: dict[s
     parser = assert_well_formed_offline(page)
     assert {"figure", "table", "section", "main"} <= parser.seen
     charts = page.count('<figure class="fm-chart"')
-    assert charts == 6  # ROC, PR, calibration, two importances, the search
+    assert charts == 5  # ROC, PR, calibration, permutation importance, the search
     assert section_ids(page) == [
         "parameters", "data", "metrics", "charts", "importance", "slices", "gate", "search",
         "lineage",

@@ -200,10 +200,7 @@ def parallel_coordinates(
 
     ``rows`` are (label, values in the order of ``axes``); a missing value breaks the line.
     """
-    series = [
-        {"name": label, "x": list(range(len(axes))), "y": [_number(v) for v in values]}
-        for label, values in rows
-    ]
+    series = [{"name": label, "y": [_number(v) for v in values]} for label, values in rows]
     return _figure(
         "parallel",
         title,

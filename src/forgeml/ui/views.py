@@ -441,14 +441,15 @@ def _column_order(column: str) -> tuple[int, str]:
 def _columns(runs: list[RunRecord]) -> dict[str, list[Any]]:
     """Each ``section.key`` column of ``runs``, one value per run (None where absent)."""
     cells: dict[str, list[Any]] = {}
-    for i, run in enumerate(runs):
-        for section in _SECTIONS:
+    for section in _SECTIONS:
+        found: dict[str, list[Any]] = {}
+        for i, run in enumerate(runs):
             for key, value in (getattr(run, section) or {}).items():
-                name = f"{section}.{key}"
-                column = cells.get(name)
+                column = found.get(key)
                 if column is None:
-                    column = cells[name] = [None] * len(runs)
+                    column = found[key] = [None] * len(runs)
                 column[i] = value
+        cells.update((f"{section}.{key}", column) for key, column in found.items())
     return cells
 
 
@@ -472,18 +473,13 @@ def _differ(values: list[Any]) -> bool:
 
 def _all_numbers(values: list[Any]) -> bool:
     """Some values are finite numbers and every other one is missing."""
-    present = False
-    for value in values:
-        kind = type(value)  # exact types: JSON gives int and float, and a bool is no number
-        if kind is float:
-            if not math.isfinite(value):
-                return False
-        elif kind is not int:
-            if value is not None:
-                return False
-            continue
-        present = True
-    return present
+    kinds = set(map(type, values))  # exact types: JSON gives int and float; a bool is no number
+    kinds.discard(type(None))
+    if not kinds or not kinds <= {int, float}:
+        return False
+    present = [v for v in values if v is not None]
+    # one sum says the common case: any NaN or infinity makes it non-finite
+    return math.isfinite(sum(present)) or all(math.isfinite(v) for v in present)
 
 
 def _number(value: Any) -> float | None:

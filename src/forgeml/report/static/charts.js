@@ -1,4 +1,4 @@
-/* forgeml charts: draws every <figure class="fm-chart"> from the JSON it holds, with uPlot.
+/* forgeml charts: draws every chart figure (class fm-chart) from the JSON it holds, with uPlot.
    The figure's data block is written by forgeml.report.charts; nothing is fetched. */
 (function () {
   "use strict";
