@@ -108,12 +108,16 @@
       xAxis.gap = 4;
     } else if (spec.x.integer) {
       xAxis.incrs = WHOLE;
+    } else if (spec.x.time) {
+      xAxis.space = 100;  // room for "03-01 18:00" between ticks
     }
+    var padding = spec.x.time ? [12, 36, 0, 0] : undefined;  // the last time label whole
     var yAxis = { label: spec.y.label, values: yValues, size: 56, labelSize: 20 };
     if (spec.y.integer) yAxis.incrs = WHOLE;
     return {
       width: width,
       height: HEIGHT,
+      padding: padding,
       scales: { x: xScale, y: yScale },
       axes: [xAxis, yAxis],
       legend: { live: true },
@@ -246,15 +250,16 @@
       ctx.strokeStyle = "#374151";
       ctx.fillStyle = "#111827";
       ctx.font = 11 * uPlot.pxRatio + "px sans-serif";
-      ctx.textAlign = "center";
+      ctx.textAlign = "left";  // beside the axis line, not across it
       axes.forEach(function (_, i) {
         var x = u.valToPos(i, "x", true);
         ctx.beginPath();
         ctx.moveTo(x, u.bbox.top);
         ctx.lineTo(x, u.bbox.top + u.bbox.height);
         ctx.stroke();
-        ctx.fillText(number(ranges[i][1]), x, u.bbox.top - 4 * uPlot.pxRatio);
-        ctx.fillText(number(ranges[i][0]), x, u.bbox.top + u.bbox.height + 12 * uPlot.pxRatio);
+        var gap = 4 * uPlot.pxRatio;
+        ctx.fillText(number(ranges[i][1]), x + gap, u.bbox.top - gap);
+        ctx.fillText(number(ranges[i][0]), x + gap, u.bbox.top + u.bbox.height + 3 * gap);
       });
       ctx.restore();
     }];
