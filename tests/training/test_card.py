@@ -14,12 +14,12 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from forgeml.config import GateSpec
 from forgeml.errors import ConfigError
+from forgeml.report.charts import Series, bar_chart, inline_assets, line_chart, scatter, spec
 from forgeml.training.card import classification_curves, regression_curves, render_card
 from forgeml.training.gates import evaluate_gate
 from forgeml.training.importance import permutation_importance
 from forgeml.training.metrics import classification_metrics, regression_metrics
 from forgeml.training.slices import flagged, slice_metrics
-from forgeml.training.svg import Series, bar_chart, line_chart, nice_ticks, scatter
 
 EVIL = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -58,8 +58,12 @@ def assert_well_formed_offline(page: str) -> TagBalance:
     assert parser.errors == []
     assert parser.stack == []
     assert page.startswith("<!DOCTYPE html>")
+    # The only scripts are the chart library written into the page and each chart's data.
+    assert page.count(inline_assets()) == 1
+    rest = re.sub(r'<script type="application/json" class="fm-data">[^<]*</script>', "",
+                  page.replace(inline_assets(), ""))  # fmt: skip
     for forbidden in ("http://", "https://", "<script", "<link", "<img", "@import", "url("):
-        assert forbidden not in page, forbidden
+        assert forbidden not in rest, forbidden
     return parser
 
 
@@ -146,7 +150,9 @@ def regression_context() -> dict[str, Any]:
 def test_binary_card_has_every_section_and_is_well_formed(binary_context: dict[str, Any]) -> None:
     page = render_card(binary_context)
     parser = assert_well_formed_offline(page)
-    assert {"svg", "table", "section", "main"} <= parser.seen
+    assert {"figure", "table", "section", "main"} <= parser.seen
+    charts = page.count('<figure class="fm-chart"')
+    assert charts == 5  # ROC, PR, calibration, permutation importance, the search
     assert section_ids(page) == [
         "parameters", "data", "metrics", "charts", "importance", "slices", "gate", "search",
         "lineage",
@@ -178,7 +184,9 @@ def test_main_metric_flagged_slices_and_best_trial_are_highlighted(
 def test_user_values_are_escaped(binary_context: dict[str, Any]) -> None:
     page = render_card(binary_context)
     assert EVIL not in page
-    assert page.count(ESCAPED) >= 3  # importance bar, slice value, its tooltip
+    assert page.count(ESCAPED) >= 1  # the slice value
+    # the importance chart's data: the name as JSON escapes, which cannot open a tag
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in page
 
 
 def test_missing_numbers_render_as_a_dash(binary_context: dict[str, Any]) -> None:
@@ -203,7 +211,8 @@ def test_regression_card_has_residuals_and_no_classification_charts(
         assert absent not in page
     assert "price · candidate" in page
     assert "Native gain (top 2)" in page
-    assert page.count("<circle") == 2000
+    residuals = spec(page[page.index("Residuals (actual") - 200 :])
+    assert len(residuals["series"][0]["x"]) == 2000
 
 
 def test_minimal_card_has_only_the_header() -> None:
@@ -248,29 +257,25 @@ def test_regression_curves_are_a_seeded_sample() -> None:
     assert len(regression_curves(y[:10], predicted[:10])["residuals"]["predicted"]) == 10
 
 
-def test_nice_ticks_cover_the_range_in_round_steps() -> None:
-    assert nice_ticks(0, 1) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
-    assert nice_ticks(-3.2, 7.9) == [-5.0, -2.5, 0.0, 2.5, 5.0, 7.5, 10.0]
-    assert nice_ticks(0, 93) == [0, 20, 40, 60, 80, 100]
-    flat = nice_ticks(5, 5)  # a constant still gets an axis around it
-    assert flat[0] < 5 < flat[-1] and 5.0 in flat
-    assert nice_ticks(math.nan, 1) == [0.0, 1.0]
-
-
-def test_svg_charts_escape_text_and_skip_non_finite_points() -> None:
+def test_charts_escape_text_and_skip_non_finite_points() -> None:
     chart = line_chart(
-        [Series(EVIL, [0, 0.5, math.nan, 1], [0, 0.7, 0.8, 1], markers=True)],
-        x_label="x & y", y_label="<y>", title='"t"', diagonal=True,
+        [Series(EVIL, [0, 0.5, math.nan, 1], [0, 0.7, 0.8, math.inf], markers=True)],
+        x_label="x & y", y_label="<y>", title=EVIL, diagonal=True,
     )  # fmt: skip
-    assert EVIL not in chart and "x &amp; y" in chart and "&lt;y&gt;" in chart
-    assert chart.count("<circle") == 3
-    assert 'viewBox="0 0 480 320"' in chart
-    bars = bar_chart(["a", "b" * 40], [0.5, -0.1], title="imp", x_label="drop")
-    assert bars.count("<rect") == 3  # the plot area and two bars
-    assert "b" * 25 + "…" in bars
-    assert "no data" in scatter([math.nan], [1.0], x_label="x", y_label="y", title="t")
+    assert "<script>" not in chart and ESCAPED in chart  # the title, and the data block
+    drawn = spec(chart)
+    assert drawn["series"][0]["name"] == EVIL and drawn["x"]["label"] == "x & y"
+    assert drawn["series"][0]["x"] == [0, 0.5, 1]  # the point without an x is left out
+    assert drawn["series"][0]["y"] == [0, 0.7, None]  # an infinite value is a gap
+    assert drawn["references"] == [{"name": "y = x", "x": [0.0, 1.0], "y": [0.0, 1.0]}]
+    bars = spec(bar_chart(["a", "b" * 40], [0.5, -0.1], title="imp", y_label="drop"))
+    assert bars["x"]["names"] == ["a", "b" * 40] and bars["series"][0]["y"] == [0.5, -0.1]
+    assert (
+        spec(scatter([math.nan], [1.0], x_label="x", y_label="y", title="t"))["series"][0]["x"]
+        == []
+    )
     points = scatter(list(range(5000)), list(range(5000)), x_label="x", y_label="y", title="t")
-    assert points.count("<circle") == 2000
+    assert len(spec(points)["series"][0]["x"]) == 2000
 
 
 def test_card_says_when_permutation_importance_was_cut_down_or_skipped() -> None:

@@ -9,6 +9,7 @@ and docs/ui.md show them).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,17 @@ def page(browser: Any, request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     assert not errors, f"script errors on the page: {errors}"
 
 
+def _drawn(figure: Any, *, series: int | None = None) -> Any:
+    """Wait until the chart in ``figure`` is drawn (a canvas, ``series`` lines or bar sets)."""
+    from playwright.sync_api import expect
+
+    expect(figure).to_have_attribute("data-drawn", re.compile(r"^\d+$"), timeout=30_000)
+    if series is not None:
+        assert figure.get_attribute("data-drawn") == str(series)
+    assert figure.locator("canvas").count() == 1
+    return figure
+
+
 def _picture(page: Any, name: str) -> None:
     folder = os.environ.get("FORGEML_UI_SCREENSHOTS")
     if folder:
@@ -84,7 +96,7 @@ def _picture(page: Any, name: str) -> None:
 
 
 def test_runs_compare_model_promote_monitoring(page: Any, base: str, built: Built) -> None:
-    project, _ = built
+    project, found = built
     page.goto(base + "/")
     assert page.locator("#models").get_by_role("link", name="credit").count() == 1
     assert "v1" in page.locator("#models").inner_text()
@@ -99,10 +111,11 @@ def test_runs_compare_model_promote_monitoring(page: Any, base: str, built: Buil
     page.locator("#compare").click()
     page.wait_for_url("**/runs/compare?ids=*")
     assert page.locator("h1").inner_text() == "Compare 3 runs"
-    assert page.locator("#parallel polyline.pc-line").count() == 3
-    assert page.locator("#scatter circle.point").count() == 3
-    hover = page.locator("#scatter circle.point title").first.text_content()
-    assert "roc_auc" in hover or "learning_rate" in hover
+    _drawn(page.locator("#parallel figure.fm-chart"), series=3)  # a line per run
+    scatter = _drawn(page.locator("#scatter figure.fm-chart"), series=1)
+    scatter.locator(".u-over").hover()  # the legend shows the run under the cursor
+    hovered = scatter.locator(".u-legend .u-series").nth(1).locator(".u-value").inner_text()
+    assert hovered.split(":")[0] in {r[:8] for r in found["runs"]}, hovered
     assert "params.learning_rate" in page.locator("#compare-table").inner_text()
     _picture(page, "compare")
 
@@ -123,7 +136,10 @@ def test_runs_compare_model_promote_monitoring(page: Any, base: str, built: Buil
 
     page.locator("#monitoring-link").click()
     page.wait_for_url("**/models/credit/monitoring")
-    assert page.locator("#drift-chart svg circle.point").count() == 3  # three windows
+    drift = _drawn(page.locator("#drift-chart figure.fm-chart"), series=1)
+    drift.locator(".u-over").hover()  # the window under the cursor, by its start time (UTC)
+    when = drift.locator(".u-legend .u-series").first.locator(".u-value").inner_text()
+    assert re.match(r"\d{4}-\d{2}-\d{2}", when), when
     assert page.locator("#windows tr").count() == 4
     assert page.locator("#alerts tr").count() > 1
     assert "the champion stays" in page.locator("#cycles").inner_text()
@@ -132,6 +148,7 @@ def test_runs_compare_model_promote_monitoring(page: Any, base: str, built: Buil
     page.locator("#reports a").first.click()
     page.wait_for_load_state()
     assert page.url.endswith("/reports/credit-monitoring.html")
+    _drawn(page.locator("#timeline figure.fm-chart").first, series=1)  # its inlined charts
 
 
 def test_a_wrong_key_is_refused_and_nothing_moves(page: Any, base: str, built: Built) -> None:
@@ -169,10 +186,14 @@ def test_next_page_columns_and_filter(page: Any, base: str) -> None:
 def test_each_page_renders_with_its_charts(page: Any, base: str, built: Built) -> None:
     _, found = built
     page.goto(base + "/runs/" + found["runs"][1])
-    assert page.locator("svg.chart").count() >= 1  # the loss curve
+    _drawn(page.locator("figure.fm-chart").first, series=1)  # the loss curve
     assert "candidate" in page.locator("#params").inner_text()
     page.goto(base + "/datasets/credit")
     assert "income" in page.locator("#schema").inner_text()
+    histograms = page.locator("figure.fm-chart[data-kind=bars]")
+    assert histograms.count() >= 4
+    for i in range(histograms.count()):
+        _drawn(histograms.nth(i), series=1)
     _picture(page, "dataset")
     page.goto(base + "/models/credit/versions/1")
     card = page.frame_locator("#card")

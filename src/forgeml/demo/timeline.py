@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forgeml.demo.replay import MonthRecord
-from forgeml.report.svg import Series, bar_chart, line_chart
+from forgeml.report.charts import Series, bar_chart, inline_assets, line_chart
 
 __all__ = ["MonthScore", "write_timeline"]
 
@@ -45,7 +45,7 @@ def write_timeline(
         [f"{m.month}" for m in months],
         [float(m.rows) for m in months],
         title="Applications scored per month",
-        x_label="month",
+        y_label="applications",
     )
     drift = line_chart(
         [Series("share of inputs drifted", x, [_nan(m.drift_share) for m in months], markers=True)],
@@ -53,6 +53,8 @@ def write_timeline(
         y_label="share",
         title="Input drift against the champion's training data (FDR-controlled)",
         y_range=(0.0, 1.0),
+        integer_x=True,
+        percent=True,
     )
     by_month = {s.month: s for s in scores}
     xs = [float(s.month) for s in scores]
@@ -64,6 +66,7 @@ def write_timeline(
         x_label="month",
         y_label="log loss",
         title="Log loss once the labels arrived (lower is better)",
+        integer_x=True,
     )
     versions = line_chart(
         [
@@ -72,11 +75,14 @@ def write_timeline(
                 x,
                 [_nan(m.champion) for m in months],
                 markers=True,
+                step=True,
             )
         ],
         x_label="month",
         y_label="version",
         title="Champion version at each month end",
+        integer_x=True,
+        integer_y=True,
     )
     rows = "".join(
         "<tr>"
@@ -96,8 +102,8 @@ def write_timeline(
 <style>body{{font:15px system-ui,sans-serif;max-width:64rem;margin:2rem auto;
 padding:0 1rem;color:#222}}
 table{{border-collapse:collapse;width:100%;font-size:13px}}td,th{{border-bottom:1px solid #ddd;
-padding:.3rem .5rem;text-align:left;vertical-align:top}}svg{{max-width:100%;height:auto}}
-.grid{{display:grid;grid-template-columns:1fr 1fr;gap:1rem}}</style></head><body>
+padding:.3rem .5rem;text-align:left;vertical-align:top}}figure{{margin:0;min-width:0}}
+.grid{{display:grid;grid-template-columns:1fr 1fr;gap:1rem}}</style>{inline_assets()}</head><body>
 <h1>A year of credit decisions, with the loop closed</h1>
 <p>Generated applications with an economic shock from month 7, served over HTTP, labels
 arriving 30 days late, monitored, retrained, canaried and promoted by forgeml.</p>

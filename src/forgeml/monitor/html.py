@@ -5,15 +5,16 @@ that drifted and of the performance metric per window (the training baseline bes
 then per input the reference and current distributions over the reference's bins (the
 current one is the exact merge of the window profiles), its drift statistics and its
 effect size by window; then data quality and the change points of the error stream.
-Charts are inline SVG: the page has no scripts, fonts, images or links to fetch. Every
-value from user data (column names, categories) is escaped.
+Charts are drawn by the vendored uPlot, written into the page with the data: the page has
+no fonts, images or links to fetch. Every value from user data (column names, categories)
+is escaped.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,7 @@ from forgeml.monitor.reference import ColumnReference, ReferenceProfile
 from forgeml.monitor.references import reference_for
 from forgeml.monitor.run import MonitorReport, summary_rows
 from forgeml.project import ProjectLike
-from forgeml.report import svg, text
-from forgeml.report.bars import grouped_bar_chart
+from forgeml.report import charts, text
 from forgeml.report.text import interval_labels
 
 __all__ = ["render", "write_monitor_report"]
@@ -47,7 +47,12 @@ def render(
     """The report as one HTML page; ``reference`` defaults to the version's stored one
     (:func:`~forgeml.monitor.references.reference_for`, in ``project``)."""
     found = reference or reference_for(report.version, project=project)
-    return _environment().get_template("monitor.html.j2").render(**_view(report, found))
+    view = _view(report, found)
+    return (
+        _environment()
+        .get_template("monitor.html.j2")
+        .render(chart_assets=charts.inline_assets(), **view)
+    )
 
 
 def write_monitor_report(
@@ -105,19 +110,13 @@ def _view(report: MonitorReport, reference: ReferenceProfile) -> dict[str, Any]:
 
 
 class _Axis:
-    """Times as numbers for the timelines: days (or hours) since the range's start."""
+    """The timelines' time axis: window starts over the report's range (UTC)."""
 
     def __init__(self, report: MonitorReport) -> None:
         windows = report.windows
         self.size = windows[0].end - windows[0].start if windows else report.end - report.start
-        self.unit = timedelta(days=1) if self.size >= timedelta(days=1) else timedelta(hours=1)
-        self.start = report.start
-        name = "days" if self.unit.days else "hours"
-        self.label = f"{name} since {report.start:%Y-%m-%d %H:%M} UTC (window starts)"
-        self.range = (0.0, self.x(report.end))
-
-    def x(self, at: datetime) -> float:
-        return (at - self.start) / self.unit
+        self.label = "window start (UTC)"
+        self.range = (report.start.timestamp(), report.end.timestamp())
 
 
 def _facts(report: MonitorReport, reference: ReferenceProfile, axis: _Axis) -> list[Any]:
@@ -154,29 +153,27 @@ def _verdicts(report: MonitorReport) -> list[tuple[str, str]]:
 
 
 def _timeline(report: MonitorReport, axis: _Axis) -> list[Markup]:
-    xs = [axis.x(w.start) for w in report.windows]
+    xs = [w.start for w in report.windows]
     share = [w.drift.share if w.drift is not None else math.nan for w in report.windows]
     notes = [
         f"{len(w.drift.drifted_columns)}/{sum(c.tested for c in w.drift.columns)}"
         if w.drift is not None and len(xs) <= MAX_NOTES else ""
         for w in report.windows
     ]  # fmt: skip
-    charts = [svg.line_chart(
-        [svg.Series("inputs drifted", xs, share, markers=True, notes=notes)],
+    drawn = [charts.line_chart(
+        [charts.Series("inputs drifted", xs, share, markers=True, notes=notes)],
         title="Share of inputs drifted (drifted / tested)", x_label=axis.label,
-        y_label="share of inputs", x_range=axis.range, y_range=(0.0, 1.0),
+        y_label="share of inputs", x_range=axis.range, y_range=(0.0, 1.0), percent=True,
     )]  # fmt: skip
     values = [_float(w.performance.metrics.get(report.metric)) for w in report.windows]
     if any(math.isfinite(v) for v in values):
-        series = [svg.Series(report.metric, xs, values, markers=True)]
-        if report.baseline is not None:
-            series.append(svg.Series("at training (test set)", list(axis.range),
-                                     [report.baseline] * 2, dashed=True))  # fmt: skip
-        charts.append(svg.line_chart(
-            series, title=f"{report.metric} of the labelled predictions, per window",
-            x_label=axis.label, y_label=report.metric, x_range=axis.range, legend_above=True,
+        baseline = None if report.baseline is None else ("at training", report.baseline)
+        drawn.append(charts.line_chart(
+            [charts.Series(report.metric, xs, values, markers=True)], baseline=baseline,
+            title=f"{report.metric} of the labelled predictions, per window",
+            x_label=axis.label, y_label=report.metric, x_range=axis.range,
         ))  # fmt: skip
-    return [Markup(c) for c in charts]  # the svg module escapes every text it draws
+    return drawn
 
 
 def _feature(
@@ -191,13 +188,13 @@ def _feature(
     view = _distribution(column, ref, current, found)
     tested = [(w, c) for w in report.windows if (c := _column(w.drift, column.name)) and c.tested]
     if len(tested) > 1:
-        xs = [axis.x(w.start) for w, _ in tested]
-        view["trend"] = Markup(svg.line_chart(
-            [svg.Series("effect", xs, [c.effect for _, c in tested], markers=True),
-             svg.Series("threshold", xs, [c.threshold for _, c in tested], dashed=True)],
+        xs = [w.start for w, _ in tested]
+        view["trend"] = charts.line_chart(
+            [charts.Series("effect", xs, [c.effect for _, c in tested], markers=True),
+             charts.Series("threshold", xs, [c.threshold for _, c in tested], dashed=True)],
             title=f"{column.name}: effect size per window", x_label=axis.label,
-            y_label="effect size", x_range=axis.range, legend_above=True,
-        ))  # fmt: skip
+            y_label="effect size", x_range=axis.range,
+        )  # fmt: skip
     ratio = found.effect / found.threshold if found and found.tested and found.threshold else -1
     view["order"] = (not (found and found.drifted), not (found and found.tested), -ratio)
     return view
@@ -214,9 +211,9 @@ def _distribution(
         ("reference", _shares(ref, len(labels))),
         ("this range", _shares(cur, len(labels))),
     ]
-    chart = grouped_bar_chart(
+    chart = charts.grouped_bar_chart(
         labels, groups, title=f"{column.name}: share of values per bin",
-        x_label="share of non-null values", percent=True, colors=COLORS,
+        y_label="share of non-null values", percent=True, colors=COLORS,
     )  # fmt: skip
     status = (
         "drifted" if drift is not None and drift.drifted
@@ -228,7 +225,7 @@ def _distribution(
         "kind": column.kind,
         "status": status,
         "drift": drift,
-        "chart": Markup(chart),
+        "chart": chart,
         "trend": None,
         "nulls": (ref.nulls if ref else None, cur.nulls if cur else None),
     }

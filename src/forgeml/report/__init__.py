@@ -1,5 +1,5 @@
-"""Pieces shared by the offline HTML pages (model card, monitoring report): inline SVG charts.
+"""Pieces shared by the UI and the offline HTML pages (model card, monitoring report).
 
-The charts are plain functions from numbers to SVG text (:mod:`forgeml.report.svg`,
-:mod:`forgeml.report.bars`); they escape every text they draw and fetch nothing.
+Charts (:mod:`forgeml.report.charts`) are figures holding their numbers, drawn in the browser
+by the vendored uPlot (``static/``, with its licence); they escape every text and fetch nothing.
 """

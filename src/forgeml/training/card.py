@@ -1,8 +1,8 @@
 """Model card: one self-contained HTML page per model version, for a reviewer to read offline.
 
-Charts are inline SVG drawn from the numbers in the context; the page has no scripts, fonts,
-images or links to fetch, so it opens and prints the same anywhere. Every value from user
-data is escaped. A section whose data is absent is left out.
+Charts are drawn by the vendored uPlot, written into the page with their numbers; the page
+has no fonts, images or links to fetch, so it opens the same anywhere, offline. Every value
+from user data is escaped. A section whose data is absent is left out.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from markupsafe import Markup
 from sklearn import metrics as skm
 
 from forgeml.errors import ConfigError
+from forgeml.report.charts import Series, bar_chart, inline_assets, line_chart, scatter
 from forgeml.report.text import number, probability
-from forgeml.training import svg
 from forgeml.training.slices import RELATIVE_SHORTFALL
 
 __all__ = ["classification_curves", "regression_curves", "render_card"]
@@ -43,7 +43,11 @@ def render_card(context: Mapping[str, Any]) -> str:
             "the model card context has no 'model' mapping",
             fix="pass at least {'model': {'name': ...}} to render_card",
         )
-    return _environment().get_template("card.html.j2").render(**_view(context))
+    return (
+        _environment()
+        .get_template("card.html.j2")
+        .render(chart_assets=inline_assets(), **_view(context))
+    )
 
 
 def classification_curves(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
@@ -160,32 +164,32 @@ def _charts(curves: Mapping[str, Any], test: Mapping[str, Any]) -> list[Markup]:
     charts = []
     if roc := curves.get("roc"):
         auc = roc.get("auc", test.get("roc_auc"))
-        charts.append(svg.line_chart(
-            [svg.Series("model", roc["fpr"], roc["tpr"])], diagonal="chance",
+        charts.append(line_chart(
+            [Series("model", roc["fpr"], roc["tpr"])], diagonal="chance",
             title=f"ROC curve (AUC {_number(auc)})", x_label="false positive rate",
             y_label="true positive rate", x_range=(0, 1), y_range=(0, 1),
         ))  # fmt: skip
     if pr := curves.get("pr"):
         ap = pr.get("average_precision", test.get("pr_auc"))
-        charts.append(svg.line_chart(
-            [svg.Series("model", pr["recall"], pr["precision"])],
+        charts.append(line_chart(
+            [Series("model", pr["recall"], pr["precision"])],
             title=f"Precision–recall (AP {_number(ap)})", x_label="recall",
             y_label="precision", x_range=(0, 1), y_range=(0, 1),
         ))  # fmt: skip
     if cal := curves.get("calibration"):
         notes = [f"n={_number(c)}" for c in cal.get("count") or []]
-        charts.append(svg.line_chart(
-            [svg.Series("model", cal["predicted"], cal["observed"], markers=True, notes=notes)],
+        charts.append(line_chart(
+            [Series("model", cal["predicted"], cal["observed"], markers=True, notes=notes)],
             diagonal="perfectly calibrated", title="Calibration (reliability, n per bin)",
             x_label="mean predicted probability", y_label="observed positive rate",
             x_range=(0, 1), y_range=(0, 1),
         ))  # fmt: skip
     if res := curves.get("residuals"):
-        charts.append(svg.scatter(
+        charts.append(scatter(
             res["predicted"], res["residual"], zero_line=True, max_points=MAX_RESIDUAL_POINTS,
             title="Residuals (actual − predicted)", x_label="predicted", y_label="residual",
         ))  # fmt: skip
-    return [Markup(c) for c in charts]  # the svg module escapes every text it draws
+    return charts
 
 
 def _confusion(
@@ -216,10 +220,10 @@ def _importance(importance: Mapping[str, Any]) -> list[Markup]:
         finite = [(str(k), _float(v)) for k, v in scores.items() if math.isfinite(_float(v))]
         top = sorted(finite, key=lambda kv: -kv[1])[:TOP_FEATURES]
         if top:
-            charts.append(Markup(svg.bar_chart(
+            charts.append(bar_chart(
                 [k for k, _ in top], [v for _, v in top],
-                title=f"{title} (top {len(top)})", x_label=key,
-            )))  # fmt: skip
+                title=f"{title} (top {len(top)})", y_label=key,
+            ))  # fmt: skip
     return charts
 
 
@@ -233,13 +237,13 @@ def _search(search: Mapping[str, Any] | None) -> dict[str, Any] | None:
     # The best trial is the one whose score equals the reported best score.
     target = _float(best.get("score"))
     pick = next((i for i in finite if math.isclose(scores[i], target, rel_tol=1e-9)), None)
-    chart = svg.scatter(
+    chart = scatter(
         [_float(t.get("number", i)) for i, t in enumerate(trials)], scores,
         title=f"Score by trial ({search.get('metric', 'score')})", x_label="trial",
         y_label=str(search.get("metric", "score")), highlight=pick,
     )  # fmt: skip
     return {"metric": search.get("metric"), "trials": trials, "best": best,
-            "best_index": pick, "chart": Markup(chart)}  # fmt: skip
+            "best_index": pick, "chart": chart}  # fmt: skip
 
 
 def _float(value: Any) -> float:

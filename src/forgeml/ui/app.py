@@ -12,7 +12,7 @@ Routes (all GET unless marked)::
     /models/{name}/versions/{v}/card    the model card (sandboxed HTML)
     /models/{name}/monitoring           drift, performance and quality over time
     POST /models/{name}/actions/{act}   promote, rollback, rollout-start, rollout-stop
-    /static/{file}, /reports/{file}     the vendored script and style; the project's reports
+    /static/{file}, /reports/{file}     the vendored scripts and style; the project's reports
 
 Pages are rendered in a worker thread (the store is synchronous); user strings are escaped
 by the templates; pages load nothing from another host.
@@ -33,7 +33,7 @@ import jinja2
 
 from forgeml.errors import ForgemlError, NotFound
 from forgeml.project import Project
-from forgeml.report import text
+from forgeml.report import charts, text
 from forgeml.serve.http import BodyTooLarge, ClientGone, Receive, Scope, Send, read_body, send_bytes
 from forgeml.serve.origins import cross_site
 from forgeml.ui import views
@@ -49,6 +49,12 @@ STATIC = {
     "ui.css": b"text/css; charset=utf-8",
     "runs.js": b"text/javascript; charset=utf-8",
 }
+CHART_FILES = {  # uPlot and the chart drawer, shared with the offline HTML pages
+    "uPlot.iife.min.js": b"text/javascript; charset=utf-8",
+    "uPlot.min.css": b"text/css; charset=utf-8",
+    "uPlot.LICENSE": b"text/plain; charset=utf-8",
+    "charts.js": b"text/javascript; charset=utf-8",
+}
 MAX_FORM = 64 * 1024
 _CSP = (
     b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -59,6 +65,16 @@ _HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),  # no-referrer would send "Origin: null"
     (b"cache-control", b"no-store"),
+]
+# Cards and reports run in a sandbox of their own origin: no request anywhere, and no script
+# but the chart scripts they inline (allowed by their exact hashes).
+_SANDBOXED = [
+    (
+        b"content-security-policy",
+        b"sandbox allow-scripts; default-src 'none'; style-src 'unsafe-inline'; "
+        b"img-src data:; script-src " + charts.script_hashes(),
+    ),
+    *_HEADERS[1:],
 ]
 _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"/"), "home"),
@@ -210,16 +226,14 @@ class UIApp:
         except ForgemlError as error:
             await self._error(send, 404, error.message, error.fix or "")
             return
-        headers = [(b"content-security-policy", b"sandbox; default-src 'none'; "
-                    b"style-src 'unsafe-inline'; img-src data:"), *_HEADERS[1:]]  # fmt: skip
-        await send_bytes(send, 200, html.encode(), HTML, headers)
+        await send_bytes(send, 200, html.encode(), HTML, _SANDBOXED)
 
     async def _static(self, send: Send, name: str) -> None:
-        kind = STATIC.get(name)
+        kind = STATIC.get(name) or CHART_FILES.get(name)
         if kind is None:
             await self._error(send, 404, "no such file", "")
             return
-        data = _static_bytes(name)
+        data = charts.static_file(name) if name in CHART_FILES else _static_bytes(name)
         await send_bytes(send, 200, data, kind, [(b"cache-control", b"max-age=3600")])
 
     async def _report(self, send: Send, name: str) -> None:
@@ -227,9 +241,7 @@ class UIApp:
             await self._error(send, 404, "no such report", "see the monitoring page's links")
             return
         data = await asyncio.to_thread((self.project.root / name).read_bytes)
-        headers = [(b"content-security-policy", b"sandbox; default-src 'none'; "
-                    b"style-src 'unsafe-inline'; img-src data:"), *_HEADERS[1:]]  # fmt: skip
-        await send_bytes(send, 200, data, HTML, headers)
+        await send_bytes(send, 200, data, HTML, _SANDBOXED)
 
     async def _error(self, send: Send, status: int, message: str, fix: str) -> None:
         body = (

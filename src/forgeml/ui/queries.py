@@ -4,14 +4,16 @@ lists grow without bound), so a page costs the same at ten runs as at a hundred 
 from __future__ import annotations
 
 import base64
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, func, literal, select, tuple_
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy import ColumnElement, Select, Text, cast, func, literal, select, tuple_
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import manager_of_class
 
 from forgeml.errors import ConfigError
 from forgeml.store.models import (
@@ -49,20 +51,17 @@ PAGE = 50
 MAX_PAGE = 500
 _LOW = -1e300  # where a run without the sorted value sorts (numbers)
 # what lists and comparisons show of a run (its environment and code are on its own page)
-_LISTED = load_only(
+_LISTED = (
     RunRecord.id,
     RunRecord.experiment,
     RunRecord.kind,
     RunRecord.status,
-    RunRecord.params,
-    RunRecord.metrics,
-    RunRecord.tags,
     RunRecord.host,
     RunRecord.pid,
     RunRecord.started_at,
     RunRecord.heartbeat_at,
-    raiseload=True,
 )
+_DOCUMENTS = ("params", "metrics", "tags")
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -101,7 +100,7 @@ def runs_page(
     """One page of runs, filtered and sorted, after the keyset cursor ``after``."""
     dialect = session.get_bind().dialect.name
     limit = max(1, min(limit, MAX_PAGE))
-    query = select(RunRecord).options(_LISTED)
+    query = _listed_runs()
     if where.strip():
         query = query.where(to_sql(parse_filter(where), dialect))
     key_expr, kind = _sort_expression(sort, dialect)
@@ -117,7 +116,7 @@ def runs_page(
         bound = tuple_(key_expr, RunRecord.id)
         mark = tuple_(literal(value, key_expr.type), literal(str(run_id)))
         query = query.where(bound < mark if descending else bound > mark)
-    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    rows = _read_runs(session, query.order_by(*order).limit(limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     cursor = None
@@ -333,6 +332,43 @@ def runs_by_id(session: Session, ids: list[str]) -> list[RunRecord]:
     """The runs whose full ids are ``ids``, in that order (unknown ids left out)."""
     if not ids:
         return []
-    query = select(RunRecord).options(_LISTED).where(RunRecord.id.in_(ids)).limit(len(ids))
-    found = {r.id: r for r in session.scalars(query)}
+    query = _listed_runs().where(RunRecord.id.in_(ids)).limit(len(ids))
+    found = {r.id: r for r in _read_runs(session, query)}
     return [found[i] for i in ids if i in found]
+
+
+def _listed_runs() -> Select[*tuple[Any, ...]]:
+    """What a list shows of each run; its documents come as text, for :func:`_read_runs`."""
+    texts = [cast(getattr(RunRecord, name), Text).label(name) for name in _DOCUMENTS]
+    return select(*_LISTED, *texts)
+
+
+def _read_runs(session: Session, query: Select[*tuple[Any, ...]]) -> list[RunRecord]:
+    """Detached runs from the rows of :func:`_listed_runs` (read-only, never flushed).
+
+    Pages show hundreds of runs of hundreds of params and metrics each: their documents
+    are decoded with orjson, several times faster than the driver's JSON decoding, and the
+    runs are filled the way the ORM fills loaded rows, without its per-attribute events.
+    """
+    manager = manager_of_class(RunRecord)
+    result = session.execute(query)
+    names = list(result.keys())
+    runs = []
+    for row in result:
+        run: RunRecord = manager.new_instance()
+        values = run.__dict__
+        values.update(zip(names, row, strict=True))
+        for name in _DOCUMENTS:
+            values[name] = _document(values[name])
+        runs.append(run)
+    return runs
+
+
+def _document(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN or Infinity, which Python's json writes
+        value = json.loads(text)
+    return value if isinstance(value, dict) else {}

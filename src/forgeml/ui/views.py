@@ -1,7 +1,8 @@
 """What each page shows: one function per page, returning its template and context.
 
 Views read the store through :mod:`forgeml.ui.queries` (every list one page in SQL) and
-build charts as inline SVG; they never write. Actions live in :mod:`forgeml.ui.actions`.
+build charts with :mod:`forgeml.report.charts` (drawn in the browser); they never write.
+Actions live in :mod:`forgeml.ui.actions`.
 """
 
 from __future__ import annotations
@@ -11,18 +12,19 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from forgeml.errors import ConfigError, NotFound
 from forgeml.project import Project
+from forgeml.report import charts
 from forgeml.report.states import alias_sentence, cycle_sentence, rollout_sentence
 from forgeml.store import datasets as dataset_queries
 from forgeml.store import registry as registry_queries
 from forgeml.store import runs as run_queries
 from forgeml.store import windows as window_queries
 from forgeml.store.models import ModelRecord, ModelVersionRecord, RunRecord
-from forgeml.ui import charts, queries
+from forgeml.ui import queries
 from forgeml.ui.filters import parse_key
 
 __all__ = ["PAGES", "Page"]
@@ -208,22 +210,12 @@ def compare(project: Project, params: Params) -> Page:
         if curve_key:
             points = queries.metric_points(session, [r.id for r in found[:20]], curve_key)
             curve = _curve(curve_key, {k[:8]: v for k, v in points.items() if v})
-    flat = [
-        {
-            f"{section}.{k}": v
-            for section in _SECTIONS
-            for k, v in (getattr(r, section) or {}).items()
-        }
-        for r in found
-    ]
-    columns = sorted({c for values in flat for c in values}, key=_column_order)
-    different, numeric = [], []
-    for column in columns:
-        cells = [values.get(column) for values in flat]
-        if _differ(cells):
-            different.append(column)
-        if _all_numbers(cells):
-            numeric.append(column)
+    names = [r.id[:8] for r in found]
+    cells = _columns(found)
+    columns = sorted(cells, key=_column_order)
+    different = [c for c in columns if _differ(cells[c])]
+    numeric = [c for c in columns if _all_numbers(cells[c])]
+    missing = [None] * len(found)
     axes = [c for c in numeric if c in different][:MAX_AXES] or numeric[:MAX_AXES]
     x_axis = params.get("x") or (axes[0] if axes else "")
     y_axis = params.get("y") or (axes[1] if len(axes) > 1 else x_axis)
@@ -232,14 +224,13 @@ def compare(project: Project, params: Params) -> Page:
             parse_key(column)
     parallel = charts.parallel_coordinates(
         [a.split(".", 1)[1] for a in axes],
-        [(r.id[:8], [_number(v.get(a)) for a in axes]) for r, v in zip(found, flat, strict=True)],
+        [(name, [_number(cells[a][i]) for a in axes]) for i, name in enumerate(names)],
         title=f"{len(found)} runs across {len(axes)} columns",
     )
-    scatter = charts.point_chart(
-        [
-            (r.id[:8], _number(v.get(x_axis)), _number(v.get(y_axis)))
-            for r, v in zip(found, flat, strict=True)
-        ],
+    scatter = charts.scatter(
+        [_number(v) for v in cells.get(x_axis, missing)],
+        [_number(v) for v in cells.get(y_axis, missing)],
+        labels=names,
         x_label=x_axis,
         y_label=y_axis,
         title=f"{y_axis} against {x_axis}",
@@ -248,13 +239,13 @@ def compare(project: Project, params: Params) -> Page:
     shown = different if only_diff else columns
     offset = _int(params.get("from"), "from") or 0
     page_columns = shown[offset : offset + TABLE_ROWS]
-    table = [(c, [_show(values.get(c)) for values in flat]) for c in page_columns]
-    curve_keys = sorted({k for r in found for k in (r.metrics or {})})
+    table = [(c, _table_cells(cells[c])) for c in page_columns]
+    curve_keys = [c.split(".", 1)[1] for c in columns if c.startswith("metrics.")]
     return "compare.html", {
         "runs": found,
         "ids": ",".join(r.id for r in found),
-        "parallel": Markup(parallel),
-        "scatter": Markup(scatter),
+        "parallel": parallel,
+        "scatter": scatter,
         "numeric": numeric,
         "x": x_axis,
         "y": y_axis,
@@ -263,7 +254,7 @@ def compare(project: Project, params: Params) -> Page:
         "table_next": offset + TABLE_ROWS if offset + TABLE_ROWS < len(shown) else None,
         "table_total": len(shown),
         "only_diff": only_diff,
-        "curve": Markup(curve) if curve else None,
+        "curve": curve,
         "curve_key": curve_key,
         "curve_keys": curve_keys,
     }
@@ -337,17 +328,19 @@ def monitoring(project: Project, params: Params, name: str) -> Page:
         )
         alerts = queries.alerts_page(session, name)
         cycles = queries.cycles_page(session, name)
-    labels = [w.window_start.strftime("%Y-%m-%d") for w in windows]
-    drift = charts.step_chart(
-        labels,
-        [("drift share", [w.drift_share for w in windows])],
+    starts = [_aware(w.window_start) for w in windows]
+    drift = charts.line_chart(
+        [charts.Series("drift share", starts, [w.drift_share for w in windows], markers=True)],
+        x_label="window start",
         y_label="share of inputs drifted",
         title="Drift share per window",
+        y_range=(0.0, 1.0),
+        percent=True,
     )
     metric = windows[-1].metric if windows else "metric"
-    performance = charts.step_chart(
-        labels,
-        [(metric, [w.metric_value for w in windows])],
+    performance = charts.line_chart(
+        [charts.Series(metric, starts, [w.metric_value for w in windows], markers=True)],
+        x_label="window start",
         y_label=metric,
         title=f"{metric} per window (once labels arrive)",
     )
@@ -372,10 +365,10 @@ def monitoring(project: Project, params: Params, name: str) -> Page:
         "windows": list(reversed(windows[-30:])),
         "count": len(windows),
         "older": windows[0].window_start.isoformat() if len(windows) == MONITOR_WINDOWS else None,
-        "drift": Markup(drift),
-        "performance": Markup(performance),
+        "drift": drift,
+        "performance": performance,
         "heat": heat,
-        "heat_colour": charts.heat_colour,
+        "heat_colour": _heat_colour,
         "alerts": alerts,
         "cycles": [(c, cycle_sentence(c.status, c.stage, c.details or {})) for c in cycles],
         "reports": report_files(project),
@@ -401,6 +394,11 @@ def _int(value: str | None, what: str) -> int | None:
         ) from None
 
 
+def _aware(moment: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives it back without its zone)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _time(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -411,7 +409,7 @@ def _time(value: str | None) -> datetime | None:
             f"before={value!r} is not a time",
             fix="give an ISO time, e.g. 2025-03-01T00:00:00+00:00",
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _aware(parsed)
 
 
 def _raw(run: RunRecord, column: str) -> Any:
@@ -440,6 +438,32 @@ def _column_order(column: str) -> tuple[int, str]:
     return _SECTIONS.index(section), key
 
 
+def _columns(runs: list[RunRecord]) -> dict[str, list[Any]]:
+    """Each ``section.key`` column of ``runs``, one value per run (None where absent)."""
+    cells: dict[str, list[Any]] = {}
+    for section in _SECTIONS:
+        found: dict[str, list[Any]] = {}
+        for i, run in enumerate(runs):
+            for key, value in (getattr(run, section) or {}).items():
+                column = found.get(key)
+                if column is None:
+                    column = found[key] = [None] * len(runs)
+                column[i] = value
+        cells.update((f"{section}.{key}", column) for key, column in found.items())
+    return cells
+
+
+def _table_cells(values: list[Any]) -> Markup:
+    """One table row's cells, written at once: a comparison shows thousands of them."""
+    return Markup("".join(f"<td>{_safe_cell(v)}</td>" for v in values))
+
+
+def _safe_cell(value: Any) -> str:
+    if type(value) in (float, int, bool) or value is None:  # digits, signs, "e", "."; no markup
+        return _show(value)
+    return str(escape(_show(value)))
+
+
 def _differ(values: list[Any]) -> bool:
     try:
         return len(set(values)) > 1
@@ -448,9 +472,14 @@ def _differ(values: list[Any]) -> bool:
 
 
 def _all_numbers(values: list[Any]) -> bool:
-    """Some values are numbers and every other one is missing."""
+    """Some values are finite numbers and every other one is missing."""
+    kinds = set(map(type, values))  # exact types: JSON gives int and float; a bool is no number
+    kinds.discard(type(None))
+    if not kinds or not kinds <= {int, float}:
+        return False
     present = [v for v in values if v is not None]
-    return bool(present) and all(_number(v) is not None for v in present)
+    # one sum says the common case: any NaN or infinity makes it non-finite
+    return math.isfinite(sum(present)) or all(math.isfinite(v) for v in present)
 
 
 def _number(value: Any) -> float | None:
@@ -496,18 +525,26 @@ def _gate(lineage: Mapping[str, Any] | None, events: list[Any]) -> Mapping[str, 
     return None
 
 
-def _curve(key: str, points: Mapping[str, list[tuple[int, float]]]) -> str:
+def _curve(key: str, points: Mapping[str, list[tuple[int, float]]]) -> Markup:
     series = [
         charts.Series(name, [float(s) for s, _ in pts], [v for _, v in pts])
         for name, pts in points.items()
         if pts
     ]
-    return charts.line_chart(series, x_label="step", y_label=key, title=key, legend_above=True)
+    return charts.line_chart(series, x_label="step", y_label=key, title=key, integer_x=True)
+
+
+def _heat_colour(effect: float | None, drifted: bool) -> str:
+    """A cell colour for a per-feature drift effect size (red when the feature drifted)."""
+    if effect is None:
+        return "#f3f4f6"
+    strength = max(0.08, min(1.0, effect * 4))
+    hue = "220,38,38" if drifted else "37,99,235"
+    return f"rgba({hue},{strength:.2f})"
 
 
 def _histogram(name: str, summary: Mapping[str, Any]) -> Markup | None:
     """A column's profile as bars: its histogram (numbers) or its top values (categories)."""
-    from forgeml.report.svg import bar_chart
     from forgeml.report.text import interval_labels
 
     histogram = summary.get("histogram")
@@ -515,12 +552,12 @@ def _histogram(name: str, summary: Mapping[str, Any]) -> Markup | None:
         counts, edges = histogram.get("counts"), histogram.get("edges")
         if isinstance(counts, list) and isinstance(edges, list) and len(edges) == len(counts) + 1:
             labels = interval_labels([float(e) for e in edges])
-            return Markup(bar_chart(labels, [float(c) for c in counts], title=name, x_label="rows"))
+            return charts.bar_chart(labels, [float(c) for c in counts], title=name, y_label="rows")
     top = summary.get("top")
     if isinstance(top, list) and top and summary.get("kind") == "category":
         items = [(str(k), float(v)) for k, v in top[:12]]
-        return Markup(
-            bar_chart([k for k, _ in items], [v for _, v in items], title=name, x_label="rows")
+        return charts.bar_chart(
+            [k for k, _ in items], [v for _, v in items], title=name, y_label="rows"
         )
     return None
 
