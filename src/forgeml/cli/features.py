@@ -126,7 +126,7 @@ def historical_command(
     ),
 ) -> None:
     """Build a point-in-time correct training set: each row gets features as of its time."""
-    from forgeml.featurestore.offline import historical_features
+    from forgeml.featurestore.offline import get_historical_features
 
     project = state(ctx).project()
     refs = _refs(service, features)
@@ -138,7 +138,7 @@ def historical_command(
         )
     rows = _read_rows(entities) if entities is not None else None
     with stages("joining features point in time"):
-        result = historical_features(
+        frame = get_historical_features(
             rows,
             refs,
             project=project,
@@ -148,10 +148,11 @@ def historical_command(
             end=end,
             memory_limit=memory_limit,
         )
-    _write(result.frame, output)
-    read = ", ".join(result.versions.values())
+    _write(frame, output)
+    read = ", ".join(frame.attrs["feature_views"].values())
+    count = len(frame.attrs["feature_columns"])
     console.print(
-        f"wrote {output}: {len(result.frame):,} rows, {len(result.columns)} features (from {read})",
+        f"wrote {output}: {len(frame):,} rows, {count} features (from {read})",
         markup=False,
     )
 

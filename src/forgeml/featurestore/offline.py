@@ -30,7 +30,6 @@ the windowed aggregations. No Python runs per row.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +41,7 @@ from forgeml.featurestore.definitions import (
     FeatureRegistry,
     FeatureView,
 )
+from forgeml.featurestore.on_demand import OnDemandView, Output
 from forgeml.featurestore.sources import POSITION, SourceReader, Table, quote
 
 if TYPE_CHECKING:
@@ -52,10 +52,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_TIMESTAMP",
-    "HistoricalResult",
     "connect",
     "get_historical_features",
-    "historical_features",
     "output_names",
 ]
 
@@ -64,15 +62,6 @@ ROW = "__row"
 TS = "__ts"
 CREATED = "__created"
 ENTITY_ROWS = "__entity_rows"
-
-
-@dataclass
-class HistoricalResult:
-    """The training frame and the source versions it was built from."""
-
-    frame: pd.DataFrame
-    versions: dict[str, str] = field(default_factory=dict)  # dataset -> ref read
-    columns: dict[str, str] = field(default_factory=dict)  # output column -> view:feature
 
 
 def connect(
@@ -125,63 +114,50 @@ def get_historical_features(
     and column is kept, in order; a feature column is named after the feature, or
     ``view__feature`` where that name is taken. Without ``entity_df``, the rows are every
     entity key and event timestamp of the views' sources between ``start`` and ``end``.
-    The frame's ``attrs["feature_views"]`` records the dataset versions read.
+    On-demand views are computed from the joined features and the entity rows' columns.
+    The frame's ``attrs["feature_views"]`` records the dataset versions read, and
+    ``attrs["feature_columns"]`` the ``view:feature`` of each feature column.
     """
-    result = historical_features(
-        entity_df,
-        features,
-        registry=registry,
-        project=project,
-        tables=tables,
-        timestamp=timestamp,
-        known_as_of=known_as_of,
-        start=start,
-        end=end,
-        memory_limit=memory_limit,
-    )
-    result.frame.attrs["feature_views"] = dict(result.versions)
-    return result.frame
+    import pandas as pd
 
-
-def historical_features(
-    entity_df: pd.DataFrame | None,
-    features: str | Sequence[str],
-    *,
-    registry: FeatureRegistry | None = None,
-    project: ProjectLike = None,
-    tables: Mapping[str, Table] | None = None,
-    timestamp: str = DEFAULT_TIMESTAMP,
-    known_as_of: bool = False,
-    start: datetime | str | None = None,
-    end: datetime | str | None = None,
-    memory_limit: str | None = None,
-) -> HistoricalResult:
-    """:func:`get_historical_features`, with the versions read and the column names."""
     if registry is None:
         registry = _project_registry(project)
     resolved = registry.resolve(features)
+    fetched = registry.fetched(resolved)
     con = connect(memory_limit)
     try:
         reader = SourceReader(con, project, tables)
         if entity_df is None:
-            entity_df = _entity_rows_in_range(
-                con, reader, registry, resolved, timestamp, start, end
-            )
-        keys = sorted({k for view, _ in resolved for k in registry.join_keys(view)})
+            entity_df = _entity_rows_in_range(con, reader, registry, fetched, timestamp, start, end)
+        keys = sorted({k for view, _ in fetched for k in registry.join_keys(view)})
         _register_entity_rows(con, entity_df, keys, timestamp)
-        names = output_names(list(entity_df.columns), resolved)
-        frame = entity_df.copy()
-        columns: dict[str, str] = {}
-        for view, chosen in resolved:
-            relation = reader.relation(view)
-            values = _join_view(con, registry, view, chosen, relation, known_as_of)
-            for feature in chosen:
-                out = names[(view.name, feature.name)]
-                frame[out] = values[feature.name]
-                columns[out] = f"{view.name}:{feature.name}"
-        return HistoricalResult(frame, dict(reader.versions), columns)
+        joined: dict[tuple[str, str], Any] = {}
+        for view, chosen in fetched:
+            values = _join_view(con, registry, view, chosen, reader.relation(view), known_as_of)
+            joined.update({(view.name, name): column for name, column in values.items()})
+        versions = dict(reader.versions)
     finally:
         con.close()
+    for transform, _outputs in registry.transforms(resolved):
+        inputs = {feature: joined[(view, feature)] for view, feature in transform.view_inputs}
+        inputs |= {f: entity_df[f] for f in transform.request_fields if f in entity_df.columns}
+        computed = transform.compute(inputs, len(entity_df))
+        joined.update({(transform.name, name): column for name, column in computed.items()})
+    names = output_names(list(entity_df.columns), resolved)
+    added = {
+        names[(view.name, f.name)]: joined[(view.name, f.name)]
+        for view, chosen in resolved
+        for f in chosen
+    }
+    features_frame = pd.DataFrame(added).set_axis(entity_df.index)  # values are in row order
+    frame: pd.DataFrame = pd.concat([entity_df, features_frame], axis=1)
+    frame.attrs["feature_views"] = versions
+    frame.attrs["feature_columns"] = {
+        names[(view.name, f.name)]: f"{view.name}:{f.name}"
+        for view, chosen in resolved
+        for f in chosen
+    }
+    return frame
 
 
 def _project_registry(project: ProjectLike) -> FeatureRegistry:
@@ -191,7 +167,8 @@ def _project_registry(project: ProjectLike) -> FeatureRegistry:
 
 
 def output_names(
-    taken: Sequence[str], resolved: Sequence[tuple[FeatureView, Sequence[Feature]]]
+    taken: Sequence[str],
+    resolved: Sequence[tuple[FeatureView | OnDemandView, Sequence[Feature | Output]]],
 ) -> dict[tuple[str, str], str]:
     """``feature``, or ``view__feature`` when another view or an entity column has the name.
 
