@@ -7,9 +7,11 @@ event timestamp the latest ``created_timestamp`` wins, then the later row of the
 aggregation covers the rows with ``t - window < event_ts <= t`` (see
 :class:`~forgeml.featurestore.definitions.Aggregation`).
 
-DuckDB does the work: an ``ASOF LEFT JOIN`` per feature view (one view at a time, so memory
-stays flat however many views are asked for), and a range join grouped per entity row for
-the windowed aggregations. No Python runs per row.
+One view at a time, so memory stays flat however many views are asked for: DuckDB reads
+the view's source, and column features are matched to the entity rows by a vectorised
+as-of search (:mod:`~forgeml.featurestore.asof`: one sort of the source, one binary
+search per entity row); windowed aggregations, and column features known as of each row,
+are a DuckDB range join grouped per entity row. No Python runs per row.
 
 >>> import pandas as pd
 >>> from forgeml.featurestore.definitions import Entity, FeatureRegistry, FeatureView
@@ -29,11 +31,12 @@ the windowed aggregations. No Python runs per row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from forgeml.errors import ConfigError, DataError, MissingDependency
+from forgeml.featurestore.asof import CREATED, TS, EntityRows
 from forgeml.featurestore.definitions import (
     Aggregation,
     Column,
@@ -47,6 +50,7 @@ from forgeml.featurestore.sources import POSITION, SourceReader, Table, quote
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
+    import pyarrow as pa
 
     from forgeml.project import ProjectLike
 
@@ -59,8 +63,6 @@ __all__ = [
 
 DEFAULT_TIMESTAMP = "event_timestamp"
 ROW = "__row"
-TS = "__ts"
-CREATED = "__created"
 ENTITY_ROWS = "__entity_rows"
 
 
@@ -130,10 +132,19 @@ def get_historical_features(
         if entity_df is None:
             entity_df = _entity_rows_in_range(con, reader, registry, fetched, timestamp, start, end)
         keys = sorted({k for view, _ in fetched for k in registry.join_keys(view)})
-        _register_entity_rows(con, entity_df, keys, timestamp)
+        table = _register_entity_rows(con, entity_df, keys, timestamp)
+        prepared: dict[tuple[str, ...], EntityRows] = {}  # per key set, shared by its views
+
+        def rows(view_keys: Sequence[str]) -> EntityRows:
+            found = prepared.get(tuple(view_keys))
+            if found is None:
+                found = prepared[tuple(view_keys)] = EntityRows(table, view_keys)
+            return found
+
         joined: dict[tuple[str, str], Any] = {}
         for view, chosen in fetched:
-            values = _join_view(con, registry, view, chosen, reader.relation(view), known_as_of)
+            relation = reader.relation(view)
+            values = _join_view(con, registry, view, chosen, relation, rows, known_as_of)
             joined.update({(view.name, name): column for name, column in values.items()})
         versions = dict(reader.versions)
     finally:
@@ -213,7 +224,8 @@ def _utc_naive(values: pd.Series, where: str) -> pd.Series:
 
 def _register_entity_rows(
     con: duckdb.DuckDBPyConnection, entity_df: pd.DataFrame, keys: Sequence[str], timestamp: str
-) -> None:
+) -> pa.Table:
+    """The entity rows' keys, ``__ts`` and ``__row``, registered in DuckDB as well."""
     import pandas as pd
     import pyarrow as pa
 
@@ -228,25 +240,45 @@ def _register_entity_rows(
     rows = pd.DataFrame({k: entity_df[k].to_numpy() for k in keys})
     rows[TS] = _utc_naive(entity_df[timestamp], f"timestamp column {timestamp!r}").to_numpy()
     rows[ROW] = range(len(entity_df))
-    con.register(ENTITY_ROWS, pa.Table.from_pandas(rows, preserve_index=False))
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    con.register(ENTITY_ROWS, table)
+    return table
 
 
 def _source_rows(
-    registry: FeatureRegistry, view: FeatureView, relation: str, columns: Sequence[str]
+    registry: FeatureRegistry,
+    view: FeatureView,
+    relation: str,
+    columns: Sequence[str],
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> str:
-    """The view's rows with ``__ts``, ``__created`` and ``__pos``; null timestamps dropped."""
-    keys = ", ".join(quote(k) for k in registry.join_keys(view))
+    """The view's rows with ``__ts``, ``__created`` and ``__pos``; null timestamps dropped.
+
+    With ``con``, time columns that already hold timestamps are read as they are (Arrow
+    keeps their instants, in any zone) rather than cast: for reading into Arrow, not for
+    comparing in SQL.
+    """
+    join_keys = registry.join_keys(view)
+    keys = ", ".join(quote(k) for k in join_keys)
     created = (
-        f"CAST({quote(view.created_timestamp)} AS TIMESTAMP)"
+        _time(con, relation, view.created_timestamp)
         if view.created_timestamp
         else "CAST(NULL AS TIMESTAMP)"
     )
-    picked = "".join(f", {quote(c)}" for c in dict.fromkeys(columns))
+    picked = "".join(f", {quote(c)}" for c in dict.fromkeys(columns) if c not in join_keys)
     return (
-        f"SELECT {keys}, CAST({quote(view.timestamp)} AS TIMESTAMP) AS {TS}, "
+        f"SELECT {keys}, {_time(con, relation, view.timestamp)} AS {TS}, "
         f"{created} AS {CREATED}, {POSITION}{picked} "
         f"FROM {relation} WHERE {quote(view.timestamp)} IS NOT NULL"
     )
+
+
+def _time(con: duckdb.DuckDBPyConnection | None, relation: str, column: str) -> str:
+    if con is not None:
+        kind = str(con.sql(f"SELECT {quote(column)} FROM {relation} LIMIT 0").types[0])
+        if kind.startswith("TIMESTAMP"):
+            return quote(column)
+    return f"CAST({quote(column)} AS TIMESTAMP)"
 
 
 def _join_view(
@@ -255,6 +287,7 @@ def _join_view(
     view: FeatureView,
     chosen: Sequence[Feature],
     relation: str,
+    rows: Callable[[Sequence[str]], EntityRows],
     known_as_of: bool,
 ) -> dict[str, Any]:
     """The chosen features of one view for every entity row, as arrays in row order."""
@@ -264,8 +297,16 @@ def _join_view(
     plain = [f for f in chosen if isinstance(f, Column)]
     windowed = [f for f in chosen if isinstance(f, Aggregation)]
     try:
-        if plain:
-            sql = _latest_sql(registry, view, plain, relation, known_as_of)
+        if plain and not known_as_of:
+            columns = [f.column for f in plain]
+            source = con.sql(_source_rows(registry, view, relation, columns, con))
+            table = source.to_arrow_table()
+            ttl = view.ttl_span
+            ttl_us = ttl // timedelta(microseconds=1) if ttl is not None else None
+            index = rows(registry.join_keys(view)).latest(table, ttl_us)
+            values.update({f.name: table.column(f.column).take(index).to_pandas() for f in plain})
+        elif plain:
+            sql = _known_as_of_sql(registry, view, plain, relation)
             table = con.sql(sql).to_arrow_table()
             values.update({f.name: table.column(f.name).to_pandas() for f in plain})
         if windowed:
@@ -290,28 +331,13 @@ def _interval(seconds: float) -> str:
     return f"INTERVAL {int(seconds)} SECOND"
 
 
-def _latest_sql(
-    registry: FeatureRegistry,
-    view: FeatureView,
-    chosen: Sequence[Column],
-    relation: str,
-    known_as_of: bool,
+def _known_as_of_sql(
+    registry: FeatureRegistry, view: FeatureView, chosen: Sequence[Column], relation: str
 ) -> str:
-    keys = ", ".join(quote(k) for k in registry.join_keys(view))
+    """The latest row known at each entity row's time: written (created) by then too."""
     src = _source_rows(registry, view, relation, [f.column for f in chosen])
     order = f"{CREATED} DESC NULLS LAST, {POSITION} DESC"
     ttl = view.ttl_span
-    if not known_as_of:
-        within = f"s.{TS} >= e.{TS} - {_interval(ttl.total_seconds())}" if ttl else "TRUE"
-        picked = ", ".join(
-            f"CASE WHEN {within} THEN s.{quote(f.column)} END AS {quote(f.name)}" for f in chosen
-        )
-        return (
-            f"WITH src AS ({src}), latest AS (SELECT * FROM src QUALIFY row_number() OVER "
-            f"(PARTITION BY {keys}, {TS} ORDER BY {order}) = 1) "
-            f"SELECT e.{ROW}, {picked} FROM {ENTITY_ROWS} e ASOF LEFT JOIN latest s "
-            f"ON {_key_match(registry, view, 'e', 's')} AND e.{TS} >= s.{TS} ORDER BY e.{ROW}"
-        )
     within = f" AND s.{TS} >= e.{TS} - {_interval(ttl.total_seconds())}" if ttl else ""
     picked = ", ".join(f"m.{quote(f.column)} AS {quote(f.name)}" for f in chosen)
     return (
