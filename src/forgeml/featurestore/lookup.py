@@ -115,14 +115,17 @@ class OnlineFeatures:
         at = micros(to_utc_naive(now)) if now is not None else _now_us()
         refs = []
         for i, entity in enumerate(entities):
+            encoded: dict[tuple[str, ...], str] = {}  # views of one entity share its key
             for part in self.parts:
-                try:
-                    key = encode_key([entity[k] for k in part.keys])
-                except KeyError as e:
-                    raise InputRejected(
-                        [{"field": str(e.args[0]), "problem": f"is missing (entity {i})"}],
-                        fix=f"send the entity's join keys: {', '.join(self.keys)}",
-                    ) from None
+                key = encoded.get(part.keys)
+                if key is None:
+                    try:
+                        key = encoded[part.keys] = encode_key([entity[k] for k in part.keys])
+                    except KeyError as e:
+                        raise InputRejected(
+                            [{"field": str(e.args[0]), "problem": f"is missing (entity {i})"}],
+                            fix=f"send the entity's join keys: {', '.join(self.keys)}",
+                        ) from None
                 refs.append((part.target, key))
         records = self.store.read(refs)
         out = []
