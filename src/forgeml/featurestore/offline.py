@@ -32,6 +32,7 @@ are a DuckDB range join grouped per entity row. No Python runs per row.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -142,10 +143,18 @@ def get_historical_features(
             return found
 
         joined: dict[tuple[str, str], Any] = {}
-        for view, chosen in fetched:
-            relation = reader.relation(view)
-            values = _join_view(con, registry, view, chosen, relation, rows, known_as_of)
-            joined.update({(view.name, name): column for name, column in values.items()})
+        # A view's rows are matched in a worker thread while the next view's source is read:
+        # at most two sources are in memory at once.
+        previous: list[Future[dict[tuple[str, str], Any]]] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="forgeml-asof") as pool:
+            for view, chosen in fetched:
+                relation = reader.relation(view)
+                current = _join_view(con, registry, view, chosen, relation, rows, known_as_of, pool)
+                for future in previous:
+                    joined.update(future.result())
+                previous = current
+            for future in previous:
+                joined.update(future.result())
         versions = dict(reader.versions)
     finally:
         con.close()
@@ -289,11 +298,14 @@ def _join_view(
     relation: str,
     rows: Callable[[Sequence[str]], EntityRows],
     known_as_of: bool,
-) -> dict[str, Any]:
-    """The chosen features of one view for every entity row, as arrays in row order."""
+    pool: Executor,
+) -> list[Future[dict[tuple[str, str], Any]]]:
+    """The chosen features of one view for every entity row, as arrays in row order, keyed
+    by (view, feature); column features are matched in ``pool``."""
     import duckdb
 
-    values: dict[str, Any] = {}
+    done: dict[tuple[str, str], Any] = {}
+    pending: list[Future[dict[tuple[str, str], Any]]] = []
     plain = [f for f in chosen if isinstance(f, Column)]
     windowed = [f for f in chosen if isinstance(f, Aggregation)]
     try:
@@ -303,16 +315,16 @@ def _join_view(
             table = source.to_arrow_table()
             ttl = view.ttl_span
             ttl_us = ttl // timedelta(microseconds=1) if ttl is not None else None
-            index = rows(registry.join_keys(view)).latest(table, ttl_us)
-            values.update({f.name: table.column(f.column).take(index).to_pandas() for f in plain})
+            matcher = rows(registry.join_keys(view))
+            pending.append(pool.submit(_latest, matcher, table, view.name, plain, ttl_us))
         elif plain:
             sql = _known_as_of_sql(registry, view, plain, relation)
             table = con.sql(sql).to_arrow_table()
-            values.update({f.name: table.column(f.name).to_pandas() for f in plain})
+            done.update({(view.name, f.name): table.column(f.name).to_pandas() for f in plain})
         if windowed:
             sql = _window_sql(registry, view, windowed, relation, known_as_of)
             table = con.sql(sql).to_arrow_table()
-            values.update({f.name: table.column(f.name).to_pandas() for f in windowed})
+            done.update({(view.name, f.name): table.column(f.name).to_pandas() for f in windowed})
     except duckdb.Error as e:
         raise DataError(
             f"feature view {view.name!r} could not be joined: {str(e).splitlines()[0]}",
@@ -320,7 +332,16 @@ def _join_view(
             f"{', '.join(registry.join_keys(view))}, the features) and that the entity rows' "
             "key types match the source's",
         ) from None
-    return values
+    finished: Future[dict[tuple[str, str], Any]] = Future()
+    finished.set_result(done)
+    return [*pending, finished]
+
+
+def _latest(
+    rows: EntityRows, source: pa.Table, view: str, plain: Sequence[Column], ttl_us: int | None
+) -> dict[tuple[str, str], Any]:
+    index = rows.latest(source, ttl_us)
+    return {(view, f.name): source.column(f.column).take(index).to_pandas() for f in plain}
 
 
 def _key_match(registry: FeatureRegistry, view: FeatureView, left: str, right: str) -> str:
