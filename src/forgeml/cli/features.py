@@ -45,6 +45,14 @@ def features_list(
                     }
                     for n, v in registry.views.items()
                 },
+                "on_demand_views": {
+                    n: {
+                        "function": v.target(),
+                        "inputs": dict(v.inputs),
+                        "features": dict(v.features),
+                    }
+                    for n, v in registry.on_demand.items()
+                },
                 "feature_services": registry.services,
             }
         )
@@ -62,6 +70,16 @@ def features_list(
             view.source or "query",
             view.ttl or "-",
             ", ".join(f.name for f in view.parsed),
+        )
+    for name, transform in registry.on_demand.items():
+        keys = ", ".join(registry.join_keys(transform))
+        add_row(
+            table,
+            name,
+            f"on demand ({keys})",
+            transform.target(),
+            "-",
+            ", ".join(transform.features),
         )
     console.print(table)
     for name, refs in registry.services.items():
