@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from forgeml.errors import ConfigError, DataError
 
-__all__ = ["FEATURE_TYPES", "OnDemandView", "Output", "columns_of", "on_demand_view"]
+__all__ = ["FEATURE_TYPES", "OnDemandView", "Output", "on_demand_view"]
 
 FEATURE_TYPES = ("float", "int", "bool", "str")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -259,8 +259,3 @@ def _output(values: Any, output: Output, rows: int, view: str) -> Any:
             fix="fill them in the function, or declare the feature float",
         )
     return floats.astype("int64") if output.type == "int" else floats.astype(bool)
-
-
-def columns_of(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
-    """Request fields ``names`` of ``rows`` as columns (absent names stay absent)."""
-    return {n: [row.get(n) for row in rows] for n in names if all(n in row for row in rows)}
