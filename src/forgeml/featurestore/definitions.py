@@ -183,8 +183,8 @@ Fetched = list[tuple[FeatureView, list[Feature]]]
 class FeatureRegistry:
     """One project's entities, views and services; resolves feature references.
 
-    ``views`` holds feature views and on-demand views; ``views`` the attribute only the
-    former (what is joined and materialized), ``on_demand`` the latter.
+    ``views`` takes feature views and on-demand views; they are kept apart in the ``views``
+    attribute (joined and materialized) and ``on_demand`` (computed when asked for).
     """
 
     def __init__(

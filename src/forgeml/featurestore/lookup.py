@@ -83,14 +83,8 @@ class OnlineFeatures:
                 (view.name + WINDOWS_SUFFIX, windowed, None),
             ):
                 if group:
-                    # a feature read only as an on-demand input gets an internal name
                     fields = tuple(
-                        (
-                            f.name,
-                            chosen.get((view.name, f.name), f"{view.name}:{f.name}"),
-                            _empty(f),
-                        )
-                        for f in group
+                        (f.name, _named(chosen, view.name, f.name), _empty(f)) for f in group
                     )
                     parts.append(_Part(target, view_keys, ttl_us, fields))
         self.parts = parts
