@@ -276,9 +276,7 @@ def test_several_keys_of_several_types_match_the_oracle() -> None:
     assert all(_same(g, w) for g, w in zip(got["amount"], want["amount"], strict=True))
     assert [None if pd.isna(v) else v for v in got["spend__shop"]] == want["shop"]
     assert sum(v is not None for v in want["amount"]) > 30  # matches, not only nulls
-    with pytest.raises(
-        DataError, match="'customer_id' holds list<item: int64> values"
-    ):
+    with pytest.raises(DataError, match="'customer_id' holds list<item: int64> values"):
         get_historical_features(
             rows.assign(customer_id=[[1]] * 120),
             "spend",
