@@ -39,6 +39,7 @@ __all__ = [
     "FeatureViewSpec",
     "GateSpec",
     "MonitorSpec",
+    "OnDemandViewSpec",
     "PipelineSpec",
     "PolicySpec",
     "RolloutPolicy",
@@ -350,6 +351,18 @@ class FeatureViewSpec(_Strict):
         return self
 
 
+FeatureType = Literal["float", "int", "bool", "str"]
+
+
+class OnDemandViewSpec(_Strict):
+    """Features computed at request time by one Python function, in training and serving."""
+
+    function: Annotated[str, Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")]
+    inputs: Annotated[dict[str, FeatureType], Field(min_length=1)]  # field or view:feature
+    features: Annotated[dict[str, FeatureType], Field(min_length=1)]
+    description: str = ""
+
+
 StepName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 
 
@@ -385,6 +398,7 @@ class Spec(_Strict):
     serve: ServeSpec = ServeSpec()
     entities: dict[str, EntitySpec] = {}
     feature_views: dict[str, FeatureViewSpec] = {}
+    on_demand_views: dict[str, OnDemandViewSpec] = {}
     feature_services: dict[str, Annotated[list[str], Field(min_length=1)]] = {}
     pipelines: dict[StepName, PipelineSpec] = {}
 
@@ -420,22 +434,33 @@ def _feature_problems(spec: Spec) -> list[str]:
             f"train.features: {spec.train.features!r} is not a feature service"
             + _near(spec.train.features, spec.feature_services)
         )
+    features = {
+        name: [f if isinstance(f, str) else f.name for f in view.features]
+        for name, view in spec.feature_views.items()
+    }
+    for name, on_demand in spec.on_demand_views.items():
+        if name in features:
+            problems.append(f"on_demand_views.{name}: a feature view has the same name")
+        refs = [ref for ref in on_demand.inputs if ":" in ref]
+        problems += _reference_problems(f"on_demand_views.{name}.inputs", refs, features)
+    features |= {name: list(v.features) for name, v in spec.on_demand_views.items()}
     for name, refs in spec.feature_services.items():
-        for ref in refs:
-            view_name, _, feature = ref.partition(":")
-            found = spec.feature_views.get(view_name)
-            if found is None:
-                problems.append(
-                    f"feature_services.{name}: {ref!r} names no feature view"
-                    + _near(view_name, spec.feature_views)
-                )
-                continue
-            names = [f if isinstance(f, str) else f.name for f in found.features]
-            if feature and feature not in names:
-                problems.append(
-                    f"feature_services.{name}: view {view_name!r} has no feature {feature!r}"
-                    + _near(feature, names)
-                )
+        problems += _reference_problems(f"feature_services.{name}", refs, features)
+    return problems
+
+
+def _reference_problems(where: str, refs: list[str], features: dict[str, list[str]]) -> list[str]:
+    """``view:feature`` (or ``view``) references naming no view or feature."""
+    problems = []
+    for ref in refs:
+        view_name, _, feature = ref.partition(":")
+        names = features.get(view_name)
+        if names is None:
+            problems.append(f"{where}: {ref!r} names no feature view" + _near(view_name, features))
+        elif feature and feature not in names:
+            problems.append(
+                f"{where}: view {view_name!r} has no feature {feature!r}" + _near(feature, names)
+            )
     return problems
 
 

@@ -95,8 +95,13 @@ project: {name}
 #     timestamp: ts
 #     ttl: 30d
 #     features: [amount, {{name: amount_sum_7d, agg: sum, of: amount, window: 7d}}]
+# on_demand_views:
+#   risk:                        # one Python function, computed in training and in serving
+#     function: rules:payment_risk   # pkg.module:function
+#     inputs: {{amount: float, "spend:amount_sum_7d": float}}  # request field, view feature
+#     features: {{amount_share: float}}
 # feature_services:
-#   fraud: [spend:amount, spend:amount_sum_7d]
+#   fraud: [spend:amount, spend:amount_sum_7d, risk]
 
 # Pipelines: steps with cached results ('forgeml pipeline run NAME'). Built-in steps:
 # ingest, validate, train, gate, register, predict, monitor; or pkg.module:function.

@@ -21,6 +21,11 @@ feature_views:
     timestamp: ts
     ttl: 2d
     features: [amount, {name: amount_sum_7d, agg: sum, of: amount, window: 7d}]
+on_demand_views:
+  share:
+    function: shop_rules:share
+    inputs: {price: float, "spend:amount_sum_7d": float}
+    features: {price_share: float}
 feature_services:
   fraud: [spend:amount, spend:amount_sum_7d]
 """
@@ -54,6 +59,15 @@ def test_historical_materialize_and_get(tmp_path: Path, forgeml_cli: Invoke) -> 
     assert listed.code == 0 and listed.json()["feature_services"] == {  # type: ignore[index]
         "fraud": ["spend:amount", "spend:amount_sum_7d"]
     }
+    assert listed.json()["on_demand_views"] == {  # type: ignore[index]
+        "share": {
+            "function": "shop_rules:share",
+            "inputs": {"price": "float", "spend:amount_sum_7d": "float"},
+            "features": {"price_share": "float"},
+        }
+    }
+    table = forgeml_cli("--project", str(root), "features")
+    assert "on demand" in table.out and "shop_rules:share" in table.out
     pd.DataFrame(
         {
             "customer_id": [1, 2, 1],

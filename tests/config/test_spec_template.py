@@ -20,6 +20,7 @@ SECTIONS = (
     "serve",
     "entities",
     "feature_views",
+    "on_demand_views",
     "feature_services",
     "pipelines",
 )

@@ -26,7 +26,7 @@ from forgeml.featurestore.materialize import materialize
 from forgeml.featurestore.online import OnlineStore, open_online_store
 from forgeml.project import Project
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = "redis://127.0.0.1:6379/11"
 END = pd.Timestamp("2024-01-20 12:00:00")
 
 

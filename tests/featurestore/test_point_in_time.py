@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -235,4 +236,51 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(DataError, match="feature view 'spend' could not be joined"):
         get_historical_features(
             rows, "spend", registry=_registry(bad), tables={"tx": tx}, timestamp="at"
+        )
+
+
+def test_several_keys_of_several_types_match_the_oracle() -> None:
+    rng = np.random.default_rng(7)
+    n = 300
+    tx = pd.DataFrame(
+        {
+            "shop": rng.choice(["a", "b", "ü", None], n),
+            "customer_id": pd.array(rng.integers(0, 6, n), dtype="Int64"),
+            "ts": BASE + pd.to_timedelta(rng.integers(0, 50, n), "min"),  # many ties
+            "written": BASE + pd.to_timedelta(rng.integers(0, 9, n), "s"),
+            "amount": rng.normal(size=n),
+        }
+    )
+    tx.loc[rng.random(n) < 0.1, "customer_id"] = None
+    view = FeatureView(
+        "spend",
+        entity="pair",
+        source="tx",
+        timestamp="ts",
+        created_timestamp="written",
+        ttl="20m",
+        features=["amount", "shop"],
+    )
+    registry = FeatureRegistry([Entity("pair", ["shop", "customer_id"])], [view])
+    rows = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 8, 120).astype("int32"),  # the source has Int64
+            "shop": rng.choice(["a", "b", "ü", "z"], 120),
+            "at": BASE + pd.to_timedelta(rng.integers(-5, 70, 120), "min"),
+        }
+    )
+    got = get_historical_features(
+        rows, "spend", registry=registry, tables={"tx": tx}, timestamp="at"
+    )
+    want = oracle(rows, tx, view, ["shop", "customer_id"], "at")
+    assert all(_same(g, w) for g, w in zip(got["amount"], want["amount"], strict=True))
+    assert [None if pd.isna(v) else v for v in got["spend__shop"]] == want["shop"]
+    assert sum(v is not None for v in want["amount"]) > 30  # matches, not only nulls
+    with pytest.raises(DataError, match="'customer_id' holds list<item: int64> values"):
+        get_historical_features(
+            rows.assign(customer_id=[[1]] * 120),
+            "spend",
+            registry=registry,
+            tables={"tx": tx},
+            timestamp="at",
         )

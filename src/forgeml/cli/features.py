@@ -45,6 +45,14 @@ def features_list(
                     }
                     for n, v in registry.views.items()
                 },
+                "on_demand_views": {
+                    n: {
+                        "function": v.target(),
+                        "inputs": dict(v.inputs),
+                        "features": dict(v.features),
+                    }
+                    for n, v in registry.on_demand.items()
+                },
                 "feature_services": registry.services,
             }
         )
@@ -62,6 +70,16 @@ def features_list(
             view.source or "query",
             view.ttl or "-",
             ", ".join(f.name for f in view.parsed),
+        )
+    for name, transform in registry.on_demand.items():
+        keys = ", ".join(registry.join_keys(transform))
+        add_row(
+            table,
+            name,
+            f"on demand ({keys})",
+            transform.target(),
+            "-",
+            ", ".join(transform.features),
         )
     console.print(table)
     for name, refs in registry.services.items():
@@ -126,7 +144,7 @@ def historical_command(
     ),
 ) -> None:
     """Build a point-in-time correct training set: each row gets features as of its time."""
-    from forgeml.featurestore.offline import historical_features
+    from forgeml.featurestore.offline import get_historical_features
 
     project = state(ctx).project()
     refs = _refs(service, features)
@@ -138,7 +156,7 @@ def historical_command(
         )
     rows = _read_rows(entities) if entities is not None else None
     with stages("joining features point in time"):
-        result = historical_features(
+        frame = get_historical_features(
             rows,
             refs,
             project=project,
@@ -148,10 +166,11 @@ def historical_command(
             end=end,
             memory_limit=memory_limit,
         )
-    _write(result.frame, output)
-    read = ", ".join(result.versions.values())
+    _write(frame, output)
+    read = ", ".join(frame.attrs["feature_views"].values())
+    count = len(frame.attrs["feature_columns"])
     console.print(
-        f"wrote {output}: {len(result.frame):,} rows, {len(result.columns)} features (from {read})",
+        f"wrote {output}: {len(frame):,} rows, {count} features (from {read})",
         markup=False,
     )
 

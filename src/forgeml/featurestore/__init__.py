@@ -12,7 +12,8 @@ from forgeml.featurestore.definitions import (
     FeatureRegistry,
     FeatureView,
 )
-from forgeml.featurestore.offline import get_historical_features, historical_features
+from forgeml.featurestore.offline import get_historical_features
+from forgeml.featurestore.on_demand import OnDemandView, on_demand_view
 
 __all__ = [
     "Aggregation",
@@ -20,6 +21,7 @@ __all__ = [
     "Entity",
     "FeatureRegistry",
     "FeatureView",
+    "OnDemandView",
     "get_historical_features",
-    "historical_features",
+    "on_demand_view",
 ]

@@ -27,6 +27,7 @@ from datetime import timedelta
 
 from forgeml.config import AggregationSpec, Spec, parse_spec
 from forgeml.errors import ConfigError
+from forgeml.featurestore.on_demand import OnDemandView, Output
 
 __all__ = [
     "AGGREGATIONS",
@@ -36,6 +37,7 @@ __all__ = [
     "Feature",
     "FeatureRegistry",
     "FeatureView",
+    "Fetched",
     "parse_window",
 ]
 
@@ -174,20 +176,27 @@ class FeatureView:
         )
 
 
-Resolved = list[tuple[FeatureView, list[Feature]]]
+Resolved = list[tuple[FeatureView | OnDemandView, list[Feature | Output]]]
+Fetched = list[tuple[FeatureView, list[Feature]]]
 
 
 class FeatureRegistry:
-    """One project's entities, views and services; resolves feature references."""
+    """One project's entities, views and services; resolves feature references.
+
+    ``views`` takes feature views and on-demand views; they are kept apart in the ``views``
+    attribute (joined and materialized) and ``on_demand`` (computed when asked for).
+    """
 
     def __init__(
         self,
         entities: Iterable[Entity] = (),
-        views: Iterable[FeatureView] = (),
+        views: Iterable[FeatureView | OnDemandView] = (),
         services: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.entities = {e.name: e for e in entities}
-        self.views = {v.name: v for v in views}
+        listed = list(views)
+        self.views = {v.name: v for v in listed if isinstance(v, FeatureView)}
+        self.on_demand = {v.name: v for v in listed if isinstance(v, OnDemandView)}
         self.services = {k: list(v) for k, v in (services or {}).items()}
         for view in self.views.values():
             if view.entity not in self.entities:
@@ -195,6 +204,19 @@ class FeatureRegistry:
                     f"feature view {view.name!r} names unknown entity {view.entity!r}",
                     fix=f"declare it, or use one of {', '.join(self.entities) or '(none)'}",
                 )
+        for name, transform in self.on_demand.items():
+            if name in self.views:
+                raise ConfigError(
+                    f"{name!r} is both a feature view and an on-demand view", fix="rename one"
+                )
+            for view_name, feature in transform.view_inputs:
+                if view_name in self.on_demand:
+                    raise ConfigError(
+                        f"on-demand view {name!r} takes input {view_name}:{feature} from "
+                        "another on-demand view",
+                        fix="take the feature views' features it is computed from instead",
+                    )
+                self.view(view_name).feature(feature)
         for name in self.services:
             self.resolve(name)  # every reference must name a view and feature
 
@@ -206,7 +228,7 @@ class FeatureRegistry:
         entities = [
             Entity(name, list(e.join_keys), e.description) for name, e in spec.entities.items()
         ]
-        views = [
+        views: list[FeatureView | OnDemandView] = [
             FeatureView(
                 name,
                 entity=v.entity,
@@ -220,6 +242,10 @@ class FeatureRegistry:
             )
             for name, v in spec.feature_views.items()
         ]
+        views += [
+            OnDemandView(name, v.function, dict(v.inputs), dict(v.features), v.description)
+            for name, v in spec.on_demand_views.items()
+        ]
         return cls(entities, views, spec.feature_services)
 
     def view(self, name: str) -> FeatureView:
@@ -232,8 +258,38 @@ class FeatureRegistry:
             )
         return self.views[name]
 
-    def join_keys(self, view: FeatureView) -> list[str]:
+    def join_keys(self, view: FeatureView | OnDemandView) -> list[str]:
+        """The entity's key columns; for an on-demand view those of the views it reads."""
+        if isinstance(view, OnDemandView):
+            inputs = [self.views[name] for name, _ in view.view_inputs]
+            return list(dict.fromkeys(k for v in inputs for k in self.join_keys(v)))
         return list(self.entities[view.entity].join_keys)
+
+    def fetched(self, resolved: Resolved) -> Fetched:
+        """The feature views to read for ``resolved``: the features asked for, then those
+        that on-demand views take as inputs."""
+        chosen: dict[str, list[Feature]] = {}
+        for view, features in resolved:
+            if isinstance(view, FeatureView):
+                bucket = chosen.setdefault(view.name, [])
+                bucket.extend(f for f in features if isinstance(f, Column | Aggregation))
+        for view, _ in resolved:
+            if isinstance(view, OnDemandView):
+                for name, feature_name in view.view_inputs:
+                    feature = self.views[name].feature(feature_name)
+                    bucket = chosen.setdefault(name, [])
+                    if feature not in bucket:
+                        bucket.append(feature)
+        return [(self.views[name], features) for name, features in chosen.items()]
+
+    @staticmethod
+    def transforms(resolved: Resolved) -> list[tuple[OnDemandView, list[Output]]]:
+        """The on-demand views in ``resolved``, each with the features asked of it."""
+        return [
+            (view, [f for f in features if isinstance(f, Output)])
+            for view, features in resolved
+            if isinstance(view, OnDemandView)
+        ]
 
     def resolve(self, features: str | Sequence[str]) -> Resolved:
         """A service name, or references ``view:feature`` / ``view`` (all its features), as
@@ -241,7 +297,7 @@ class FeatureRegistry:
         if isinstance(features, str):
             if features in self.services:
                 refs = self.services[features]
-            elif ":" in features or features in self.views:
+            elif ":" in features or features in self.views or features in self.on_demand:
                 refs = [r for r in features.split(",") if r]
             else:
                 raise ConfigError(
@@ -252,16 +308,20 @@ class FeatureRegistry:
                 )
         else:
             refs = list(features)
-        chosen: dict[str, list[Feature]] = {}
+        chosen: dict[str, list[Feature | Output]] = {}
+        found: dict[str, FeatureView | OnDemandView] = {}
         for ref in refs:
             view_name, _, feature_name = ref.strip().partition(":")
-            view = self.view(view_name)
-            picked = [view.feature(feature_name)] if feature_name else list(view.parsed)
+            view = self.on_demand.get(view_name) or self.view(view_name)
+            picked: list[Feature | Output] = (
+                [view.feature(feature_name)] if feature_name else list(view.parsed)
+            )
             bucket = chosen.setdefault(view_name, [])
             bucket.extend(f for f in picked if f not in bucket)
+            found[view_name] = view
         if not chosen:
             raise ConfigError("no features were asked for", fix="name a service or view:feature")
-        return [(self.views[name], feats) for name, feats in chosen.items()]
+        return [(found[name], feats) for name, feats in chosen.items()]
 
 
 def _feature(spec: str | AggregationSpec) -> str | Feature:

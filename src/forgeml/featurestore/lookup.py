@@ -45,7 +45,11 @@ class _Part:
 
 
 class OnlineFeatures:
-    """The features of a service (or references) for entity keys, from an online store."""
+    """The features of a service (or references) for entity keys, from an online store.
+
+    On-demand views are computed from the fetched features and the request's fields
+    (the entity mappings passed to :meth:`get_many` carry them), all entities at once.
+    """
 
     def __init__(
         self,
@@ -62,9 +66,13 @@ class OnlineFeatures:
             chosen = output_names([], resolved)
         else:
             chosen = {tuple(ref.split(":", 1)): out for out, ref in names.items()}  # type: ignore[misc]
+        self.transforms = [
+            (view, [(f.name, chosen[(view.name, f.name)]) for f in outputs])
+            for view, outputs in registry.transforms(resolved)
+        ]
         parts: list[_Part] = []
         keys: list[str] = []
-        for view, picked in resolved:
+        for view, picked in registry.fetched(resolved):
             view_keys = tuple(registry.join_keys(view))
             keys.extend(k for k in view_keys if k not in keys)
             plain = [f for f in picked if not isinstance(f, Aggregation)]
@@ -75,11 +83,20 @@ class OnlineFeatures:
                 (view.name + WINDOWS_SUFFIX, windowed, None),
             ):
                 if group:
-                    fields = tuple((f.name, chosen[(view.name, f.name)], _empty(f)) for f in group)
+                    fields = tuple(
+                        (f.name, _named(chosen, view.name, f.name), _empty(f)) for f in group
+                    )
                     parts.append(_Part(target, view_keys, ttl_us, fields))
         self.parts = parts
         self.keys = keys
-        self.names = [out for part in parts for _, out, _ in part.fields]
+        self.names = [chosen[(view.name, f.name)] for view, picked in resolved for f in picked]
+        asked = set(self.names)
+        self._hidden = [o for part in parts for _, o, _ in part.fields if o not in asked]
+        self._found = {  # (view, feature) -> its name in a fetched row
+            (part.target.removesuffix(WINDOWS_SUFFIX), name): output
+            for part in parts
+            for name, output, _ in part.fields
+        }
 
     def get(self, entity: Mapping[str, Any], now: datetime | str | None = None) -> dict[str, Any]:
         """The features of one entity (its join keys in ``entity``), as of ``now``."""
@@ -92,14 +109,17 @@ class OnlineFeatures:
         at = micros(to_utc_naive(now)) if now is not None else _now_us()
         refs = []
         for i, entity in enumerate(entities):
+            encoded: dict[tuple[str, ...], str] = {}  # views of one entity share its key
             for part in self.parts:
-                try:
-                    key = encode_key([entity[k] for k in part.keys])
-                except KeyError as e:
-                    raise InputRejected(
-                        [{"field": str(e.args[0]), "problem": f"is missing (entity {i})"}],
-                        fix=f"send the entity's join keys: {', '.join(self.keys)}",
-                    ) from None
+                key = encoded.get(part.keys)
+                if key is None:
+                    try:
+                        key = encoded[part.keys] = encode_key([entity[k] for k in part.keys])
+                    except KeyError as e:
+                        raise InputRejected(
+                            [{"field": str(e.args[0]), "problem": f"is missing (entity {i})"}],
+                            fix=f"send the entity's join keys: {', '.join(self.keys)}",
+                        ) from None
                 refs.append((part.target, key))
         records = self.store.read(refs)
         out = []
@@ -116,7 +136,41 @@ class OnlineFeatures:
                 for name, output, empty in part.fields:
                     values[output] = stored.get(name, empty)
             out.append(values)
+        if self.transforms:
+            self._compute(entities, out)
         return out
+
+    def _compute(self, entities: Sequence[Mapping[str, Any]], out: list[dict[str, Any]]) -> None:
+        """Each on-demand view over all the entities at once; inputs not asked for leave."""
+        for view, outputs in self.transforms:
+            columns: dict[str, Any] = {}
+            for field in view.request_fields:
+                missing = [i for i, entity in enumerate(entities) if field not in entity]
+                if missing:
+                    raise InputRejected(
+                        [{"field": field, "row": i, "problem": "is missing"} for i in missing],
+                        fix=f"send {field!r}: on-demand view {view.name!r} is computed from it",
+                    )
+                columns[field] = [entity[field] for entity in entities]
+            for name, feature in view.view_inputs:
+                found = self._found[(name, feature)]
+                columns[feature] = [row[found] for row in out]
+            computed = view.compute(columns, len(entities))
+            for name, output in outputs:
+                values = computed[name]
+                listed = values.tolist()
+                if values.dtype.kind == "f":
+                    listed = [None if v != v else v for v in listed]  # NaN: missing
+                for row, value in zip(out, listed, strict=True):
+                    row[output] = value
+        for row in out:
+            for name in self._hidden:
+                del row[name]
+
+
+def _named(chosen: Mapping[tuple[str, str], str], view: str, feature: str) -> str:
+    """The output name of a feature; ``view:feature`` for one read only as an input."""
+    return chosen.get((view, feature), f"{view}:{feature}")
 
 
 def _empty(feature: Any) -> Any:

@@ -17,12 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from forgeml.errors import ConfigError
+from forgeml.featurestore.asof import CREATED, TS
 from forgeml.featurestore.definitions import FeatureRegistry, FeatureView, parse_window
 from forgeml.featurestore.offline import (
-    CREATED,
     ENTITY_ROWS,
     ROW,
-    TS,
     _source_rows,
     _window_sql,
     connect,

@@ -7,9 +7,11 @@ event timestamp the latest ``created_timestamp`` wins, then the later row of the
 aggregation covers the rows with ``t - window < event_ts <= t`` (see
 :class:`~forgeml.featurestore.definitions.Aggregation`).
 
-DuckDB does the work: an ``ASOF LEFT JOIN`` per feature view (one view at a time, so memory
-stays flat however many views are asked for), and a range join grouped per entity row for
-the windowed aggregations. No Python runs per row.
+One view at a time, so memory stays flat however many views are asked for: DuckDB reads
+the view's source, and column features are matched to the entity rows by a vectorised
+as-of search (:mod:`~forgeml.featurestore.asof`: one sort of the source, one binary
+search per entity row); windowed aggregations, and column features known as of each row,
+are a DuckDB range join grouped per entity row. No Python runs per row.
 
 >>> import pandas as pd
 >>> from forgeml.featurestore.definitions import Entity, FeatureRegistry, FeatureView
@@ -29,12 +31,13 @@ the windowed aggregations. No Python runs per row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from forgeml.errors import ConfigError, DataError, MissingDependency
+from forgeml.featurestore.asof import CREATED, TS, EntityRows
 from forgeml.featurestore.definitions import (
     Aggregation,
     Column,
@@ -42,37 +45,26 @@ from forgeml.featurestore.definitions import (
     FeatureRegistry,
     FeatureView,
 )
+from forgeml.featurestore.on_demand import OnDemandView, Output
 from forgeml.featurestore.sources import POSITION, SourceReader, Table, quote
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
+    import pyarrow as pa
 
     from forgeml.project import ProjectLike
 
 __all__ = [
     "DEFAULT_TIMESTAMP",
-    "HistoricalResult",
     "connect",
     "get_historical_features",
-    "historical_features",
     "output_names",
 ]
 
 DEFAULT_TIMESTAMP = "event_timestamp"
 ROW = "__row"
-TS = "__ts"
-CREATED = "__created"
 ENTITY_ROWS = "__entity_rows"
-
-
-@dataclass
-class HistoricalResult:
-    """The training frame and the source versions it was built from."""
-
-    frame: pd.DataFrame
-    versions: dict[str, str] = field(default_factory=dict)  # dataset -> ref read
-    columns: dict[str, str] = field(default_factory=dict)  # output column -> view:feature
 
 
 def connect(
@@ -125,63 +117,67 @@ def get_historical_features(
     and column is kept, in order; a feature column is named after the feature, or
     ``view__feature`` where that name is taken. Without ``entity_df``, the rows are every
     entity key and event timestamp of the views' sources between ``start`` and ``end``.
-    The frame's ``attrs["feature_views"]`` records the dataset versions read.
+    On-demand views are computed from the joined features and the entity rows' columns.
+    The frame's ``attrs["feature_views"]`` records the dataset versions read, and
+    ``attrs["feature_columns"]`` the ``view:feature`` of each feature column.
     """
-    result = historical_features(
-        entity_df,
-        features,
-        registry=registry,
-        project=project,
-        tables=tables,
-        timestamp=timestamp,
-        known_as_of=known_as_of,
-        start=start,
-        end=end,
-        memory_limit=memory_limit,
-    )
-    result.frame.attrs["feature_views"] = dict(result.versions)
-    return result.frame
+    import pandas as pd
 
-
-def historical_features(
-    entity_df: pd.DataFrame | None,
-    features: str | Sequence[str],
-    *,
-    registry: FeatureRegistry | None = None,
-    project: ProjectLike = None,
-    tables: Mapping[str, Table] | None = None,
-    timestamp: str = DEFAULT_TIMESTAMP,
-    known_as_of: bool = False,
-    start: datetime | str | None = None,
-    end: datetime | str | None = None,
-    memory_limit: str | None = None,
-) -> HistoricalResult:
-    """:func:`get_historical_features`, with the versions read and the column names."""
     if registry is None:
         registry = _project_registry(project)
     resolved = registry.resolve(features)
+    fetched = registry.fetched(resolved)
     con = connect(memory_limit)
     try:
         reader = SourceReader(con, project, tables)
         if entity_df is None:
-            entity_df = _entity_rows_in_range(
-                con, reader, registry, resolved, timestamp, start, end
-            )
-        keys = sorted({k for view, _ in resolved for k in registry.join_keys(view)})
-        _register_entity_rows(con, entity_df, keys, timestamp)
-        names = output_names(list(entity_df.columns), resolved)
-        frame = entity_df.copy()
-        columns: dict[str, str] = {}
-        for view, chosen in resolved:
-            relation = reader.relation(view)
-            values = _join_view(con, registry, view, chosen, relation, known_as_of)
-            for feature in chosen:
-                out = names[(view.name, feature.name)]
-                frame[out] = values[feature.name]
-                columns[out] = f"{view.name}:{feature.name}"
-        return HistoricalResult(frame, dict(reader.versions), columns)
+            entity_df = _entity_rows_in_range(con, reader, registry, fetched, timestamp, start, end)
+        keys = sorted({k for view, _ in fetched for k in registry.join_keys(view)})
+        table = _register_entity_rows(con, entity_df, keys, timestamp)
+        prepared: dict[tuple[str, ...], EntityRows] = {}  # per key set, shared by its views
+
+        def rows(view_keys: Sequence[str]) -> EntityRows:
+            found = prepared.get(tuple(view_keys))
+            if found is None:
+                found = prepared[tuple(view_keys)] = EntityRows(table, view_keys)
+            return found
+
+        joined: dict[tuple[str, str], Any] = {}
+        # A view's rows are matched in a worker thread while the next view's source is read:
+        # at most two sources are in memory at once.
+        previous: list[Future[dict[tuple[str, str], Any]]] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="forgeml-asof") as pool:
+            for view, chosen in fetched:
+                relation = reader.relation(view)
+                current = _join_view(con, registry, view, chosen, relation, rows, known_as_of, pool)
+                for future in previous:
+                    joined.update(future.result())
+                previous = current
+            for future in previous:
+                joined.update(future.result())
+        versions = dict(reader.versions)
     finally:
         con.close()
+    for transform, _outputs in registry.transforms(resolved):
+        inputs = {feature: joined[(view, feature)] for view, feature in transform.view_inputs}
+        inputs |= {f: entity_df[f] for f in transform.request_fields if f in entity_df.columns}
+        computed = transform.compute(inputs, len(entity_df))
+        joined.update({(transform.name, name): column for name, column in computed.items()})
+    names = output_names(list(entity_df.columns), resolved)
+    added = {
+        names[(view.name, f.name)]: joined[(view.name, f.name)]
+        for view, chosen in resolved
+        for f in chosen
+    }
+    features_frame = pd.DataFrame(added).set_axis(entity_df.index)  # values are in row order
+    frame: pd.DataFrame = pd.concat([entity_df, features_frame], axis=1)
+    frame.attrs["feature_views"] = versions
+    frame.attrs["feature_columns"] = {
+        names[(view.name, f.name)]: f"{view.name}:{f.name}"
+        for view, chosen in resolved
+        for f in chosen
+    }
+    return frame
 
 
 def _project_registry(project: ProjectLike) -> FeatureRegistry:
@@ -191,7 +187,8 @@ def _project_registry(project: ProjectLike) -> FeatureRegistry:
 
 
 def output_names(
-    taken: Sequence[str], resolved: Sequence[tuple[FeatureView, Sequence[Feature]]]
+    taken: Sequence[str],
+    resolved: Sequence[tuple[FeatureView | OnDemandView, Sequence[Feature | Output]]],
 ) -> dict[tuple[str, str], str]:
     """``feature``, or ``view__feature`` when another view or an entity column has the name.
 
@@ -236,7 +233,8 @@ def _utc_naive(values: pd.Series, where: str) -> pd.Series:
 
 def _register_entity_rows(
     con: duckdb.DuckDBPyConnection, entity_df: pd.DataFrame, keys: Sequence[str], timestamp: str
-) -> None:
+) -> pa.Table:
+    """The entity rows' keys, ``__ts`` and ``__row``, registered in DuckDB as well."""
     import pandas as pd
     import pyarrow as pa
 
@@ -251,25 +249,45 @@ def _register_entity_rows(
     rows = pd.DataFrame({k: entity_df[k].to_numpy() for k in keys})
     rows[TS] = _utc_naive(entity_df[timestamp], f"timestamp column {timestamp!r}").to_numpy()
     rows[ROW] = range(len(entity_df))
-    con.register(ENTITY_ROWS, pa.Table.from_pandas(rows, preserve_index=False))
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    con.register(ENTITY_ROWS, table)
+    return table
 
 
 def _source_rows(
-    registry: FeatureRegistry, view: FeatureView, relation: str, columns: Sequence[str]
+    registry: FeatureRegistry,
+    view: FeatureView,
+    relation: str,
+    columns: Sequence[str],
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> str:
-    """The view's rows with ``__ts``, ``__created`` and ``__pos``; null timestamps dropped."""
-    keys = ", ".join(quote(k) for k in registry.join_keys(view))
+    """The view's rows with ``__ts``, ``__created`` and ``__pos``; null timestamps dropped.
+
+    With ``con``, time columns that already hold timestamps are read as they are (Arrow
+    keeps their instants, in any zone) rather than cast: for reading into Arrow, not for
+    comparing in SQL.
+    """
+    join_keys = registry.join_keys(view)
+    keys = ", ".join(quote(k) for k in join_keys)
     created = (
-        f"CAST({quote(view.created_timestamp)} AS TIMESTAMP)"
+        _time(con, relation, view.created_timestamp)
         if view.created_timestamp
         else "CAST(NULL AS TIMESTAMP)"
     )
-    picked = "".join(f", {quote(c)}" for c in dict.fromkeys(columns))
+    picked = "".join(f", {quote(c)}" for c in dict.fromkeys(columns) if c not in join_keys)
     return (
-        f"SELECT {keys}, CAST({quote(view.timestamp)} AS TIMESTAMP) AS {TS}, "
+        f"SELECT {keys}, {_time(con, relation, view.timestamp)} AS {TS}, "
         f"{created} AS {CREATED}, {POSITION}{picked} "
         f"FROM {relation} WHERE {quote(view.timestamp)} IS NOT NULL"
     )
+
+
+def _time(con: duckdb.DuckDBPyConnection | None, relation: str, column: str) -> str:
+    if con is not None:
+        kind = str(con.sql(f"SELECT {quote(column)} FROM {relation} LIMIT 0").types[0])
+        if kind.startswith("TIMESTAMP"):
+            return quote(column)
+    return f"CAST({quote(column)} AS TIMESTAMP)"
 
 
 def _join_view(
@@ -278,23 +296,35 @@ def _join_view(
     view: FeatureView,
     chosen: Sequence[Feature],
     relation: str,
+    rows: Callable[[Sequence[str]], EntityRows],
     known_as_of: bool,
-) -> dict[str, Any]:
-    """The chosen features of one view for every entity row, as arrays in row order."""
+    pool: Executor,
+) -> list[Future[dict[tuple[str, str], Any]]]:
+    """The chosen features of one view for every entity row, as arrays in row order, keyed
+    by (view, feature); column features are matched in ``pool``."""
     import duckdb
 
-    values: dict[str, Any] = {}
+    done: dict[tuple[str, str], Any] = {}
+    pending: list[Future[dict[tuple[str, str], Any]]] = []
     plain = [f for f in chosen if isinstance(f, Column)]
     windowed = [f for f in chosen if isinstance(f, Aggregation)]
     try:
-        if plain:
-            sql = _latest_sql(registry, view, plain, relation, known_as_of)
+        if plain and not known_as_of:
+            columns = [f.column for f in plain]
+            source = con.sql(_source_rows(registry, view, relation, columns, con))
+            table = source.to_arrow_table()
+            ttl = view.ttl_span
+            ttl_us = ttl // timedelta(microseconds=1) if ttl is not None else None
+            matcher = rows(registry.join_keys(view))
+            pending.append(pool.submit(_latest, matcher, table, view.name, plain, ttl_us))
+        elif plain:
+            sql = _known_as_of_sql(registry, view, plain, relation)
             table = con.sql(sql).to_arrow_table()
-            values.update({f.name: table.column(f.name).to_pandas() for f in plain})
+            done.update({(view.name, f.name): table.column(f.name).to_pandas() for f in plain})
         if windowed:
             sql = _window_sql(registry, view, windowed, relation, known_as_of)
             table = con.sql(sql).to_arrow_table()
-            values.update({f.name: table.column(f.name).to_pandas() for f in windowed})
+            done.update({(view.name, f.name): table.column(f.name).to_pandas() for f in windowed})
     except duckdb.Error as e:
         raise DataError(
             f"feature view {view.name!r} could not be joined: {str(e).splitlines()[0]}",
@@ -302,7 +332,16 @@ def _join_view(
             f"{', '.join(registry.join_keys(view))}, the features) and that the entity rows' "
             "key types match the source's",
         ) from None
-    return values
+    finished: Future[dict[tuple[str, str], Any]] = Future()
+    finished.set_result(done)
+    return [*pending, finished]
+
+
+def _latest(
+    rows: EntityRows, source: pa.Table, view: str, plain: Sequence[Column], ttl_us: int | None
+) -> dict[tuple[str, str], Any]:
+    index = rows.latest(source, ttl_us)
+    return {(view, f.name): source.column(f.column).take(index).to_pandas() for f in plain}
 
 
 def _key_match(registry: FeatureRegistry, view: FeatureView, left: str, right: str) -> str:
@@ -313,28 +352,13 @@ def _interval(seconds: float) -> str:
     return f"INTERVAL {int(seconds)} SECOND"
 
 
-def _latest_sql(
-    registry: FeatureRegistry,
-    view: FeatureView,
-    chosen: Sequence[Column],
-    relation: str,
-    known_as_of: bool,
+def _known_as_of_sql(
+    registry: FeatureRegistry, view: FeatureView, chosen: Sequence[Column], relation: str
 ) -> str:
-    keys = ", ".join(quote(k) for k in registry.join_keys(view))
+    """The latest row known at each entity row's time: written (created) by then too."""
     src = _source_rows(registry, view, relation, [f.column for f in chosen])
     order = f"{CREATED} DESC NULLS LAST, {POSITION} DESC"
     ttl = view.ttl_span
-    if not known_as_of:
-        within = f"s.{TS} >= e.{TS} - {_interval(ttl.total_seconds())}" if ttl else "TRUE"
-        picked = ", ".join(
-            f"CASE WHEN {within} THEN s.{quote(f.column)} END AS {quote(f.name)}" for f in chosen
-        )
-        return (
-            f"WITH src AS ({src}), latest AS (SELECT * FROM src QUALIFY row_number() OVER "
-            f"(PARTITION BY {keys}, {TS} ORDER BY {order}) = 1) "
-            f"SELECT e.{ROW}, {picked} FROM {ENTITY_ROWS} e ASOF LEFT JOIN latest s "
-            f"ON {_key_match(registry, view, 'e', 's')} AND e.{TS} >= s.{TS} ORDER BY e.{ROW}"
-        )
     within = f" AND s.{TS} >= e.{TS} - {_interval(ttl.total_seconds())}" if ttl else ""
     picked = ", ".join(f"m.{quote(f.column)} AS {quote(f.name)}" for f in chosen)
     return (

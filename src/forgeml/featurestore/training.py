@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from forgeml.errors import ConfigError
 from forgeml.featurestore.definitions import FeatureRegistry
-from forgeml.featurestore.offline import historical_features
+from forgeml.featurestore.offline import get_historical_features
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -52,47 +52,53 @@ def join_training_features(
         )
     registry = FeatureRegistry.from_spec(project.spec)
     resolved = registry.resolve(service)
-    keys = list(dict.fromkeys(k for view, _ in resolved for k in registry.join_keys(view)))
-    missing = [c for c in (*keys, timestamp) if c not in table.column_names]
+    fetched = registry.fetched(resolved)
+    keys = list(dict.fromkeys(k for view, _ in fetched for k in registry.join_keys(view)))
+    fields = [f for view, _ in registry.transforms(resolved) for f in view.request_fields]
+    missing = [c for c in (*keys, timestamp, *fields) if c not in table.column_names]
     if missing:
         raise ConfigError(
             f"train.features {service!r} needs column(s) {', '.join(missing)} in the dataset",
-            fix="ingest the entity keys and the row timestamp with the training data",
+            fix="ingest the entity keys, the row timestamp and the on-demand views' request "
+            "fields with the training data",
         )
     say(f"joining feature service {service} point in time on {timestamp}")
-    rows = table.select([*keys, timestamp]).to_pandas()
-    result = historical_features(
+    rows = table.select(list(dict.fromkeys([*keys, timestamp, *fields]))).to_pandas()
+    frame = get_historical_features(
         rows, service, registry=registry, project=project, timestamp=timestamp
     )
+    columns: dict[str, str] = frame.attrs["feature_columns"]
     joined = table
     added = {}
-    for column in result.columns:
+    for column in columns:
         if column in joined.column_names:
             raise ConfigError(
-                f"feature {result.columns[column]} would replace the dataset column {column!r}",
+                f"feature {columns[column]} would replace the dataset column {column!r}",
                 fix="rename the feature or the dataset column",
             )
-        values = pa.array(result.frame[column].to_numpy(), from_pandas=True)
+        values = pa.array(frame[column].to_numpy(), from_pandas=True)
         added[column] = values
         joined = joined.append_column(column, values)
     features = pa.table(added)
     schema = infer_schema(features, profile_table(features))["columns"]
+    dumped = project.spec.model_dump(mode="json")
     definitions = {
         "entities": {
             name: {"join_keys": list(registry.entities[name].join_keys)}
-            for name in {view.entity for view, _ in resolved}
+            for name in {view.entity for view, _ in fetched}
         },
-        "feature_views": project.spec.model_dump(mode="json")["feature_views"],
-    }
-    definitions["feature_views"] = {
-        view.name: definitions["feature_views"][view.name] for view, _ in resolved
+        "feature_views": {view.name: dumped["feature_views"][view.name] for view, _ in fetched},
+        "on_demand_views": {
+            view.name: dumped["on_demand_views"][view.name]
+            for view, _ in registry.transforms(resolved)
+        },
     }
     lineage = {
         "service": service,
         "timestamp": timestamp,
         "keys": keys,
-        "views": dict(result.versions),
-        "columns": dict(result.columns),
+        "views": dict(frame.attrs["feature_views"]),
+        "columns": dict(columns),
         "definitions": definitions,
     }
     return TrainingFeatures(joined, [*keys, timestamp], schema, lineage)
@@ -114,8 +120,12 @@ def rejoin_features(project: Project, table: pa.Table, lineage: dict[str, Any]) 
         if not name.startswith("query:"):
             version = dataset(ref, project=project)
             tables[name] = str(project.artifacts.local_path(version.artifact_sha256))
-    rows = table.select([*lineage["keys"], lineage["timestamp"]]).to_pandas()
-    result = historical_features(
+    fields = [
+        f for view, _ in registry.transforms(registry.resolve(refs)) for f in view.request_fields
+    ]
+    wanted = dict.fromkeys([*lineage["keys"], lineage["timestamp"], *fields])
+    rows = table.select(list(wanted)).to_pandas()
+    frame = get_historical_features(
         rows,
         refs,
         registry=registry,
@@ -124,6 +134,6 @@ def rejoin_features(project: Project, table: pa.Table, lineage: dict[str, Any]) 
         timestamp=lineage["timestamp"],
     )
     for column in lineage["columns"]:
-        values = pa.array(result.frame[column].to_numpy(), from_pandas=True)
+        values = pa.array(frame[column].to_numpy(), from_pandas=True)
         table = table.append_column(column, values)
     return table

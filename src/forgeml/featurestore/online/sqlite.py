@@ -26,6 +26,16 @@ _UPSERT = (
 )
 
 
+def _select(shape: tuple[int, ...]) -> str:
+    """One statement for views read with these numbers of keys; each part a primary-key
+    lookup (a row-value IN would scan the table). SQLite keeps it prepared."""
+    return " UNION ALL ".join(
+        "SELECT view, entity, record FROM online_features WHERE view = ? AND entity IN "
+        f"({', '.join('?' for _ in range(count))})"
+        for count in shape
+    )
+
+
 class SQLiteOnlineStore(OnlineStore):
     """Records in ``online_features``; one connection per thread (SQLite's rule)."""
 
@@ -36,6 +46,7 @@ class SQLiteOnlineStore(OnlineStore):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._statements: dict[tuple[int, ...], str] = {}  # by keys per view: one each
         self._connection().executescript(_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
@@ -60,14 +71,14 @@ class SQLiteOnlineStore(OnlineStore):
         by_view: dict[str, list[str]] = {}
         for view, key in refs:
             by_view.setdefault(view, []).append(key)
-        # one statement; each part a primary-key lookup (a row-value IN scans the table)
-        parts = [
-            "SELECT view, entity, record FROM online_features WHERE view = ? AND entity IN "
-            f"({', '.join('?' for _ in keys)})"
-            for keys in by_view.values()
-        ]
+        shape = tuple(len(keys) for keys in by_view.values())
+        sql = self._statements.get(shape)
+        if sql is None:
+            if len(self._statements) >= 256:  # batches of many sizes: keep it bounded
+                self._statements.clear()
+            sql = self._statements[shape] = _select(shape)
         params = [part for view, keys in by_view.items() for part in (view, *keys)]
-        rows = self._connection().execute(" UNION ALL ".join(parts), params)
+        rows = self._connection().execute(sql, params)
         found = {(view, entity): record for view, entity, record in rows}
         return [decode(found.get((view, key))) for view, key in refs]
 
