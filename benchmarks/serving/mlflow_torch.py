@@ -8,12 +8,12 @@ it is available). Run with that environment's python, this file saves the model:
     benchmarks/.venvs/mlflow-torch/bin/python mlflow_torch.py --nets nets.py \\
         --name SmallCNN --init '{"classes": 10}' --weights w.npz --sample x.npy --out DIR
 
-``mlflow.pytorch.save_model`` pickles the whole module (its own format; loading it runs
-``torch.load`` with pickle), with a signature inferred from a float32 sample, so that MLflow
-checks and casts each request's tensor as forgeml does. The architecture's module
-(``forgeml/flavors/nets.py``, which needs only PyTorch) travels as the model's code, so
-the server imports the class by the same name. Requests use MLflow's documented tensor
-format, ``{"inputs": [instance]}``.
+``mlflow.pytorch.save_model`` stores it in its default format outside Databricks, ``pt2``
+(a ``torch.export`` program traced on the sample batch, which loads without pickle), with
+a signature inferred from the float32 sample, so that MLflow checks and casts each
+request's tensor as forgeml does. The saving script imports the architecture from a copy
+of ``forgeml/flavors/nets.py`` (which needs only PyTorch). Requests use MLflow's
+documented tensor format, ``{"inputs": [instance]}``.
 """
 
 from __future__ import annotations
@@ -95,9 +95,7 @@ def _save_main(code: Path, name: str, init: str, weights: Path, sample: Path, ou
     with torch.inference_mode():
         y = net(torch.from_numpy(x)).numpy()
     signature = infer_signature(x, y)
-    mlflow.pytorch.save_model(
-        net, str(out), signature=signature, code_paths=[str(code / "forgeml")]
-    )
+    mlflow.pytorch.save_model(net, str(out), signature=signature, input_example=x)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ one image / row per JSON request, load generated over loopback at concurrency 1 
   (c) a bare ASGI app: decode the JSON, one forward pass per request, answer the argmax;
   (d) MLflow's pytorch flavor, ``mlflow models serve --env-manager local`` (MLflow in its
       own environment, see ``mlflow_torch.py``): the same network and weights saved with
-      ``mlflow.pytorch.save_model`` and a signature, one instance per request in MLflow's
-      tensor format ``{"inputs": [instance]}``;
+      ``mlflow.pytorch.save_model`` (its default ``pt2`` format) and a signature, one
+      instance per request in MLflow's tensor format ``{"inputs": [instance]}``;
 
 gives (b) at least 2x (a)'s throughput at concurrency 16 for the CNN, and forgeml (its
 better of (a) and (b)) at least 10x MLflow's throughput at concurrency 16, for each model.
