@@ -28,6 +28,7 @@ TARGETS = {
 SMALL = {
     "hist_gradient_boosting": {"max_iter": 15},
     "extra_trees": {"n_estimators": 4},
+    "mlp": {"width": 16, "layers": 1, "batch_size": 128},
     "lightgbm": {"n_estimators": 15, "n_jobs": 1},
     "xgboost": {"n_estimators": 15, "n_jobs": 1},
     "sklearn.ensemble:RandomForestClassifier": {"n_estimators": 4},

@@ -9,6 +9,11 @@ each request gets its own rows back. A lone request waits ``max_wait`` at most: 
 price of batching at low load (as in Triton's ``max_queue_delay``), so it is off unless
 ``forgeml serve --max-batch N`` asks for it.
 
+One batch is scored at a time. Requests that arrive while a batch is being scored form
+the next one, which is scored as soon as that batch is done, without waiting for the
+timer: under load, batches grow to what arrives during one forward pass, and two forward
+passes never compete for the same cores.
+
 >>> import asyncio
 >>> calls = []
 >>> def score(x):
@@ -25,6 +30,7 @@ price of batching at low load (as in Triton's ``max_queue_delay``), so it is off
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +60,8 @@ class MicroBatcher:
         self.max_wait = max_wait
         self._open: _Open | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._closed: deque[_Open] = deque()  # full batches waiting for the one being scored
+        self._scoring = False
         self.batches = 0
         self.rows = 0
 
@@ -69,28 +77,46 @@ class MicroBatcher:
             return await asyncio.to_thread(score, part)
         batch = self._open
         if batch is not None and (batch.score != score or batch.rows + len(part) > self.max_batch):
-            self._flush()
+            self._close()
             batch = None
         if batch is None:
             batch = self._open = _Open(score)
-            self._timer = loop.call_later(self.max_wait, self._flush)
+            if not self._scoring:  # else it goes when the batch being scored is done
+                self._timer = loop.call_later(self.max_wait, self._close)
         waiter: asyncio.Future[Any] = loop.create_future()
         batch.parts.append(part)
         batch.waiters.append(waiter)
         batch.rows += len(part)
         if batch.rows >= self.max_batch:
-            self._flush()
+            self._close()
         return await waiter
 
-    def _flush(self) -> None:
+    def _close(self) -> None:
+        """The open batch takes no more rows: scored now, or after the one being scored."""
         batch, self._open = self._open, None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if batch is not None:
-            asyncio.get_running_loop().create_task(self._run(batch))
+            self._closed.append(batch)
+            if not self._scoring:
+                self._next()
+
+    def _next(self) -> None:
+        self._scoring = True
+        asyncio.get_running_loop().create_task(self._run(self._closed.popleft()))
 
     async def _run(self, batch: _Open) -> None:
+        try:
+            await self._score(batch)
+        finally:
+            self._scoring = False
+            if self._closed:
+                self._next()
+            elif self._open is not None:  # arrived during that batch: no reason to wait
+                self._close()
+
+    async def _score(self, batch: _Open) -> None:
         self.batches += 1
         self.rows += batch.rows
         stacked = batch.parts[0] if len(batch.parts) == 1 else np.concatenate(batch.parts)

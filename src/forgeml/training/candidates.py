@@ -1,7 +1,8 @@
 """Candidate models: how each is built, which preprocessing it wants, what the search tunes.
 
 Built-in names are ``logistic`` (linear/logistic regression), ``hist_gradient_boosting``,
-``lightgbm``, ``xgboost`` and ``extra_trees`` (scikit-learn's extremely randomised trees).
+``lightgbm``, ``xgboost``, ``extra_trees`` (scikit-learn's extremely randomised trees) and
+``mlp`` (a PyTorch network, see :mod:`forgeml.training.mlp`; it needs ``forgeml[torch]``).
 Any estimator with the scikit-learn interface can be named by import path,
 ``package.module:ClassName``; it gets imputed, scaled features.
 
@@ -20,18 +21,23 @@ import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from forgeml.errors import ConfigError
+from forgeml.flavors import NEURAL, require
 from forgeml.training.deadline import fit_forest_until, fit_hgb_until, xgboost_deadline
 from forgeml.training.lgbm import EARLY_STOPPING_ROUNDS, fit_with_validation_scores
+from forgeml.training.mlp import build_mlp, fit_mlp, suggest_mlp
+
+if TYPE_CHECKING:
+    from forgeml.features import FeaturePipeline
 
 __all__ = ["BUILTIN", "Candidate", "Fitted", "balanced_weights", "candidate", "fit_forest_until"]
 
 Strategy = Literal["tree", "linear"]
-Flavor = Literal["lightgbm", "xgboost", "sklearn"]
+Flavor = Literal["lightgbm", "xgboost", "sklearn", "torch"]
 Params = dict[str, Any]
 MAX_TREES = 2000
 FOREST_TREES = 300  # extra_trees' trees: averaged, not boosted, so no early stopping
@@ -79,6 +85,7 @@ class Candidate:
         y_valid: np.ndarray | None = None,
         *,
         deadline: float | None = None,
+        pipeline: FeaturePipeline | None = None,
     ) -> Fitted:
         """Fit on ``(x, y)``, early stopping on the validation rows where the model can.
 
@@ -86,8 +93,22 @@ class Candidate:
         it has passed, keeping the trees grown so far (see :mod:`forgeml.training.deadline`);
         ``extra_trees`` is grown in steps and keeps the trees it has (see
         :func:`fit_forest_until`); logistic regression and user estimators fit to the end
-        regardless.
+        regardless. ``mlp`` stops between batches and reads ``pipeline`` (the preprocessing
+        that made ``x``) to tell category codes from numbers.
         """
+        if self.name == "mlp":
+            return fit_mlp(
+                task,
+                params,
+                seed,
+                class_weight,
+                x,
+                y,
+                x_valid,
+                y_valid,
+                deadline=deadline,
+                pipeline=pipeline,
+            )
         estimator = self.build(task, params, seed, class_weight)
         if self.name == "lightgbm" and x_valid is not None and y_valid is not None:
             patience = int(params.get("early_stopping_rounds", EARLY_STOPPING_ROUNDS))
@@ -336,12 +357,15 @@ BUILTIN: dict[str, Candidate] = {
     "extra_trees": Candidate(
         "extra_trees", "tree", "sklearn", _suggest_extra_trees, {}, _extra_trees
     ),
+    "mlp": Candidate("mlp", "tree", "torch", suggest_mlp, {}, build_mlp),
 }
 
 
 def candidate(name: str) -> Candidate:
     """The built-in candidate ``name``, or a user estimator given as ``module:Class``."""
     if name in BUILTIN:
+        if BUILTIN[name].flavor in NEURAL:
+            require(BUILTIN[name].flavor, f"The {name} candidate")
         return BUILTIN[name]
     if ":" not in name:
         raise ConfigError(

@@ -349,9 +349,7 @@ def evaluate_trial(
         if values and passed(deadline):  # stop between folds; the first always runs
             stopped = True
             break
-        _pipe, x_train, x_valid = matrices.get(
-            cand.strategy, number if use_cv else -1, train, valid
-        )
+        pipe, x_train, x_valid = matrices.get(cand.strategy, number if use_cv else -1, train, valid)
         fitted = cand.fit(
             info.task,
             params,
@@ -362,6 +360,7 @@ def evaluate_trial(
             x_valid,
             y[valid],
             deadline=deadline,
+            pipeline=pipe,
         )
         stopped = stopped or fitted.stopped
         scores = _valid_scores(fitted, x_valid, info.task)
@@ -433,6 +432,7 @@ def _final_bundle(
             x_valid,
             y[split.valid],
             deadline=budget.refit_deadline(),
+            pipeline=pipeline,
         )
         raw = _valid_scores(fitted, x_valid, info.task)
         fit_seconds = time.monotonic() - began
@@ -506,6 +506,7 @@ def _refit_or_keep(
         train_rows=train_rows,
         deadline=deadline,
         rounds=rounds,
+        pipeline=pipeline,
     )
     if rounds is not None:
         say(f"refitted with {rounds} rounds, what the time left affords")

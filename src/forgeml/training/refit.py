@@ -15,12 +15,16 @@ test rows stay out of it: they are for the report and the gate.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from forgeml.training.candidates import Candidate, Fitted, balanced_weights
 from forgeml.training.deadline import fit_forest_until, fit_hgb_until, passed, xgboost_deadline
+from forgeml.training.mlp import refit_mlp
+
+if TYPE_CHECKING:
+    from forgeml.features import FeaturePipeline
 
 __all__ = ["refit", "refit_rounds", "rounds_of", "scaled_rounds"]
 
@@ -61,6 +65,7 @@ def refit(
     train_rows: int,
     deadline: float | None,
     rounds: int | None = None,
+    pipeline: FeaturePipeline | None = None,
 ) -> Fitted:
     """``cand`` with the search's winning ``fitted.params``, fitted on all of ``(x, y)``.
 
@@ -68,8 +73,20 @@ def refit(
     the rounds the search's model stopped at, scaled to ``len(x)`` rows, and no early
     stopping; past ``deadline`` they stop adding rounds, as in the search (a smaller
     model, never no model). ``rounds`` sets their rounds instead (what the time left
-    affords). The result's ``best_iteration`` is the rounds it has.
+    affords). The result's ``best_iteration`` is the rounds it has. ``mlp`` trains for the
+    epochs the search's network stopped at (``pipeline`` made ``x``).
     """
+    if cand.name == "mlp":
+        return refit_mlp(
+            fitted,
+            task=task,
+            seed=seed,
+            class_weight=class_weight,
+            x=x,
+            y=y,
+            deadline=deadline,
+            pipeline=pipeline,
+        )
     params = dict(fitted.params)
     if rounds is None:
         rounds = refit_rounds(cand, fitted, train_rows=train_rows, fitted_rows=len(x))
