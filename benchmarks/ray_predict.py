@@ -200,8 +200,9 @@ def main() -> int:
     verdict = "PASS" if same and bounded else "MISS"
     print(
         f"{verdict}: same output ({'yes' if same else 'NO'}), Ray driver peak within "
-        f"{MARGIN_MIB:.0f} MiB of local ({'yes' if bounded else 'NO'}); this process "
-        f"peaked at {peak_rss_mib():.0f} MiB writing the input"
+        f"{MARGIN_MIB:.0f} MiB of local ({'yes' if bounded else 'NO'}) (this script's own "
+        f"process, which trained the model and wrote the input, peaked at "
+        f"{peak_rss_mib():.0f} MiB)"
     )
     return 0
 

@@ -102,14 +102,10 @@ def tune_search(root: Path, trials: int) -> tuple[float, float]:
         version=dataclasses.replace(plan.version, project=None),  # type: ignore[arg-type]
     )
     use_cv = len(plan.split.train) + len(plan.split.valid) < plan.spec.split.cv_below_rows
-    candidate, task = plan.candidates["lightgbm"], plan.info.task
-
-    def space(trial: object) -> None:
-        candidate.suggest(trial, task)  # forgeml's own search space, defined by run
-
+    candidate = plan.candidates["lightgbm"]
     mode = "max" if metrics.HIGHER_IS_BETTER[plan.metric] else "min"
     searcher = OptunaSearch(
-        space=space,
+        space=Space(candidate, plan.info.task),
         metric="score",
         mode=mode,
         points_to_evaluate=[dict(p) for p in candidate.warm_starts],
@@ -130,6 +126,16 @@ def tune_search(root: Path, trials: int) -> tuple[float, float]:
     seconds = time.perf_counter() - began
     best = results.get_best_result(metric="score", mode=mode)
     return seconds, float(best.metrics["score"])
+
+
+class Space:
+    """forgeml's own search space, defined by run (a class: Tune pickles its searcher)."""
+
+    def __init__(self, candidate: object, task: str) -> None:
+        self.candidate, self.task = candidate, task
+
+    def __call__(self, trial: object) -> None:
+        self.candidate.suggest(trial, self.task)  # type: ignore[attr-defined]
 
 
 def _tune_trial(config: dict[str, object], plan: object, use_cv: bool) -> None:
@@ -194,7 +200,7 @@ def main() -> int:
     print(
         f"scaling model, N machines of 2 CPUs: T(N) = driver {driver_s:.1f}s + "
         f"search {search_s:.1f}s / N (trial seconds summed / 2 CPUs, from this run; "
-        "16 trials cannot use more than 16 CPUs)"
+        f"{args.trials} trials cannot use more than {args.trials} CPUs)"
     )
     for n in (1, 2, 4, 8):
         cpus = min(2 * n, args.trials)

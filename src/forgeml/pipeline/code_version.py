@@ -84,4 +84,5 @@ def _imported(source: bytes, path: Path, root: Path) -> set[str]:
                 module = node.module or ""
             names.add(module)
             names.update(f"{module}.{alias.name}" if module else alias.name for alias in node.names)
-    return names
+    # importing a.b.c runs a/__init__.py and a/b/__init__.py too
+    return {".".join(n.split(".")[:i]) for n in names for i in range(1, n.count(".") + 2)}

@@ -119,8 +119,11 @@ def _project_module(name: str, root: Path | None) -> ModuleType | None:
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         return None
+    folder = (root or path.parent).resolve()
     for imported in project_sources(path, root or path.parent):  # re-read from disk too
-        sys.modules.pop(imported, None)
+        loaded = getattr(sys.modules.get(imported), "__file__", None)
+        if loaded and Path(loaded).resolve().is_relative_to(folder):  # never a library's
+            del sys.modules[imported]
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
