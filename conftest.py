@@ -38,6 +38,8 @@ collect_ignore_glob = (
     if importlib.util.find_spec("airflow") is None
     else []
 )
+if importlib.util.find_spec("ray") is None:  # Ray Data's source for scoring imports Ray
+    collect_ignore_glob.append("src/forgeml/serve/batch_ray_source.py")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -11,7 +11,14 @@ import re
 
 from forgeml.errors import ConfigError
 
-__all__ = ["MAX_VERSION", "NAME_PATTERN", "is_version_number", "parse_version_number"]
+__all__ = [
+    "MAX_VERSION",
+    "NAME_PATTERN",
+    "check_dataset_name",
+    "is_version_number",
+    "parse_dataset_ref",
+    "parse_version_number",
+]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 MAX_VERSION = 2**31 - 1
@@ -52,3 +59,31 @@ def parse_version_number(text: str, ref: str) -> int:
             fix=f"write NAME@N with N from 1 to {MAX_VERSION}, or NAME@latest",
         )
     return int(digits)
+
+
+def check_dataset_name(name: str) -> str:
+    """A dataset name is 1-200 letters, digits, '_', '-' or '.', starting alphanumeric."""
+    if not NAME_PATTERN.match(name):
+        raise ConfigError(
+            f"{name!r} is not a valid dataset name",
+            fix="use 1-200 letters, digits, '_', '-' or '.', starting with a letter or digit",
+        )
+    return name
+
+
+def parse_dataset_ref(ref: str) -> tuple[str, int | None]:
+    """Split ``name[@version]``; ``latest`` or no version means the newest.
+
+    >>> parse_dataset_ref("credit@3"), parse_dataset_ref("credit@latest")
+    (('credit', 3), ('credit', None))
+    """
+    name, _, version = ref.partition("@")
+    check_dataset_name(name)
+    if version in ("", "latest"):
+        return name, None
+    if not is_version_number(version):
+        raise ConfigError(
+            f"{ref!r} has an invalid version {version!r}",
+            fix="write NAME@N with N a version number from 1, or NAME@latest",
+        )
+    return name, parse_version_number(version, ref)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from forgeml.errors import DataError
 from forgeml.pipeline import Pipeline, Step, run_pipeline
 from forgeml.project import Project
 
@@ -80,6 +81,8 @@ def test_steps_run_as_ray_tasks_with_the_local_results(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("local_ray")
 @pytest.mark.timeout(900)
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")  # Ray Data's own
+# 120 rows make one Ray Data block, which one of the two scoring actors gets
+@pytest.mark.filterwarnings("ignore:The minimum number of concurrent actors:UserWarning")
 def test_batch_scoring_on_ray_data_equals_local_scoring(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
@@ -99,6 +102,14 @@ def test_batch_scoring_on_ray_data_equals_local_scoring(tmp_path: Path) -> None:
         on_ray = predict_file_ray(
             "credit", source, tmp_path / "ray.parquet", project=project, chunk_rows=50
         )
+        lines = source.read_text().splitlines()
+        broken = tmp_path / "broken.csv"  # line 6 (row 4) has a field too many
+        broken.write_text("\n".join([*lines[:5], lines[5] + ",extra", *lines[6:]]) + "\n")
+        with pytest.raises(DataError, match=r"row 4 of .*broken.csv cannot be read"):
+            predict_file_ray(
+                "credit", broken, tmp_path / "none.parquet", project=project, chunk_rows=50
+            )
+        assert not (tmp_path / "none.parquet").exists()
     assert on_ray["rows"] == local.rows == 120
     assert pq.read_table(tmp_path / "ray.parquet").equals(pq.read_table(tmp_path / "local.parquet"))
 

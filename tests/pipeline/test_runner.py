@@ -222,3 +222,43 @@ def test_a_pipeline_in_forgeml_yaml_runs_from_the_cli(proj: Project, tmp_path: P
     assert step.exit_code == 0 and "1 step ran" in step.output
     missing = cli.invoke(app, [*args, "run", "nope"])
     assert missing.exit_code != 0
+
+
+def test_a_cache_hit_never_imports_the_step_module_and_helpers_version_it(
+    proj: Project,
+) -> None:
+    (proj.root / "helpers").mkdir()
+    (proj.root / "helpers" / "__init__.py").write_text("")
+    (proj.root / "helpers" / "rates.py").write_text("RATE = 2\n")
+    (proj.root / "priced.py").write_text(
+        textwrap.dedent(
+            """
+            from pathlib import Path
+
+            from helpers.rates import RATE
+
+            with Path(__file__).with_name("imported.log").open("a") as log:
+                log.write("imported\\n")
+
+
+            def price(ctx):
+                return {"price": 10 * RATE}
+            """
+        )
+    )
+    pipeline = Pipeline("p", [Step("price", uses="priced:price")])
+    imported = proj.root / "imported.log"
+    assert run_pipeline(pipeline, project=proj).step("price").outputs == {"price": 20}
+    assert imported.read_text().split() == ["imported"]
+
+    again = run_pipeline(pipeline, project=proj)
+    assert again.cached == ["price"] and imported.read_text().split() == ["imported"]
+
+    (proj.root / "helpers" / "rates.py").write_text("RATE = 3\n")  # only the helper changes
+    changed = run_pipeline(pipeline, project=proj)
+    assert changed.executed == ["price"] and changed.step("price").outputs == {"price": 30}
+
+    (proj.root / "priced.py").write_text("def price(ctx) return 1\n")
+    broken = run_pipeline(pipeline, project=proj)
+    assert broken.status == "failed"
+    assert "is not valid Python" in (broken.step("price").error or "")

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from forgeml.errors import ConfigError
-from forgeml.names import MAX_VERSION, NAME_PATTERN, is_version_number, parse_version_number
+from forgeml.names import MAX_VERSION, is_version_number, parse_version_number
+from forgeml.names import check_dataset_name as check_name
+from forgeml.names import parse_dataset_ref as parse_ref
 from forgeml.project import Project, ProjectLike, resolve_project
 from forgeml.store import DatasetVersionRecord
 from forgeml.store import datasets as queries
@@ -23,6 +24,7 @@ __all__ = [
     "MAX_VERSION",
     "DatasetSummary",
     "DatasetVersion",
+    "check_name",
     "dataset",
     "is_version_number",
     "list_datasets",
@@ -87,34 +89,6 @@ class DatasetVersion:
             created_at=record.created_at,
             project=project,
         )
-
-
-def check_name(name: str) -> str:
-    """A dataset name is 1-200 letters, digits, '_', '-' or '.', starting alphanumeric."""
-    if not NAME_PATTERN.match(name):
-        raise ConfigError(
-            f"{name!r} is not a valid dataset name",
-            fix="use 1-200 letters, digits, '_', '-' or '.', starting with a letter or digit",
-        )
-    return name
-
-
-def parse_ref(ref: str) -> tuple[str, int | None]:
-    """Split ``name[@version]``; ``latest`` or no version means the newest.
-
-    >>> parse_ref("credit@3"), parse_ref("credit"), parse_ref("credit@latest")
-    (('credit', 3), ('credit', None), ('credit', None))
-    """
-    name, _, version = ref.partition("@")
-    check_name(name)
-    if version in ("", "latest"):
-        return name, None
-    if not is_version_number(version):
-        raise ConfigError(
-            f"{ref!r} has an invalid version {version!r}",
-            fix="write NAME@N with N a version number from 1, or NAME@latest",
-        )
-    return name, parse_version_number(version, ref)
 
 
 def dataset(ref: str, *, project: ProjectLike = None) -> DatasetVersion:

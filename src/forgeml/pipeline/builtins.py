@@ -84,15 +84,20 @@ def _dataset_ref(ctx: StepContext) -> str:
 
 
 def _dataset_fingerprint(ctx: StepContext) -> Outputs:
-    from forgeml.data.versions import dataset
+    # Reads the version's row only: the data library is not even imported on a cache hit
+    from forgeml.names import parse_dataset_ref
+    from forgeml.store import datasets as queries
 
     if ctx.params.get("source") is not None:  # validate a file before it is ingested
         name = str(ctx.params.get("name") or _dataset_name(ctx))
         rules = ctx.project.spec.dataset(name).validation.model_dump(mode="json")
         return {"source": _source(ctx), "name": name, "rules": rules}
-    version = dataset(_dataset_ref(ctx), project=ctx.project)  # pins NAME to its newest version
-    rules = ctx.project.spec.dataset(version.name).validation.model_dump(mode="json")
-    return {"dataset": version.ref, "content_hash": version.content_hash, "rules": rules}
+    name, number = parse_dataset_ref(_dataset_ref(ctx))
+    with ctx.project.store.read() as session:  # pins NAME to its newest version
+        record = queries.get_version(session, name, number)
+        ref, content_hash = f"{name}@{record.version}", record.content_hash
+    rules = ctx.project.spec.dataset(name).validation.model_dump(mode="json")
+    return {"dataset": ref, "content_hash": content_hash, "rules": rules}
 
 
 def _validate(ctx: StepContext) -> Outputs:

@@ -1,7 +1,9 @@
 """Turn a step's ``uses`` into the function to call and the version of its code.
 
 A built-in step's code version is forgeml's; a user step's (``pkg.module:function``) is
-the sha256 of its module's source, so editing the function re-runs the step.
+the sha256 of its module's source, so editing the function re-runs the step. A module in
+the project folder is also versioned by the project modules it imports, and is only
+imported when its step runs (see :mod:`forgeml.pipeline.code_version`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from typing import Any
 from forgeml import __version__
 from forgeml.errors import ConfigError
 from forgeml.pipeline.builtins import BUILTINS, Builtin
+from forgeml.pipeline.code_version import (
+    project_code_version,
+    project_module_file,
+    project_sources,
+)
 from forgeml.pipeline.context import StepContext, file_sha256
 
 __all__ = ["StepKind", "resolve"]
@@ -57,6 +64,27 @@ def resolve(target: str | Callable[..., Any], root: Path | None = None) -> StepK
             f"{target!r} is neither a built-in step nor a function",
             fix="use one of " + ", ".join(BUILTINS) + ", or 'pkg.module:function'",
         )
+    module_name = target.partition(":")[0]
+    source = project_module_file(module_name, root)
+    if source is not None and root is not None:  # imported only when the step runs
+        code = project_code_version(source, root)
+        return StepKind(target, _Deferred(target, root), _user_fingerprint, code)
+    function = _load(target, root)
+    return StepKind(target, function, _user_fingerprint, _code_version(function))
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    """A project step function, loaded from its file when the step runs (not on a cache hit)."""
+
+    target: str
+    root: Path
+
+    def __call__(self, ctx: StepContext) -> Any:
+        return _load(self.target, self.root)(ctx)
+
+
+def _load(target: str, root: Path | None) -> Callable[[StepContext], Any]:
     module_name, _, attribute = target.partition(":")
     if root is not None and str(root) not in sys.path:
         sys.path.append(str(root))
@@ -78,25 +106,28 @@ def resolve(target: str | Callable[..., Any], root: Path | None = None) -> StepK
         ) from None
     if not callable(found_object):
         raise ConfigError(f"{target!r} is not a function", fix="point 'uses' at a function")
-    return StepKind(target, found_object, _user_fingerprint, _code_version(found_object))
+    function: Callable[[StepContext], Any] = found_object
+    return function
 
 
 def _project_module(name: str, root: Path | None) -> ModuleType | None:
     """A module in the project folder, loaded from its file each time: the code that runs
     is the code on disk (the one its cache key hashes), whichever project ran before."""
-    if root is None:
+    path = project_module_file(name, root)
+    if path is None:
         return None
-    base = root.joinpath(*name.split("."))
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:
-                return None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-            return module
-    return None
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        return None
+    folder = (root or path.parent).resolve()
+    for imported in project_sources(path, root or path.parent):  # re-read from disk too
+        loaded = getattr(sys.modules.get(imported), "__file__", None)
+        if loaded and Path(loaded).resolve().is_relative_to(folder):  # never a library's
+            del sys.modules[imported]
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _user_fingerprint(ctx: StepContext) -> dict[str, Any]:

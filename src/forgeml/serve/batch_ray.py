@@ -1,10 +1,12 @@
-"""``forgeml predict --backend ray``: batch scoring with Ray Data.
+"""``forgeml predict --backend ray``: batch scoring with Ray Data, in bounded memory.
 
-The driver reads the file in chunks with forgeml's own readers (so every value is typed as
-in local scoring), Ray Data scores the chunks with ``map_batches`` on a callable class that
-loads the model once per actor, and the driver writes the scored chunks in file order: the
-output equals :func:`forgeml.serve.batch.predict_file`'s. A row that cannot be scored stops
-the run (as ``on_error="stop"``) and nothing is written.
+A Ray Data read task reads the file in chunks with forgeml's own readers (so every value is
+typed as in local scoring) and hands each chunk on as soon as it is read; ``map_batches``
+scores the chunks on a callable class that loads the model once per actor; the driver
+writes each scored chunk as it arrives, in file order. Ray Data's streaming execution
+keeps only a few chunks in flight, so no process ever holds the whole file. The output
+equals :func:`forgeml.serve.batch.predict_file`'s. A row that cannot be read or scored
+stops the run (as ``on_error="stop"``) and nothing is written.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from forgeml.errors import ConfigError, DataError, MissingDependency
+from forgeml.errors import ConfigError, DataError, ForgemlError, MissingDependency
 from forgeml.project import ProjectLike, resolve_project
 from forgeml.serve.batch_check import ChunkChecker
 from forgeml.serve.batch_read import open_input
@@ -93,38 +95,32 @@ def predict_file_ray(
     found = resolve_project(project)
     version, bundle, _ = resolve_model(ref, project=found)
     scoring = BatchScorer(version, bundle, out_of_range)
-    source = open_input(Path(input), chunk_rows)
+    source = open_input(Path(input), chunk_rows)  # the columns only: a worker reads the rows
     try:
-        missing = [n for n in scoring.schema.names if n not in source.schema.names]
-        if missing:
-            raise DataError(
-                f"{source.path} lacks input column(s) of {version.ref}: {', '.join(missing)}",
-                fix=f"add the column(s) to the file; the model reads: "
-                f"{', '.join(scoring.schema.names)}",
-            )
-        tables = []
-        for chunk in source.chunks():
-            if chunk.broken:
-                raise DataError(
-                    f"row {chunk.broken[0].row} of {source.path} cannot be read: "
-                    f"{chunk.broken[0].reason}",
-                    fix="correct the row, or score the file locally with --on-error skip",
-                )
-            table = pa.Table.from_batches([chunk.data])
-            tables.append(table.append_column(ROW, pa.array(chunk.rows, pa.int64())))
-        text = source.unit == "bytes"
+        columns, text = source.schema, source.unit == "bytes"
     finally:
         source.close()
-    if not tables:
-        raise ConfigError(f"{input} has no rows to score", fix="score a file with rows")
+    missing = [n for n in scoring.schema.names if n not in columns.names]
+    if missing:
+        raise DataError(
+            f"{source.path} lacks input column(s) of {version.ref}: {', '.join(missing)}",
+            fix=f"add the column(s) to the file; the model reads: "
+            f"{', '.join(scoring.schema.names)}",
+        )
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    from forgeml.serve.batch_ray_source import ChunkSource
+
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # write the rows in file order
     names = scoring.schema.name_set
-    passthrough = [f.remove_metadata() for f in tables[0].schema if f.name not in names]
-    schema = pa.schema([*(f for f in passthrough if f.name != ROW), *scoring.fields])
-    dataset = ray.data.from_arrow(tables).map_batches(
+    passthrough = [f.remove_metadata() for f in columns if f.name not in names]
+    schema = pa.schema([*passthrough, *scoring.fields])
+    # The read reserves no CPU: it is light, it must not take a scoring actor's CPU, and
+    # a read with other resources than the scoring is not fused into the scoring actors
+    # (fused, one actor would read and score the whole file alone).
+    chunks = ChunkSource(source.path.resolve(), chunk_rows, ROW)
+    dataset = ray.data.read_datasource(chunks, num_cpus=0, override_num_blocks=1).map_batches(
         _Scorer,
         fn_constructor_args=(str(found.root), version.ref, out_of_range, text, schema),
         batch_format="pyarrow",
@@ -138,8 +134,24 @@ def predict_file_ray(
             scored = batch if isinstance(batch, pa.Table) else pa.table(batch)
             out.write(scored)
             rows += scored.num_rows
+        if not rows:
+            raise ConfigError(f"{input} has no rows to score", fix="score a file with rows")
         out.commit()
-    except BaseException:
+    except BaseException as error:
         out.discard()
+        cause = _forgeml_cause(error)
+        if cause is not None:  # the reader's or scorer's own message, not Ray's wrapping
+            raise cause from None
         raise
     return {"model": version.ref, "rows": rows, "seconds": time.perf_counter() - started}
+
+
+def _forgeml_cause(error: BaseException) -> ForgemlError | None:
+    """The forgeml error a Ray task raised, unwrapped from Ray's exception chain."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ForgemlError):
+            return seen
+        cause = getattr(seen, "cause", None)
+        seen = cause if isinstance(cause, BaseException) else seen.__cause__
+    return None

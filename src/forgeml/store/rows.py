@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from forgeml.store.models import Base
@@ -17,9 +17,12 @@ M = TypeVar("M", bound=Base)
 
 def insert_ignore(session: Session, model: type[Base], values: dict[str, Any]) -> None:
     """INSERT unless a row with the same unique key exists (no error, no race)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    if session.get_bind().dialect.name == "postgresql":  # imported only where it is used
+        from sqlalchemy.dialects import postgresql
+
+        session.execute(postgresql.insert(model).values(**values).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite.insert(model).values(**values).on_conflict_do_nothing())
 
 
 def locked_parent(
