@@ -24,6 +24,35 @@ def test_numeric_profile_matches_numpy() -> None:
     assert len(stats["histogram"]["edges"]) == len(stats["histogram"]["counts"]) + 1
 
 
+@pytest.mark.parametrize("kind", ["int", "float"])
+def test_chunked_tied_columns_give_numpys_exact_quantiles_bins_and_zeros(kind: str) -> None:
+    rng = np.random.default_rng(1)
+    values = rng.integers(-3, 4, 30_000)  # seven values: every bin edge is a tie
+    data = values if kind == "int" else values * 0.5
+    nulls = rng.random(len(data)) < 0.1
+    chunks = [
+        pa.array(part, mask=mask)
+        for part, mask in zip(np.array_split(data, 7), np.array_split(nulls, 7), strict=True)
+    ]
+    stats = profile_table(normalize(pa.table({"x": pa.chunked_array(chunks)})))["columns"]["x"]
+    present = data[~nulls].astype(np.float64)
+    assert stats["nulls"] == int(nulls.sum())
+    for q, got in stats["quantiles"].items():
+        assert got == np.quantile(present, float(q))
+    edges = np.unique(np.quantile(present, [i / 10 for i in range(11)]))
+    assert stats["histogram"]["edges"] == edges.tolist()
+    assert stats["histogram"]["counts"] == np.histogram(present, edges)[0].tolist()
+    assert stats["zeros"] == int(np.count_nonzero(present == 0))
+    assert stats["mean"] == pytest.approx(present.mean(), rel=1e-12)
+
+
+def test_text_mean_length_counts_characters_of_every_present_value() -> None:
+    values = ["é", "abc", None, "abc", "日本語", ""]
+    column = profile_table(normalize(pa.table({"t": values})))["columns"]["t"]
+    present = [v for v in values if v is not None]
+    assert column["mean_length"] == pytest.approx(sum(map(len, present)) / len(present))
+
+
 def test_nulls_infinities_and_constant_columns() -> None:
     table = normalize(
         pa.table(

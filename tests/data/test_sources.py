@@ -248,3 +248,13 @@ def test_the_separator_is_detected(tmp_path: Path, content: bytes, separator: st
     assert loaded.separator == separator
     assert loaded.table.column_names[:2] == ["id", "amount"]
     assert loaded.table.column("amount").to_pylist() == [2.5, 3.5]
+
+
+def test_line_breaks_are_looked_for_only_inside_each_chunks_own_values() -> None:
+    from forgeml.data.sources import _has_line_breaks
+
+    values = pa.array(["a\nb", "plain", "x", "ünï\ncode"])
+    assert _has_line_breaks(pa.table({"t": values}))
+    assert not _has_line_breaks(pa.table({"t": values.slice(1, 2)}))
+    assert _has_line_breaks(pa.table({"t": pa.chunked_array([values.slice(1, 2), values[3:]])}))
+    assert not _has_line_breaks(pa.table({"t": pa.array([None, ""], pa.large_string())}))
