@@ -36,10 +36,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgeml.data.versions import dataset
-from forgeml.errors import DataError
+from forgeml.errors import DataError, ForgemlError
 from forgeml.loop.rows import distinct_rows, new_rows, row_keys
 from forgeml.project import Project
-from forgeml.registry.versions import ModelVersion
+from forgeml.registry.versions import ModelVersion, versions
 from forgeml.serve.predlog import labelled_predictions
 
 __all__ = ["CycleData", "cycle_data", "labelled_table", "unseen_rows"]
@@ -182,17 +182,37 @@ def unseen_rows(
     now: datetime,
     seen_before: datetime | None,
     after: datetime | None = None,
-) -> tuple[int, int | None]:
-    """How many labelled rows the champion has not seen at ``now``, and how many it learnt from.
+) -> tuple[int, int]:
+    """How many labelled rows the champion has not seen at ``now``, and how many there are.
 
     ``after``: count only rows predicted after this time (those before were used already,
-    to judge it). The second number is None when the champion's training dataset is unknown.
+    to judge it). The second number counts every distinct labelled row of the model: each
+    labelled prediction by ``now`` and each row a version of it learnt from.
     """
-    _, original, fresh = _unseen(project, champion, now=now, seen_before=seen_before)
+    labelled, original, fresh = _unseen(project, champion, now=now, seen_before=seen_before)
     if fresh.num_rows and after is not None:
         at = fresh.column("predicted_at")
         fresh = fresh.filter(pc.greater(at, pa.scalar(after, at.type)))
-    return fresh.num_rows, None if original is None else original.num_rows
+    names = [n for n in labelled.column_names if n != "predicted_at"]
+    keys = [row_keys(labelled, names)]
+    if original is not None:
+        keys.append(row_keys(original, names))
+    for ref in _training_datasets(project, champion):
+        try:
+            table = dataset(ref, project=project).to_arrow()
+        except ForgemlError:  # a dataset version deleted since: its rows are unknown
+            continue
+        if all(n in table.column_names for n in names):
+            keys.append(row_keys(table, names))
+    return fresh.num_rows, len(np.unique(np.concatenate(keys)))
+
+
+def _training_datasets(project: Project, champion: ModelVersion) -> list[str]:
+    """The training datasets of every version of the champion's model, each once."""
+    refs = {str(v.signature.get("dataset") or "") for v in versions(champion.name, project=project)}
+    refs.discard("")
+    refs.discard(str(champion.signature.get("dataset") or ""))  # read already
+    return sorted(refs)
 
 
 def _unseen(
