@@ -116,6 +116,17 @@ def test_the_evaluation_window_is_carved_out_of_the_new_rows_not_all_of_them(
     assert cycle.status == "promoted", cycle.reason
 
 
+def test_a_quiet_stream_is_judged_on_enough_rows_for_a_verdict(
+    copy_project: CopyProject,
+) -> None:
+    # about 20 labelled rows a day: one day is too few to judge on, min_labels (100) are not
+    project = copy_project(("evaluate_on: 10d", "evaluate_on: 1d"))
+    cycle = retrain("judged", project=project, now=AFTER, key="k1")
+    assert cycle.details.get("holdout_rows") == 100, cycle.reason
+    assert cycle.details["comparison"]["rows"] == 100
+    assert cycle.status == "promoted", cycle.reason
+
+
 def test_a_challenger_identical_to_the_champion_is_not_registered(
     copy_project: CopyProject,
 ) -> None:

@@ -7,9 +7,10 @@ The rows the champion has not seen are the *new* ones: labelled predictions made
 the newest labelled row of its training data (when a cycle trained it), and never a row
 already in its training dataset. The newest of them are held out by time, before any
 training set is assembled: the labelled predictions of the last ``evaluate_on`` before the
-newest label, but never more than half of the new rows, so the challenger still learns
-from the rest. Champion and challenger are compared only on these held-out rows, which
-neither was fitted on. Training rows are, by the policy's ``data.mode``:
+newest label, or the newest ``least`` of them when that span holds fewer (a quiet stream
+needs more days for a verdict), but never more than half of the new rows, so the
+challenger still learns from the rest. Champion and challenger are compared only on these
+held-out rows, which neither was fitted on. Training rows are, by the policy's ``data.mode``:
 
 - ``sliding_window``: the labelled predictions of the ``data.window`` before the held-out ones;
 - ``recent_plus_reference``: those, plus a sample of the champion's training dataset
@@ -117,6 +118,7 @@ def cycle_data(
     seed: int = 0,
     recent: timedelta | None = None,
     min_rows: int = 0,
+    least: int = 0,
 ) -> CycleData:
     """Training rows and held-out recent rows for a challenger of ``champion`` at ``now``.
 
@@ -125,6 +127,7 @@ def cycle_data(
     champion's training rows (None: it learnt from a dataset, not from the log).
     ``recent``: also the rows of this span before the held-out ones (at least the newest
     ``min_rows``), for a second challenger; None when they would be the training rows.
+    ``least``: hold out at least this many rows (at most half the new ones) to judge on.
     """
     labelled, original, fresh = _unseen(project, champion, now=now, seen_before=seen_before)
     target = str(champion.signature.get("target") or "target")
@@ -132,7 +135,7 @@ def cycle_data(
     if fresh.num_rows == 0:
         empty = labelled.slice(0, 0)
         return CycleData(empty.drop_columns(["predicted_at"]), empty, target, now)
-    split_at = _holdout_start(fresh.column("predicted_at"), evaluate_on)
+    split_at = _holdout_start(fresh.column("predicted_at"), evaluate_on, least)
     newest = pc.max(fresh.column("predicted_at")).as_py()
     at = fresh.column("predicted_at")
     holdout = fresh.filter(pc.greater_equal(at, pa.scalar(split_at, at.type)))
@@ -242,13 +245,15 @@ def _champion_rows(project: Project, champion: ModelVersion, names: list[str]) -
     return table.select(names)
 
 
-def _holdout_start(times: pa.ChunkedArray, evaluate_on: timedelta) -> datetime:
-    """Where the held-out rows begin: ``evaluate_on`` before the newest, at most half the rows."""
+def _holdout_start(times: pa.ChunkedArray, evaluate_on: timedelta, least: int) -> datetime:
+    """Where the held-out rows begin: ``evaluate_on`` before the newest (or ``least`` rows
+    before it, if earlier), but at most half the rows."""
     ordered = np.sort(times.cast(pa.int64()).to_numpy(zero_copy_only=False))
     unit = times.type.unit
     per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
     by_window = ordered[-1] - int(evaluate_on.total_seconds() * per_second)
+    by_count = ordered[max(len(ordered) - least, 0)] if least > 0 else by_window
     by_half = ordered[len(ordered) // 2] if len(ordered) > 1 else ordered[0]
-    start = int(max(by_window, by_half))
+    start = int(max(min(by_window, by_count), by_half))
     value: datetime = pa.scalar(start, pa.int64()).cast(times.type).as_py()
     return value
