@@ -360,6 +360,8 @@ def run(stream: Stream, root: Path, name: str, policy: Policy) -> Outcome:
             y = replay.y[rows]
             ours = auc(y, replay.predictor(new).scores(table))
             theirs = auc(y, replay.predictor(old).scores(table))
+            if math.isnan(ours) or math.isnan(theirs):  # one class only: no AUC to compare
+                continue
             if theirs - ours > auc_interval(ours, y):
                 outcome.hurt.append(f"@{old}→@{new} on {at:%Y-%m-%d}: {theirs:.3f}→{ours:.3f}")
         if name == "default":

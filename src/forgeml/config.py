@@ -290,7 +290,7 @@ class PolicySpec(_Strict):
     ]
     schedule: Duration | None = None  # retrain when the champion is older than this
     # with 'new_labels': retrain once the labelled rows the champion has not seen reach this
-    # share of the rows it learnt from (and at least twice monitor.min_labels)
+    # share of all the labelled rows so far (and at least twice monitor.min_labels)
     new_labels: Annotated[float, Field(gt=0)] = 0.1
     check_every: Duration = "1h"
     evaluate_on: Duration = "14d"  # the most recent labelled rows, held out for judging

@@ -6,8 +6,6 @@ old rule from a dataset; the log holds two months of the new one, labelled a wee
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +13,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from forgeml.data.ingest import ingest
 from forgeml.data.versions import dataset
 from forgeml.loop.cycle import retrain
 from forgeml.loop.rollouts import settle
@@ -23,10 +20,8 @@ from forgeml.loop.rows import row_keys
 from forgeml.loop.triggers import check_triggers, triggers
 from forgeml.monitor.run import monitor
 from forgeml.project import Project
-from forgeml.registry import history, load_model, model_version, versions
-from forgeml.serve.predlog import PredictionLog
-from forgeml.training.predict import Predictor
-from forgeml.training.trainer import train
+from forgeml.registry import history, model_version, versions
+from loop.streams import CopyProject, build_template, serve_rows, stream
 
 SPEC = """\
 project: judging
@@ -45,72 +40,26 @@ policy:
   rollout: {mode: direct}
 """
 SWITCH = datetime(2025, 7, 1, tzinfo=UTC)
-LABELS_LATE = timedelta(days=7)
-
-
-def stream(start: datetime, days: int, rows: int, *, rule: str, seed: int) -> pa.Table:
-    """``rows`` rows spread over ``days`` from ``start``; the label follows ``rule``."""
-    rng = np.random.default_rng(seed)
-    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
-    signal = x1 if rule == "x1" else x2
-    y = signal + 0.3 * rng.normal(size=rows) > 0
-    offsets = np.sort(rng.uniform(0, days * 86400, size=rows))
-    at = [start + timedelta(seconds=float(s)) for s in offsets]
-    return pa.table({"x1": x1, "x2": x2, "at": pa.array(at, pa.timestamp("us", "UTC")), "y": y})
-
-
-def serve_rows(
-    project: Project, rows: pa.Table, *, prefix: str, alias: str = "champion", arm: str = "champion"
-) -> None:
-    """Serve ``rows`` with ``alias`` at their time; each label arrives a week later."""
-    version, bundle = load_model(f"judged@{alias}", project=project)
-    scores = Predictor(bundle).scores(rows)
-    times = rows.column("at").to_pylist()
-    truth = rows.column("y").to_pylist()
-    with PredictionLog(project, "judged", version.signature["inputs"]) as log:
-        for i in range(rows.num_rows):
-            at = times[i].timestamp()
-            log.log_predictions(
-                ids=[f"{prefix}{i}"],
-                version=version.version,
-                arm=arm,
-                inputs={"x1": [rows["x1"][i].as_py()], "x2": [rows["x2"][i].as_py()]},
-                scores=scores[i : i + 1],
-                labels=[bool(scores[i] >= 0.5)],
-                latency_ms=1.0,
-                time=at,
-            )
-            log.log_feedback([f"{prefix}{i}"], [truth[i]], time=at + LABELS_LATE.total_seconds())
+OLD, NEW = (1.0, 0.0), (0.0, 1.0)  # the label follows x1, then x2
+# a canary decided on its own labels only: 5,000 of them, or sooner when conclusive
+PATIENT_CANARY = (
+    "rollout: {mode: direct}",
+    "rollout: {mode: canary, predictions: 5000, skip_when_conclusive: false, "
+    "skip_when_informed: false}",
+)
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("judging") / "project"
-    root.mkdir(parents=True)
-    (root / "forgeml.yaml").write_text(SPEC)
-    project = Project.init(root)
-    past = stream(SWITCH - timedelta(days=180), 180, 6000, rule="x1", seed=1)
-    version = ingest(past, name="judged", project=project).version
-    assert train(dataset_ref=version.ref, project=project).model is not None
-    serve_rows(project, stream(SWITCH, 61, 1200, rule="x2", seed=2), prefix="a")
-    project.close()
-    return root
-
-
-@pytest.fixture
-def project(template: Path, tmp_path: Path) -> Iterator[Project]:
-    root = tmp_path / "project"
-    shutil.copytree(template, root)
-    found = Project.load(root)
-    yield found
-    found.close()
-
-
-def _spec(project: Project, old: str, new: str) -> Project:
-    path = project.root / "forgeml.yaml"
-    path.write_text(path.read_text().replace(old, new))
-    project.close()
-    return Project.load(project.root)
+    past = stream(SWITCH - timedelta(days=180), 180, 6000, weights=OLD, seed=1)
+    served = stream(SWITCH, 61, 1200, weights=NEW, seed=2)
+    return build_template(
+        tmp_path_factory.mktemp("judging") / "project",
+        SPEC,
+        "judged",
+        past,
+        lambda project: serve_rows(project, "judged@champion", served, prefix="a"),
+    )
 
 
 AFTER = datetime(2025, 9, 30, tzinfo=UTC)
@@ -137,7 +86,7 @@ def test_champion_and_challenger_are_judged_only_on_rows_neither_was_fitted_on(
 def test_all_mode_keeps_each_row_once(project: Project) -> None:
     first = retrain("judged", project=project, now=AFTER, key="k1")
     assert first.status == "promoted", first.reason
-    serve_rows(project, stream(AFTER, 30, 600, rule="x2", seed=3), prefix="b")
+    serve_rows(project, "judged@champion", stream(AFTER, 30, 600, weights=NEW, seed=3), prefix="b")
     second = retrain("judged", project=project, now=AFTER + timedelta(days=45), key="k2")
     assert "dataset" in second.details, second.reason
     trained_on = dataset(second.details["dataset"], project=project).to_arrow()
@@ -158,38 +107,40 @@ def test_a_cycle_with_no_new_labelled_rows_says_so_and_registers_nothing(
 
 
 def test_the_evaluation_window_is_carved_out_of_the_new_rows_not_all_of_them(
-    tmp_path: Path, template: Path
+    copy_project: CopyProject,
 ) -> None:
-    root = tmp_path / "short"
-    shutil.copytree(template, root)
-    project = _spec(Project.load(root), "evaluate_on: 10d", "evaluate_on: 90d")
-    try:
-        cycle = retrain("judged", project=project, now=AFTER, key="k1")
-        assert "holdout_rows" in cycle.details, cycle.reason
-        assert cycle.details["holdout_rows"] <= 600  # at most half of the 1200 new rows
-        assert cycle.status == "promoted", cycle.reason
-    finally:
-        project.close()
+    project = copy_project(("evaluate_on: 10d", "evaluate_on: 90d"))
+    cycle = retrain("judged", project=project, now=AFTER, key="k1")
+    assert "holdout_rows" in cycle.details, cycle.reason
+    assert cycle.details["holdout_rows"] <= 600  # at most half of the 1200 new rows
+    assert cycle.status == "promoted", cycle.reason
+
+
+def test_a_quiet_stream_is_judged_on_enough_rows_for_a_verdict(
+    copy_project: CopyProject,
+) -> None:
+    # about 20 labelled rows a day: one day is too few to judge on, min_labels (100) are not
+    project = copy_project(("evaluate_on: 10d", "evaluate_on: 1d"))
+    cycle = retrain("judged", project=project, now=AFTER, key="k1")
+    assert cycle.details.get("holdout_rows") == 100, cycle.reason
+    assert cycle.details["comparison"]["rows"] == 100
+    assert cycle.status == "promoted", cycle.reason
 
 
 def test_a_challenger_identical_to_the_champion_is_not_registered(
-    tmp_path: Path, template: Path
+    copy_project: CopyProject,
 ) -> None:
-    root = tmp_path / "same"
-    shutil.copytree(template, root)
-    project = _spec(
-        Project.load(root),
-        "data: {mode: all, min_rows: 200}",
-        "data: {mode: recent_plus_reference, window: 1m, min_rows: 1, reference_rows: 100000}",
+    project = copy_project(
+        (
+            "data: {mode: all, min_rows: 200}",
+            "data: {mode: recent_plus_reference, window: 1m, min_rows: 1, reference_rows: 100000}",
+        )
     )
-    try:
-        # a one-minute window holds no new row: the training rows are the champion's own
-        cycle = retrain("judged", project=project, now=AFTER, key="k1")
-        assert cycle.status == "kept"
-        assert "identical to the champion" in cycle.reason, cycle.reason
-        assert len(versions("judged", project=project)) == 1
-    finally:
-        project.close()
+    # a one-minute window holds no new row: the training rows are the champion's own
+    cycle = retrain("judged", project=project, now=AFTER, key="k1")
+    assert cycle.status == "kept"
+    assert "identical to the champion" in cycle.reason, cycle.reason
+    assert len(versions("judged", project=project)) == 1
 
 
 def test_a_loop_promotion_records_its_gate(project: Project) -> None:
@@ -217,19 +168,16 @@ def test_decay_is_judged_against_the_metric_on_later_rows(project: Project) -> N
     assert report.baseline != pytest.approx(tested)
 
 
-def test_the_schedule_fires_on_the_loop_clock_not_the_wall_clock(project: Project) -> None:
-    project = _spec(project, "policy:\n", "policy:\n  retrain_on: [schedule]\n  schedule: 30d\n")
-    try:
-        # the champion's data ends on 30 June: by the loop's clock it is due on 30 July
-        early = triggers(project, "judged", now=SWITCH + timedelta(days=20), report=None)
-        due = triggers(project, "judged", now=SWITCH + timedelta(days=31), report=None)
-        assert (early, due) == ([], ["schedule"])
-        retrain("judged", project=project, now=AFTER, key="k1")
-        assert triggers(project, "judged", now=AFTER + timedelta(days=10), report=None) == []
-        later = AFTER + timedelta(days=31)
-        assert triggers(project, "judged", now=later, report=None) == ["schedule"]
-    finally:
-        project.close()
+def test_the_schedule_fires_on_the_loop_clock_not_the_wall_clock(copy_project: CopyProject) -> None:
+    project = copy_project(("policy:\n", "policy:\n  retrain_on: [schedule]\n  schedule: 30d\n"))
+    # the champion's data ends on 30 June: by the loop's clock it is due on 30 July
+    early = triggers(project, "judged", now=SWITCH + timedelta(days=20), report=None)
+    due = triggers(project, "judged", now=SWITCH + timedelta(days=31), report=None)
+    assert (early, due) == ([], ["schedule"])
+    retrain("judged", project=project, now=AFTER, key="k1")
+    assert triggers(project, "judged", now=AFTER + timedelta(days=10), report=None) == []
+    later = AFTER + timedelta(days=31)
+    assert triggers(project, "judged", now=later, report=None) == ["schedule"]
 
 
 def _forgeml(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -249,116 +197,98 @@ def _forgeml(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def test_a_quiet_tick_says_why_nothing_fired(
-    project: Project, capsys: pytest.CaptureFixture[str]
+    copy_project: CopyProject, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = _spec(
-        project, "policy:\n", "policy:\n  retrain_on: [drift, schedule]\n  schedule: 365d\n"
+    project = copy_project(
+        ("policy:\n", "policy:\n  retrain_on: [drift, schedule]\n  schedule: 365d\n")
     )
-    try:
-        root = str(project.root)
-        code, out = _forgeml(capsys, "-p", root, "loop", "judged", "--once", "--now", "2025-07-20")
-        assert code == 0, out
-        assert "last tick 2025-07-20 00:00: nothing fired" in out
-        assert "no trigger fired: last labels at 2025-07-19" in out
-        assert "(predictions up to 2025-07-12" in out
-        assert "schedule due at 2026-06-30" in out
-        code, out = _forgeml(capsys, "-p", root, "loop", "judged", "--once", "--now", "July")
-        assert code != 0
-        assert "--now 'July' is not an ISO timestamp" in out
-    finally:
-        project.close()
+    root = str(project.root)
+    code, out = _forgeml(capsys, "-p", root, "loop", "judged", "--once", "--now", "2025-07-20")
+    assert code == 0, out
+    assert "last tick 2025-07-20 00:00: nothing fired" in out
+    assert "no trigger fired: last labels at 2025-07-19" in out
+    assert "(predictions up to 2025-07-12" in out
+    assert "schedule due at 2026-06-30" in out
+    code, out = _forgeml(capsys, "-p", root, "loop", "judged", "--once", "--now", "July")
+    assert code != 0
+    assert "--now 'July' is not an ISO timestamp" in out
 
 
 def test_performance_is_judged_on_the_newest_labels_however_late_they_arrive(
-    project: Project,
+    copy_project: CopyProject,
 ) -> None:
-    project = _spec(project, "monitor: {window: 30d", "monitor: {window: 1d")
-    project = _spec(project, "policy:\n", "policy:\n  retrain_on: [performance]\n")
-    try:
-        # the last two days hold no label (they come a week late); the month before does
-        report = monitor(
-            "judged",
-            project=project,
-            start=AFTER - timedelta(days=2),
-            end=AFTER,
-            window=timedelta(days=1),
-            metric="roc_auc",
-            alert=False,
-        )
-        assert triggers(project, "judged", now=AFTER, report=report) == ["performance"]
-        before_any_label = SWITCH + timedelta(days=5)
-        assert triggers(project, "judged", now=before_any_label, report=None) == []
-    finally:
-        project.close()
+    project = copy_project(
+        ("monitor: {window: 30d", "monitor: {window: 1d"),
+        ("policy:\n", "policy:\n  retrain_on: [performance]\n"),
+    )
+    # the last two days hold no label (they come a week late); the month before does
+    report = monitor(
+        "judged",
+        project=project,
+        start=AFTER - timedelta(days=2),
+        end=AFTER,
+        window=timedelta(days=1),
+        metric="roc_auc",
+        alert=False,
+    )
+    assert triggers(project, "judged", now=AFTER, report=report) == ["performance"]
+    before_any_label = SWITCH + timedelta(days=5)
+    assert triggers(project, "judged", now=before_any_label, report=None) == []
 
 
 def test_decay_a_kept_cycle_judged_does_not_fire_again_until_new_labels_arrive(
-    project: Project,
+    copy_project: CopyProject,
 ) -> None:
-    project = _spec(project, "monitor: {window: 30d", "monitor: {window: 1d")
-    project = _spec(project, "policy:\n", "policy:\n  retrain_on: [performance]\n")
-    project = _spec(project, "min_rows: 200", "min_rows: 100000")  # every cycle keeps @1
-    try:
-        assert triggers(project, "judged", now=AFTER, report=None) == ["performance"]
-        assert retrain("judged", project=project, now=AFTER, key="k1").status == "kept"
-        later = AFTER + timedelta(days=1)
-        found = check_triggers(project, "judged", now=later, report=None)
-        assert [f.fired for f in found] == [False]
-        assert "0 labelled predictions of @1 since a cycle kept it at 2025-09-30" in found[0].why
-        # a new week of the new rule, labelled a week later: fresh evidence of decay
-        serve_rows(project, stream(later, 7, 150, rule="x2", seed=8), prefix="n")
-        assert triggers(project, "judged", now=later + timedelta(days=15), report=None) == [
-            "performance"
-        ]
-    finally:
-        project.close()
+    project = copy_project(
+        ("monitor: {window: 30d", "monitor: {window: 1d"),
+        ("policy:\n", "policy:\n  retrain_on: [performance]\n"),
+        ("min_rows: 200", "min_rows: 100000"),  # every cycle keeps @1
+    )
+    assert triggers(project, "judged", now=AFTER, report=None) == ["performance"]
+    assert retrain("judged", project=project, now=AFTER, key="k1").status == "kept"
+    later = AFTER + timedelta(days=1)
+    found = check_triggers(project, "judged", now=later, report=None)
+    assert [f.fired for f in found] == [False]
+    assert "0 labelled predictions of @1 since a cycle kept it at 2025-09-30" in found[0].why
+    # a new week of the new rule, labelled a week later: fresh evidence of decay
+    serve_rows(project, "judged@champion", stream(later, 7, 150, weights=NEW, seed=8), prefix="n")
+    assert triggers(project, "judged", now=later + timedelta(days=15), report=None) == [
+        "performance"
+    ]
 
 
 def test_a_conclusive_canary_is_decided_before_its_prediction_count(
-    tmp_path: Path, template: Path
+    copy_project: CopyProject,
 ) -> None:
-    root = tmp_path / "canary"
-    shutil.copytree(template, root)
-    project = _spec(
-        Project.load(root),
-        "rollout: {mode: direct}",
-        "rollout: {mode: canary, predictions: 5000, skip_when_conclusive: false, "
-        "skip_when_informed: false}",
-    )
-    try:
-        cycle = retrain("judged", project=project, now=AFTER, key="k1")
-        assert cycle.status == "rolling_out", cycle.reason
-        assert settle(project, "judged").decided is False
-        served = stream(AFTER, 20, 400, rule="x2", seed=5)
-        even, odd = pa.array(range(0, 400, 2)), pa.array(range(1, 400, 2))
-        serve_rows(project, served.take(even), prefix="c")  # the same days for both arms
-        serve_rows(project, served.take(odd), prefix="k", alias="2", arm="canary")
-        verdict = settle(project, "judged")
-        assert verdict is not None and verdict.decided, verdict
-        assert verdict.outcome == "promoted" and verdict.labels == 200
-        assert model_version("judged@champion", project=project).version == 2
-    finally:
-        project.close()
+    project = copy_project(PATIENT_CANARY)
+    cycle = retrain("judged", project=project, now=AFTER, key="k1")
+    assert cycle.status == "rolling_out", cycle.reason
+    assert settle(project, "judged").decided is False
+    served = stream(AFTER, 20, 400, weights=NEW, seed=5)
+    even, odd = pa.array(range(0, 400, 2)), pa.array(range(1, 400, 2))
+    serve_rows(
+        project, "judged@champion", served.take(even), prefix="c"
+    )  # the same days for both arms
+    serve_rows(project, "judged@2", served.take(odd), prefix="k", arm="canary")
+    verdict = settle(project, "judged")
+    assert verdict is not None and verdict.decided, verdict
+    assert verdict.outcome == "promoted" and verdict.labels == 200
+    assert model_version("judged@champion", project=project).version == 2
 
 
 def test_a_challenger_better_beyond_doubt_on_the_held_out_rows_skips_the_canary(
-    tmp_path: Path, template: Path
+    copy_project: CopyProject,
 ) -> None:
-    root = tmp_path / "sure"
-    shutil.copytree(template, root)
-    project = _spec(Project.load(root), "rollout: {mode: direct}", "rollout: {mode: canary}")
-    try:
-        cycle = retrain("judged", project=project, now=AFTER, key="k1")
-        assert cycle.details["comparison"]["conclusive"] is True
-        assert cycle.status == "promoted", cycle.reason
-        assert "promoted without a canary" in cycle.reason
-        assert model_version("judged@champion", project=project).version == 2
-    finally:
-        project.close()
+    project = copy_project(("rollout: {mode: direct}", "rollout: {mode: canary}"))
+    cycle = retrain("judged", project=project, now=AFTER, key="k1")
+    assert cycle.details["comparison"]["conclusive"] is True
+    assert cycle.status == "promoted", cycle.reason
+    assert "promoted without a canary" in cycle.reason
+    assert model_version("judged@champion", project=project).version == 2
 
 
 def test_a_challenger_that_beats_a_decayed_champion_skips_the_canary(
-    tmp_path: Path, template: Path
+    copy_project: CopyProject,
 ) -> None:
     canary = "rollout: {mode: canary, skip_when_conclusive: false, skip_when_informed: false"
     ends = {}
@@ -367,16 +297,12 @@ def test_a_challenger_that_beats_a_decayed_champion_skips_the_canary(
         ("drifted", "drift", canary + "}"),  # the champion may still be fine: canary
         ("asked", "performance", canary + ", skip_when_decayed: false}"),
     ]:
-        shutil.copytree(template, tmp_path / name)
-        project = _spec(Project.load(tmp_path / name), "rollout: {mode: direct}", rollout)
-        try:
-            cycle = retrain("judged", project=project, now=AFTER, trigger=trigger, key="k1")
-            champion = model_version("judged@champion", project=project).version
-            ends[name] = (cycle.status, champion == 1)
-            if name == "decayed":
-                assert "below its baseline: promoted without a canary" in cycle.reason
-        finally:
-            project.close()
+        project = copy_project(("rollout: {mode: direct}", rollout), name=name)
+        cycle = retrain("judged", project=project, now=AFTER, trigger=trigger, key="k1")
+        champion = model_version("judged@champion", project=project).version
+        ends[name] = (cycle.status, champion == 1)
+        if name == "decayed":
+            assert "below its baseline: promoted without a canary" in cycle.reason
     # the champion is replaced (by the better of the two challengers) only when decayed
     assert ends == {
         "decayed": ("promoted", False),
@@ -386,57 +312,44 @@ def test_a_challenger_that_beats_a_decayed_champion_skips_the_canary(
 
 
 def test_a_canary_that_served_for_the_evaluation_period_is_decided_on_what_it_has(
-    tmp_path: Path, template: Path
+    copy_project: CopyProject,
 ) -> None:
-    root = tmp_path / "waited"
-    shutil.copytree(template, root)
-    project = _spec(
-        Project.load(root),
-        "rollout: {mode: direct}",
-        "rollout: {mode: canary, predictions: 5000, skip_when_conclusive: false, "
-        "skip_when_informed: false}",
-    )
-    try:
-        assert retrain("judged", project=project, now=AFTER, key="k1").status == "rolling_out"
-        served = stream(AFTER, 6, 240, rule="x2", seed=6)  # six days: under evaluate_on
-        even, odd = pa.array(range(0, 240, 2)), pa.array(range(1, 240, 2))
-        # both arms answered by the challenger: nothing conclusive between them
-        serve_rows(project, served.take(even), prefix="c", alias="2")
-        serve_rows(project, served.take(odd), prefix="k", alias="2", arm="canary")
-        assert settle(project, "judged").decided is False
-        later = stream(AFTER + timedelta(days=6), 6, 40, rule="x2", seed=7)
-        serve_rows(project, later, prefix="l", alias="2", arm="canary")  # now 12 days
-        verdict = settle(project, "judged")
-        assert verdict is not None and verdict.decided, verdict
-        assert verdict.labels == 160
-    finally:
-        project.close()
+    project = copy_project(PATIENT_CANARY)
+    assert retrain("judged", project=project, now=AFTER, key="k1").status == "rolling_out"
+    served = stream(AFTER, 6, 240, weights=NEW, seed=6)  # six days: under evaluate_on
+    even, odd = pa.array(range(0, 240, 2)), pa.array(range(1, 240, 2))
+    # both arms answered by the challenger: nothing conclusive between them
+    serve_rows(project, "judged@2", served.take(even), prefix="c")
+    serve_rows(project, "judged@2", served.take(odd), prefix="k", arm="canary")
+    assert settle(project, "judged").decided is False
+    later = stream(AFTER + timedelta(days=6), 6, 40, weights=NEW, seed=7)
+    serve_rows(project, "judged@2", later, prefix="l", arm="canary")  # now 12 days
+    verdict = settle(project, "judged")
+    assert verdict is not None and verdict.decided, verdict
+    assert verdict.labels == 160
 
 
 def test_new_labels_fire_once_enough_rows_the_champion_has_not_seen_have_arrived(
-    project: Project,
+    copy_project: CopyProject,
 ) -> None:
-    project = _spec(
-        project, "policy:\n", "policy:\n  retrain_on: [new_labels]\n  new_labels: 0.02\n"
+    project = copy_project(
+        ("policy:\n", "policy:\n  retrain_on: [new_labels]\n  new_labels: 0.02\n")
     )
-    try:
-        # @1 learnt from 6,000 rows: 2% of them is 120, but judging needs 2 x min_labels = 200
-        early = check_triggers(project, "judged", now=SWITCH + timedelta(days=14), report=None)
-        assert [f.fired for f in early] == [False]
-        assert "it needs 200" in early[0].why, early[0].why
-        assert triggers(project, "judged", now=AFTER, report=None) == ["new_labels"]
-        assert retrain("judged", project=project, now=AFTER, key="k1").status == "promoted"
-        # the cycle trained on or judged every labelled row so far: nothing new for @2
-        later = AFTER + timedelta(days=1)
-        found = check_triggers(project, "judged", now=later, report=None)
-        assert [f.fired for f in found] == [False]
-        assert found[0].why.startswith("0 labelled rows @2 has not seen since"), found[0].why
-        serve_rows(project, stream(later, 7, 300, rule="x2", seed=9), prefix="n")
-        assert triggers(project, "judged", now=later + timedelta(days=15), report=None) == [
-            "new_labels"
-        ]
-    finally:
-        project.close()
+    # @1 learnt from 6,000 rows: 2% of them is 120, but judging needs 2 x min_labels = 200
+    early = check_triggers(project, "judged", now=SWITCH + timedelta(days=14), report=None)
+    assert [f.fired for f in early] == [False]
+    assert "it needs 200" in early[0].why, early[0].why
+    assert triggers(project, "judged", now=AFTER, report=None) == ["new_labels"]
+    assert retrain("judged", project=project, now=AFTER, key="k1").status == "promoted"
+    # the cycle trained on or judged every labelled row so far: nothing new for @2
+    later = AFTER + timedelta(days=1)
+    found = check_triggers(project, "judged", now=later, report=None)
+    assert [f.fired for f in found] == [False]
+    assert found[0].why.startswith("0 labelled rows @2 has not seen since"), found[0].why
+    serve_rows(project, "judged@champion", stream(later, 7, 300, weights=NEW, seed=9), prefix="n")
+    assert triggers(project, "judged", now=later + timedelta(days=15), report=None) == [
+        "new_labels"
+    ]
 
 
 def test_the_default_policy_retrains_on_new_labels_from_everything_so_far() -> None:
@@ -447,86 +360,78 @@ def test_the_default_policy_retrains_on_new_labels_from_everything_so_far() -> N
     assert policy.rollout.skip_when_informed is True
 
 
-def test_decay_within_the_noise_of_its_labels_does_not_fire(project: Project) -> None:
-    project = _spec(project, "monitor: {window: 30d", "monitor: {window: 1d, max_drop: 0.0")
-    project = _spec(project, "policy:\n", "policy:\n  retrain_on: [performance]\n")
-    try:
-        # the old rule again: @1 is as good as ever, but 100 labels measure it roughly
-        serve_rows(project, stream(AFTER, 5, 120, rule="x1", seed=21), prefix="o")
-        found = check_triggers(project, "judged", now=AFTER + timedelta(days=13), report=None)
-        assert [f.fired for f in found] == [False]
-        assert "roc_auc 0.9500 on the 100 newest labelled predictions" in found[0].why
-        assert "within noise of the baseline" in found[0].why, found[0].why
-    finally:
-        project.close()
+def test_decay_within_the_noise_of_its_labels_does_not_fire(copy_project: CopyProject) -> None:
+    project = copy_project(
+        ("monitor: {window: 30d", "monitor: {window: 1d, max_drop: 0.0"),
+        ("policy:\n", "policy:\n  retrain_on: [performance]\n"),
+    )
+    # the old rule again: @1 is as good as ever, but 100 labels measure it roughly
+    serve_rows(project, "judged@champion", stream(AFTER, 5, 120, weights=OLD, seed=21), prefix="o")
+    found = check_triggers(project, "judged", now=AFTER + timedelta(days=13), report=None)
+    assert [f.fired for f in found] == [False]
+    assert "roc_auc 0.9500 on the 100 newest labelled predictions" in found[0].why
+    assert "within noise of the baseline" in found[0].why, found[0].why
 
 
 def test_a_challenger_promoted_at_once_is_refitted_on_the_held_out_rows_too(
-    project: Project,
+    copy_project: CopyProject,
 ) -> None:
-    project = _spec(project, "refit: false", "refit: true")
-    try:
-        cycle = retrain("judged", project=project, now=AFTER, key="k1")
-        assert cycle.status == "promoted", cycle.reason
-        details = cycle.details
-        assert (details["challenger"], details["refit"]) == (2, 3)
-        assert "refitted on the" in cycle.reason and "as @3" in cycle.reason
-        assert model_version("judged@champion", project=project).version == 3
-        refit = model_version("judged@3", project=project)
-        learnt = dataset(str(refit.signature["dataset"]), project=project).to_arrow()
-        assert learnt.num_rows == details["train_rows"] + details["holdout_rows"]
-        # its decay baseline is the judged challenger's metric on rows it had not seen
-        report = monitor(
-            "judged",
-            project=project,
-            start=AFTER - timedelta(days=60),
-            end=AFTER,
-            window=timedelta(days=30),
-            metric="roc_auc",
-            alert=False,
-        )
-        assert report.baseline == pytest.approx(details["comparison"]["challenger"]["roc_auc"])
-        # it has seen every labelled row so far: the next cycle has nothing new to learn
-        again = retrain("judged", project=project, now=AFTER + timedelta(days=1), key="k2")
-        assert again.status == "kept" and "no new labelled rows" in again.reason, again.reason
-    finally:
-        project.close()
+    project = copy_project(("refit: false", "refit: true"))
+    cycle = retrain("judged", project=project, now=AFTER, key="k1")
+    assert cycle.status == "promoted", cycle.reason
+    details = cycle.details
+    assert (details["challenger"], details["refit"]) == (2, 3)
+    assert "refitted on the" in cycle.reason and "as @3" in cycle.reason
+    assert model_version("judged@champion", project=project).version == 3
+    refit = model_version("judged@3", project=project)
+    learnt = dataset(str(refit.signature["dataset"]), project=project).to_arrow()
+    assert learnt.num_rows == details["train_rows"] + details["holdout_rows"]
+    # its decay baseline is the judged challenger's metric on rows it had not seen
+    report = monitor(
+        "judged",
+        project=project,
+        start=AFTER - timedelta(days=60),
+        end=AFTER,
+        window=timedelta(days=30),
+        metric="roc_auc",
+        alert=False,
+    )
+    assert report.baseline == pytest.approx(details["comparison"]["challenger"]["roc_auc"])
+    # it has seen every labelled row so far: the next cycle has nothing new to learn
+    again = retrain("judged", project=project, now=AFTER + timedelta(days=1), key="k2")
+    assert again.status == "kept" and "no new labelled rows" in again.reason, again.reason
 
 
 @pytest.fixture(scope="module")
 def steady(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """No gate declared; the log holds a month more of the rule the champion learnt."""
-    root = tmp_path_factory.mktemp("steady") / "project"
-    root.mkdir(parents=True)
     spec = SPEC.replace("gate:\n  versus_champion: {roc_auc: {min_delta: 0.0}}\n", "")
-    (root / "forgeml.yaml").write_text(spec)
-    project = Project.init(root)
-    past = stream(SWITCH - timedelta(days=180), 180, 6000, rule="x1", seed=1)
-    version = ingest(past, name="judged", project=project).version
-    assert train(dataset_ref=version.ref, project=project).model is not None
-    serve_rows(project, stream(SWITCH, 30, 600, rule="x1", seed=30), prefix="o")
-    project.close()
-    return root
+    past = stream(SWITCH - timedelta(days=180), 180, 6000, weights=OLD, seed=1)
+    served = stream(SWITCH, 30, 600, weights=OLD, seed=30)
+    return build_template(
+        tmp_path_factory.mktemp("steady") / "project",
+        spec,
+        "judged",
+        past,
+        lambda project: serve_rows(project, "judged@champion", served, prefix="o"),
+    )
 
 
 def test_noise_on_the_held_out_rows_does_not_block_a_challenger(steady: Path) -> None:
-    project = Project.load(steady)
-    try:
+    with Project.load(steady) as project:
         cycle = retrain("judged", project=project, now=SWITCH + timedelta(days=40), key="k1")
-        comparison = cycle.details["comparison"]
-        ours, theirs = comparison["challenger"]["roc_auc"], comparison["champion"]["roc_auc"]
-        low, high = comparison["difference"]
-        assert ours < theirs and low < 0 < high  # a hair worse, well within noise
-        assert cycle.status == "promoted", cycle.reason
-        [check] = comparison["gate"]["checks"]
-        assert check["name"] == "roc_auc vs champion" and check["passed"] is True
-        assert "95% paired interval of the gain" in check["detail"]
-    finally:
-        project.close()
+    comparison = cycle.details["comparison"]
+    ours, theirs = comparison["challenger"]["roc_auc"], comparison["champion"]["roc_auc"]
+    low, high = comparison["difference"]
+    assert ours < theirs and low < 0 < high  # a hair worse, well within noise
+    assert cycle.status == "promoted", cycle.reason
+    [check] = comparison["gate"]["checks"]
+    assert check["name"] == "roc_auc vs champion" and check["passed"] is True
+    assert "95% paired interval of the gain" in check["detail"]
 
 
 def test_a_challenger_that_learnt_everything_the_champion_did_skips_the_canary(
-    tmp_path: Path, template: Path
+    copy_project: CopyProject,
 ) -> None:
     canary = "rollout: {mode: canary, skip_when_conclusive: false, skip_when_decayed: false}"
     ends = {}
@@ -534,14 +439,13 @@ def test_a_challenger_that_learnt_everything_the_champion_did_skips_the_canary(
         ("everything", "data: {mode: all, min_rows: 200}"),
         ("window", "data: {mode: sliding_window, window: 60d, min_rows: 200}"),
     ]:
-        shutil.copytree(template, tmp_path / name)
-        project = _spec(Project.load(tmp_path / name), "rollout: {mode: direct}", canary)
-        project = _spec(project, "data: {mode: all, min_rows: 200}", data)
-        try:
-            cycle = retrain("judged", project=project, now=AFTER, key="k1")
-            ends[name] = cycle.status
-            if name == "everything":
-                assert "learnt from every row the champion did" in cycle.reason, cycle.reason
-        finally:
-            project.close()
+        project = copy_project(
+            ("rollout: {mode: direct}", canary),
+            ("data: {mode: all, min_rows: 200}", data),
+            name=name,
+        )
+        cycle = retrain("judged", project=project, now=AFTER, key="k1")
+        ends[name] = cycle.status
+        if name == "everything":
+            assert "learnt from every row the champion did" in cycle.reason, cycle.reason
     assert ends == {"everything": "promoted", "window": "rolling_out"}

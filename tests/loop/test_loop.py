@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -16,19 +15,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from forgeml.data.ingest import ingest
 from forgeml.demo.credit import START, generate_credit
 from forgeml.loop.cycle import retrain
 from forgeml.loop.daemon import run_loop
 from forgeml.loop.rollouts import rollout_progress, settle
 from forgeml.monitor.alerts import list_alerts
 from forgeml.project import Project
-from forgeml.registry import load_model, model_version, versions
-from forgeml.serve.predlog import PredictionLog
+from forgeml.registry import model_version, versions
 from forgeml.serve.rollout import active_rollout
 from forgeml.store import cycles as rows
-from forgeml.training.predict import Predictor
-from forgeml.training.trainer import train
+from loop.streams import build_template, serve_rows
 
 SPEC = """\
 project: loop-test
@@ -48,58 +44,31 @@ policy:
 MONTH_END = (START + timedelta(days=30 * 8)).replace(tzinfo=UTC)
 
 
-def _project(root: Path) -> Project:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "forgeml.yaml").write_text(SPEC)
-    project = Project.init(root)
-    history = generate_credit(rows_per_month=300, months=6, seed=1)
-    version = ingest(history, name="credit", project=project).version
-    assert train(dataset_ref=version.ref, project=project).model is not None
-    year = generate_credit(rows_per_month=300, months=8, seed=2)
-    _log(project, year, "credit@1", "champion")
-    return project
-
-
 def _log(project: Project, rows: pa.Table, ref: str, arm: str, prefix: str = "r") -> None:
     """Serve ``rows`` with ``ref`` at their application time; labels 30 days later."""
-    version, bundle = load_model(ref, project=project)
-    scores = Predictor(bundle).scores(rows)
-    inputs = [c["name"] for c in version.signature["inputs"]]
-    dates = rows.column("application_date").to_pylist()
-    truth = rows.column("defaulted").to_pylist()
-    with PredictionLog(project, "credit", version.signature["inputs"]) as log:
-        for i in range(rows.num_rows):
-            at = dates[i].replace(tzinfo=UTC).timestamp()
-            rid = f"{prefix}{i}"
-            log.log_predictions(
-                ids=[rid],
-                version=version.version,
-                arm=arm,
-                inputs={n: [rows.column(n)[i].as_py()] for n in inputs},
-                scores=scores[i : i + 1],
-                labels=[bool(scores[i] >= 0.5)],
-                latency_ms=1.0,
-                time=at,
-            )
-            log.log_feedback([rid], [truth[i]], time=at + 30 * 86400)
+    serve_rows(
+        project,
+        ref,
+        rows,
+        target="defaulted",
+        time="application_date",
+        late=timedelta(days=30),
+        prefix=prefix,
+        arm=arm,
+    )
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("loop") / "project"
-    _project(root).close()
-    return root
-
-
-@pytest.fixture
-def project(template: Path, tmp_path: Path) -> Iterator[Project]:
-    import shutil
-
-    root = tmp_path / "project"
-    shutil.copytree(template, root)
-    found = Project.load(root)
-    yield found
-    found.close()
+    history = generate_credit(rows_per_month=300, months=6, seed=1)
+    year = generate_credit(rows_per_month=300, months=8, seed=2)
+    return build_template(
+        tmp_path_factory.mktemp("loop") / "project",
+        SPEC,
+        "credit",
+        history,
+        lambda project: _log(project, year, "credit@1", "champion"),
+    )
 
 
 def test_a_cycle_trains_judges_and_starts_a_canary(project: Project) -> None:

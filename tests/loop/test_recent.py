@@ -8,23 +8,19 @@ the old rows and ranks like the champion; one that learns from the last month be
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
-from forgeml.data.ingest import ingest
 from forgeml.data.versions import dataset
 from forgeml.loop.cycle import retrain
+from forgeml.loop.triggers import check_triggers, triggers
 from forgeml.project import Project
 from forgeml.registry import load_model, model_version
-from forgeml.serve.predlog import PredictionLog
 from forgeml.training.predict import Predictor
-from forgeml.training.trainer import train
+from loop.streams import CopyProject, build_template, serve_rows, stream
 
 SPEC = """\
 project: flip
@@ -41,74 +37,27 @@ policy:
 """
 FLIP = datetime(2025, 7, 1, tzinfo=UTC)
 AFTER = datetime(2025, 9, 30, tzinfo=UTC)
-LATE = timedelta(days=7)
-
-
-def stream(start: datetime, days: int, rows: int, *, sign: float, seed: int) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
-    y = sign * x1 + 0.3 * rng.normal(size=rows) > 0
-    offsets = np.sort(rng.uniform(0, days * 86400, size=rows))
-    at = [start + timedelta(seconds=float(s)) for s in offsets]
-    return pa.table({"x1": x1, "x2": x2, "at": pa.array(at, pa.timestamp("us", "UTC")), "y": y})
-
-
-def serve_rows(project: Project, rows: pa.Table) -> None:
-    """Serve ``rows`` with the champion at their time; each label arrives a week later."""
-    version, bundle = load_model("flip@champion", project=project)
-    scores = Predictor(bundle).scores(rows)
-    times = [t.timestamp() for t in rows.column("at").to_pylist()]
-    truth = rows.column("y").to_pylist()
-    with PredictionLog(project, "flip", version.signature["inputs"]) as log:
-        for i in range(rows.num_rows):
-            log.log_predictions(
-                ids=[f"r{i}"],
-                version=version.version,
-                arm="champion",
-                inputs={"x1": [rows["x1"][i].as_py()], "x2": [rows["x2"][i].as_py()]},
-                scores=scores[i : i + 1],
-                labels=[bool(scores[i] >= 0.5)],
-                latency_ms=1.0,
-                time=times[i],
-            )
-            log.log_feedback([f"r{i}"], [truth[i]], time=times[i] + LATE.total_seconds())
+BEFORE, SINCE = (1.0, 0.0), (-1.0, 0.0)  # the label follows x1, then -x1
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("flip") / "project"
-    root.mkdir(parents=True)
-    (root / "forgeml.yaml").write_text(SPEC)
-    project = Project.init(root)
-    past = stream(FLIP - timedelta(days=180), 180, 6000, sign=1.0, seed=1)
-    version = ingest(past, name="flip", project=project).version
-    assert train(dataset_ref=version.ref, project=project).model is not None
-    serve_rows(project, stream(FLIP, 61, 1200, sign=-1.0, seed=2))
-    project.close()
-    return root
-
-
-@pytest.fixture
-def project(template: Path, tmp_path: Path) -> Iterator[Project]:
-    root = tmp_path / "project"
-    shutil.copytree(template, root)
-    found = Project.load(root)
-    yield found
-    found.close()
-
-
-def _spec(project: Project, old: str, new: str) -> Project:
-    path = project.root / "forgeml.yaml"
-    path.write_text(path.read_text().replace(old, new))
-    project.close()
-    return Project.load(project.root)
+    past = stream(FLIP - timedelta(days=180), 180, 6000, weights=BEFORE, seed=1)
+    served = stream(FLIP, 61, 1200, weights=SINCE, seed=2)
+    return build_template(
+        tmp_path_factory.mktemp("flip") / "project",
+        SPEC,
+        "flip",
+        past,
+        lambda project: serve_rows(project, "flip@champion", served),
+    )
 
 
 def test_after_a_sudden_flip_the_challenger_on_recent_rows_is_kept(project: Project) -> None:
     cycle = retrain("flip", project=project, now=AFTER, trigger="performance", key="k1")
     assert cycle.status == "promoted", cycle.reason
     # the model now serving ranks fresh rows of the new rule well
-    fresh = stream(AFTER, 10, 400, sign=-1.0, seed=3)
+    fresh = stream(AFTER, 10, 400, weights=SINCE, seed=3)
     _, bundle = load_model("flip@champion", project=project)
     scores = Predictor(bundle).scores(fresh)
     y = np.asarray(fresh.column("y").to_pylist(), dtype=bool)
@@ -140,26 +89,39 @@ def test_a_cycle_on_new_labels_trains_one_challenger(project: Project) -> None:
     assert "recent_challenger" not in cycle.details
 
 
-def test_the_recent_challenger_can_be_turned_off(project: Project) -> None:
-    project = _spec(project, "recent: 30d", "recent: null")
-    try:
-        cycle = retrain("flip", project=project, now=AFTER, trigger="performance", key="k1")
-        assert "recent_challenger" not in cycle.details, cycle.details
-        assert cycle.details["learnt_from"] == "everything"
-    finally:
-        project.close()
+def test_the_recent_challenger_can_be_turned_off(copy_project: CopyProject) -> None:
+    project = copy_project(("recent: 30d", "recent: null"))
+    cycle = retrain("flip", project=project, now=AFTER, trigger="performance", key="k1")
+    assert "recent_challenger" not in cycle.details, cycle.details
+    assert cycle.details["learnt_from"] == "everything"
 
 
 def test_when_the_challenger_on_everything_fails_its_gate_the_recent_one_is_judged(
-    project: Project,
+    copy_project: CopyProject,
 ) -> None:
     # a floor the mix of both rules cannot reach on its own test rows, the new rule alone can
-    project = _spec(project, "policy:", "gate:\n  metrics: {roc_auc: {min: 0.9}}\npolicy:")
-    try:
-        cycle = retrain("flip", project=project, now=AFTER, trigger="performance", key="k1")
-        details = cycle.details
-        assert details["challenger"] == details["recent_challenger"] > 0, cycle.reason
-        assert "roc_auc" in details["failed"]
-        assert cycle.status == "promoted" and details["learnt_from"] == "recent", cycle.reason
-    finally:
-        project.close()
+    project = copy_project(("policy:", "gate:\n  metrics: {roc_auc: {min: 0.9}}\npolicy:"))
+    cycle = retrain("flip", project=project, now=AFTER, trigger="performance", key="k1")
+    details = cycle.details
+    assert details["challenger"] == details["recent_challenger"] > 0, cycle.reason
+    assert "roc_auc" in details["failed"]
+    assert cycle.status == "promoted" and details["learnt_from"] == "recent", cycle.reason
+
+
+def test_new_labels_after_a_recent_champion_count_against_every_labelled_row(
+    copy_project: CopyProject,
+) -> None:
+    project = copy_project(("policy:\n", "policy:\n  retrain_on: [new_labels]\n"))
+    cycle = retrain("flip", project=project, now=AFTER, trigger="performance", key="k1")
+    assert cycle.details["learnt_from"] == "recent", cycle.reason
+    learnt = cycle.details["train_rows"]
+    serve_rows(project, "flip@champion", stream(AFTER, 15, 300, weights=SINCE, seed=4), prefix="n")
+    # 300 new rows: over 10% of the few the champion learnt from, 4% of all there are
+    assert learnt < 3000
+    [found] = check_triggers(project, "flip", now=AFTER + timedelta(days=25), report=None)
+    assert not found.fired
+    assert found.why.startswith("300 labelled rows @"), found.why
+    assert "(4% of the 7500 labelled rows so far); it needs 750" in found.why, found.why
+    later = stream(AFTER + timedelta(days=15), 15, 600, weights=SINCE, seed=5)
+    serve_rows(project, "flip@champion", later, prefix="m")
+    assert triggers(project, "flip", now=AFTER + timedelta(days=40), report=None) == ["new_labels"]

@@ -113,6 +113,7 @@ def retrain(
             seen_before=seen_before(found, model, champion.version),
             recent=_recent_span(policy, trigger=cycle.trigger),
             min_rows=policy.data.min_rows,
+            least=found.spec.monitor.min_labels,  # enough labels for a verdict
         )
         labelled = data.train.num_rows
         if data.new_rows == 0:

@@ -7,9 +7,10 @@ The rows the champion has not seen are the *new* ones: labelled predictions made
 the newest labelled row of its training data (when a cycle trained it), and never a row
 already in its training dataset. The newest of them are held out by time, before any
 training set is assembled: the labelled predictions of the last ``evaluate_on`` before the
-newest label, but never more than half of the new rows, so the challenger still learns
-from the rest. Champion and challenger are compared only on these held-out rows, which
-neither was fitted on. Training rows are, by the policy's ``data.mode``:
+newest label, or the newest ``least`` of them when that span holds fewer (a quiet stream
+needs more days for a verdict), but never more than half of the new rows, so the
+challenger still learns from the rest. Champion and challenger are compared only on these
+held-out rows, which neither was fitted on. Training rows are, by the policy's ``data.mode``:
 
 - ``sliding_window``: the labelled predictions of the ``data.window`` before the held-out ones;
 - ``recent_plus_reference``: those, plus a sample of the champion's training dataset
@@ -36,10 +37,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgeml.data.versions import dataset
-from forgeml.errors import DataError
+from forgeml.errors import DataError, ForgemlError
 from forgeml.loop.rows import distinct_rows, new_rows, row_keys
 from forgeml.project import Project
-from forgeml.registry.versions import ModelVersion
+from forgeml.registry.versions import ModelVersion, versions
 from forgeml.serve.predlog import labelled_predictions
 
 __all__ = ["CycleData", "cycle_data", "labelled_table", "unseen_rows"]
@@ -117,6 +118,7 @@ def cycle_data(
     seed: int = 0,
     recent: timedelta | None = None,
     min_rows: int = 0,
+    least: int = 0,
 ) -> CycleData:
     """Training rows and held-out recent rows for a challenger of ``champion`` at ``now``.
 
@@ -125,6 +127,7 @@ def cycle_data(
     champion's training rows (None: it learnt from a dataset, not from the log).
     ``recent``: also the rows of this span before the held-out ones (at least the newest
     ``min_rows``), for a second challenger; None when they would be the training rows.
+    ``least``: hold out at least this many rows (at most half the new ones) to judge on.
     """
     labelled, original, fresh = _unseen(project, champion, now=now, seen_before=seen_before)
     target = str(champion.signature.get("target") or "target")
@@ -132,7 +135,7 @@ def cycle_data(
     if fresh.num_rows == 0:
         empty = labelled.slice(0, 0)
         return CycleData(empty.drop_columns(["predicted_at"]), empty, target, now)
-    split_at = _holdout_start(fresh.column("predicted_at"), evaluate_on)
+    split_at = _holdout_start(fresh.column("predicted_at"), evaluate_on, least)
     newest = pc.max(fresh.column("predicted_at")).as_py()
     at = fresh.column("predicted_at")
     holdout = fresh.filter(pc.greater_equal(at, pa.scalar(split_at, at.type)))
@@ -182,17 +185,37 @@ def unseen_rows(
     now: datetime,
     seen_before: datetime | None,
     after: datetime | None = None,
-) -> tuple[int, int | None]:
-    """How many labelled rows the champion has not seen at ``now``, and how many it learnt from.
+) -> tuple[int, int]:
+    """How many labelled rows the champion has not seen at ``now``, and how many there are.
 
     ``after``: count only rows predicted after this time (those before were used already,
-    to judge it). The second number is None when the champion's training dataset is unknown.
+    to judge it). The second number counts every distinct labelled row of the model: each
+    labelled prediction by ``now`` and each row a version of it learnt from.
     """
-    _, original, fresh = _unseen(project, champion, now=now, seen_before=seen_before)
+    labelled, original, fresh = _unseen(project, champion, now=now, seen_before=seen_before)
     if fresh.num_rows and after is not None:
         at = fresh.column("predicted_at")
         fresh = fresh.filter(pc.greater(at, pa.scalar(after, at.type)))
-    return fresh.num_rows, None if original is None else original.num_rows
+    names = [n for n in labelled.column_names if n != "predicted_at"]
+    keys = [row_keys(labelled, names)]
+    if original is not None:
+        keys.append(row_keys(original, names))
+    for ref in _training_datasets(project, champion):
+        try:
+            table = dataset(ref, project=project).to_arrow()
+        except ForgemlError:  # a dataset version deleted since: its rows are unknown
+            continue
+        if all(n in table.column_names for n in names):
+            keys.append(row_keys(table, names))
+    return fresh.num_rows, len(np.unique(np.concatenate(keys)))
+
+
+def _training_datasets(project: Project, champion: ModelVersion) -> list[str]:
+    """The training datasets of every version of the champion's model, each once."""
+    refs = {str(v.signature.get("dataset") or "") for v in versions(champion.name, project=project)}
+    refs.discard("")
+    refs.discard(str(champion.signature.get("dataset") or ""))  # read already
+    return sorted(refs)
 
 
 def _unseen(
@@ -222,13 +245,15 @@ def _champion_rows(project: Project, champion: ModelVersion, names: list[str]) -
     return table.select(names)
 
 
-def _holdout_start(times: pa.ChunkedArray, evaluate_on: timedelta) -> datetime:
-    """Where the held-out rows begin: ``evaluate_on`` before the newest, at most half the rows."""
+def _holdout_start(times: pa.ChunkedArray, evaluate_on: timedelta, least: int) -> datetime:
+    """Where the held-out rows begin: ``evaluate_on`` before the newest (or ``least`` rows
+    before it, if earlier), but at most half the rows."""
     ordered = np.sort(times.cast(pa.int64()).to_numpy(zero_copy_only=False))
     unit = times.type.unit
     per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
     by_window = ordered[-1] - int(evaluate_on.total_seconds() * per_second)
+    by_count = ordered[max(len(ordered) - least, 0)] if least > 0 else by_window
     by_half = ordered[len(ordered) // 2] if len(ordered) > 1 else ordered[0]
-    start = int(max(by_window, by_half))
+    start = int(max(min(by_window, by_count), by_half))
     value: datetime = pa.scalar(start, pa.int64()).cast(times.type).as_py()
     return value

@@ -12,9 +12,11 @@
   champion on the ones before, on more rows than the trigger sees, so they are no new
   evidence of decay;
 - ``new_labels``: the labelled rows the champion has not seen
-  (:func:`forgeml.loop.data.unseen_rows`) reached ``policy.new_labels`` of the rows it
-  learnt from, and at least twice ``monitor.min_labels``: enough to train on half and
-  judge on the other half; fewer could hardly change the model, more leave it behind;
+  (:func:`forgeml.loop.data.unseen_rows`) reached ``policy.new_labels`` of every labelled
+  row so far (the rows any version of the model learnt from and every labelled
+  prediction), and at least twice ``monitor.min_labels``: enough to train on half and
+  judge on the other half. Fewer could hardly change a model that learns from everything;
+  and a champion that learnt from a few recent rows only does not make them count for more;
 - ``schedule``: ``policy.schedule`` has passed since the last retraining cycle, by the
   loop's own clock (the ``now`` each cycle ran at), or, before any cycle, since the newest
   time in the champion's training data: a replay or backfill with a simulated clock fires
@@ -247,18 +249,18 @@ def _champion_labels(
 def _new_labels(project: Project, champion: ModelVersion, *, now: datetime) -> Finding:
     policy, spec = project.spec.policy, project.spec.monitor
     used = judged_through(project, champion.name, champion.version)
-    unseen, learnt = unseen_rows(
+    unseen, known = unseen_rows(
         project,
         champion,
         now=now,
         seen_before=seen_before(project, champion.name, champion.version),
         after=used,
     )
-    needed = max(2 * spec.min_labels, math.ceil(policy.new_labels * (learnt or 0)))
+    needed = max(2 * spec.min_labels, math.ceil(policy.new_labels * known))
     since = f" since {used:%Y-%m-%d %H:%M}" if used else ""
     what = (
         f"{unseen} labelled rows @{champion.version} has not seen{since}"
-        + (f" ({unseen / learnt:.0%} of the {learnt} it learnt from)" if learnt else "")
+        + (f" ({unseen / known:.0%} of the {known} labelled rows so far)" if known else "")
         + f"; it needs {needed}"
     )
     return Finding("new_labels", unseen >= needed, what)
