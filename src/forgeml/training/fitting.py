@@ -38,6 +38,7 @@ from forgeml.training.calibration import apply_calibration, choose_calibration
 from forgeml.training.candidates import Candidate, Fitted
 from forgeml.training.deadline import passed
 from forgeml.training.evaluation import score_one
+from forgeml.training.objectives import COUNT_OBJECTIVES, count_target, with_count_objectives
 from forgeml.training.pace import paced_space, paced_start, paced_warm_starts, probe
 from forgeml.training.plan import TrainingPlan
 from forgeml.training.refit import refit, refit_rounds, rounds_of
@@ -221,6 +222,14 @@ def search_and_fit(
         for name, start in starts.items():
             spaces[name] = paced_space(start)
             warm_starts[name] = paced_warm_starts(warm_starts[name], start)
+        counts = plan.info.task == "regression" and count_target(plan.y[plan.split.train])
+        if "lightgbm" in spaces and counts:  # try the Poisson objective too
+            first = starts.get("lightgbm")
+            spaces["lightgbm"], warm_starts["lightgbm"] = with_count_objectives(
+                spaces["lightgbm"], warm_starts["lightgbm"], first
+            )
+            if first is not None:
+                starts["lightgbm"] = first | {"objective": COUNT_OBJECTIVES[0]}
         result = run_search(
             evaluate,
             spaces,
