@@ -121,6 +121,9 @@ def test_every_trial_ends_early_enough_for_its_own_refit() -> None:
     # a costly best trial: its own refit's reserve is the larger, and it is kept
     costly = budget.trial_reserve(3.0, row_seconds=0.0, **rows)
     assert costly == pytest.approx(budget.reserve(3.0, **rows)) and costly > first + 1.0
+    # cross-validated trials, once one has a score, run to the search's end as before
+    cheap = budget.trial_reserve(0.1, row_seconds=0.0, own_refit=False, **rows)
+    assert cheap == pytest.approx(budget.reserve(0.1, **rows)) and cheap < first - 1.0
 
 
 def test_a_refit_that_would_not_fit_the_budget_keeps_the_search_model(

@@ -158,11 +158,22 @@ class TimeBudget:
         return after + max(0.0, left - after) * ratio / (1.0 + ratio)
 
     def trial_reserve(
-        self, trial_seconds: float | None, *, train_rows: int, fitted_rows: int, row_seconds: float
+        self,
+        trial_seconds: float | None,
+        *,
+        train_rows: int,
+        fitted_rows: int,
+        row_seconds: float,
+        own_refit: bool = True,
     ) -> float:
         """The reserve a trial that starts now is handed (its end is the budget's end less
         it): that of the best trial so far (``trial_seconds`` and ``row_seconds``; None:
-        no trial has a score yet), and room for the new trial's own refit should it win."""
+        no trial has a score yet), and room for the new trial's own refit should it win.
+
+        ``own_refit=False`` leaves the latter out once a trial has a score: a
+        cross-validated trial costs several fits of which the refit repeats one, and one
+        cut between its folds is not compared at all, so cutting it early only wastes it.
+        """
         own = self.first_reserve(
             train_rows=train_rows, fitted_rows=fitted_rows, row_seconds=row_seconds
         )
@@ -171,7 +182,7 @@ class TimeBudget:
         best = self.reserve(
             trial_seconds, train_rows=train_rows, fitted_rows=fitted_rows, row_seconds=row_seconds
         )
-        return max(best, own)
+        return max(best, own) if own_refit else best
 
     def search_seconds(self) -> float | None:
         """Seconds from now that the search may at most run (before its reserve)."""

@@ -245,6 +245,7 @@ def search_and_fit(
                 train_rows=train_rows,
                 fitted_rows=fitted_rows,
                 row_seconds=costs.of(best.candidate, best.params) if best is not None else 0.0,
+                own_refit=not use_cv,
             ),
             valid_rows=fitted_rows if use_cv else len(plan.split.valid),
             pool=pool,
