@@ -33,7 +33,7 @@ pytestmark = pytest.mark.usefixtures("one_thread_each")
 
 ROWS = 60_000
 FEATURES = 60
-BUDGET_S = 20.0
+BUDGET_S = 30.0  # the later steps score 62,000 rows with the model: time is kept for that
 
 
 def test_the_defaults_are_kept_when_they_fit_and_replaced_when_they_do_not() -> None:
