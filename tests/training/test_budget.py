@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
 import pytest
 
-from forgeml.config import SPEC_FILE, TrainSpec
-from forgeml.data import ingest
+from forgeml.config import TrainSpec
 from forgeml.project import Project
-from forgeml.training.budget import AFTER_MIN_S, MAX_SLOWDOWN, TimeBudget
+from forgeml.training.budget import AFTER_MIN_S, MAX_SLOWDOWN, SCORING_MARGIN, TimeBudget
 from forgeml.training.schedule import MIN_TRIES
 from forgeml.training.search import Report, run_search
 from forgeml.training.trainer import train
@@ -95,20 +92,45 @@ def test_the_reserve_grows_with_the_best_trials_cost_and_stays_within_half() -> 
     assert TimeBudget(began=0.0, seconds=None).reserve(5.0, train_rows=1, fitted_rows=2) == 0.0
 
 
+def test_the_later_steps_keep_the_time_to_score_their_rows_with_the_best_model() -> None:
+    budget = TimeBudget(began=0.0, seconds=30.0, scored_rows=10_000)
+    fixed = budget.after_reserve()
+    # a model that scores a row in 0.2 ms: 2 s for the 10,000 rows, with the margin
+    assert budget.after_reserve(0.0002) == pytest.approx(fixed + SCORING_MARGIN * 2.0)
+    cheap = budget.reserve(1.0, train_rows=6_000, fitted_rows=8_000, row_seconds=0.0)
+    costly = budget.reserve(1.0, train_rows=6_000, fitted_rows=8_000, row_seconds=0.0002)
+    # the refit adds a third more rounds, so the refitted model scores a third slower
+    assert costly - cheap == pytest.approx(SCORING_MARGIN * 2.0 * 8 / 6)
+    # the refit's share stays within half the budget; the scoring the later steps need
+    # does not: a model that takes 40 s to score its rows ends the search at once
+    assert budget.reserve(1_000.0, train_rows=6_000, fitted_rows=8_000) == 15.0
+    slow = budget.reserve(1_000.0, train_rows=6_000, fitted_rows=8_000, row_seconds=0.004)
+    assert slow == pytest.approx(budget.after_reserve(0.004 * 8 / 6))
+    assert slow > 30.0
+    # the refit stops adding rounds early enough for the later steps to score its model
+    assert budget.refit_deadline(0.0002) == pytest.approx(30.0 - fixed / 2 - SCORING_MARGIN * 2.0)
+
+
+def test_every_trial_ends_early_enough_for_its_own_refit() -> None:
+    budget = TimeBudget(began=time.monotonic() - 20.0, seconds=30.0)  # 10 s left
+    rows = {"train_rows": 6_000, "fitted_rows": 8_000}
+    first = budget.trial_reserve(None, row_seconds=0.0, **rows)
+    # a trial that runs to its end leaves room to refit it on 4/3 the rows, should it win
+    assert (10.0 - first) * 8 / 6 + budget.after_reserve() == pytest.approx(first, abs=0.01)
+    assert budget.trial_reserve(0.1, row_seconds=0.0, **rows) == pytest.approx(first, abs=0.01)
+    # a costly best trial: its own refit's reserve is the larger, and it is kept
+    costly = budget.trial_reserve(3.0, row_seconds=0.0, **rows)
+    assert costly == pytest.approx(budget.reserve(3.0, **rows)) and costly > first + 1.0
+    # cross-validated trials, once one has a score, run to the search's end as before
+    cheap = budget.trial_reserve(0.1, row_seconds=0.0, own_refit=False, **rows)
+    assert cheap == pytest.approx(budget.reserve(0.1, **rows)) and cheap < first - 1.0
+
+
 def test_a_refit_that_would_not_fit_the_budget_keeps_the_search_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lightgbm_project: Callable[[int], Project], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(TimeBudget, "refit_estimate", lambda self, *a, **k: 1e6)
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(2500, 3))
-    table = pa.table({"a": x[:, 0], "b": x[:, 1], "y": x[:, 0] + rng.normal(size=2500) > 0})
-    root = tmp_path / "p"
-    root.mkdir()
-    (root / SPEC_FILE).write_text(
-        "train:\n  target: y\n  candidates: [lightgbm]\n  budget: {trials: 1, time: 10m}\n"
-    )
-    project = Project.init(root)
-    ingest(table, name="data", project=project)
+    project = lightgbm_project(2500)
     said: list[str] = []
     result = train(project=project, progress=said.append)
     refit = result.context["model"]["refit"]
@@ -116,7 +138,6 @@ def test_a_refit_that_would_not_fit_the_budget_keeps_the_search_model(
     assert refit["rows"] == result.context["dataset"]["split"]["train"]
     assert result.model is not None and result.model.lineage["rows"]["fitted"] == refit["rows"]
     assert any("kept the model fitted on the training rows" in line for line in said)
-    project.close()
 
 
 def test_the_later_steps_reserve_stretches_on_a_machine_that_runs_slower_than_its_cpu() -> None:

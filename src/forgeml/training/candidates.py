@@ -206,6 +206,8 @@ def _lightgbm(task: str, params: Params, seed: int, class_weight: Any) -> Any:
         "n_jobs": params.get("n_jobs", _threads()),
         "verbose": -1,
     }
+    if "objective" in params:  # e.g. poisson for a count target (see training/objectives.py)
+        common["objective"] = params["objective"]
     if task == "regression":
         return lightgbm.LGBMRegressor(**common)
     return lightgbm.LGBMClassifier(class_weight=class_weight, **common)

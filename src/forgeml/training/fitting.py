@@ -17,6 +17,7 @@ search starts it from a cheaper configuration that learns faster (see
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -37,6 +38,7 @@ from forgeml.training.calibration import apply_calibration, choose_calibration
 from forgeml.training.candidates import Candidate, Fitted
 from forgeml.training.deadline import passed
 from forgeml.training.evaluation import score_one
+from forgeml.training.objectives import COUNT_OBJECTIVES, count_target, with_count_objectives
 from forgeml.training.pace import paced_space, paced_start, paced_warm_starts, probe
 from forgeml.training.plan import TrainingPlan
 from forgeml.training.refit import refit, refit_rounds, rounds_of
@@ -46,6 +48,7 @@ from forgeml.training.tracking import Run
 
 __all__ = [
     "Matrices",
+    "ScoringCosts",
     "Winner",
     "estimator_scores",
     "evaluate_trial",
@@ -59,6 +62,7 @@ Progress = Callable[[str], None]
 SMALL_DATA_ROWS = 20_000
 # From this many training rows on, LightGBM's defaults are tried first.
 LARGE_DATA_ROWS = 10_000
+COST_SAMPLE_ROWS = 1_000  # validation rows scored to time a model whose scores came free
 Keep = Callable[[str, dict[str, Any], Fitted, np.ndarray, float], None]
 
 
@@ -151,14 +155,21 @@ def search_and_fit(
     """
     spec = plan.spec
     seconds = parse_duration(time_budget if time_budget is not None else spec.budget.time)
+    from forgeml.monitor.references import SCORE_ROWS
+
     budget = TimeBudget(
-        time.monotonic() if began is None else began, seconds, cpu_began or time.process_time()
+        time.monotonic() if began is None else began,
+        seconds,
+        cpu_began or time.process_time(),
+        # after the refit: the test rows, and the monitoring reference's rows
+        scored_rows=len(plan.split.test) + min(SCORE_ROWS, plan.table.num_rows),
     )
     train_rows = len(plan.split.train)
     fitted_rows = train_rows + len(plan.split.valid)
     matrices = Matrices(plan)
     use_cv = len(plan.split.train) + len(plan.split.valid) < spec.split.cv_below_rows
     best_fit = _BestFit(plan.metric)  # with hold-out, the winner need not be fitted twice
+    costs = ScoringCosts()  # each trial's model's seconds to score a row
     budget_trials = trials if trials is not None else spec.budget.trials
 
     def evaluate(
@@ -169,7 +180,7 @@ def search_and_fit(
     ) -> float | Cut:
         keep = None if use_cv else best_fit.offer
         return evaluate_trial(
-            plan, plan.candidates[cand], params, matrices, use_cv, report, keep, deadline
+            plan, plan.candidates[cand], params, matrices, use_cv, report, keep, deadline, costs
         )
 
     def on_trial(trial: Trial, best: Trial | None) -> None:
@@ -211,6 +222,14 @@ def search_and_fit(
         for name, start in starts.items():
             spaces[name] = paced_space(start)
             warm_starts[name] = paced_warm_starts(warm_starts[name], start)
+        counts = plan.info.task == "regression" and count_target(plan.y[plan.split.train])
+        if "lightgbm" in spaces and counts:  # try the Poisson objective too
+            first = starts.get("lightgbm")
+            spaces["lightgbm"], warm_starts["lightgbm"] = with_count_objectives(
+                spaces["lightgbm"], warm_starts["lightgbm"], first
+            )
+            if first is not None:
+                starts["lightgbm"] = first | {"objective": COUNT_OBJECTIVES[0]}
         result = run_search(
             evaluate,
             spaces,
@@ -221,10 +240,12 @@ def search_and_fit(
             seed=spec.seed,
             on_trial=on_trial,
             warm_starts=warm_starts,
-            reserve=lambda best: (
-                budget.reserve(best.seconds, train_rows=train_rows, fitted_rows=fitted_rows)
-                if best is not None
-                else budget.first_reserve(train_rows=train_rows, fitted_rows=fitted_rows)
+            reserve=lambda best: budget.trial_reserve(
+                best.seconds if best is not None else None,
+                train_rows=train_rows,
+                fitted_rows=fitted_rows,
+                row_seconds=costs.of(best.candidate, best.params) if best is not None else 0.0,
+                own_refit=not use_cv,
             ),
             valid_rows=fitted_rows if use_cv else len(plan.split.valid),
             pool=pool,
@@ -233,8 +254,9 @@ def search_and_fit(
         say(f"refitting {result.candidate} on the training and validation rows")
         chosen = plan.candidates[result.candidate]
         reuse = best_fit.matching(result.candidate, result.params)
+        row_seconds = costs.of(result.candidate, result.params)
         bundle, valid_scores, refitted = _final_bundle(
-            plan, chosen, result, matrices, reuse, budget, say
+            plan, chosen, result, matrices, reuse, budget, say, row_seconds
         )
     finally:
         if pool is not None:
@@ -329,8 +351,11 @@ def evaluate_trial(
     report: Callable[[int, float], None],
     keep: Keep | None,
     deadline: float | None,
+    costs: ScoringCosts | None = None,
 ) -> float | Cut:
     """The trial's score; a :class:`Cut` when the deadline ended it early.
+
+    ``costs`` records how long the (last fold's) model takes to score a row.
 
     With a hold-out, a boosted model cut short is scored on the validation rows like any
     other (and is the model the winner would keep): the cut is ``whole``. With
@@ -363,11 +388,13 @@ def evaluate_trial(
             pipeline=pipe,
         )
         stopped = stopped or fitted.stopped
-        scores = _valid_scores(fitted, x_valid, info.task)
+        scores, row_seconds = _timed_valid_scores(fitted, x_valid, info.task)
         values.append(score_one(info, scores, y[valid], 0.5, spec, plan.metric))
         report(number, float(np.mean(values)))
     if keep is not None:
         keep(cand.name, params, fitted, scores, values[-1])
+    if costs is not None:
+        costs.record(cand.name, params, row_seconds)
     mean = float(np.mean(values))
     return Cut(mean, whole=not use_cv) if stopped else mean
 
@@ -376,6 +403,37 @@ def _valid_scores(fitted: Fitted, x_valid: np.ndarray, task: str) -> np.ndarray:
     if fitted.valid_scores is not None:  # taken from training itself
         return fitted.valid_scores
     return estimator_scores(fitted.estimator, x_valid, task)
+
+
+def _timed_valid_scores(fitted: Fitted, x_valid: np.ndarray, task: str) -> tuple[np.ndarray, float]:
+    """The validation rows' scores, and the seconds the model takes to score a row: timed
+    on those rows when they are predicted, on a sample of them when training gave them."""
+    began = time.monotonic()
+    scores = _valid_scores(fitted, x_valid, task)
+    if fitted.valid_scores is None:
+        return scores, (time.monotonic() - began) / max(1, len(x_valid))
+    sample = x_valid[:COST_SAMPLE_ROWS]
+    began = time.monotonic()
+    estimator_scores(fitted.estimator, sample, task)
+    return scores, (time.monotonic() - began) / max(1, len(sample))
+
+
+class ScoringCosts:
+    """Seconds a row that each configuration's model took to score, as measured in its trial."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, float] = {}
+
+    @staticmethod
+    def _key(name: str, params: dict[str, Any]) -> str:
+        return name + json.dumps(params, sort_keys=True, default=str)
+
+    def record(self, name: str, params: dict[str, Any], row_seconds: float) -> None:
+        self._seconds[self._key(name, params)] = row_seconds
+
+    def of(self, name: str, params: dict[str, Any]) -> float:
+        """The measured seconds a row; 0.0 when not measured (a trial run elsewhere)."""
+        return self._seconds.get(self._key(name, params), 0.0)
 
 
 class _BestFit:
@@ -407,6 +465,7 @@ def _final_bundle(
     reuse: tuple[Fitted, np.ndarray] | None,
     budget: TimeBudget,
     say: Progress,
+    row_seconds: float = 0.0,
 ) -> tuple[ModelBundle, np.ndarray, dict[str, Any]]:
     """The winner's bundle, its (calibrated) validation scores, and how it was refitted.
 
@@ -431,7 +490,7 @@ def _final_bundle(
             y[split.train],
             x_valid,
             y[split.valid],
-            deadline=budget.refit_deadline(),
+            deadline=budget.refit_deadline(row_seconds),
             pipeline=pipeline,
         )
         raw = _valid_scores(fitted, x_valid, info.task)
@@ -454,7 +513,9 @@ def _final_bundle(
             calibrator, extras["calibration"] = calibration.model, calibration.method
     if info.task == "binary":
         extras["threshold"] = m.choose_threshold(y[split.valid], raw, spec.costs)
-    stored, how = _refit_or_keep(plan, cand, fitted, matrices, budget, fit_seconds, say)
+    stored, how = _refit_or_keep(
+        plan, cand, fitted, matrices, budget, fit_seconds, say, row_seconds
+    )
     if stored is not None:
         pipeline, fitted = stored
     estimator = fitted.estimator
@@ -472,14 +533,17 @@ def _refit_or_keep(
     budget: TimeBudget,
     fit_seconds: float,
     say: Progress,
+    row_seconds: float = 0.0,
 ) -> tuple[tuple[FeaturePipeline, Fitted] | None, dict[str, Any]]:
     """The winner refitted on training + validation rows, with its preprocessing, and a
-    record of it; None (and why) when the refit's estimate does not fit the time budget."""
+    record of it; None (and why) when the refit's estimate does not fit the time budget.
+    ``row_seconds`` is the search's model's cost to score a row: the refitted model's, with
+    more rounds, is kept free for the steps after the refit."""
     split, info = plan.split, plan.info
     train_rows = len(split.train)
     rows = np.sort(np.concatenate([split.train, split.valid]))
     estimate = budget.refit_estimate(fit_seconds, train_rows=train_rows, fitted_rows=len(rows))
-    deadline = budget.refit_deadline()
+    deadline = budget.refit_deadline(row_seconds * len(rows) / max(1, train_rows))
     rounds = None
     if deadline is not None and time.monotonic() + estimate > deadline:
         rounds = _affordable_rounds(
