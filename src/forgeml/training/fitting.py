@@ -330,6 +330,10 @@ def search_order(names: list[str], train_rows: int) -> list[str]:
 
 def estimator_scores(estimator: Any, x: np.ndarray, task: str) -> np.ndarray:
     """Positive-class probability, class probabilities or values, as the bundle gives them."""
+    if not hasattr(estimator, "predict"):  # a PyTorch network (the mlp candidate)
+        from forgeml.training.mlp import network_scores
+
+        return network_scores(estimator, x)
     if task == "regression":
         return np.asarray(estimator.predict(x), dtype=np.float64)
     proba = np.asarray(estimator.predict_proba(x), dtype=np.float64)

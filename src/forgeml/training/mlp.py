@@ -203,7 +203,7 @@ def _fit(
         best = training.run(x_valid, y_valid, deadline, epochs)
     net.load_state_dict(best.state)
     net.eval()
-    scores = _scores(net, x_valid) if x_valid is not None else None
+    scores = network_scores(net, x_valid) if x_valid is not None else None
     return Fitted(net, params, best.epoch, scores, best.stopped)
 
 
@@ -381,7 +381,7 @@ def _copy(net: Any) -> dict[str, Any]:
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
-def _scores(net: Any, x: np.ndarray) -> np.ndarray:
+def network_scores(net: Any, x: np.ndarray) -> np.ndarray:
     """The network's scores as forgeml's: probability, class probabilities or values."""
     from forgeml.flavors.torch_flavor import predict
     from forgeml.training.predict import task_scores
