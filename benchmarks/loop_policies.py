@@ -34,9 +34,9 @@ one's AUC there exceeds the new one's by more than the 95% interval of the new A
 (Hanley-McNeil). The script prints one line per policy, then ours against the best fixed
 schedule and PASS or MISS.
 
-    .venv/bin/python benchmarks/loop.py                  # the generated year
-    .venv/bin/python benchmarks/loop.py --stream seattle
-    .venv/bin/python benchmarks/loop.py --quick          # half a year, fewer rows
+    .venv/bin/python benchmarks/loop_policies.py                  # the generated year
+    .venv/bin/python benchmarks/loop_policies.py --stream seattle
+    .venv/bin/python benchmarks/loop_policies.py --quick          # half a year, fewer rows
 """
 
 from __future__ import annotations
