@@ -32,14 +32,11 @@ from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike, who
 from forgeml.registry import ModelVersion, load_bundle, promote, register_model, save_bundle
 from forgeml.registry.byo import model_bundle
-from forgeml.training.baseline import baseline_metrics
 from forgeml.training.card import render_card
-from forgeml.training.champion import champion_metrics
-from forgeml.training.evaluation import CHAMPION, encode_target, score
-from forgeml.training.gates import evaluate_gate
+from forgeml.training.evaluation import CHAMPION, encode_target
+from forgeml.training.outcome import judge_on_test_rows
 from forgeml.training.plan import TrainingPlan, plan_training
 from forgeml.training.predict import Predictor
-from forgeml.training.slices import slice_metrics
 from forgeml.training.tracking import Run, start_run
 from forgeml.training.trainer import TrainResult
 
@@ -176,7 +173,7 @@ def _evaluate(
     versus_champion: bool,
 ) -> dict[str, Any]:
     """Test metrics, slices, the champion on the same rows and the gate, as for trained ones."""
-    info, spec, split = plan.info, plan.spec, plan.split
+    info, split = plan.info, plan.split
     own = signature.get("classes")
     y = plan.y
     if info.classes is not None and own and list(own) != list(info.classes):
@@ -184,38 +181,8 @@ def _evaluate(
         y = encode_target(plan.table, info)
     test_rows = plan.rows(split.test)
     scores = predictor.scores(test_rows)
-    y_test = y[split.test]
-    test = score(info, scores, y_test, predictor.threshold, spec)
-    slices = slice_metrics(
-        {
-            c: np.asarray(test_rows.column(c).to_pylist(), dtype=object)
-            for c in spec.slices
-            if c in test_rows.column_names
-        },
-        lambda idx: score(info, scores[idx], y_test[idx], predictor.threshold, spec),
-    )
-    gate_spec = plan.project.spec.gate
-    champion = None
-    if versus_champion:
-        champion = champion_metrics(
-            plan.project,
-            plan.name,
-            test_rows,
-            y_test,
-            info,
-            spec,
-            scores=scores,
-            threshold=predictor.threshold,
-        )
-    else:
-        gate_spec = gate_spec.model_copy(update={"versus_champion": {}})
-    gate = evaluate_gate(
-        gate_spec,
-        test,
-        champion=champion,
-        slices=slices,
-        baseline=baseline_metrics(info, y[split.train], y_test, spec),
-        metric=plan.metric,
+    test, slices, champion, gate = judge_on_test_rows(
+        plan, info, y, predictor, test_rows, scores, versus_champion=versus_champion
     )
     return {"test": test, "slices": slices, "champion": champion, "gate": gate, "info": info}
 

@@ -87,41 +87,12 @@ def evaluate_winner(
     began = time.monotonic()
     test_scores = predictor.scores(test_rows)
     row_seconds = (time.monotonic() - began) / max(1, len(split.test))
-    test = score(info, test_scores, y[split.test], predictor.threshold, spec)
+    test, slices, champion, gate = judge_on_test_rows(
+        plan, info, y, predictor, test_rows, test_scores, versus_champion=versus_champion
+    )
     # Validation scores come from the same model (parity with the stored bundle is tested).
     valid = score(info, winner.valid_scores, y[split.valid], predictor.threshold, spec)
-    slices = slice_metrics(
-        {
-            c: np.asarray(test_rows.column(c).to_pylist(), dtype=object)
-            for c in spec.slices
-            if c in test_rows.column_names
-        },
-        lambda rows: score(info, test_scores[rows], y[split.test][rows], predictor.threshold, spec),
-    )
     importance = _importance(plan, predictor, winner, row_seconds)
-    gate_spec = plan.project.spec.gate
-    champion = None
-    if versus_champion:
-        champion = champion_metrics(
-            plan.project,
-            plan.name,
-            test_rows,
-            y[split.test],
-            info,
-            spec,
-            scores=test_scores,
-            threshold=predictor.threshold,
-        )
-    else:
-        gate_spec = gate_spec.model_copy(update={"versus_champion": {}})
-    gate = evaluate_gate(
-        gate_spec,
-        test,
-        champion=champion,
-        slices=slices,
-        baseline=baseline_metrics(info, y[split.train], y[split.test], spec),
-        metric=plan.metric,
-    )
     signature = _signature(plan, predictor.pipeline.input_columns)
     lineage = {
         "dataset": plan.version.ref,
@@ -150,6 +121,57 @@ def evaluate_winner(
     card = render_card(context).encode()
     run.log_artifact("model/card.html", card)
     return Outcome(sha, test, valid, gate, champion, signature, lineage, context, card)
+
+
+def judge_on_test_rows(
+    plan: TrainingPlan,
+    info: TargetInfo,
+    y: np.ndarray,
+    predictor: Predictor,
+    test_rows: Any,
+    test_scores: np.ndarray,
+    *,
+    versus_champion: bool,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None, GateResult]:
+    """Test metrics, slice metrics, the champion on the same rows, and the gate's verdict.
+
+    ``versus_champion=False`` drops the gate's comparison with the champion (the caller
+    judges both elsewhere)."""
+    spec, split = plan.spec, plan.split
+    y_test = y[split.test]
+    test = score(info, test_scores, y_test, predictor.threshold, spec)
+    slices = slice_metrics(
+        {
+            c: np.asarray(test_rows.column(c).to_pylist(), dtype=object)
+            for c in spec.slices
+            if c in test_rows.column_names
+        },
+        lambda rows: score(info, test_scores[rows], y_test[rows], predictor.threshold, spec),
+    )
+    gate_spec = plan.project.spec.gate
+    champion = None
+    if versus_champion:
+        champion = champion_metrics(
+            plan.project,
+            plan.name,
+            test_rows,
+            y_test,
+            info,
+            spec,
+            scores=test_scores,
+            threshold=predictor.threshold,
+        )
+    else:
+        gate_spec = gate_spec.model_copy(update={"versus_champion": {}})
+    gate = evaluate_gate(
+        gate_spec,
+        test,
+        champion=champion,
+        slices=slices,
+        baseline=baseline_metrics(info, y[split.train], y_test, spec),
+        metric=plan.metric,
+    )
+    return test, slices, champion, gate
 
 
 def register_outcome(
