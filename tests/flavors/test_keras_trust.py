@@ -232,3 +232,61 @@ def test_promote_checks_a_trusted_version_only_with_the_flag(
     assert "champion" in forgeml.model_version(version.ref, project=byo_project).aliases
     last = trust_history("lam-promoted", project=byo_project)[-1]
     assert (last.action, last.reason) == ("load", "ship it")
+
+
+def test_gate_admits_a_trusted_version_with_the_flag_and_history_lists_the_grants(
+    byo_project: Project,
+    lam: Any,
+    table: tuple[Any, np.ndarray],
+    fresh_process: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from forgeml.cli.registry import history_command
+    from forgeml.cli.train import gate_command
+
+    monkeypatch.setattr(output.console, "_width", 250)
+    frame, _ = table
+    stored = forgeml.ingest(
+        frame.assign(label=frame["a"] * 2.0), name="lam-rows", project=byo_project
+    ).version
+    version = forgeml.log_model(
+        lam,
+        name="lam-gated",
+        signature_from=frame,
+        task="regression",
+        dataset=stored.ref,
+        target="label",
+        trust_code=True,
+        trust_reason=REASON,
+        project=byo_project,
+    )
+    code_trust._granted.clear()
+    app = typer.Typer()
+    app.command("gate")(gate_command)
+    app.command("history")(history_command)
+    state = State(project_dir=byo_project.root)
+    try:
+        invoke = lambda *args: CliRunner().invoke(app, list(args), obj=state)  # noqa: E731
+        refused = invoke("gate", version.ref)
+        no_reason = invoke("gate", version.ref, "--trust-code")
+        alone = invoke("gate", version.ref, "--trust-reason", "why")
+        trusted = invoke("gate", version.ref, "--trust-code", "--trust-reason", "CI gate")
+        history = invoke("history", "lam-gated")
+    finally:
+        state.close()
+    assert isinstance(refused.exception, UntrustedModel)
+    assert isinstance(no_reason.exception, ConfigError)
+    assert "needs a reason" in str(no_reason.exception)
+    assert alone.exit_code == 2 and "only with --trust-code" in alone.output
+    assert trusted.exception is None or isinstance(trusted.exception, SystemExit)
+    assert f"{version.ref} on its held-out rows" in trusted.output
+    last = trust_history("lam-gated", project=byo_project)[-1]
+    assert (last.action, last.reason, last.admitted) == (
+        "gate",
+        "CI gate",
+        ["Lambda layer (Python code)"],
+    )
+    assert history.exit_code == 0, history.output
+    assert "code trusted" in history.output
+    assert "CI gate" in history.output and REASON in history.output
+    assert history.output.index("CI gate") < history.output.index(REASON)  # newest first

@@ -141,11 +141,19 @@ def history_command(
     name: str = typer.Argument(..., help="The model whose alias moves to show."),
     alias: str | None = typer.Option(None, "--alias", "-a", help="Only this alias."),
 ) -> None:
-    """Show the audit trail of a model's aliases, newest first."""
-    events = history(name, alias=alias, project=state(ctx).project())
+    """Show the audit trail of a model's aliases, newest first, and every grant of trust in
+    its versions' code."""
+    project = state(ctx).project()
+    events = history(name, alias=alias, project=project)
     if not events:
         console.print(f"no alias moves yet for {name}: run 'forgeml promote {name}@N'")
-        return
+    else:
+        _print_alias_moves(events)
+    if alias is None:
+        _print_trust_grants(name, project)
+
+
+def _print_alias_moves(events: list[AliasEvent]) -> None:
     table = Table("when (UTC)", "alias", "action", "versions", "actor", "reason", "gate")
     for e in events:
         add_row(
@@ -158,6 +166,28 @@ def history_command(
             e.reason,
             _gate(e.gate),
         )
+    console.print(table)
+
+
+def _print_trust_grants(name: str, project: Any) -> None:
+    """The audited grants of trust in the code of ``name``'s versions (none for most models)."""
+    from forgeml.registry.code_trust import trust_history
+
+    grants = trust_history(name, project=project)
+    if not grants:
+        return
+    table = Table("when (UTC)", "version", "for", "code admitted", "actor", "reason")
+    for g in reversed(grants):
+        add_row(
+            table,
+            f"{g.created_at:%Y-%m-%d %H:%M:%S}",
+            f"@{g.version}",
+            g.action,
+            ", ".join(g.admitted) or "none",
+            g.actor,
+            g.reason,
+        )
+    console.print("code trusted (Keras Lambda layers, .h5 files):")
     console.print(table)
 
 

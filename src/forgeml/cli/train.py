@@ -106,11 +106,24 @@ def train_command(
 def gate_command(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help="MODEL@VERSION or MODEL@ALIAS to check."),
+    trust_code: bool = typer.Option(
+        False,
+        "--trust-code",
+        help="Admit the code the version holds (Keras Lambda layers, .h5) so it can predict; "
+        "recorded in the audit trail with --trust-reason.",
+    ),
+    trust_reason: str | None = typer.Option(
+        None, "--trust-reason", help="With --trust-code: why (kept in the audit trail)."
+    ),
 ) -> None:
     """Check a model version against the gate in forgeml.yaml; exit 1 when it fails (for CI)."""
     from forgeml.training.gate_version import gate
 
-    report = gate(ref, project=state(ctx).project())
+    if trust_reason is not None and not trust_code:
+        raise typer.BadParameter("only with --trust-code", param_hint="--trust-reason")
+    report = gate(
+        ref, trust_code=trust_code, trust_reason=trust_reason, project=state(ctx).project()
+    )
     console.print(
         f"{report.version.ref} on its held-out rows"
         + (f" versus champion @{report.champion['version']}" if report.champion else "")

@@ -4,7 +4,8 @@ A few formats can hold Python code that runs when the model loads: a Keras ``Lam
 layer (its function as bytecode) and a legacy Keras ``.h5`` file. forgeml refuses them by
 default. A user who knows where such a model comes from can admit it, per version and
 with a reason, through :func:`trust_code` (``forgeml.load_model(..., trust_code=True)``,
-``forgeml serve --trust-code``, ``forgeml.log_model(..., trust_code=True)``). Each grant
+``forgeml serve --trust-code``, ``forgeml gate --trust-code``,
+``forgeml.log_model(..., trust_code=True)``). Each grant
 is an audit row (who, when, which version, why, what it admitted), and it holds for this
 process only: a bundle is trusted by its sha256, never by anything stored with it.
 
@@ -49,8 +50,8 @@ __all__ = [
     "trusting",
 ]
 
-Action = Literal["log", "load", "serve"]
-_ACTIONS = ("log", "load", "serve")
+Action = Literal["log", "load", "serve", "gate"]
+_ACTIONS = ("log", "load", "serve", "gate")
 
 _granted: set[str] = set()  # bundle ids trusted in this process
 _scope: ContextVar[bool] = ContextVar("forgeml_trusting_code", default=False)
@@ -62,7 +63,7 @@ class TrustEvent:
 
     model: str
     version: int
-    action: str  # log | load | serve
+    action: str  # log | load | serve | gate
     admitted: list[str]
     actor: str
     reason: str
@@ -129,7 +130,7 @@ def trust_code(
 
     why = check_reason(reason, ref)
     if action not in _ACTIONS:
-        raise ConfigError(f"unknown trust action {action!r}", fix="use log, load or serve")
+        raise ConfigError(f"unknown trust action {action!r}", fix="use log, load, serve or gate")
     found = resolve_project(project)
     name, selector = parse_model_ref(ref)
     with found.store.write() as session:

@@ -35,10 +35,24 @@ class GateReport:
     champion: dict[str, Any] | None
 
 
-def gate(ref: str, *, project: ProjectLike = None) -> GateReport:
-    """Evaluate ``ref`` (``name@N``, ``name@alias``) on its held-out rows against the gate."""
+def gate(
+    ref: str,
+    *,
+    trust_code: bool = False,
+    trust_reason: str | None = None,
+    project: ProjectLike = None,
+) -> GateReport:
+    """Evaluate ``ref`` (``name@N``, ``name@alias``) on its held-out rows against the gate.
+
+    ``trust_code=True`` with ``trust_reason`` admits the code a Keras Lambda layer or
+    ``.h5`` file in the version holds, so it can predict; the grant is audited.
+    """
     found = resolve_project(project)
     version = model_version(ref, project=found)
+    if trust_code:
+        from forgeml.registry.code_trust import trust_code as grant_trust
+
+        grant_trust(version.ref, reason=trust_reason or "", action="gate", project=found)
     known = version_rows(version, found)
     info, spec, rows = known.info, known.spec, known.split.test
     y = known.y[rows]
