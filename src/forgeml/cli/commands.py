@@ -96,7 +96,7 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "history": LazyCommand(
         "forgeml.cli.registry:history_command",
-        "Show the audit trail of a model's aliases, newest first.",
+        "Show who moved a model's aliases and who trusted its code, newest first.",
     ),
     "serve": LazyCommand(
         "forgeml.cli.serve:serve_command",

@@ -141,8 +141,7 @@ def history_command(
     name: str = typer.Argument(..., help="The model whose alias moves to show."),
     alias: str | None = typer.Option(None, "--alias", "-a", help="Only this alias."),
 ) -> None:
-    """Show the audit trail of a model's aliases, newest first, and every grant of trust in
-    its versions' code."""
+    """Show who moved a model's aliases and who trusted its code, newest first."""
     project = state(ctx).project()
     events = history(name, alias=alias, project=project)
     if not events:
