@@ -3,6 +3,7 @@ with 422 naming the input, and logs summary statistics that monitoring profiles.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -110,3 +111,62 @@ def test_summary_statistics_are_logged_against_a_stored_reference(
     )
     assert [c.name for c in reference.columns] == ["input.mean", "input.std", "input.norm"]
     assert reference.prediction is not None
+
+
+def test_the_open_inference_protocol_takes_the_tensor(
+    served: tuple[ModelServer, InProcessClient], byo_project: Project, images: np.ndarray
+) -> None:
+    _, client = served
+    status, meta, _ = client.get("/v2/models/digits")
+    assert status == 200
+    assert meta["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 1, 8, 8]}]
+    model = forgeml.load_model("digits@champion", project=byo_project)
+    tensor = {"name": "input", "shape": [3, 1, 8, 8], "datatype": "FP32"}
+    status, body, _ = client.post(
+        "/v2/models/digits/infer",
+        {"id": "r1", "inputs": [{**tensor, "data": images[:3].ravel().tolist()}]},
+    )
+    assert status == 200, body
+    outputs = {o["name"]: o for o in body["outputs"]}
+    assert body["id"] == "r1"
+    assert outputs["predict"]["data"] == model.predict(images[:3]).tolist()
+    assert outputs["predict_proba"]["shape"] == [3, 3]
+    np.testing.assert_allclose(
+        np.reshape(outputs["predict_proba"]["data"], (3, 3)),
+        model.predict_proba(images[:3]),
+        rtol=1e-5,
+    )
+    nested = {**tensor, "data": images[:3].tolist()}  # nested data reads the same
+    status, again, _ = client.post("/v2/models/digits/infer", {"inputs": [nested]})
+    assert status == 200 and again["outputs"][0]["data"] == outputs["predict"]["data"]
+
+
+@pytest.mark.parametrize(
+    ("tensor", "problem"),
+    [
+        ({"name": "image", "shape": [1, 1, 8, 8], "datatype": "FP32"}, "model's input is 'input'"),
+        ({"name": "input", "shape": [1, 1, 8, 8], "datatype": "BYTES"}, "not a number type"),
+        ({"name": "input", "shape": [1, 1, 4, 16], "datatype": "FP32"}, "expected shape"),
+    ],
+)
+def test_a_wrong_tensor_on_the_open_inference_protocol_is_refused(
+    served: tuple[ModelServer, InProcessClient], tensor: dict[str, object], problem: str
+) -> None:
+    _, client = served
+    data = ["a"] * 64 if tensor["datatype"] == "BYTES" else [0.5] * 64
+    status, body, _ = client.post("/v2/models/digits/infer", {"inputs": [{**tensor, "data": data}]})
+    assert status == 400
+    assert problem in json.dumps(body)
+
+
+def test_mlflow_invocations_take_the_tensor_as_inputs_or_instances(
+    served: tuple[ModelServer, InProcessClient], byo_project: Project, images: np.ndarray
+) -> None:
+    _, client = served
+    expected = forgeml.load_model("digits@champion", project=byo_project).predict(images[:2])
+    for body in ({"instances": images[:2].tolist()}, {"inputs": {"input": images[:2].tolist()}}):
+        status, answer, _ = client.post("/invocations", body)
+        assert status == 200, answer
+        assert answer["predictions"] == expected.tolist()
+    status, answer, _ = client.post("/invocations", {"dataframe_records": [{"a": 1}]})
+    assert status == 400 and '{"inputs"' in answer["message"]

@@ -43,6 +43,11 @@ EXTENSIONS: dict[str, FileFormat] = {
     ".json": "jsonl",
 }
 _SNIFF_BYTES = 64 * 1024
+# Arrow parses a CSV in blocks of this many bytes, one chunk per block and column. Its
+# 1 MiB default leaves a large file in hundreds of chunks, and every later stage (hash,
+# profile, Parquet write) pays per chunk: larger blocks cut their CPU by a tenth or more,
+# while two blocks per core still keep every core parsing.
+CSV_BLOCK_BYTES = 8 * 1024 * 1024
 _MAX_BAD_ROWS_SHOWN = 5
 
 
@@ -263,7 +268,7 @@ def _read_csv(path: Path, encoding: str, delimiter: str) -> pa.Table:
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding=encoding),
+            read_options=pacsv.ReadOptions(encoding=encoding, block_size=_block_size(path)),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_bad_row),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
             # The system allocator parses a large file a third faster in a fresh process.
@@ -288,6 +293,19 @@ def _read_csv(path: Path, encoding: str, delimiter: str) -> pa.Table:
     if _has_line_breaks(table):
         _check_quotes(path, encoding, delimiter)
     return table
+
+
+def _block_size(path: Path) -> int:
+    """Large blocks for a large file, yet at least four of them, so that every core parses.
+
+    >>> _block_size(Path("/no/such/file"))
+    1048576
+    """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 1 << 20
+    return max(1 << 20, min(CSV_BLOCK_BYTES, size // 4))
 
 
 def _has_line_breaks(table: pa.Table) -> bool:

@@ -26,7 +26,14 @@ import orjson
 from forgeml.serve.protocols.errors import ProtocolError
 from forgeml.serve.scoring import Scored
 
-__all__ = ["FORMATS", "predictions", "read_invocation", "rows_to_columns"]
+__all__ = [
+    "FORMATS",
+    "named_tensor",
+    "predictions",
+    "read_invocation",
+    "read_tensor_invocation",
+    "rows_to_columns",
+]
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _FORMAT_FIX = (
@@ -41,7 +48,7 @@ def read_invocation(
     body: bytes, content_type: bytes | None, names: Sequence[str], kinds: Mapping[str, str]
 ) -> tuple[Any, bool]:
     """The payload of an invocation and whether it is columnar (see ``InputSchema.read``)."""
-    kind = (content_type or b"application/json").split(b";")[0].strip().lower()
+    kind = _media_type(content_type)
     if kind == b"text/csv":
         return read_csv(body, kinds), True
     if kind != b"application/json":
@@ -50,13 +57,48 @@ def read_invocation(
             "send Content-Type: application/json or text/csv",
             status=415,
         )
+    return read_json(_load(body), names)
+
+
+def read_tensor_invocation(body: bytes, content_type: bytes | None, name: str) -> Any:
+    """The payload of an invocation to a model that takes one tensor ``name``: MLflow's
+    tensor formats, ``{"inputs": ...}`` or ``{"instances": ...}`` holding the batch itself
+    or an object naming the input (``TensorSchema.read`` checks its shape and values).
+
+    >>> read_tensor_invocation(b'{"instances": [[1, 2]]}', None, "x")
+    {'x': [[1, 2]]}
+    """
+    fix = f'send {{"inputs": {{"{name}": [[...], ...]}}}} or {{"instances": [[...], ...]}}'
+    if _media_type(content_type) != b"application/json":
+        raise ProtocolError("a model that takes a tensor reads JSON only", fix, status=415)
+    document = _load(body)
+    given = (
+        [key for key in ("inputs", "instances") if key in document]
+        if isinstance(document, dict)
+        else []
+    )
+    if len(given) != 1 or len(document) != 1:
+        raise ProtocolError('the body must be {"inputs": ...} or {"instances": ...}', fix)
+    return named_tensor(document[given[0]], name)
+
+
+def named_tensor(value: Any, name: str) -> Any:
+    """A protocol's tensor value as ``TensorSchema.read`` takes it: an object naming the
+    input as it is, a bare batch under the input's name."""
+    return value if isinstance(value, dict) else {name: value}
+
+
+def _media_type(content_type: bytes | None) -> bytes:
+    return (content_type or b"application/json").split(b";")[0].strip().lower()
+
+
+def _load(body: bytes) -> Any:
     try:
-        document = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise ProtocolError(
             "malformed JSON", f"send a valid JSON document (line {error.lineno})"
         ) from None
-    return read_json(document, names)
 
 
 def read_json(document: Any, names: Sequence[str]) -> tuple[Any, bool]:

@@ -7,6 +7,9 @@ An inference request names its inputs one of two ways:
 - one tensor of shape ``[rows, K]`` whose K values per row are the model's columns in
   signature order (``GET /v2/models/{name}`` lists them).
 
+A model logged with a tensor signature takes its one tensor under its own name, of the
+signature's shape (``[rows, 1, 8, 8]``, or one instance without the batch axis).
+
 ``data`` may be flat (row-major) or nested; its size must match ``shape`` and its values the
 ``datatype``. The reply lists ``outputs``: ``predict`` (the label, or the value for
 regression) and, for classifiers, ``predict_proba`` (one probability per class, in the
@@ -30,6 +33,7 @@ import numpy as np
 
 from forgeml.serve.protocols.errors import ProtocolError
 from forgeml.serve.scoring import Scored, Scorer
+from forgeml.serve.tensors import TensorSchema
 
 __all__ = [
     "DATATYPES",
@@ -37,6 +41,7 @@ __all__ = [
     "OipPath",
     "infer_columns",
     "infer_outputs",
+    "infer_tensor",
     "model_metadata",
     "parse_path",
 ]
@@ -45,6 +50,17 @@ _INTEGERS = frozenset({"UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "
 _FLOATS = frozenset({"FP16", "FP32", "FP64"})
 DATATYPES = _INTEGERS | _FLOATS | {"BOOL", "BYTES"}
 _KIND_TYPE = {"integer": "INT64", "float": "FP64", "boolean": "BOOL"}
+# NumPy dtype -> the protocol's datatype, for a tensor signature's input
+_DTYPE_TYPE = {
+    "float16": "FP16",
+    "float32": "FP32",
+    "float64": "FP64",
+    **{
+        f"{sign}int{bits}": f"{sign.upper()}INT{bits}"
+        for sign in ("", "u")
+        for bits in (8, 16, 32, 64)
+    },
+}
 _SPEC = "see the Open Inference Protocol's inference request"
 _MAX_DEPTH = 8
 
@@ -112,20 +128,7 @@ def infer_columns(
 ) -> InferRequest:
     """The columns of an inference request for a model with inputs ``names`` (``kinds``;
     ``booleans`` are the boolean ones, which may come as 0/1 in a numeric tensor)."""
-    if not isinstance(payload, dict):
-        raise ProtocolError(
-            "the request must be a JSON object", f'send {{"inputs": [...]}}; {_SPEC}'
-        )
-    inputs = payload.get("inputs")
-    if not isinstance(inputs, list) or not inputs:
-        raise ProtocolError("'inputs' must be a non-empty array of tensors", _SPEC)
-    given_id = payload.get("id")
-    if given_id is not None and not isinstance(given_id, str):
-        raise ProtocolError("'id' must be a string", "send the request id as a string")
-    parameters = payload.get("parameters")
-    if parameters is not None and not isinstance(parameters, dict):
-        raise ProtocolError("'parameters' must be an object", _SPEC)
-    tensors = [_tensor(i, tensor) for i, tensor in enumerate(inputs)]
+    tensors, given_id, parameters = _envelope(payload)
     columns_named = (parameters or {}).get("content_type") == "pd" or all(
         name in kinds for name, _, _, _ in tensors
     )
@@ -158,6 +161,55 @@ def infer_columns(
             "GET /v2/models/{name}",
         )
     return InferRequest(columns, given_id, _requested(payload.get("outputs")))
+
+
+def infer_tensor(payload: Any, schema: TensorSchema) -> tuple[dict[str, Any], InferRequest]:
+    """The payload of an inference request for a model that takes one tensor, as
+    :meth:`TensorSchema.read` takes it (which checks its shape and values).
+
+    >>> schema = TensorSchema([{"name": "x", "dtype": "float32", "shape": [-1, 2]}])
+    >>> tensor, _ = infer_tensor(
+    ...     {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3, 4]}]},
+    ...     schema)
+    >>> tensor["x"].tolist()
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
+    tensors, given_id, _ = _envelope(payload)
+    fix = (
+        f"send one input named {schema.name!r} of shape {schema.shape} "
+        "(GET /v2/models/{name} shows it)"
+    )
+    if len(tensors) != 1:
+        raise ProtocolError(f"this model takes one tensor, not {len(tensors)}", fix)
+    name, shape, datatype, data = tensors[0]
+    if name != schema.name:
+        raise ProtocolError(
+            f"inputs[0] is named {name[:64]!r}; this model's input is {schema.name!r}", fix
+        )
+    if datatype not in _INTEGERS | _FLOATS:
+        raise ProtocolError(f"inputs[0] ({name}): datatype {datatype} is not a number type", fix)
+    values = np.array([math.nan if v is None else v for v in data], dtype=np.float64)
+    return {name: values.reshape(shape)}, InferRequest(
+        {}, given_id, _requested(payload.get("outputs"))
+    )
+
+
+def _envelope(payload: Any) -> tuple[list[tuple[str, list[int], str, list[Any]]], str | None, Any]:
+    """A request's tensors, id and parameters, each checked."""
+    if not isinstance(payload, dict):
+        raise ProtocolError(
+            "the request must be a JSON object", f'send {{"inputs": [...]}}; {_SPEC}'
+        )
+    inputs = payload.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise ProtocolError("'inputs' must be a non-empty array of tensors", _SPEC)
+    given_id = payload.get("id")
+    if given_id is not None and not isinstance(given_id, str):
+        raise ProtocolError("'id' must be a string", "send the request id as a string")
+    parameters = payload.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise ProtocolError("'parameters' must be an object", _SPEC)
+    return [_tensor(i, tensor) for i, tensor in enumerate(inputs)], given_id, parameters
 
 
 def _tensor(i: int, tensor: Any) -> tuple[str, list[int], str, list[Any]]:
@@ -305,15 +357,22 @@ def infer_outputs(
 
 
 def model_metadata(scorer: Scorer, flavor: str) -> dict[str, Any]:
-    """``GET /v2/models/{name}``: the versions served, inputs in column order, outputs."""
-    inputs = [
-        {
-            "name": column["name"],
-            "datatype": _KIND_TYPE.get(str(column.get("kind")), "BYTES"),
-            "shape": [-1],
-        }
-        for column in scorer.schema.inputs
-    ]
+    """``GET /v2/models/{name}``: the versions served, inputs in column order (or the one
+    tensor), outputs."""
+    schema = scorer.schema
+    if isinstance(schema, TensorSchema):
+        inputs = [
+            {"name": schema.name, "datatype": _DTYPE_TYPE[schema.dtype.name], "shape": schema.shape}
+        ]
+    else:
+        inputs = [
+            {
+                "name": column["name"],
+                "datatype": _KIND_TYPE.get(str(column.get("kind")), "BYTES"),
+                "shape": [-1],
+            }
+            for column in schema.inputs
+        ]
     outputs = [
         {
             "name": "predict",

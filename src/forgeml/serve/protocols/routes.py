@@ -20,14 +20,27 @@ import orjson
 from forgeml.errors import InputRejected
 from forgeml.serve.deployment import Deployment, Serving
 from forgeml.serve.http import BodyTooLarge, Receive, Scope, Send, header, read_body, send_bytes
-from forgeml.serve.inputs import InputSchema
 from forgeml.serve.metrics import ServingMetrics
 from forgeml.serve.options import ServeOptions
 from forgeml.serve.protocols.errors import ProtocolError
-from forgeml.serve.protocols.mlflow import predictions, read_invocation, read_json, rows_to_columns
-from forgeml.serve.protocols.oip import infer_columns, infer_outputs, model_metadata, parse_path
+from forgeml.serve.protocols.mlflow import (
+    named_tensor,
+    predictions,
+    read_invocation,
+    read_json,
+    read_tensor_invocation,
+    rows_to_columns,
+)
+from forgeml.serve.protocols.oip import (
+    infer_columns,
+    infer_outputs,
+    infer_tensor,
+    model_metadata,
+    parse_path,
+)
 from forgeml.serve.replies import KEY_FIX, has_key, json_fix, reply
 from forgeml.serve.scoring import Scored, Scorer
+from forgeml.serve.tensors import TensorSchema
 
 if TYPE_CHECKING:
     from forgeml.serve.app import Answer
@@ -131,7 +144,10 @@ class ProtocolRoutes:
         """``POST /invocations``: MLflow's scoring protocol (JSON or CSV)."""
 
         def parse(body: bytes, scope: Scope, scorer: Scorer) -> tuple[Any, bool, Any]:
-            schema = _tabular(scorer)
+            schema = scorer.schema
+            if isinstance(schema, TensorSchema):
+                tensor = read_tensor_invocation(body, header(scope, b"content-type"), schema.name)
+                return tensor, False, None
             payload, columnar = read_invocation(
                 body, header(scope, b"content-type"), schema.names, schema.kinds
             )
@@ -281,20 +297,12 @@ def _served(serving: Serving, version: str | None) -> Scorer | None:
     return None
 
 
-def _tabular(scorer: Scorer) -> InputSchema:
-    """The model's columns; a model that takes tensors is answered on /predict only."""
-    schema = scorer.schema
-    if not isinstance(schema, InputSchema):
-        raise ProtocolError(
-            f"{scorer.version.ref} takes tensors, which this protocol route does not accept yet",
-            'send them to POST /predict as {"' + schema.name + '": [[...], ...]}',
-        )
-    return schema
-
-
 def _oip_request(body: bytes, scope: Scope, scorer: Scorer) -> tuple[Any, bool, Any]:
     payload = _json(body)
-    schema = _tabular(scorer)
+    schema = scorer.schema
+    if isinstance(schema, TensorSchema):
+        tensor, tensor_request = infer_tensor(payload, schema)
+        return tensor, False, tensor_request
     request = infer_columns(payload, schema.names, schema.kinds, schema.booleans)
     return request.columns, True, request
 
@@ -317,7 +325,10 @@ def _vertex(body: bytes, scope: Scope, scorer: Scorer) -> tuple[Any, bool, Any]:
         raise ProtocolError(
             'the body must be {"instances": [...]}', "send the rows under 'instances'"
         )
-    payload, columnar = read_json({"instances": document["instances"]}, scorer.schema.names)
+    schema = scorer.schema
+    if isinstance(schema, TensorSchema):
+        return named_tensor(document["instances"], schema.name), False, None
+    payload, columnar = read_json({"instances": document["instances"]}, schema.names)
     return payload, columnar, None
 
 
@@ -329,7 +340,9 @@ def _azureml(body: bytes, scope: Scope, scorer: Scorer) -> tuple[Any, bool, Any]
             'send {"input_data": {"columns": [...], "index": [...], "data": [[...]]}}',
         )
     data = document["input_data"]
-    schema = _tabular(scorer)
+    schema = scorer.schema
+    if isinstance(schema, TensorSchema):
+        return named_tensor(data, schema.name), False, None
     if isinstance(data, dict) and "data" in data and "data" not in schema.name_set:
         columns = data.get("columns", schema.names)
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
