@@ -56,12 +56,22 @@ class SourceReader:
         if view.source is not None:
             return self._dataset(view.source)
         assert view.query is not None  # FeatureView guarantees one of the two
-        self._all_datasets()
+        visible = self._all_datasets()
         name = self._next()
-        self.con.execute(
-            f"CREATE TEMP VIEW {name} AS SELECT *, "
-            f"(row_number() OVER () - 1) AS {POSITION} FROM ({view.query})"
-        )
+        import duckdb
+
+        try:
+            self.con.execute(
+                f"CREATE TEMP VIEW {name} AS SELECT *, "
+                f"(row_number() OVER () - 1) AS {POSITION} FROM ({view.query})"
+            )
+        except duckdb.Error as e:
+            first_line = str(e).splitlines()[0]
+            raise ConfigError(
+                f"feature view {view.name!r}: its query failed: {first_line}",
+                fix="fix the query; it can read these tables by name: "
+                + (", ".join(visible) or "none (ingest a dataset first)"),
+            ) from e
         self.versions[f"query:{view.name}"] = view.query
         return name
 
@@ -114,7 +124,7 @@ class SourceReader:
         found = dataset(ref, project=project)
         return str(project.artifacts.local_path(found.artifact_sha256)), found.ref
 
-    def _all_datasets(self) -> None:
+    def _all_datasets(self) -> list[str]:
         """Every dataset visible under its own name, for a view defined by a query."""
         names = list(self.tables or {})
         if self.project is not None or not names:
@@ -125,9 +135,11 @@ class SourceReader:
             except ConfigError:
                 if not names:
                     raise
-        for dataset_name in dict.fromkeys(names):
+        visible = list(dict.fromkeys(names))
+        for dataset_name in visible:
             relation = self._dataset(dataset_name)
             self.con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {quote(dataset_name)} AS "
                 f"SELECT * EXCLUDE ({POSITION}) FROM {relation}"
             )
+        return visible
