@@ -12,20 +12,22 @@ $(UV):
 
 # Core install: what a user needs to run forgeml.
 $(VENV)/.core: pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -e .
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e .
 	touch $@
 
 # Development install: core + every test dependency.
 # PyTorch's CPU build comes through pip first: uv would resolve the multi-GB CUDA build.
 $(VENV)/.dev: pyproject.toml | $(UV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $@ $(VENV)/.core
 
 demo: $(VENV)/.core
+	$(BIN)/python -m compileall -q src
 	$(BIN)/forgeml demo --dir demo-project --force
 
 test: $(VENV)/.dev
+	$(BIN)/python -m compileall -q src
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: $(VENV)/.dev

@@ -278,7 +278,10 @@ def install_venv(venv: Path, packages: Sequence[str], *, timeout_s: float | None
     if uv:
         if not python.exists():
             steps.append([uv, "venv", "--quiet", "--seed", "--python", sys.executable, str(venv)])
-        steps.append([uv, "pip", "install", "--quiet", "--python", str(python), *packages])
+        # compiled at install: an environment that never writes bytecode would otherwise
+        # compile every module again in each process that imports it
+        install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python"]
+        steps.append([*install, str(python), *packages])
     else:
         if not python.exists():
             steps.append([sys.executable, "-m", "venv", str(venv)])

@@ -89,6 +89,7 @@ TEST_SIZE = 0.2
 SEED = 0  # the hold-out split, forgeml's train.seed (its default) and FLAML's seed
 TARGET = "target"
 JOBS = ("flaml", "forgeml")
+OPT_IN = ("mlp", "extra_trees")  # candidates forgeml runs only when they are listed
 WARMUP_DATASET = "wine"
 WARMUP_BUDGET = 3.0
 GENERATOR_VERSION = 1  # bump when the generated data changes
@@ -359,11 +360,14 @@ def child_flaml(work: Path, task: str, metric: str, budget: float) -> None:
     )
 
 
-def child_forgeml(work: Path, task: str, metric: str, budget: float) -> None:
+def child_forgeml(
+    work: Path, task: str, metric: str, budget: float, extra: list[str], job: str
+) -> None:
     import numpy as np
     import pyarrow.parquet as pq
 
     import forgeml
+    from forgeml.config import TrainSpec
     from forgeml.registry import load_model
     from forgeml.training.metrics import HIGHER_IS_BETTER
     from forgeml.training.predict import Predictor
@@ -372,6 +376,8 @@ def child_forgeml(work: Path, task: str, metric: str, budget: float) -> None:
     seconds = f"{budget:g}s"
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as folder:
         spec = SPEC.format(target=TARGET, task=task, metric=metric, budget=seconds)
+        if extra:  # the default candidates and the opt-in ones asked for
+            spec += f"  candidates: [{', '.join([*TrainSpec().candidates, *extra])}]\n"
         (Path(folder) / "forgeml.yaml").write_text(spec, encoding="utf-8")
         project = forgeml.init(folder)
         try:
@@ -393,7 +399,7 @@ def child_forgeml(work: Path, task: str, metric: str, budget: float) -> None:
             scores = np.asarray(predictor.scores(test), dtype=np.float64)
             if task == "multiclass":  # columns in class order 0..k-1
                 scores = scores[:, np.argsort(np.asarray(predictor.classes))]
-            np.save(work / "forgeml.npy", scores)
+            np.save(work / f"{job}.npy", scores)
             split = result.context["dataset"]["split"]
             higher = HIGHER_IS_BETTER[metric]
 
@@ -457,8 +463,12 @@ class Outcome:
 
 
 def run_job(job: str, python: Path, work: Path, task: str, metric: str, budget: float) -> Any:
-    argv = [str(python), str(Path(__file__).resolve()), "--child", job, "--dir", str(work)]
-    argv += ["--task", task, "--metric", metric, "--budget", repr(budget)]
+    """One training job in a child process; ``forgeml+mlp`` is forgeml with ``mlp`` added."""
+    kind, _, extra = job.partition("+")
+    argv = [str(python), str(Path(__file__).resolve()), "--child", kind, "--dir", str(work)]
+    argv += ["--task", task, "--metric", metric, "--budget", repr(budget), "--job", job]
+    if extra:
+        argv += ["--with", *extra.split("+")]
     m = run_child(
         argv,
         unset_env=ISOLATING_ENV,
@@ -527,6 +537,25 @@ def print_scores(outcomes: list[Outcome]) -> tuple[float, list[str]]:
     mean = sum(gains) / len(gains)
     print(f"{'mean':<16} {'':<11} {'':>16} {'':<9} {'':>9} {'':>9} {mean:>+8.4f}")
     return mean, missed
+
+
+def print_variant(outcomes: list[Outcome], variant: str) -> None:
+    """forgeml with opt-in candidates beside its defaults and FLAML: where they help."""
+    print(f"\n{variant} (defaults plus opt-in candidates) on the same rows and budget:")
+    header = (
+        f"{'dataset':<16} {'metric':<9} {'FLAML':>9} {'forgeml':>9} {variant:>14} "
+        f"{'vs FLAML':>9} {'vs forgeml':>10} {'wall s':>7} {'best':<22}"
+    )
+    print(header)
+    print("-" * len(header))
+    for o in outcomes:
+        flaml, plain, extra = o.scores["flaml"], o.scores["forgeml"], o.scores[variant]
+        m = o.runs[variant]
+        print(
+            f"{o.name:<16} {o.metric:<9} {flaml:>9.4f} {plain:>9.4f} {extra:>14.4f} "
+            f"{gain(o.metric, flaml, extra):>+9.4f} {gain(o.metric, plain, extra):>+10.4f} "
+            f"{m.wall_s:>7.1f} {m.extra['best']:<22}"
+        )
 
 
 def print_times(outcomes: list[Outcome]) -> None:
@@ -604,17 +633,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--task", help=argparse.SUPPRESS)
     parser.add_argument("--metric", help=argparse.SUPPRESS)
+    parser.add_argument("--job", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--with",
+        dest="extra",
+        nargs="+",
+        default=[],
+        choices=OPT_IN,
+        metavar="CANDIDATE",
+        help="also run forgeml with these opt-in candidates added to its defaults "
+        f"({', '.join(OPT_IN)}), shown beside; the targets stay on the defaults",
+    )
     args = parser.parse_args(argv)
 
-    if args.child:
-        child = child_flaml if args.child == "flaml" else child_forgeml
-        child(args.dir, args.task, args.metric, args.budget)
+    if args.child == "flaml":
+        child_flaml(args.dir, args.task, args.metric, args.budget)
         return 0
+    if args.child:
+        child_forgeml(args.dir, args.task, args.metric, args.budget, args.extra, args.job)
+        return 0
+    variant = f"forgeml+{'+'.join(args.extra)}" if args.extra else None
+    jobs = (*JOBS, variant) if variant else JOBS
     if min(args.budget, args.big_budget) <= 0 or args.rows < 1000:
         parser.error("the budgets must be positive and --rows at least 1000")
 
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     pythons = {"flaml": flaml_python(), "forgeml": Path(sys.executable)}
+    if variant:
+        pythons[variant] = Path(sys.executable)
     flaml_packages = ("flaml", "lightgbm", "xgboost", "scikit-learn", "pandas")
     versions = venv_versions(pythons["flaml"], *flaml_packages) or ""
     packages = (
@@ -638,13 +684,13 @@ def main(argv: list[str] | None = None) -> int:
         train, test = split_rows(load_table(WARMUP_DATASET, 0, 0)[0], task)
         pq.write_table(train, work / "train.parquet")
         pq.write_table(test, work / "test.parquet")
-        for job in JOBS:
+        for job in jobs:
             run_job(job, pythons[job], work, task, metric, WARMUP_BUDGET)
 
     outcomes = []
     for i, name in enumerate(args.datasets):
         budget = args.big_budget if name == "generated" else args.budget
-        order = JOBS if i % 2 == 0 else JOBS[::-1]
+        order = jobs if i % 2 == 0 else jobs[::-1]
         outcomes.append(run_dataset(name, pythons, budget, args.rows, args.seed, order))
     print(f"load     : 1-minute load average {load_average()} after the last job")
     print()
@@ -676,6 +722,8 @@ def main(argv: list[str] | None = None) -> int:
         "search ended (refit, evaluation, importance and registration follow)"
     )
     print_details(outcomes)
+    if variant:
+        print_variant(outcomes, variant)
     return 0
 
 

@@ -29,7 +29,8 @@ from forgeml.integrations.airflow import get_provider_info
 from forgeml.integrations.airflow.hooks import ForgemlHook
 from forgeml.integrations.airflow.operators import (
     ForgemlGateOperator, ForgemlIngestOperator, ForgemlMonitorOperator,
-    ForgemlPredictOperator, ForgemlPromoteOperator, ForgemlTrainOperator)
+    ForgemlPredictOperator, ForgemlPromoteOperator, ForgemlRetrainOperator,
+    ForgemlTrainOperator)
 from importlib.metadata import entry_points
 
 root = Path(sys.argv[1])
@@ -48,6 +49,9 @@ out["predict"] = ForgemlPredictOperator(
     task_id="s", model="credit@stable", input_path=str(root / "data/new.csv"),
     output_path=str(root / "scores.parquet")).execute(context={})
 out["monitor"] = ForgemlMonitorOperator(task_id="m", model="credit").execute(context={})
+ForgemlPromoteOperator(
+    task_id="c", model="credit@1", alias="champion", reason="test").execute(context={})
+out["retrain"] = ForgemlRetrainOperator(task_id="r", model="credit").execute(context={})
 spec = root / "forgeml.yaml"
 spec.write_text(spec.read_text() + "\\ngate:\\n  metrics: {roc_auc: {min: 0.999}}\\n")
 try:
@@ -65,7 +69,9 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 run = module.dag.test()
 print("RESULT " + json.dumps({"state": str(run.state),
-      "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()}}))
+      "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()},
+      "xcom": {ti.task_id: ti.xcom_pull(task_ids=ti.task_id)
+               for ti in run.get_task_instances()}}, default=str))
 """
 
 
@@ -132,6 +138,8 @@ def test_operators_run_on_the_forgeml_connection(airflow_python: Path, tmp_path:
     monitor = found["monitor"]
     assert isinstance(monitor, dict) and monitor["model"] == "credit@1"
     assert "credit@1 failed its gate: roc_auc" in str(found["strict_gate"])
+    retrain = found["retrain"]  # a champion, and no labelled predictions yet: nothing to learn
+    assert isinstance(retrain, dict) and retrain["status"] == "kept", retrain
 
 
 def test_the_compiled_example_dag_passes_dag_test(airflow_python: Path, tmp_path: Path) -> None:
@@ -157,6 +165,11 @@ def test_the_compiled_example_dag_passes_dag_test(airflow_python: Path, tmp_path
         ["gate", "ingest", "register", "score", "summary", "train", "validate"], "success"
     )
     assert (root / "out" / "scores.parquet").is_file()
+    xcom = found["xcom"]  # each step's outputs, pushed for downstream tasks
+    assert isinstance(xcom, dict) and set(xcom) == set(found["tasks"]), xcom
+    assert xcom["ingest"]["dataset"] == "credit@1" and xcom["ingest"]["rows"] == 480
+    assert xcom["register"] == {"model": "credit@1", "promoted": True}
+    assert xcom["score"]["rows"] == 120 and xcom["score"]["rejected"] == 0
     with Project.load(root) as project:
         from forgeml.store import pipelines as queries
 

@@ -231,3 +231,17 @@ def test_retrain_loop_and_cycles_from_the_command_line(project: Project) -> None
     )
     assert monitored.returncode == 0, monitored.stderr
     assert "drift" in monitored.stdout.lower()
+
+
+def test_a_champion_that_served_nothing_yet_is_kept_with_the_reason(tmp_path: Path) -> None:
+    root = build_template(
+        tmp_path / "fresh",
+        SPEC,
+        "credit",
+        generate_credit(rows_per_month=100, months=4, seed=4),
+        lambda _project: None,  # registered, never served
+    )
+    with Project.load(root) as fresh:
+        cycle = retrain("credit", project=fresh, now=MONTH_END)
+    assert cycle.status == "kept", cycle.details
+    assert "has seen every labelled prediction so far" in str(cycle.details), cycle.details

@@ -85,6 +85,9 @@ def labelled_table(
     columns: dict[str, Any] = {}
     for name in names:
         stored = name if name in joined.schema.names else f"input.{name}"
+        if stored not in joined.schema.names and not joined.num_rows:
+            columns[name] = pa.nulls(0)  # nothing logged yet: no rows, whatever the inputs
+            continue
         if stored not in joined.schema.names:
             raise DataError(
                 f"the prediction log of '{version.name}' has no input column '{name}'",
