@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,15 @@ def test_demo_runs_end_to_end(forgeml_cli: Invoke, tmp_path: Path) -> None:
     assert (tmp_path / "demo" / "credit-timeline.html").is_file()
     assert "month 12/12:" in out and "elapsed" in out
     assert "rolling_out" not in out and "no rollout left open" in out
+    # the gain: the closing line repeats the figure of the year's numbers, and it is a gain
+    figure = re.search(r"gain from retraining, months 9-12: log loss .*? \((\d+)% lower\)", out)
+    assert figure is not None, out
+    assert f"retraining paid off: log loss {figure[1]}% lower than the first champion's" in out
+    # how to open the UI: the command and the address 'forgeml ui' serves by default
+    assert (
+        f"Browse it in a web browser: forgeml --project {tmp_path / 'demo'} ui, "
+        "then open http://127.0.0.1:8080/"
+    ) in out
     from forgeml.project import Project
     from forgeml.serve.rollout import active_rollout
     from forgeml.store import cycles

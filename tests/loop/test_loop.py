@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -208,10 +209,19 @@ def _cli(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
 def test_retrain_loop_and_cycles_from_the_command_line(project: Project) -> None:
     done = _cli(project, "retrain", "credit")
     assert done.returncode == 0, done.stderr
-    out = " ".join(done.stdout.split())
-    # a manual cycle at today's date: the log's labels end in 2025, and it says what it did
-    assert "cycle manual@" in out and ("is being rolled out" in out or "the champion stays" in out)
-    assert "rolling_out" not in out
+    # stdout is the outcome alone, one line a script can parse: a manual cycle at today's
+    # date (the log's labels end in 2025) and what it did, in words
+    [out] = done.stdout.splitlines()
+    assert out.startswith("cycle manual@") and "rolling_out" not in out
+    assert "is being rolled out" in out or "the champion stays" in out
+    # its progress went to stderr through the shared progress lines (plain: not a terminal)
+    key = re.match(r"cycle (manual@\S+): ", out)
+    assert key is not None, out
+    progress = done.stderr.splitlines()
+    assert progress[0] == (
+        f"retraining credit: cycle {key[1]}: building training rows from labelled predictions"
+    )
+    assert all(line.startswith(f"retraining credit: cycle {key[1]}: ") for line in progress)
     listed = _cli(project, "cycles", "credit")
     assert listed.returncode == 0 and "manual@" in listed.stdout
     ticked = _cli(project, "loop", "credit", "--once")

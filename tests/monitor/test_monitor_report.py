@@ -221,6 +221,19 @@ def test_the_command_prints_the_table_and_verdict_and_writes_json_and_html(
     assert json.loads(piped.stdout)["windows"][0]["rows"] == 300  # only JSON on stdout
 
 
+def test_the_command_reports_each_window_on_stderr_and_keeps_stdout_for_the_report(
+    served: Project,
+) -> None:
+    result = _cli(served, "monitor", "credit", *RANGE, "--no-html", "--no-alerts")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [  # off a terminal: one plain line per step
+        "monitoring credit: reading the prediction log",
+        "monitoring credit: window 1/2: 2025-03-01 00:00",
+        "monitoring credit: window 2/2: 2025-03-02 00:00",
+    ]
+    assert "window 1/2" not in result.stdout and "verdict: drifted" in result.stdout
+
+
 def test_fail_on_drift_exits_1_on_drift_or_decay_and_0_otherwise(served: Project) -> None:
     quiet = ("--no-html", "--no-alerts", "--fail-on-drift", "--window", "1d")
     calm = _cli(served, "monitor", "credit", "--from", "2025-03-01", "--to", "2025-03-02", *quiet)

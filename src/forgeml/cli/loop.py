@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from forgeml.cli.context import state
-from forgeml.cli.output import add_row, console
+from forgeml.cli.output import add_row, console, stages
 from forgeml.report.states import cycle_sentence
 
 __all__ = ["cycles_command", "loop_command", "parse_now", "retrain_command"]
@@ -43,17 +43,20 @@ def retrain_command(
     ),
     now: str | None = typer.Option(None, "--now", help=NOW_HELP, metavar="TIME"),
 ) -> None:
-    """Run one retraining cycle by hand: data, challenger, champion vs challenger, rollout."""
+    """Run one retraining cycle by hand: data, challenger, champion vs challenger, rollout.
+
+    Progress goes to stderr; stdout holds one line, the cycle's outcome, for scripts.
+    """
     from forgeml.loop.cycle import retrain
 
-    cycle = retrain(
-        model,
-        project=state(ctx).project(),
-        key=key,
-        now=parse_now(now),
-        progress=lambda text: console.print(f"   {text}", markup=False),
+    project = state(ctx).project()
+    with stages(f"retraining {model}") as progress:
+        cycle = retrain(model, project=project, key=key, now=parse_now(now), progress=progress)
+    console.print(
+        f"cycle {cycle.key}: {cycle_sentence(cycle.status, cycle.stage, cycle.details)}",
+        markup=False,
+        soft_wrap=True,
     )
-    console.print(f"cycle {cycle.key}: {cycle_sentence(cycle.status, cycle.stage, cycle.details)}")
 
 
 def loop_command(

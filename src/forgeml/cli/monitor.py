@@ -116,6 +116,7 @@ def monitor_command(
             max_drop=settings.max_drop if max_drop is None else max_drop,
             min_labels=settings.min_labels if min_labels is None else min_labels,
             alert=not no_alerts,
+            progress=progress,
             **extra,
         )
         if not no_html:

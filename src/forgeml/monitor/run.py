@@ -145,13 +145,16 @@ def monitor(
     alert: bool = True,
     record: bool = True,
     profile: Callable[[pa.Table, ReferenceProfile], WindowProfile] = profile_window,
+    progress: Callable[[str], None] | None = None,
 ) -> MonitorReport:
     """Monitor ``model`` over ``[start, end)`` (default: the last ``window``) in windows.
 
     With ``record`` each window's findings are kept in the store (the web UI's monitoring
     page draws them over time). ``profile`` profiles one window's rows (e.g. partition by
     partition on Ray and merged: :func:`forgeml.monitor.ray_profiles.ray_profiler`).
+    ``progress`` is told ``window n/N: START`` as each window is profiled (default: silent).
     """
+    say = progress or (lambda _text: None)
     found = resolve_project(project)
     version = model_version(f"{model}@{alias}", project=found)
     end = to_utc(end) or datetime.now(UTC)
@@ -167,7 +170,8 @@ def monitor(
     bounds = _windows(start, end, window)
     times = log.column("time")
     profiles, drifts, qualities = [], [], []
-    for lo, hi in bounds:
+    for number, (lo, hi) in enumerate(bounds, 1):
+        say(f"window {number}/{len(bounds)}: {lo:%Y-%m-%d %H:%M}")
         rows = (
             log.filter(
                 pc.and_(pc.greater_equal(times, pa.scalar(lo)), pc.less(times, pa.scalar(hi)))
