@@ -102,14 +102,16 @@ def _filesystem_class(url: str) -> type[Any]:
     return cls
 
 
-def missing_dependency(protocol: str, error: ImportError) -> MissingDependency:
+def missing_dependency(
+    protocol: str, error: ImportError, purpose: str | None = None
+) -> MissingDependency:
     """The error for a protocol whose implementation package cannot be imported."""
     missing = error.__cause__ if isinstance(error.__cause__, ImportError) else error
     package = (getattr(missing, "name", None) or "").split(".")[0]
     if not package:
         known = known_implementations.get(protocol, {})
         package = str(known.get("class", protocol)).split(".")[0]
-    purpose = f"the artifact store for {protocol}:// URLs"
+    purpose = purpose or f"the artifact store for {protocol}:// URLs"
     extra = EXTRAS.get(package)
     if extra is not None:
         return MissingDependency(package, extra, purpose)

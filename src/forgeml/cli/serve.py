@@ -27,7 +27,10 @@ def serve_command(
         None, help="'serve', as platforms pass it to a container (accepted and ignored)."
     ),
     model_dir: str | None = typer.Option(
-        None, "--model-dir", help="Serve an exported model directory; no project needed."
+        None,
+        "--model-dir",
+        help="Serve an exported model directory (a folder, or a gs://, s3:// or az:// "
+        "URL); no project needed.",
     ),
     log_dir: str | None = typer.Option(
         None, "--log-dir", help="With --model-dir: log predictions to this folder."
@@ -152,8 +155,13 @@ def serve_command(
     host, port = host or "127.0.0.1", port or 8000
     trusted: tuple[str, ...] = ()
     if model_dir is not None:
+        from forgeml.artifacts.urls import redact_url
         from forgeml.registry.directory import read_model_dir
+        from forgeml.registry.remote_dir import fetch_model_dir, local_location
 
+        if local_location(model_dir) is None:  # e.g. Vertex AI's AIP_STORAGE_URI=gs://...
+            console.print(f"fetching the model from {redact_url(model_dir)}", markup=False)
+            model_dir = str(fetch_model_dir(model_dir))
         found = read_model_dir(model_dir)  # fails fast and clearly
         what: dict[str, Any] = {
             "model_dir": str(found.path.resolve()),
