@@ -6,20 +6,27 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 import forgeml
+from deploy.neural_nets import Branchy
+from forgeml.deploy.mlflow_export import export_mlflow
 from forgeml.deploy.modeldir import load_model_dir, write_model_dir
-from forgeml.errors import IntegrityError
-from forgeml.flavors import keras_flavor
+from forgeml.errors import ConfigError, ForgemlError, IntegrityError
+from forgeml.flavors import keras_flavor, torch_flavor
 from forgeml.flavors.nets import MLP, SmallCNN
-from forgeml.onnx_export import export_onnx
+from forgeml.onnx_export import PARITY, export_onnx
 from forgeml.project import Project
+from forgeml.registry import load_model
 from forgeml.serve.server import ServeSettings, build_app
+from forgeml.training.predict import Predictor
 from serve.asgi import InProcessClient
 
 FLAVORS = ("onnx", "torch", "keras")
@@ -157,3 +164,78 @@ def test_a_tampered_part_is_refused_before_it_is_parsed(
     assert "export the model again" in e.value.fix
     with pytest.raises(IntegrityError):
         build_app(ServeSettings(model_dir=str(copy)))
+
+
+def _mlmodel(folder: Path) -> dict[str, Any]:
+    document = yaml.safe_load((folder / "MLmodel").read_text())
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.mark.parametrize("flavor", ["onnx", "torch"])
+def test_mlflow_export_writes_the_onnx_flavor(
+    project: Project, tmp_path: Path, flavor: str
+) -> None:
+    import onnxruntime
+
+    out = export_mlflow(f"{flavor}@1", tmp_path / "mlflow", project=project)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "MLmodel",
+        "input_example.json",
+        "model.onnx",
+        "python_env.yaml",
+        "requirements.txt",
+        "serving_input_example.json",
+    ]
+    document = _mlmodel(out)
+    onnx_flavor = document["flavors"]["onnx"]
+    assert onnx_flavor["data"] == "model.onnx"
+    assert onnx_flavor["onnx_version"] == metadata.version("onnx")
+    assert onnx_flavor["providers"] == ["CPUExecutionProvider"]
+    pyfunc = document["flavors"]["python_function"]
+    assert (pyfunc["loader_module"], pyfunc["data"]) == ("mlflow.onnx", "model.onnx")
+    assert pyfunc["env"] == {"virtualenv": "python_env.yaml"}
+    assert document["metadata"]["forgeml_model"] == f"{flavor}@1"
+    inputs = json.loads(document["signature"]["inputs"])
+    shape = forgeml.model_version(f"{flavor}@1", project=project).signature["tensors"][0]["shape"]
+    assert [(i["type"], i["tensor-spec"]["shape"]) for i in inputs] == [("tensor", shape)]
+    requirements = (out / "requirements.txt").read_text().split()
+    assert f"onnxruntime=={metadata.version('onnxruntime')}" in requirements
+    example = json.loads((out / "input_example.json").read_text())
+    assert np.asarray(example["inputs"]).shape == (1, *shape[1:])
+    # the written graph, run by onnxruntime itself, answers what the stored model answers
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"))
+    assert session.get_inputs()[0].name == inputs[0]["name"]
+    x = _inputs(flavor)
+    got = session.run(None, {inputs[0]["name"]: x})[0]
+    _, bundle = load_model(f"{flavor}@1", project=project)
+    expected = Predictor(bundle).scores(x) if flavor == "onnx" else None
+    if flavor == "torch":  # the graph answers the network's logits
+        expected = torch_flavor.predict(bundle.estimator, x)
+    assert expected is not None
+    assert (
+        np.max(np.abs(np.asarray(got, dtype=np.float64).reshape(expected.shape) - expected))
+        <= PARITY
+    )
+
+
+def test_a_module_onnx_cannot_reproduce_is_refused(project: Project, tmp_path: Path) -> None:
+    version = forgeml.log_model(
+        Branchy(inputs=3),
+        name="branchy",
+        signature_from=np.zeros((2, 3), dtype=np.float32),
+        task="regression",
+        project=project,
+    )
+    with pytest.raises(ForgemlError, match="differs from the stored model by") as e:
+        export_mlflow(version.ref, tmp_path / "mlflow", project=project)
+    assert "branches on its input" in e.value.fix
+    assert not (tmp_path / "mlflow").exists()
+    assert not list(tmp_path.iterdir())  # no staging folder left behind
+
+
+def test_mlflow_export_refuses_a_keras_model(project: Project, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="keras model cannot be exported as an MLflow") as e:
+        export_mlflow("keras@1", tmp_path / "mlflow", project=project)
+    assert "--format dir" in e.value.fix and "tf2onnx" in e.value.fix
+    assert not list(tmp_path.iterdir())
