@@ -17,6 +17,8 @@ import yaml
 
 import forgeml
 from deploy.neural_nets import Branchy
+from forgeml.deploy.cloud import export_cloud
+from forgeml.deploy.docker import build_context
 from forgeml.deploy.mlflow_export import export_mlflow
 from forgeml.deploy.modeldir import load_model_dir, write_model_dir
 from forgeml.errors import ConfigError, ForgemlError, IntegrityError
@@ -77,6 +79,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         classes=["no", "yes"],
         outputs="logits",
         project=found,
+    )
+    forgeml.log_model(  # a module whose class comes from no installed package
+        Branchy(inputs=3), name="branchy", signature_from=rows, task="regression", project=found
     )
     yield found
     found.close()
@@ -220,15 +225,8 @@ def test_mlflow_export_writes_the_onnx_flavor(
 
 
 def test_a_module_onnx_cannot_reproduce_is_refused(project: Project, tmp_path: Path) -> None:
-    version = forgeml.log_model(
-        Branchy(inputs=3),
-        name="branchy",
-        signature_from=np.zeros((2, 3), dtype=np.float32),
-        task="regression",
-        project=project,
-    )
     with pytest.raises(ForgemlError, match="differs from the stored model by") as e:
-        export_mlflow(version.ref, tmp_path / "mlflow", project=project)
+        export_mlflow("branchy@1", tmp_path / "mlflow", project=project)
     assert "branches on its input" in e.value.fix
     assert not (tmp_path / "mlflow").exists()
     assert not list(tmp_path.iterdir())  # no staging folder left behind
@@ -238,4 +236,38 @@ def test_mlflow_export_refuses_a_keras_model(project: Project, tmp_path: Path) -
     with pytest.raises(ConfigError, match="keras model cannot be exported as an MLflow") as e:
         export_mlflow("keras@1", tmp_path / "mlflow", project=project)
     assert "--format dir" in e.value.fix and "tf2onnx" in e.value.fix
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_azureml_bundle_refuses_a_tensor_model(project: Project, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="torch model taking a tensor") as e:
+        export_cloud("torch@1", tmp_path / "azure", "azureml", project=project)
+    assert "azureml bundle's score.py reads tables" in e.value.message
+    assert "--profile azureml" in e.value.fix
+    assert not list(tmp_path.iterdir())
+    # the container targets take tensors: their bundle is the model directory
+    vertex = export_cloud("torch@1", tmp_path / "vertex", "vertex", project=project)
+    assert (vertex / "model" / "model.safetensors").is_file()
+
+
+def test_a_docker_context_locks_the_neural_packages(project: Project, tmp_path: Path) -> None:
+    context = build_context("torch@1", tmp_path / "ctx", project=project)
+    lock = (context.path / "requirements.lock").read_text().split()
+    for package in ("torch", "safetensors"):
+        assert any(line.startswith(f"{package}==") for line in lock), package
+    dockerfile = (context.path / "Dockerfile").read_text()
+    torch_line = next(line for line in lock if line.startswith("torch=="))
+    assert ("--extra-index-url https://download.pytorch.org/whl/cpu" in dockerfile) == (
+        "+cpu" in torch_line
+    )
+    onnx = build_context("onnx@1", tmp_path / "onnx", project=project)
+    onnx_lock = (onnx.path / "requirements.lock").read_text().split()
+    assert any(line.startswith("onnxruntime==") for line in onnx_lock)
+    assert not any(line.startswith("torch==") for line in onnx_lock)
+
+
+def test_a_docker_context_refuses_a_class_from_no_package(project: Project, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"class deploy\.neural_nets:Branchy comes from no") as e:
+        build_context("branchy@1", tmp_path / "ctx", project=project)
+    assert "--format onnx" in e.value.fix
     assert not list(tmp_path.iterdir())
