@@ -16,6 +16,7 @@ import torch
 import yaml
 
 import forgeml
+from deploy.mlflow_env import run_in_mlflow
 from deploy.neural_nets import Branchy
 from forgeml.deploy.cloud import export_cloud
 from forgeml.deploy.docker import build_context
@@ -271,3 +272,31 @@ def test_a_docker_context_refuses_a_class_from_no_package(project: Project, tmp_
         build_context("branchy@1", tmp_path / "ctx", project=project)
     assert "--format onnx" in e.value.fix
     assert not list(tmp_path.iterdir())
+
+
+LOAD_ONNX = """
+import json, sys
+import numpy as np
+import mlflow.pyfunc
+model = mlflow.pyfunc.load_model(sys.argv[1])
+x = np.asarray(json.loads(sys.argv[2]), dtype=np.float32)
+out = model.predict(x)
+print(json.dumps({"values": np.asarray(next(iter(out.values()))).tolist(),
+                  "flavors": sorted(model.metadata.flavors)}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flavor", ["onnx", "torch"])
+def test_real_mlflow_loads_the_onnx_export(project: Project, tmp_path: Path, flavor: str) -> None:
+    out = export_mlflow(f"{flavor}@1", tmp_path / "model", project=project)
+    x = _inputs(flavor)
+    found = run_in_mlflow(LOAD_ONNX, str(out), json.dumps(x.tolist()))
+    _, bundle = load_model(f"{flavor}@1", project=project)
+    if flavor == "torch":
+        expected = torch_flavor.predict(bundle.estimator, x)
+    else:
+        expected = Predictor(bundle).scores(x)
+    got = np.asarray(found["values"], dtype=np.float64).reshape(expected.shape)
+    assert np.max(np.abs(got - expected)) <= PARITY
+    assert found["flavors"] == ["onnx", "python_function"]
