@@ -274,6 +274,32 @@ def test_a_docker_context_refuses_a_class_from_no_package(project: Project, tmp_
     assert not list(tmp_path.iterdir())
 
 
+def test_a_keras_model_holding_code_is_not_exported_as_a_directory(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keras
+
+    from forgeml.registry import code_trust
+
+    monkeypatch.setattr(code_trust, "_granted", set())  # no grant leaks into other tests
+    inputs = keras.Input((3,))
+    doubled = keras.layers.Lambda(lambda t: t * 2.0, name="double")(inputs)
+    lam = keras.Model(inputs, keras.layers.Dense(1)(doubled))
+    version = forgeml.log_model(
+        lam,
+        name="lam",
+        signature_from=np.zeros((2, 3), dtype=np.float32),
+        task="regression",
+        trust_code=True,
+        trust_reason="our own scaling layer, reviewed",
+        project=project,
+    )
+    with pytest.raises(ConfigError, match=r"keras model holding code \(Lambda layer") as e:
+        write_model_dir(version.ref, tmp_path / "lam", project=project)
+    assert "--trust-code" in e.value.fix
+    assert not list(tmp_path.iterdir())
+
+
 LOAD_ONNX = """
 import json, sys
 import numpy as np
