@@ -326,3 +326,67 @@ def test_real_mlflow_loads_the_onnx_export(project: Project, tmp_path: Path, fla
     got = np.asarray(found["values"], dtype=np.float64).reshape(expected.shape)
     assert np.max(np.abs(got - expected)) <= PARITY
     assert found["flavors"] == ["onnx", "python_function"]
+
+
+LOAD_FRAME = """
+import json, sys
+import pandas as pd
+import mlflow.pyfunc
+model = mlflow.pyfunc.load_model(sys.argv[1])
+out = model.predict(pd.DataFrame(json.loads(sys.argv[2])))
+print(json.dumps({"values": out.iloc[:, 0].tolist(), "columns": list(out.columns)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def table_torch(project: Project) -> tuple[str, Any]:
+    """A PyTorch MLP logged from a table: MLflow sees its columns."""
+    import pandas as pd
+
+    frame = pd.DataFrame(np.random.default_rng(4).normal(size=(12, 3)), columns=["a", "b", "c"])
+    torch.manual_seed(1)
+    version = forgeml.log_model(
+        MLP(inputs=3, outputs=1, hidden=[4]),
+        name="table-mlp",
+        signature_from=frame,
+        task="binary",
+        classes=[0, 1],
+        project=project,
+    )
+    return version.ref, frame
+
+
+def _logits(project: Project, ref: str, x: np.ndarray) -> np.ndarray:
+    _, bundle = load_model(ref, project=project)
+    return torch_flavor.predict(bundle.estimator, x)
+
+
+def test_a_table_model_lists_its_columns_in_mlflow(
+    project: Project, table_torch: tuple[str, Any], tmp_path: Path
+) -> None:
+    import onnxruntime
+
+    ref, frame = table_torch
+    out = export_mlflow(ref, tmp_path / "mlflow", project=project)
+    document = _mlmodel(out)
+    inputs = json.loads(document["signature"]["inputs"])
+    assert [(c["name"], c["type"]) for c in inputs] == [(n, "double") for n in "abc"]
+    example = json.loads((out / "input_example.json").read_text())
+    assert example["columns"] == ["a", "b", "c"]
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"))
+    x = frame.to_numpy(dtype=np.float32)
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    assert np.max(np.abs(got - _logits(project, ref, x))) <= PARITY
+
+
+@pytest.mark.slow
+def test_real_mlflow_scores_a_frame_through_the_onnx_export(
+    project: Project, table_torch: tuple[str, Any], tmp_path: Path
+) -> None:
+    ref, frame = table_torch
+    out = export_mlflow(ref, tmp_path / "model", project=project)
+    found = run_in_mlflow(LOAD_FRAME, str(out), frame.to_json(orient="records"))
+    expected = _logits(project, ref, frame.to_numpy(dtype=np.float32))[:, 0]
+    assert found["columns"] == ["output"]
+    got = np.asarray(found["values"], dtype=np.float64)
+    assert np.max(np.abs(got - expected)) <= PARITY
