@@ -7,9 +7,11 @@ a network's outputs as it computes them). scikit-learn estimators and pipelines 
 converted by skl2onnx, LightGBM and XGBoost boosters by onnxmltools, PyTorch modules by
 ``torch.onnx.export``; an ONNX model is written as stored.
 
-Every export is checked before it is written: onnxruntime scores example rows drawn
-across the signature's ranges and the answers must match the stored model's within
-:data:`PARITY` (max absolute difference), else nothing is written.
+Every export is checked before it is written (:func:`checked_onnx`, which MLflow's onnx
+flavor export uses too): onnxruntime scores example rows drawn across the signature's
+ranges and the answers must match the stored model's within :data:`PARITY` (max absolute
+difference), else nothing is written. A tensor model's graph names its input after the
+recorded tensor (``image`` in ``float32[-1, 1, 8, 8]``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ from forgeml.errors import ConfigError, ForgemlError, MissingDependency
 from forgeml.project import ProjectLike, resolve_project
 from forgeml.registry import ModelBundle, load_bundle, model_version
 
-__all__ = ["PARITY", "Exported", "export_onnx", "onnx_bytes", "parity_rows"]
+__all__ = [
+    "PARITY",
+    "CheckedOnnx",
+    "Exported",
+    "checked_onnx",
+    "export_onnx",
+    "onnx_bytes",
+    "parity_rows",
+]
 
 PARITY = 1e-5
 
@@ -43,6 +53,36 @@ class Exported:
     max_abs_diff: float
 
 
+@dataclass(frozen=True)
+class CheckedOnnx:
+    """A model's ONNX graph and how closely it reproduced the stored model on probe rows."""
+
+    data: bytes
+    rows: int
+    max_abs_diff: float
+
+
+def checked_onnx(
+    bundle: ModelBundle, signature: dict[str, Any], ref: str, *, tolerance: float = PARITY
+) -> CheckedOnnx:
+    """The model of version ``ref`` as an ONNX graph, refused (ForgemlError) unless
+    onnxruntime answers a probe batch like the stored model, within ``tolerance``."""
+    rows = parity_rows(bundle, signature)
+    tensors = bundle.extras.get("tensors")
+    name = str(tensors[0]["name"]) if tensors else "input"
+    data = onnx_bytes(bundle, rows.shape[1:], input_name=name)
+    diff = _max_diff(bundle, data, rows)
+    if not diff <= tolerance:
+        raise ForgemlError(
+            f"the ONNX graph of {ref} differs from the stored model by {diff:.3g} "
+            f"(more than {tolerance:g}) on {len(rows)} probe rows; nothing was written",
+            fix="export the model with its own library's ONNX converter and log that; a "
+            "PyTorch module whose forward() branches on its input's values traces one branch "
+            "only",
+        )
+    return CheckedOnnx(data, len(rows), diff)
+
+
 def export_onnx(
     ref: str, output: str | os.PathLike[str] | None = None, *, project: ProjectLike = None
 ) -> Exported:
@@ -50,20 +90,13 @@ def export_onnx(
     found = resolve_project(project)
     version = model_version(ref, project=found)
     bundle = load_bundle(version.artifact_sha256, found.artifacts)
-    rows = parity_rows(bundle, version.signature)
-    data = onnx_bytes(bundle, rows.shape[1:])
-    diff = _max_diff(bundle, data, rows)
-    if not diff <= PARITY:
-        raise ForgemlError(
-            f"the ONNX graph of {version.ref} differs from the stored model by {diff:.3g} "
-            f"(more than {PARITY:g}) on {len(rows)} example rows; nothing was written",
-            fix="export the model with its own library's ONNX converter and log that",
-        )
+    checked = checked_onnx(bundle, version.signature, version.ref)
+    data = checked.data
     path = Path(output) if output is not None else Path(f"{version.name}-{version.version}.onnx")
     with tempfile.NamedTemporaryFile(dir=path.parent or ".", delete=False) as temp:
         temp.write(data)
     os.replace(temp.name, path)  # the file appears whole or not at all
-    return Exported(version.ref, path, len(data), len(rows), diff)
+    return Exported(version.ref, path, len(data), checked.rows, checked.max_abs_diff)
 
 
 def parity_rows(bundle: ModelBundle, signature: dict[str, Any], count: int = 64) -> np.ndarray:
@@ -87,7 +120,9 @@ def parity_rows(bundle: ModelBundle, signature: dict[str, Any], count: int = 64)
     return np.column_stack(columns).astype(np.float32)
 
 
-def onnx_bytes(bundle: ModelBundle, row_shape: tuple[int, ...]) -> bytes:
+def onnx_bytes(
+    bundle: ModelBundle, row_shape: tuple[int, ...], *, input_name: str = "input"
+) -> bytes:
     """The bundle's model as a serialized ONNX graph with a dynamic batch axis."""
     flavor, model = bundle.flavor, bundle.estimator
     if flavor == "onnx":
@@ -101,7 +136,7 @@ def onnx_bytes(bundle: ModelBundle, row_shape: tuple[int, ...]) -> bytes:
             fix="convert it with tf2onnx (TensorFlow backend) or log the ONNX model itself",
         )
     if flavor == "torch":
-        return _torch(model, row_shape)
+        return _torch(model, row_shape, input_name)
     width = int(np.prod(row_shape))
     try:
         if flavor == "sklearn":
@@ -145,7 +180,7 @@ def _xgboost(booster: Any, types: list[Any]) -> Any:
     return convert_xgboost(plain, initial_types=types)
 
 
-def _torch(model: Any, row_shape: tuple[int, ...]) -> bytes:
+def _torch(model: Any, row_shape: tuple[int, ...], input_name: str) -> bytes:
     import torch
 
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
@@ -155,9 +190,9 @@ def _torch(model: Any, row_shape: tuple[int, ...]) -> bytes:
             model,
             (torch.zeros((1, *row_shape)),),
             path,
-            input_names=["input"],
+            input_names=[input_name],
             output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            dynamic_axes={input_name: {0: "batch"}, "output": {0: "batch"}},
             dynamo=False,
         )
         return path.read_bytes()

@@ -21,7 +21,7 @@ QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
 def mlflow_python() -> Path:
     wanted = {"mlflow": MLFLOW_VERSION}
-    for package in ("lightgbm", "scikit-learn", "skops"):
+    for package in ("lightgbm", "scikit-learn", "skops", "onnx", "onnxruntime"):
         wanted[package] = metadata.version(package)
     return anchor_python(VENV, [f"{k}=={v}" for k, v in wanted.items()], wanted)
 

@@ -8,6 +8,8 @@
   ``Model.upload(serving_container_...)``: image, ports, health and predict routes.
 * Azure ML: ``model/``, ``score.py`` with ``init()`` and ``run()`` over forgeml's
   predictor, and ``deployment.yml`` + ``environment.yml`` for a managed online endpoint.
+  ``score.py`` reads tables, so a model taking tensors is refused here: its image (``forgeml
+  build docker --profile azureml``) serves Azure ML's route as a custom container.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def export_cloud(
     folder = empty_target(out)
     with staged(folder) as staging:
         found = write_model_dir(ref, staging / "model", project=project)
+        if target == "azureml" and found.signature.get("tensors"):
+            raise _tensors_refused(found)
         chosen = image or f"{dns_name(found.name)}:{found.manifest['version']}"
         if target == "sagemaker":
             _sagemaker(found, staging)
@@ -116,6 +120,17 @@ def _azureml(found: ModelDir, root: Path, image: str) -> None:
     }
     (root / "environment.yml").write_text(yaml.safe_dump(environment, sort_keys=False))
     (root / "deployment.yml").write_text(yaml.safe_dump(deployment, sort_keys=False))
+
+
+def _tensors_refused(found: ModelDir) -> ConfigError:
+    shape = found.signature["tensors"][0]["shape"]
+    return ConfigError(
+        f"{found.ref} is a {found.flavor} model taking a tensor ({shape}); the azureml "
+        "bundle's score.py reads tables (pandas DataFrames), so it cannot feed this model",
+        fix=f"build the serving image (forgeml build docker {found.ref} --profile azureml) "
+        "and deploy it to Azure ML as a custom container, which takes tensors; or export "
+        "--format sagemaker or vertex, whose containers take them too",
+    )
 
 
 def _json(path: Path, document: Any) -> None:

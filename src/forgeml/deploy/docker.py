@@ -18,8 +18,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from forgeml.deploy.modeldir import ModelDir, write_model_dir
-from forgeml.deploy.requirements import SERVER_PACKAGES, forgeml_requirement, locked, model_packages
+from forgeml.deploy.modeldir import ModelDir, class_distribution, model_roots, write_model_dir
+from forgeml.deploy.requirements import SERVER_PACKAGES, forgeml_requirement, locked
 from forgeml.deploy.staging import empty_target, staged
 from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike
@@ -31,6 +31,8 @@ PORT = 8080
 MODEL_PATH = "/opt/ml/model"
 USER_ID = 10001
 PROFILES = ("default", "sagemaker", "vertex", "azureml")
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+"""Where a lock's CPU build of PyTorch (``torch==X+cpu``) installs from."""
 
 
 @dataclass(frozen=True)
@@ -62,18 +64,39 @@ def build_context(
     target = empty_target(out, what="build context")
     with staged(target) as staging:
         found = write_model_dir(ref, staging / "model", project=project)
+        python_class = found.manifest.get("python_class")
+        _refuse_unlocked_class(found, python_class)
         calibrated = "calibrator" in found.manifest["files"]
-        lock = lock_for(found.flavor, calibrated=calibrated)
+        lock = lock_for(found.flavor, calibrated=calibrated, python_class=python_class)
         (staging / "requirements.lock").write_text("\n".join(lock) + "\n")
-        (staging / "Dockerfile").write_text(dockerfile(base_image, profile, found.ref))
+        extra_index = TORCH_CPU_INDEX if any("+cpu" in line for line in lock) else None
+        text = dockerfile(base_image, profile, found.ref, extra_index=extra_index)
+        (staging / "Dockerfile").write_text(text)
         (staging / ".dockerignore").write_text(DOCKERIGNORE)
     return DockerContext(target, ModelDir(target / "model", found.manifest), lock)
 
 
-def lock_for(flavor: str, *, calibrated: bool = False) -> list[str]:
+def lock_for(
+    flavor: str, *, calibrated: bool = False, python_class: str | None = None
+) -> list[str]:
     """Every package serving a model of ``flavor`` needs, pinned, closed over requirements."""
-    packages = locked([*model_packages(flavor, calibrated=calibrated), *SERVER_PACKAGES])
+    roots = model_roots(flavor, calibrated=calibrated, python_class=python_class)
+    packages = locked([*roots, *SERVER_PACKAGES])
     return [forgeml_requirement(), *packages]
+
+
+def _refuse_unlocked_class(found: ModelDir, python_class: str | None) -> None:
+    """A PyTorch module's class must come with the image: forgeml's, or a locked package."""
+    if python_class is None or python_class.startswith("forgeml."):
+        return
+    if class_distribution(python_class) is None:
+        raise ConfigError(
+            f"{found.ref} is a torch model whose class {python_class} comes from no "
+            "installed package, so a Docker image could not import it to rebuild the model",
+            fix="install the package that defines it here (pip install -e . in its "
+            "project) so the lock holds it; or export the model to ONNX (forgeml export "
+            "MODEL@V --format onnx), log that file, and build the image from the ONNX version",
+        )
 
 
 DOCKERIGNORE = """\
@@ -85,8 +108,10 @@ DOCKERIGNORE = """\
 """
 
 
-def dockerfile(base_image: str, profile: str, ref: str) -> str:
-    """The multi-stage Dockerfile (exec-form ENTRYPOINT, HEALTHCHECK, non-root user)."""
+def dockerfile(base_image: str, profile: str, ref: str, *, extra_index: str | None = None) -> str:
+    """The multi-stage Dockerfile (exec-form ENTRYPOINT, HEALTHCHECK, non-root user);
+    ``extra_index`` is a second package index the lock's packages install from."""
+    index = f"--extra-index-url {extra_index} " if extra_index else ""
     root = profile == "sagemaker"  # SageMaker runs the container as root
     user = (
         ""
@@ -113,7 +138,7 @@ FROM {base_image} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY requirements.lock /tmp/requirements.lock
 RUN python -m venv /opt/venv \\
-    && /opt/venv/bin/pip install --no-deps -r /tmp/requirements.lock \\
+    && /opt/venv/bin/pip install --no-deps {index}-r /tmp/requirements.lock \\
     && find /opt/venv -name __pycache__ -prune -exec rm -rf {{}} +
 
 FROM {base_image}

@@ -16,6 +16,10 @@ JSON model, ``sklearn`` with ``serialization_format: skops``), whose file is the
 ``forgeml/``, plus ``python_function``, which predicts on the raw input columns through
 forgeml's preprocessing. The native flavor takes the encoded feature matrix; the
 signature describes the raw columns that ``python_function`` takes.
+
+A model the user brought is written in MLflow's ``onnx`` flavor instead
+(:mod:`forgeml.deploy.mlflow_onnx`): an ONNX version as stored, a PyTorch module through
+ONNX with a parity check. A Keras version is refused with what to do instead.
 """
 
 from __future__ import annotations
@@ -31,12 +35,20 @@ from typing import Any
 
 import yaml
 
-from forgeml.deploy.modeldir import ModelDir, write_model_dir
+from forgeml.deploy.modeldir import ModelDir, example_record, write_model_dir
 from forgeml.deploy.pyfunc import LOADER_SOURCE, output_names
 from forgeml.deploy.staging import empty_target, staged
-from forgeml.project import ProjectLike
+from forgeml.flavors import NEURAL
+from forgeml.project import ProjectLike, resolve_project
+from forgeml.registry.versions import model_version
 
-__all__ = ["LOADER_MODULE", "MLFLOW_TYPES", "export_mlflow", "mlflow_signature"]
+__all__ = [
+    "LOADER_MODULE",
+    "MLFLOW_TYPES",
+    "export_mlflow",
+    "mlflow_signature",
+    "write_input_example",
+]
 
 LOADER_MODULE = "forgeml_pyfunc"
 MODEL_SUBDIR = "forgeml"
@@ -54,9 +66,18 @@ MLFLOW_TYPES = {
 def export_mlflow(ref: str, out: str | os.PathLike[str], *, project: ProjectLike = None) -> Path:
     """Write model version ``ref`` as an MLflow model in ``out`` (new or empty); its path."""
     target = empty_target(out)
+    found = resolve_project(project)
+    version = model_version(ref, project=found)
+    if version.flavor in NEURAL:
+        from forgeml.deploy.mlflow_onnx import refuse_flavor, write_mlflow_onnx
+
+        refuse_flavor(version.flavor, "an MLflow model (--format mlflow)")
     with staged(target) as staging:
-        found = write_model_dir(ref, staging / MODEL_SUBDIR, project=project)
-        write_mlflow_files(found, staging)
+        if version.flavor in NEURAL:
+            write_mlflow_onnx(version, found, staging)
+        else:
+            written = write_model_dir(version.ref, staging / MODEL_SUBDIR, project=found)
+            write_mlflow_files(written, staging)
     return target
 
 
@@ -65,11 +86,7 @@ def write_mlflow_files(found: ModelDir, root: Path) -> None:
     code = root / "code"
     code.mkdir()
     (code / f"{LOADER_MODULE}.py").write_text(LOADER_SOURCE)
-    example = json.loads(found.file("example").read_text())
-    columns = [str(c["name"]) for c in found.signature.get("inputs", []) if c["name"] in example]
-    split = {"columns": columns, "data": [[example[c] for c in columns]]}
-    (root / "input_example.json").write_text(json.dumps(split))
-    (root / "serving_input_example.json").write_text(json.dumps({"dataframe_split": split}))
+    write_input_example(root, found.signature)
     requirements = found.file("requirements").read_text().splitlines()
     requirements.append(f"pandas=={metadata.version('pandas')}")  # pyfunc's inputs
     (root / "requirements.txt").write_text("\n".join(requirements) + "\n")
@@ -98,15 +115,43 @@ def mlmodel(found: ModelDir) -> dict[str, Any]:
         "model_size_bytes": size,
         "model_uuid": uuid.uuid4().hex,
         "signature": {k: json.dumps(v) for k, v in signature.items()} | {"params": None},
-        "saved_input_example_info": {
-            "artifact_path": "input_example.json",
-            "type": "dataframe",
-            "pandas_orient": "split",
-            "serving_input_path": "serving_input_example.json",
-        },
+        "saved_input_example_info": _EXAMPLE_INFO["dataframe"],
         "utc_time_created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
         "metadata": {"forgeml_model": found.ref, "forgeml_bundle": found.manifest["bundle_sha256"]},
     }
+
+
+_EXAMPLE_INFO: dict[str, dict[str, Any]] = {
+    "dataframe": {
+        "artifact_path": "input_example.json",
+        "type": "dataframe",
+        "pandas_orient": "split",
+        "serving_input_path": "serving_input_example.json",
+    },
+    "ndarray": {
+        "artifact_path": "input_example.json",
+        "type": "ndarray",
+        "format": "tf-serving",
+        "serving_input_path": "serving_input_example.json",
+    },
+}
+
+
+def write_input_example(root: Path, signature: dict[str, Any]) -> dict[str, Any]:
+    """``input_example.json`` and ``serving_input_example.json`` in MLflow's formats (a
+    one-row DataFrame, or a tensor batch of one); their ``saved_input_example_info``."""
+    example = example_record(signature)
+    if signature.get("tensors"):
+        batch = {"inputs": [next(iter(example.values()))]}
+        (root / "input_example.json").write_text(json.dumps(batch, default=str))
+        (root / "serving_input_example.json").write_text(json.dumps(batch, default=str))
+        return dict(_EXAMPLE_INFO["ndarray"])
+    columns = [str(c["name"]) for c in signature.get("inputs", []) if c["name"] in example]
+    split = {"columns": columns, "data": [[example[c] for c in columns]]}
+    (root / "input_example.json").write_text(json.dumps(split, default=str))
+    serving = {"dataframe_split": split}
+    (root / "serving_input_example.json").write_text(json.dumps(serving, default=str))
+    return dict(_EXAMPLE_INFO["dataframe"])
 
 
 def mlflow_signature(signature: dict[str, Any], extras: dict[str, Any]) -> dict[str, Any]:

@@ -22,11 +22,12 @@ scikit-learn (skops), LightGBM (text) and XGBoost (JSON) stay in
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 
 from forgeml.errors import MissingDependency
 
-__all__ = ["NEURAL", "flavor_module", "require"]
+__all__ = ["NEURAL", "flavor_module", "packages", "require"]
 
 NEURAL: dict[str, str] = {"torch": "torch", "keras": "keras", "onnx": "onnx"}
 """Flavor -> the optional extra (``pip install 'forgeml[EXTRA]'``) that it needs."""
@@ -38,8 +39,16 @@ _PACKAGES = {
 }
 
 
+_KERAS_BACKENDS = {"torch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
+"""Keras' backend (``KERAS_BACKEND``) -> the distribution that runs it."""
+
+
 def require(flavor: str, purpose: str) -> None:
     """Raise MissingDependency naming the extra when a package ``flavor`` needs is absent."""
+    if flavor == "keras":
+        from forgeml.flavors.keras_flavor import use_backend
+
+        use_backend()  # Keras reads KERAS_BACKEND once, when it is first imported
     for package in _PACKAGES[flavor]:
         try:
             importlib.import_module(package)
@@ -51,3 +60,19 @@ def flavor_module(flavor: str) -> ModuleType:
     """The module that saves, loads and scores ``flavor`` (its packages checked first)."""
     require(flavor, f"A {flavor} model")
     return importlib.import_module(f"forgeml.flavors.{flavor}_flavor")
+
+
+def packages(flavor: str) -> tuple[str, ...]:
+    """The distributions that load and score a model of ``flavor`` here (Keras' backend too).
+
+    >>> packages("onnx")
+    ('onnx', 'onnxruntime')
+    """
+    found = _PACKAGES[flavor]
+    if flavor == "keras":
+        from forgeml.flavors.keras_flavor import use_backend
+
+        use_backend()
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")  # Keras' own default
+        found += (_KERAS_BACKENDS.get(backend, backend),)
+    return found
