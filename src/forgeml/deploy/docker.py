@@ -4,7 +4,9 @@ The context holds the model directory (``model/``), a lock file of exactly the p
 serving this model needs (``requirements.lock``, every one pinned, installed without
 resolving anything else), a multi-stage ``Dockerfile`` and a ``.dockerignore``::
 
-    build stage:   python:3.11-slim + a virtual environment with the locked packages
+    build stage:   python:3.11-slim + a virtual environment with the locked packages,
+                   compiled to bytecode (pip's default), so a container that starts never
+                   compiles them again (it writes no bytecode itself)
     final stage:   python:3.11-slim + that environment + the model at /opt/ml/model,
                    a non-root user (root for the SageMaker profile, which requires it),
                    HEALTHCHECK on /ready, exec-form ENTRYPOINT ``forgeml serve --model-dir``
@@ -138,8 +140,7 @@ FROM {base_image} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY requirements.lock /tmp/requirements.lock
 RUN python -m venv /opt/venv \\
-    && /opt/venv/bin/pip install --no-deps {index}-r /tmp/requirements.lock \\
-    && find /opt/venv -name __pycache__ -prune -exec rm -rf {{}} +
+    && /opt/venv/bin/pip install --no-deps {index}-r /tmp/requirements.lock
 
 FROM {base_image}
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
