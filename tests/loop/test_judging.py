@@ -449,3 +449,19 @@ def test_a_challenger_that_learnt_everything_the_champion_did_skips_the_canary(
         if name == "everything":
             assert "learnt from every row the champion did" in cycle.reason, cycle.reason
     assert ends == {"everything": "promoted", "window": "rolling_out"}
+
+
+def test_retrain_now_from_the_command_line_promotes_and_history_shows_its_gate(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(project.root)
+    code, out = _forgeml(capsys, "-p", root, "retrain", "judged", "--now", "2025-09-30")
+    assert code == 0, out
+    assert "v2 became the champion" in out, out
+    assert model_version("judged@champion", project=project).version == 2
+    code, out = _forgeml(capsys, "-p", root, "history", "judged", "--alias", "champion")
+    assert code == 0, out
+    cells = [cell.strip() for cell in out.split("│")]
+    moved = cells.index("@1 → @2")  # the loop's promotion, then actor, reason, gate
+    assert cells[moved + 2].startswith("cycle manual@2025-09-30T00:00: roc_auc"), out
+    assert cells[moved + 3] == "passed", out

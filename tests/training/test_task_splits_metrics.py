@@ -16,7 +16,7 @@ from forgeml.training.metrics import (
     multiclass_metrics,
     regression_metrics,
 )
-from forgeml.training.splits import cv_folds, make_split
+from forgeml.training.splits import cv_folds, make_split, time_split_warning
 from forgeml.training.task import TargetInfo, check_leakage, infer_task
 
 RNG = np.random.default_rng(0)
@@ -106,6 +106,24 @@ def test_time_split_never_trains_on_the_future() -> None:
         table, split.train, SplitSpec(time_column="t"), TargetInfo("y", "binary", [0, 1]), seed=0
     ):
         assert times[train].max() <= times[valid].min()
+
+
+def test_a_random_split_of_rows_with_a_time_column_warns_and_names_the_fix() -> None:
+    table = pa.table(
+        {
+            "at": pa.array(np.arange(200) * 3_600_000_000, pa.timestamp("us")),
+            "y": RNG.integers(0, 2, 200),
+        }
+    )
+    target = TargetInfo("y", "binary", [0, 1])
+    warning = time_split_warning(table, make_split(table, SplitSpec(), target, seed=0))
+    assert warning is not None
+    assert warning.startswith("warning: the data has a time column ('at')")
+    assert "set train.split.time_column: at" in warning
+    by_time = make_split(table, SplitSpec(time_column="at"), target, seed=0)
+    assert time_split_warning(table, by_time) is None
+    timeless = table.drop_columns(["at"])
+    assert time_split_warning(timeless, make_split(timeless, SplitSpec(), target, seed=0)) is None
 
 
 def test_group_split_keeps_each_group_on_one_side() -> None:

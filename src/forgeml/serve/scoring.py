@@ -5,7 +5,8 @@
 numeric inputs of tree models are copied as one block; every other column goes through
 its fitted encoder, so serving runs exactly what training ran) and scores it with the
 bundle's model: single rows through the verified native path (:mod:`forgeml.serve.native`),
-larger batches through the library with one thread.
+larger batches through the library with one thread (every scikit-learn ``n_jobs`` inside
+the model is set to one: :func:`forgeml.serve.threads.one_job`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from forgeml.serve.native import (
     tree_scorer,
 )
 from forgeml.serve.tensors import TensorSchema
+from forgeml.serve.threads import one_job
 from forgeml.training.predict import Predictor
 
 if TYPE_CHECKING:
@@ -58,6 +60,8 @@ class _ServingPredictor(Predictor):
     """The bundle's predictor with one-thread native calls for boosted trees."""
 
     def __init__(self, bundle: ModelBundle) -> None:
+        for part in (bundle.estimator, bundle.calibrator):
+            one_job(part)  # a worker per core already: joblib threads only compete
         calibrator = fast_calibrator(bundle.extras.get("calibration"), bundle.calibrator)
         if calibrator is not None:
             bundle = replace(bundle, calibrator=calibrator)

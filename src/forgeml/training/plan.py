@@ -23,7 +23,7 @@ from forgeml.project import Project, ProjectLike, resolve_project
 from forgeml.training import metrics as m
 from forgeml.training.candidates import BUILTIN, Candidate, candidate
 from forgeml.training.evaluation import encode_target
-from forgeml.training.splits import Split, make_split, rare_class_warning
+from forgeml.training.splits import Split, make_split, rare_class_warning, time_split_warning
 from forgeml.training.task import TargetInfo, check_leakage, infer_task
 
 __all__ = ["TrainingPlan", "check_storable", "plan_training"]
@@ -113,7 +113,7 @@ def plan_training(
     check_leakage(table, info, features)
     y = encode_target(table, info)
     split = make_split(table, spec.split, info, seed=spec.seed)
-    warning = rare_class_warning(table, info, split)
+    warnings = [rare_class_warning(table, info, split), time_split_warning(table, split)]
     class_weight = _class_weight(spec, info, y[split.train])
     for chosen in candidates.values():
         check_storable(chosen, info.task, spec.seed, class_weight)
@@ -129,7 +129,7 @@ def plan_training(
         metric=metric,
         candidates=candidates,
         class_weight=class_weight,
-        warnings=(warning,) if warning else (),
+        warnings=tuple(w for w in warnings if w),
         feature_schema=tuple(joined.schema) if joined else (),
         features=joined.lineage if joined else None,
     )

@@ -32,7 +32,14 @@ from forgeml.config import SplitSpec
 from forgeml.errors import ConfigError, DataError
 from forgeml.training.task import TargetInfo
 
-__all__ = ["Split", "cv_folds", "make_split", "rare_class_warning", "resolve_method"]
+__all__ = [
+    "Split",
+    "cv_folds",
+    "make_split",
+    "rare_class_warning",
+    "resolve_method",
+    "time_split_warning",
+]
 
 Indices = np.ndarray
 
@@ -124,6 +131,27 @@ def rare_class_warning(table: pa.Table, target: TargetInfo, split: Split) -> str
     return (
         f"warning: few rows of a class ({_count_text(table, target)}); the test rows hold "
         f"{shown}, so its metrics rest on very few rows"
+    )
+
+
+def time_split_warning(table: pa.Table, split: Split) -> str | None:
+    """A warning when rows with a time column were not split by time, else None.
+
+    Test rows drawn from the training period score better than the months after it, and
+    that test metric is also the loop's baseline for decay (:mod:`forgeml.monitor.baseline`).
+    """
+    if split.method == "time":
+        return None
+    kinds = (pa.types.is_timestamp, pa.types.is_date)
+    times = [f.name for f in table.schema if any(kind(f.type) for kind in kinds)]
+    if not times:
+        return None
+    named = ", ".join(f"'{name}'" for name in times[:3]) + (", ..." if len(times) > 3 else "")
+    return (
+        f"warning: the data has a time column ({named}) but its rows were split at random, so "
+        "the test metric comes from the training rows' own period and live metrics will look "
+        "worse than it (the loop's decay check compares against it); if a column says when "
+        f"each row happened, set train.split.time_column: {times[0]} to test on the latest rows"
     )
 
 
