@@ -241,7 +241,8 @@ def metric_points(
 def datasets_page(
     session: Session, after: str | None = None, limit: int = PAGE
 ) -> tuple[list[Any], str | None]:
-    """Datasets by name with their version count and newest version."""
+    """One page of datasets by name after ``after``: (name, version count, newest version,
+    newest version's time), and the cursor of the next page (None on the last)."""
     query = (
         select(
             DatasetRecord.name,
@@ -262,6 +263,7 @@ def datasets_page(
 def dataset_versions(
     session: Session, name: str, before: int | None = None, limit: int = PAGE
 ) -> tuple[list[DatasetVersionRecord], int | None]:
+    """One page of the dataset's versions, newest first, and the next page's cursor."""
     query = (
         select(DatasetVersionRecord)
         .join(DatasetRecord)
@@ -277,6 +279,7 @@ def dataset_versions(
 def models_page(
     session: Session, after: str | None = None, limit: int = PAGE
 ) -> tuple[list[ModelRecord], str | None]:
+    """One page of models by name after ``after``, and the next page's cursor."""
     query = select(ModelRecord).order_by(ModelRecord.name)
     if after:
         query = query.where(ModelRecord.name > after)
@@ -326,7 +329,8 @@ def version_of(session: Session, model_id: int, version: int) -> ModelVersionRec
 def versions_page(
     session: Session, model_id: int, before: int | None = None, limit: int = PAGE
 ) -> tuple[list[ModelVersionRecord], int | None]:
-    """The model's versions, newest first, before version ``before``."""
+    """One page of the model's versions, newest first, before version ``before``, and the
+    cursor of the next page (None on the last)."""
     query = (
         select(ModelVersionRecord)
         .where(ModelVersionRecord.model_id == model_id)

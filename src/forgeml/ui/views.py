@@ -1,8 +1,8 @@
 """What each page shows: one function per page, returning its template and context.
 
-Views read the store through :mod:`forgeml.ui.queries` (every list one page in SQL) and
-build charts with :mod:`forgeml.report.charts` (drawn in the browser); they never write.
-Actions live in :mod:`forgeml.ui.actions`.
+Views read lists through :mod:`forgeml.ui.queries` (every list one page in SQL) and single
+rows through the store's own lookups, and build charts with :mod:`forgeml.report.charts`
+(drawn in the browser); they never write. Actions live in :mod:`forgeml.ui.actions`.
 """
 
 from __future__ import annotations
@@ -398,7 +398,8 @@ def monitoring(project: Project, params: Params, name: str) -> Page:
 
 
 def report_files(project: Project) -> list[str]:
-    """The HTML reports kept in the project's folder (the demo writes its pages there)."""
+    """The first 50 HTML reports by name in the project's folder (the demo writes its pages
+    there); the only files ``/reports/`` serves."""
     return sorted(p.name for p in project.root.glob("*.html") if p.is_file())[:50]
 
 
