@@ -43,6 +43,7 @@ RUN_MODELS = 20  # model versions registered from a run that its page lists
 ALERTS = 50  # the newest alerts the monitoring page lists
 CYCLES = 20  # the newest loop cycles the monitoring page lists
 VERSION_EVENTS = 20  # the newest alias moves to a version that its page lists
+VALIDATION_RULES = 200  # validation rules a dataset page lists
 _SECTIONS = ("params", "metrics", "tags")
 
 
@@ -109,7 +110,7 @@ def dataset(project: Project, params: Params, name: str) -> Page:
                 "chart": _histogram(cname, summary),
             }
         )
-    validation = {k: v for k, v in (shown.schema or {}).items() if k not in ("columns",)}
+    validation, more_rules = _validation(profile)
     return "dataset.html", {
         "name": name,
         "shown": shown,
@@ -117,6 +118,7 @@ def dataset(project: Project, params: Params, name: str) -> Page:
         "next": more,
         "columns": columns,
         "validation": validation,
+        "more_rules": more_rules,
     }
 
 
@@ -564,6 +566,20 @@ def _heat_colour(effect: float | None, drifted: bool) -> str:
     strength = max(0.08, min(1.0, effect * 4))
     hue = "220,38,38" if drifted else "37,99,235"
     return f"rgba({hue},{strength:.2f})"
+
+
+def _validation(profile: Mapping[str, Any]) -> tuple[list[dict[str, str]] | None, int]:
+    """The rules ingest checked, as (rule, column, result) rows, and how many more there are;
+    None for a version stored before ingest kept them."""
+    rules = profile.get("validation")
+    if not isinstance(rules, list):
+        return None, 0
+    rows = [
+        {k: str(rule.get(k, "")) for k in ("rule", "column", "result")}
+        for rule in rules[:VALIDATION_RULES]
+        if isinstance(rule, Mapping)
+    ]
+    return rows, max(0, len(rules) - VALIDATION_RULES)
 
 
 def _histogram(name: str, summary: Mapping[str, Any]) -> Markup | None:
