@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from forgeml.training.tracking import start_run
 from forgeml.ui import views
 from forgeml.ui.app import UIApp
 from ui.client import UIClient
+from ui.small_project import build
 
 Built = tuple[Project, dict[str, Any]]
 TABLES = set(Base.metadata.tables)  # every table forgeml keeps grows with use
@@ -78,6 +80,27 @@ def _unbounded(statement: str) -> bool:
 
 def test_every_page_reads_a_bounded_number_of_rows(client: UIClient, built: Built) -> None:
     project, found = built
+    _assert_bounded(client, project, found)
+
+
+@pytest.mark.postgres
+def test_every_page_reads_a_bounded_number_of_rows_on_postgresql(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORGEML_DB_URL", pg_url)
+    monkeypatch.delenv("FORGEML_ARTIFACTS_URL", raising=False)
+    monkeypatch.delenv("FORGEML_ALERT_WEBHOOKS", raising=False)
+    project = Project.init(tmp_path / "proj", name="pg")
+    client = UIClient(UIApp(project, admin_key="k"))
+    try:
+        _assert_bounded(client, project, build(project))
+    finally:
+        client.close()
+        project.close()
+
+
+def _assert_bounded(client: UIClient, project: Project, found: dict[str, Any]) -> None:
+    """Render every page, recording each statement sent; fail on any unbounded SELECT."""
     seen: list[tuple[str, str]] = []
     current = [""]
 
