@@ -100,6 +100,44 @@ def test_validation_failure_stores_nothing(tmp_path: Path, monkeypatch: pytest.M
         assert not list((root / ".forgeml" / "artifacts").rglob("*.parquet"))
 
 
+def test_the_profile_keeps_every_rule_ingest_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FORGEML_DB_URL", raising=False)
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / SPEC_FILE).write_text(
+        "datasets:\n  sales:\n    validation:\n      rows: {min: 10, max: 1000}\n"
+        "      required: [id]\n      columns:\n"
+        "        id: {type: integer, nullable: false, unique: true}\n"
+        "        amount: {min: 0, max_null_fraction: 0.1}\n"
+        "        region: {allowed: [north, south]}\n"
+    )
+    with Project.init(root) as project:
+        stored = ingest(_frame(), name="sales", project=project).version
+        again = dataset("sales@1", project=project)
+        unruled = ingest(_frame(), name="plain", project=project).version
+    expected = [
+        ("rows >= 10", "(table)"),
+        ("rows <= 1000", "(table)"),
+        ("required", "id"),
+        ("type integer", "id"),
+        ("not null", "id"),
+        ("unique", "id"),
+        ("required", "amount"),
+        ("max_null_fraction 0.1", "amount"),
+        ("min 0", "amount"),
+        ("required", "region"),
+        ("allowed: 'north', 'south'", "region"),
+    ]
+    assert again.profile["validation"] == stored.profile["validation"]
+    assert [(r["rule"], r["column"]) for r in stored.profile["validation"]] == expected
+    assert {r["result"] for r in stored.profile["validation"]} == {"passed"}
+    assert unruled.profile["validation"] == [
+        {"rule": "rows >= 1", "column": "(table)", "result": "passed"}
+    ]
+
+
 def test_tampered_artifact_is_refused_on_read(sqlite_project: Project) -> None:
     stored = ingest(_frame(), name="sales", project=sqlite_project).version
     path = next(p for p in (sqlite_project.state_dir / "artifacts").rglob(stored.artifact_sha256))

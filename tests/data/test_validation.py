@@ -7,7 +7,7 @@ import pytest
 
 from forgeml.config import ValidationSpec
 from forgeml.data.normalize import normalize
-from forgeml.data.validation import validate
+from forgeml.data.validation import rule_results, validate
 
 
 def _check(
@@ -87,3 +87,30 @@ def test_validation_scales_without_per_row_python(rows: int) -> None:
     table = pa.table({"x": pa.array(range(rows), pa.int64())})
     found = _check(table, {"columns": {"x": {"max": rows - 2, "unique": True}}})
     assert found == {("x", f"max {rows - 2:g}"): (1, [str(rows - 1)])}
+
+
+def test_rule_results_say_passed_failed_or_not_checked() -> None:
+    rules = ValidationSpec.model_validate(
+        {
+            "columns": {
+                "age": {"min": 18, "max": 150},
+                "plan": {"type": "integer", "min": 0},
+                "zip": {"unique": True},
+            }
+        }
+    )
+    table = normalize(TABLE)
+    results = {
+        (r["column"], r["rule"]): r["result"] for r in rule_results(rules, validate(table, rules))
+    }
+    assert results == {
+        ("(table)", "rows >= 1"): "passed",
+        ("age", "required"): "passed",
+        ("age", "min 18"): "failed: 1 row",
+        ("age", "max 150"): "passed",
+        ("plan", "required"): "passed",
+        ("plan", "type integer"): "failed: 6 rows",
+        ("plan", "min 0"): "not checked",
+        ("zip", "required"): "failed: 1 row",
+        ("zip", "unique"): "not checked",
+    }

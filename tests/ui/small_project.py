@@ -1,5 +1,6 @@
-"""A small project with everything the UI shows: a dataset, runs with curves, a model with
-versions and an audit trail, monitored windows with alerts, a loop cycle and a report.
+"""A small project with everything the UI shows: a dataset checked by validation rules, runs
+with curves, a model with versions and an audit trail, monitored windows with alerts, a loop
+cycle and a report.
 User-provided strings carry ``<script>`` so every page's escaping is exercised."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow.compute as pc
 
+from forgeml.config import SPEC_FILE, load_spec
 from forgeml.data.ingest import ingest
 from forgeml.monitor.html import write_monitor_report
 from forgeml.monitor.references import store_reference
@@ -30,10 +32,22 @@ EVIL = "<script>alert(1)</script>"
 START = datetime(2025, 3, 1, tzinfo=UTC)
 INPUTS = ["income", "age", "plan", "paperless", "opened"]
 CANDIDATES = ("lightgbm", "logistic", "xgboost")
+RULES = """
+datasets:
+  credit:
+    validation:
+      rows: {min: 100}
+      columns:
+        age: {type: integer, min: 18, max: 100}
+        plan: {allowed: [basic, pro, family, student]}
+"""
 
 
 def build(project: Project) -> dict[str, object]:
     """Fill ``project``; returns the ids and names the tests look for."""
+    with (project.root / SPEC_FILE).open("a", encoding="utf-8") as spec:
+        spec.write(RULES)
+    project.spec = load_spec(project.root / SPEC_FILE)  # as if opened with the rules
     table = credit_table(rows=400, seed=0)
     data = ingest(table, name="credit", project=project).version
     run_ids = []

@@ -1,6 +1,7 @@
 """The UI in a real browser (Playwright driving Debian's Chromium): a person's path through
-runs -> compare -> model -> promote -> monitoring, asserting what the page shows and that
-the alias moved in the store. A failing test leaves a screenshot beside its output.
+runs -> compare -> model -> promote -> monitoring, and models -> model, asserting what the
+page shows and that the alias moved in the store. A failing test leaves a screenshot beside
+its output.
 
 With FORGEML_UI_SCREENSHOTS=DIR the tests also save each page's picture there (the README
 and docs/ui.md show them).
@@ -19,6 +20,7 @@ import pytest
 
 from forgeml.project import Project
 from forgeml.registry import model_version
+from forgeml.store import registry as registry_queries
 from ui.live import live_ui
 
 CHROMIUM = os.environ.get("FORGEML_CHROMIUM", "/usr/bin/chromium")
@@ -201,3 +203,28 @@ def test_each_page_renders_with_its_charts(page: Any, base: str, built: Built) -
     _picture(page, "version")
     page.goto(base + "/datasets")
     assert "<script>alert(1)</script>" in page.locator("#datasets").inner_text()  # as text
+
+
+def test_the_models_page_lists_a_model_with_its_aliases_and_opens_it(
+    page: Any, base: str, built: Built
+) -> None:
+    project, _ = built
+    with project.store.read() as session:
+        held = registry_queries.aliases(session, registry_queries.get_model(session, "credit").id)
+    assert "champion" in held
+    page.goto(base + "/models")
+    assert page.locator("h1").inner_text() == "Models"
+    row = page.locator("#models tr").filter(has=page.get_by_role("link", name="credit", exact=True))
+    assert row.count() == 1
+    shown = row.locator(".pill").all_inner_texts()
+    assert shown == [f"{alias} v{version}" for alias, version in held.items()]
+    assert row.get_by_role("link", name="v2").count() == 1  # the latest version
+    _picture(page, "models")
+
+    row.get_by_role("link", name="credit", exact=True).click()
+    page.wait_for_url(base + "/models/credit")
+    assert page.locator("h1").inner_text() == "Model credit"
+    aliases = page.locator("#aliases").inner_text()
+    for alias, version in held.items():
+        assert f"{alias} → v{version}" in aliases
+    assert page.locator("#versions tr").count() == 3  # a header and two versions

@@ -130,6 +130,27 @@ def test_dataset_columns_are_drawn_from_their_profiles(client: UIClient) -> None
     assert "<figcaption>&lt;script&gt;" in page
 
 
+def test_the_dataset_page_lists_the_rules_ingest_checked(client: UIClient) -> None:
+    _, page, _ = client.get("/datasets/credit")
+    table = page.split('<table id="validation">')[1].split("</table>")[0]
+    rows = [
+        [html.unescape(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)
+    ]
+    assert [r for r in rows if r] == [
+        ["rows >= 100", "(table)", "passed"],
+        ["required", "age", "passed"],
+        ["type integer", "age", "passed"],
+        ["min 18", "age", "passed"],
+        ["max 100", "age", "passed"],
+        ["required", "plan", "passed"],
+        ["allowed: 'basic', 'pro', 'family', 'student'", "plan", "passed"],
+    ]
+    # a version stored by other means has no record of its rules, and says so
+    _, page, _ = client.get("/datasets/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    assert 'id="validation">No validation record' in page
+
+
 def test_the_hostile_dataset_name_is_a_link_and_its_page_escapes_it(client: UIClient) -> None:
     _, page, _ = client.get("/datasets")
     assert "/datasets/%3Cscript%3Ealert%281%29%3C%2Fscript%3E" in page

@@ -1,4 +1,5 @@
-"""Ingest: source → normalised table → validated → DatasetVersion (schema + profile)."""
+"""Ingest: source → normalised table → validated → DatasetVersion (schema + profile, the
+profile holding the validation rules applied and their results)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from forgeml.data.parquet import BackgroundWrite
 from forgeml.data.profile import profile_table
 from forgeml.data.schema import infer_schema
 from forgeml.data.sources import FileFormat, Loaded, is_sql_url, read_file, read_frame, read_sql
-from forgeml.data.validation import Violation, validate
+from forgeml.data.validation import Violation, rule_results, validate
 from forgeml.data.versions import DatasetVersion, check_name
 from forgeml.errors import ConfigError, ValidationFailed
 from forgeml.project import ProjectLike, resolve_project, who
@@ -46,7 +47,8 @@ def ingest(
     ``source`` is a file path (CSV, Parquet, JSON lines), a SQLAlchemy URL with ``query``,
     or a pandas / polars DataFrame or Arrow table. The data is validated against the rules
     for ``name`` in ``forgeml.yaml``; on any violation :class:`ValidationFailed` is raised
-    and nothing is stored.
+    and nothing is stored. The version's profile keeps each rule and its result under
+    ``validation`` (see :func:`~forgeml.data.validation.rule_results`).
     """
     say = progress or (lambda _stage: None)
     found = resolve_project(project)
@@ -54,7 +56,8 @@ def ingest(
     say("reading")
     table = load_source(source, query=query, file_format=file_format, encoding=encoding)
     say("validating")
-    violations = validate(table.table, found.spec.dataset(name).validation)
+    rules = found.spec.dataset(name).validation
+    violations = validate(table.table, rules)
     if violations:
         raise ValidationFailed(name, violations)
     say("writing, hashing and profiling")
@@ -70,6 +73,7 @@ def ingest(
                     )
             profile = profile_table(table.table)
             schema = infer_schema(table.table, profile)
+            profile["validation"] = rule_results(rules, violations)
             size = write.result().stat().st_size
         say("storing")
         sha = found.artifacts.put_file(tmp, move=True)

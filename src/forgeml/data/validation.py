@@ -8,6 +8,9 @@
 ...     print(v.column, v.rule, v.count, v.examples)
 age min 18 2 ['17', '12']
 plan allowed 1 ["'gold'"]
+
+:func:`rule_results` lists every rule with its outcome; ingest keeps that list in the
+dataset version's profile, under ``validation``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ import pyarrow.compute as pc
 
 from forgeml.config import ColumnRule, ValidationSpec
 
-__all__ = ["Violation", "validate"]
+__all__ = ["Violation", "rule_results", "validate"]
 
 MAX_EXAMPLES = 5
+MAX_SHOWN_VALUES = 20  # allowed values a rule's description lists
 TABLE = "(table)"
+PASSED = "passed"
+NOT_CHECKED = "not checked"
 
 _TYPE_CHECKS = {
     "integer": pa.types.is_integer,
@@ -61,6 +67,64 @@ def validate(table: pa.Table, rules: ValidationSpec) -> list[Violation]:
     for name, rule in rules.columns.items():
         if name in present:
             found.extend(_check_column(name, table.column(name), rule))
+    return found
+
+
+def rule_results(rules: ValidationSpec, violations: Sequence[Violation]) -> list[dict[str, str]]:
+    """Each rule of ``rules`` with its column and its result, given what :func:`validate`
+    found: ``passed``, ``failed: N rows``, or ``not checked`` (the column is missing or
+    has the wrong type, so its value rules were skipped).
+
+    >>> from forgeml.config import ValidationSpec
+    >>> rules = ValidationSpec.model_validate({"columns": {"age": {"min": 18}}})
+    >>> table = pa.table({"age": [17, 30]})
+    >>> for result in rule_results(rules, validate(table, rules)):
+    ...     print(result)
+    {'rule': 'rows >= 1', 'column': '(table)', 'result': 'passed'}
+    {'rule': 'required', 'column': 'age', 'result': 'passed'}
+    {'rule': 'min 18', 'column': 'age', 'result': 'failed: 1 row'}
+    """
+    broken = {(v.column, v.rule): v.count for v in violations}
+    skipped = {v.column for v in violations if v.rule == "required" or v.rule.startswith("type ")}
+    results = []
+    for column, rule, shown in _rules(rules):
+        if (column, rule) in broken:
+            count = broken[column, rule]
+            result = f"failed: {count} row{'' if count == 1 else 's'}"
+        elif column in skipped and rule != "required" and not rule.startswith("type "):
+            result = NOT_CHECKED
+        else:
+            result = PASSED
+        results.append({"rule": shown, "column": column, "result": result})
+    return results
+
+
+def _rules(rules: ValidationSpec) -> list[tuple[str, str, str]]:
+    """(column, rule as a violation names it, rule as a person reads it) for every rule."""
+    found = [(TABLE, f"rows >= {rules.rows.min}", f"rows >= {rules.rows.min}")]
+    if rules.rows.max is not None:
+        found.append((TABLE, f"rows <= {rules.rows.max}", f"rows <= {rules.rows.max}"))
+    found += [(name, "required", "required") for name in dict.fromkeys(rules.required)]
+    for name, rule in rules.columns.items():
+        if name not in rules.required:
+            found.append((name, "required", "required"))
+        named = []
+        if rule.type:
+            named.append(f"type {rule.type}")
+        if not rule.nullable:
+            named.append("not null")
+        if rule.max_null_fraction is not None:
+            named.append(f"max_null_fraction {rule.max_null_fraction}")
+        for label, bound in (("min", rule.min), ("max", rule.max)):
+            if bound is not None:
+                named.append(f"{label} {bound:g}")
+        found += [(name, n, n) for n in named]
+        if rule.allowed is not None:
+            values = ", ".join(_show(v) for v in rule.allowed[:MAX_SHOWN_VALUES])
+            more = ", ..." if len(rule.allowed) > MAX_SHOWN_VALUES else ""
+            found.append((name, "allowed", f"allowed: {values}{more}"))
+        if rule.unique:
+            found.append((name, "unique", "unique"))
     return found
 
 

@@ -29,6 +29,8 @@ __all__ = [
     "versions",
 ]
 
+VERSION_ALIASES = 1000  # the aliases a looked-up version reports, so a lookup stays one small read
+
 
 @dataclass(frozen=True)
 class ModelVersion:
@@ -168,7 +170,8 @@ def model_version(ref: str, *, project: ProjectLike = None) -> ModelVersion:
 def _lookup(session: Session, name: str, selector: int | str | None) -> ModelVersion:
     model = queries.get_model(session, name)
     record = queries.get_version(session, model, selector)
-    return ModelVersion.from_record(record, name, queries.aliases(session, model.id))
+    held = queries.aliases(session, model.id, version=record.version, limit=VERSION_ALIASES)
+    return ModelVersion.from_record(record, name, held)
 
 
 def versions(name: str, *, project: ProjectLike = None) -> list[ModelVersion]:

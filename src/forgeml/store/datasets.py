@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from forgeml.errors import NotFound
 from forgeml.store.models import ArtifactRecord, DatasetRecord, DatasetVersionRecord, utcnow
-from forgeml.store.rows import insert_ignore, locked_parent, next_number
+from forgeml.store.rows import insert_ignore, locked_parent, nearest_name, next_number
 
 __all__ = [
     "DatasetSummary",
@@ -98,18 +97,18 @@ def find_by_content(session: Session, name: str, content_hash: str) -> DatasetVe
 
 def get_version(session: Session, name: str, version: int | None = None) -> DatasetVersionRecord:
     """Version ``version`` of ``name``, or its latest when ``version`` is None."""
-    dataset = session.scalars(select(DatasetRecord).where(DatasetRecord.name == name)).one_or_none()
+    named = select(DatasetRecord).where(DatasetRecord.name == name).limit(1)
+    dataset = session.scalars(named).one_or_none()
     if dataset is None:
-        names = list(session.scalars(select(DatasetRecord.name)))
-        near = difflib.get_close_matches(name, names, n=1)
-        hint = f"did you mean '{near[0]}'?" if near else "run 'forgeml datasets' to list them"
+        near, _ = nearest_name(session, DatasetRecord.name, name)
+        hint = f"did you mean '{near}'?" if near else "run 'forgeml datasets' to list them"
         raise NotFound(f"no dataset named '{name}'", fix=hint)
     query = select(DatasetVersionRecord).where(DatasetVersionRecord.dataset_id == dataset.id)
     if version is None:
-        query = query.order_by(DatasetVersionRecord.version.desc()).limit(1)
+        query = query.order_by(DatasetVersionRecord.version.desc())
     else:
         query = query.where(DatasetVersionRecord.version == version)
-    row = session.scalars(query).one_or_none()
+    row = session.scalars(query.limit(1)).one_or_none()
     if row is None:
         count = session.scalar(
             select(func.count()).where(DatasetVersionRecord.dataset_id == dataset.id)

@@ -21,12 +21,13 @@ from forgeml.store.models import (
     RunArtifactRecord,
     utcnow,
 )
-from forgeml.store.rows import insert_ignore, locked_parent, next_number
+from forgeml.store.rows import insert_ignore, locked_parent, nearest_name, next_number
 
 __all__ = [
     "ModelSummary",
     "add_alias_event",
     "add_version",
+    "alias_count",
     "alias_events",
     "alias_not_found",
     "aliases",
@@ -97,14 +98,13 @@ def add_version(
 
 def get_model(session: Session, name: str, *, lock: bool = False) -> ModelRecord:
     """The model called ``name`` (row-locked until commit with ``lock``); NotFound if none."""
-    query = select(ModelRecord).where(ModelRecord.name == name)
+    query = select(ModelRecord).where(ModelRecord.name == name).limit(1)
     model = session.scalars(query.with_for_update() if lock else query).one_or_none()
     if model is None:
-        names = list(session.scalars(select(ModelRecord.name)))
-        near = difflib.get_close_matches(name, names, n=1)
+        near, any_model = nearest_name(session, ModelRecord.name, name)
         if near:
-            hint = f"did you mean '{near[0]}'?"
-        elif names:
+            hint = f"did you mean '{near}'?"
+        elif any_model:
             hint = "run 'forgeml models' to list them"
         else:
             hint = "register one first: 'forgeml register RUN_ID' or forgeml.register_model()"
@@ -118,14 +118,14 @@ def get_version(
     """Version ``selector`` (a number or an alias) of ``model``; its newest for None."""
     query = select(ModelVersionRecord).where(ModelVersionRecord.model_id == model.id)
     if selector is None:
-        query = query.order_by(ModelVersionRecord.version.desc()).limit(1)
+        query = query.order_by(ModelVersionRecord.version.desc())
     elif isinstance(selector, int):
         query = query.where(ModelVersionRecord.version == selector)
     else:
         query = query.join(
             AliasRecord, AliasRecord.model_version_id == ModelVersionRecord.id
         ).where(AliasRecord.model_id == model.id, AliasRecord.alias == selector)
-    row = session.scalars(query).one_or_none()
+    row = session.scalars(query.limit(1)).one_or_none()
     if row is not None:
         return row
     if isinstance(selector, str):
@@ -156,15 +156,33 @@ def alias_not_found(session: Session, model: ModelRecord, alias: str) -> NotFoun
     )
 
 
-def aliases(session: Session, model_id: int) -> dict[str, int]:
-    """Every alias of the model and the version it is on, by alias name."""
-    rows = session.execute(
+def aliases(
+    session: Session, model_id: int, *, version: int | None = None, limit: int | None = None
+) -> dict[str, int]:
+    """The model's aliases (those on ``version`` only) and the version each is on, by name.
+
+    With ``limit``, the first ``limit`` aliases by name; :func:`alias_count` counts them all.
+    """
+    query = (
         select(AliasRecord.alias, ModelVersionRecord.version)
         .join(ModelVersionRecord, AliasRecord.model_version_id == ModelVersionRecord.id)
         .where(AliasRecord.model_id == model_id)
         .order_by(AliasRecord.alias)
-    ).all()
+    )
+    if version is not None:
+        query = query.where(ModelVersionRecord.version == version)
+    rows = session.execute(query if limit is None else query.limit(limit)).all()
     return {row[0]: row[1] for row in rows}
+
+
+def alias_count(session: Session, model_id: int, *, version: int | None = None) -> int:
+    """How many aliases the model holds (on ``version`` only)."""
+    query = select(func.count()).select_from(AliasRecord).where(AliasRecord.model_id == model_id)
+    if version is not None:
+        query = query.join(
+            ModelVersionRecord, AliasRecord.model_version_id == ModelVersionRecord.id
+        ).where(ModelVersionRecord.version == version)
+    return int(session.scalar(query) or 0)
 
 
 def list_versions(session: Session, model: ModelRecord) -> list[ModelVersionRecord]:
@@ -269,7 +287,7 @@ def run_artifacts(session: Session, run_id: str) -> dict[str, str]:
 def version_number(session: Session, version_id: int) -> int:
     """The version number of the model-version row ``version_id``."""
     number = session.scalar(
-        select(ModelVersionRecord.version).where(ModelVersionRecord.id == version_id)
+        select(ModelVersionRecord.version).where(ModelVersionRecord.id == version_id).limit(1)
     )
     if number is None:
         raise NotFound(f"model version row {version_id} does not exist")

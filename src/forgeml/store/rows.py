@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -10,9 +11,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from forgeml.store.models import Base
 
-__all__ = ["insert_ignore", "locked_parent", "next_number"]
+__all__ = ["HINT_NAMES", "insert_ignore", "locked_parent", "nearest_name", "next_number"]
 
 M = TypeVar("M", bound=Base)
+HINT_NAMES = 10_000  # the stored names a "did you mean" hint compares a wrong name with
 
 
 def insert_ignore(session: Session, model: type[Base], values: dict[str, Any]) -> None:
@@ -46,3 +48,15 @@ def next_number(session: Session, column: InstrumentedAttribute[int], *where: An
     """One more than the highest ``column`` among rows matching ``where`` (1 for none)."""
     highest = session.scalar(select(func.max(column)).where(*where))
     return int(highest or 0) + 1
+
+
+def nearest_name(
+    session: Session, column: InstrumentedAttribute[str], name: str
+) -> tuple[str | None, bool]:
+    """The stored name closest to ``name`` (None if none is close), and whether any exists.
+
+    Only the first :data:`HINT_NAMES` names are compared, so a hint costs the same in any store.
+    """
+    names = list(session.scalars(select(column).order_by(column).limit(HINT_NAMES)))
+    near = difflib.get_close_matches(name, names, n=1)
+    return (near[0] if near else None), bool(names)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from forgeml.errors import ConfigError, ForgemlError, NotFound
@@ -32,6 +32,7 @@ __all__ = [
     "STATUSES",
     "add_artifact",
     "append_metrics",
+    "artifact_count",
     "artifacts_of",
     "create_run",
     "dataset_refs",
@@ -135,7 +136,8 @@ def add_artifact(session: Session, run_id: str, name: str, sha256: str, size_byt
 def get_run(session: Session, run_id: str) -> RunRecord:
     """The run whose id is ``run_id`` or starts with it (at least :data:`MIN_PREFIX` chars)."""
     wanted = run_id.strip().lower()
-    row = session.get(RunRecord, wanted) if len(wanted) == 32 else None
+    exact = select(RunRecord).where(RunRecord.id == wanted).limit(1)
+    row = session.scalars(exact).one_or_none() if len(wanted) == 32 else None
     if row is not None:
         return row
     if not _HEX.match(wanted):
@@ -198,21 +200,34 @@ def metric_history(session: Session, run_id: str, key: str) -> list[tuple[int, f
     return [(int(step), value) for step, value in rows]
 
 
-def artifacts_of(session: Session, run_ids: Iterable[str]) -> dict[str, dict[str, str]]:
-    """run id -> {artifact name: sha256}, for each of ``run_ids``."""
+def artifacts_of(
+    session: Session, run_ids: Iterable[str], *, limit: int | None = None
+) -> dict[str, dict[str, str]]:
+    """run id -> {artifact name: sha256}, for each of ``run_ids``.
+
+    With ``limit``, the first ``limit`` artifacts by name in all; :func:`artifact_count`
+    counts a run's artifacts.
+    """
     ids = list(run_ids)
     found: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
     if ids:
-        rows = session.execute(
+        query = (
             select(
                 RunArtifactRecord.run_id, RunArtifactRecord.name, RunArtifactRecord.artifact_sha256
             )
             .where(RunArtifactRecord.run_id.in_(ids))
-            .order_by(RunArtifactRecord.name)
+            .order_by(RunArtifactRecord.name, RunArtifactRecord.run_id)
         )
+        rows = session.execute(query if limit is None else query.limit(limit))
         for run_id, name, sha in rows:
             found[run_id][name] = sha
     return found
+
+
+def artifact_count(session: Session, run_id: str) -> int:
+    """How many artifacts run ``run_id`` holds."""
+    query = select(func.count()).select_from(RunArtifactRecord)
+    return int(session.scalar(query.where(RunArtifactRecord.run_id == run_id)) or 0)
 
 
 def dataset_refs(session: Session, version_ids: Iterable[int | None]) -> dict[int, str]:
@@ -224,6 +239,7 @@ def dataset_refs(session: Session, version_ids: Iterable[int | None]) -> dict[in
         select(DatasetVersionRecord.id, DatasetRecord.name, DatasetVersionRecord.version)
         .join(DatasetRecord)
         .where(DatasetVersionRecord.id.in_(ids))
+        .limit(len(ids))
     )
     return {vid: f"{name}@{version}" for vid, name, version in rows}
 

@@ -1,7 +1,9 @@
 """The web UI: ``forgeml ui`` serves server-rendered pages of a project's store.
 
-Pages are Jinja2 templates rendered on forgeml's own ASGI stack; the only script is a
-vendored copy of htmx (``static/``), and every chart is inline SVG, so the UI works offline.
+Pages are Jinja2 templates rendered on forgeml's own ASGI stack. The scripts are served by
+the UI itself: a vendored copy of htmx and the runs page's small script (``static/``), and
+the charts' vendored uPlot with the drawer shared with the offline HTML reports
+(:mod:`forgeml.report.charts`), so the UI works offline.
 """
 
 from __future__ import annotations

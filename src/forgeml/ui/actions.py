@@ -1,7 +1,7 @@
 """The UI's actions: promote, roll back, start or stop a rollout.
 
-Each needs the admin key the UI was started with and an explicit confirmation, and goes
-through the same functions as the CLI, so the audit trail records it the same way (the
+Each needs the admin key the UI was started with, an explicit confirmation and a reason,
+and goes through the same functions as the CLI, so the audit trail records it the same way (the
 actor says it came from the web UI).
 """
 

@@ -5,14 +5,16 @@ Routes (all GET unless marked)::
     /                                   models with their champion, alerts, last cycle
     /datasets, /datasets/{name}         datasets; versions, schema, column profiles
     /runs                               runs: filter, sort, column chooser, keyset pages
-    /runs/compare?ids=a,b,...           parallel coordinates, scatter, differences
+    /runs/compare?ids=a,b,...           parallel coordinates, scatter, curves, differences
     /runs/{id}                          params, metrics, curves, artifacts, lineage
     /models, /models/{name}             versions, aliases, audit trail, rollouts, actions
     /models/{name}/versions/{v}         one version: metrics, lineage, gate, card
     /models/{name}/versions/{v}/card    the model card (sandboxed HTML)
     /models/{name}/monitoring           drift, performance and quality over time
     POST /models/{name}/actions/{act}   promote, rollback, rollout-start, rollout-stop
-    /static/{file}, /reports/{file}     the vendored scripts and style; the project's reports
+    /static/{file}                      the vendored scripts (htmx, uPlot), chart drawer, style
+    /reports/{file}                     the HTML reports in the project folder (sandboxed)
+    /health                             {"status": "ok"}
 
 Pages are rendered in a worker thread (the store is synchronous); user strings are escaped
 by the templates; pages load nothing from another host.

@@ -6,8 +6,9 @@ A filter is conditions joined by ``and`` (or ``or``; ``and`` binds tighter)::
 
 A condition is ``FIELD OP VALUE``: FIELD is ``metrics.KEY``, ``params.KEY``, ``tags.KEY`` or
 one of the run's own columns (``status``, ``experiment``, ``kind``, ``id``); OP is one of
-``= != < <= > >=``; VALUE a number or a quoted string. Keys and values reach the database
-as bound parameters only.
+``= != < <= > >=`` (``==`` and ``<>`` also work); VALUE a number or a quoted string. A
+number never matches a text value. Keys and values reach the database as bound parameters
+only.
 
 >>> parse_filter("metrics.roc_auc > 0.8 and params.candidate = 'lightgbm'")
 [[Condition(section='metrics', key='roc_auc', op='>', value=0.8), \

@@ -1,14 +1,20 @@
 """The UI's reads: every list is one page, cut in SQL (a LIMIT, and keyset cursors where
-lists grow without bound), so a page costs the same at ten runs as at a hundred thousand."""
+lists grow without bound), so a page costs the same at ten runs as at a hundred thousand.
+
+A list shown without pages (a run's artifacts, a model's aliases) is read one row past
+its limit; only when that row exists are the rest counted, for the page's "and N more".
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import ColumnElement, Select, Text, cast, func, literal, select, tuple_
@@ -16,6 +22,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import manager_of_class
 
 from forgeml.errors import ConfigError
+from forgeml.store import registry as registry_queries
+from forgeml.store import runs as run_queries
 from forgeml.store.models import (
     AlertRecord,
     AliasEventRecord,
@@ -34,21 +42,31 @@ from forgeml.ui.filters import column_value, parse_filter, parse_key, to_sql
 __all__ = [
     "PAGE",
     "RunsPage",
+    "alert_count",
+    "alert_counts",
     "alerts_page",
+    "champions",
+    "cut",
+    "cycle_count",
     "cycles_page",
     "datasets_page",
     "decode_cursor",
     "encode_cursor",
+    "event_count",
     "events_page",
+    "listed_aliases",
     "metric_keys",
     "metric_points",
     "models_page",
+    "run_artifacts",
+    "run_models",
     "runs_page",
     "versions_page",
 ]
 
 PAGE = 50
 MAX_PAGE = 500
+Rows = TypeVar("Rows", list[Any], dict[Any, Any])
 _LOW = -1e300  # where a run without the sorted value sorts (numbers)
 # what lists and comparisons show of a run (its environment and code are on its own page)
 _LISTED = (
@@ -158,16 +176,50 @@ def _sort_value(run: RunRecord, sort: str, kind: str) -> Any:
     return raw if isinstance(raw, str) else orjson.dumps(raw).decode()
 
 
-def metric_keys(session: Session, run_id: str, limit: int = 24) -> list[str]:
-    """The keys of the run's logged metric series."""
+def cut(rows: Rows, limit: int, count: Callable[[], int]) -> tuple[Rows, int]:
+    """The first ``limit`` of ``rows`` (read with one more) and how many more there are.
+
+    ``count`` counts them all; it runs only when ``rows`` holds more than ``limit``.
+
+    >>> cut([1, 2, 3], 2, lambda: 10), cut({"a": 1}, 2, lambda: 10)
+    (([1, 2], 8), ({'a': 1}, 0))
+    """
+    if len(rows) <= limit:
+        return rows, 0
+    kept = dict(list(rows.items())[:limit]) if isinstance(rows, dict) else rows[:limit]
+    return kept, max(count(), len(rows)) - limit
+
+
+def metric_keys(session: Session, run_id: str, limit: int = 8) -> tuple[list[str], int]:
+    """The first ``limit`` keys of the run's logged metric series, and how many more it has."""
     query = (
         select(MetricRecord.key)
         .where(MetricRecord.run_id == run_id)
         .group_by(MetricRecord.key)
         .order_by(MetricRecord.key)
-        .limit(limit)
+        .limit(limit + 1)
     )
-    return list(session.scalars(query))
+    every = select(func.count(func.distinct(MetricRecord.key))).where(MetricRecord.run_id == run_id)
+    return cut(list(session.scalars(query)), limit, lambda: int(session.scalar(every) or 0))
+
+
+def run_artifacts(session: Session, run_id: str, limit: int = 100) -> tuple[dict[str, str], int]:
+    """The run's first ``limit`` artifacts by name (name -> sha256), and how many more."""
+    found = run_queries.artifacts_of(session, [run_id], limit=limit + 1)[run_id]
+    return cut(found, limit, lambda: run_queries.artifact_count(session, run_id))
+
+
+def run_models(session: Session, run_id: str, limit: int = 20) -> tuple[list[Any], int]:
+    """(model name, version) registered from the run, and how many more."""
+    query = (
+        select(ModelRecord.name, ModelVersionRecord.version)
+        .join(ModelVersionRecord)
+        .where(ModelVersionRecord.run_id == run_id)
+        .order_by(ModelRecord.name, ModelVersionRecord.version)
+    )
+    every = select(func.count()).where(ModelVersionRecord.run_id == run_id)
+    rows = list(session.execute(query.limit(limit + 1)).all())
+    return cut(rows, limit, lambda: int(session.scalar(every) or 0))
 
 
 def metric_points(
@@ -189,7 +241,8 @@ def metric_points(
 def datasets_page(
     session: Session, after: str | None = None, limit: int = PAGE
 ) -> tuple[list[Any], str | None]:
-    """Datasets by name with their version count and newest version."""
+    """One page of datasets by name after ``after``: (name, version count, newest version,
+    newest version's time), and the cursor of the next page (None on the last)."""
     query = (
         select(
             DatasetRecord.name,
@@ -210,6 +263,7 @@ def datasets_page(
 def dataset_versions(
     session: Session, name: str, before: int | None = None, limit: int = PAGE
 ) -> tuple[list[DatasetVersionRecord], int | None]:
+    """One page of the dataset's versions, newest first, and the next page's cursor."""
     query = (
         select(DatasetVersionRecord)
         .join(DatasetRecord)
@@ -225,6 +279,7 @@ def dataset_versions(
 def models_page(
     session: Session, after: str | None = None, limit: int = PAGE
 ) -> tuple[list[ModelRecord], str | None]:
+    """One page of models by name after ``after``, and the next page's cursor."""
     query = select(ModelRecord).order_by(ModelRecord.name)
     if after:
         query = query.where(ModelRecord.name > after)
@@ -232,21 +287,26 @@ def models_page(
     return rows[:limit], (rows[limit - 1].name if len(rows) > limit else None)
 
 
-def model_aliases(session: Session, model_ids: list[int]) -> dict[int, dict[str, int]]:
-    """model id -> {alias: version}."""
-    held: dict[int, dict[str, int]] = {}
+def champions(session: Session, model_ids: list[int]) -> dict[int, int]:
+    """model id -> the version its champion alias is on (models without one left out)."""
     if not model_ids:
-        return held
+        return {}
     rows = session.execute(
-        select(AliasRecord.model_id, AliasRecord.alias, ModelVersionRecord.version)
+        select(AliasRecord.model_id, ModelVersionRecord.version)
         .join(ModelVersionRecord, AliasRecord.model_version_id == ModelVersionRecord.id)
-        .where(AliasRecord.model_id.in_(model_ids))
-        .order_by(AliasRecord.alias)
-        .limit(1000)
+        .where(AliasRecord.model_id.in_(model_ids), AliasRecord.alias == "champion")
+        .limit(len(model_ids))
     )
-    for model_id, alias, version in rows:
-        held.setdefault(model_id, {})[alias] = version
-    return held
+    return {int(model_id): int(version) for model_id, version in rows}
+
+
+def listed_aliases(
+    session: Session, model_id: int, limit: int = 20, version: int | None = None
+) -> tuple[dict[str, int], int]:
+    """The model's first ``limit`` aliases by name (on ``version`` only), and how many more."""
+    held = registry_queries.aliases(session, model_id, version=version, limit=limit + 1)
+    every = functools.partial(registry_queries.alias_count, session, model_id, version=version)
+    return cut(held, limit, every)
 
 
 def latest_version(session: Session, model_id: int) -> ModelVersionRecord | None:
@@ -269,7 +329,8 @@ def version_of(session: Session, model_id: int, version: int) -> ModelVersionRec
 def versions_page(
     session: Session, model_id: int, before: int | None = None, limit: int = PAGE
 ) -> tuple[list[ModelVersionRecord], int | None]:
-    """The model's versions, newest first, before version ``before``."""
+    """One page of the model's versions, newest first, before version ``before``, and the
+    cursor of the next page (None on the last)."""
     query = (
         select(ModelVersionRecord)
         .where(ModelVersionRecord.model_id == model_id)
@@ -288,7 +349,8 @@ def events_page(
     limit: int = PAGE,
     version: int | None = None,
 ) -> tuple[list[AliasEventRecord], int | None]:
-    """The audit trail of the model's aliases, newest first (moves to ``version`` only)."""
+    """The audit trail of the model's aliases, newest first (moves to ``version`` only),
+    and the cursor of the next page (None on the last)."""
     query = select(AliasEventRecord).where(AliasEventRecord.model_id == model_id)
     if version is not None:
         query = query.where(AliasEventRecord.to_version == version)
@@ -296,6 +358,15 @@ def events_page(
         query = query.where(AliasEventRecord.id < before)
     rows = list(session.scalars(query.order_by(AliasEventRecord.id.desc()).limit(limit + 1)))
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def event_count(session: Session, model_id: int, version: int | None = None) -> int:
+    """How many alias moves the model's audit trail holds (moves to ``version`` only)."""
+    query = select(func.count()).select_from(AliasEventRecord)
+    query = query.where(AliasEventRecord.model_id == model_id)
+    if version is not None:
+        query = query.where(AliasEventRecord.to_version == version)
+    return int(session.scalar(query) or 0)
 
 
 def rollouts_page(session: Session, model_id: int, limit: int = 10) -> list[RolloutRecord]:
@@ -308,6 +379,12 @@ def alerts_page(session: Session, model: str | None = None, limit: int = PAGE) -
     if model is not None:
         query = query.where(AlertRecord.model == model)
     return list(session.scalars(query.order_by(AlertRecord.id.desc()).limit(limit)))
+
+
+def alert_count(session: Session, model: str) -> int:
+    """Every alert of the model, delivered or not."""
+    query = select(func.count()).select_from(AlertRecord).where(AlertRecord.model == model)
+    return int(session.scalar(query) or 0)
 
 
 def alert_counts(session: Session, models: list[str]) -> dict[str, int]:
@@ -326,6 +403,11 @@ def alert_counts(session: Session, models: list[str]) -> dict[str, int]:
 def cycles_page(session: Session, model: str, limit: int = 20) -> list[CycleRecord]:
     query = select(CycleRecord).where(CycleRecord.model == model)
     return list(session.scalars(query.order_by(CycleRecord.id.desc()).limit(limit)))
+
+
+def cycle_count(session: Session, model: str) -> int:
+    query = select(func.count()).select_from(CycleRecord).where(CycleRecord.model == model)
+    return int(session.scalar(query) or 0)
 
 
 def runs_by_id(session: Session, ids: list[str]) -> list[RunRecord]:

@@ -14,7 +14,8 @@ ENV_ADMIN_KEY = "FORGEML_ADMIN_KEY"
 
 
 def run_ui(project: Project, *, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve the UI of ``project`` until interrupted."""
+    """Serve the UI of ``project`` until interrupted; actions are on when the environment
+    holds an admin key (:data:`ENV_ADMIN_KEY`)."""
     import uvicorn
 
     check_port(host, port)

@@ -1,8 +1,8 @@
 """What each page shows: one function per page, returning its template and context.
 
-Views read the store through :mod:`forgeml.ui.queries` (every list one page in SQL) and
-build charts with :mod:`forgeml.report.charts` (drawn in the browser); they never write.
-Actions live in :mod:`forgeml.ui.actions`.
+Views read lists through :mod:`forgeml.ui.queries` (every list one page in SQL) and single
+rows through the store's own lookups, and build charts with :mod:`forgeml.report.charts`
+(drawn in the browser); they never write. Actions live in :mod:`forgeml.ui.actions`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import select
 
 from forgeml.errors import ConfigError, NotFound
 from forgeml.project import Project
@@ -23,7 +22,7 @@ from forgeml.store import datasets as dataset_queries
 from forgeml.store import registry as registry_queries
 from forgeml.store import runs as run_queries
 from forgeml.store import windows as window_queries
-from forgeml.store.models import ModelRecord, ModelVersionRecord, RunRecord
+from forgeml.store.models import RunRecord
 from forgeml.ui import queries
 from forgeml.ui.filters import parse_key
 
@@ -36,17 +35,26 @@ MAX_AXES = 12
 DEFAULT_COLUMNS = 6
 MONITOR_WINDOWS = 120  # the newest windows drawn; older ones are a page away
 TABLE_ROWS = 40  # columns of the comparison table per page
+LISTED_ALIASES = 20  # aliases a list of models shows per model
+MODEL_ALIASES = 100  # aliases the model page shows
+CURVES = 8  # metric curves a run page draws
+RUN_ARTIFACTS = 100  # artifacts a run page lists
+RUN_MODELS = 20  # model versions registered from a run that its page lists
+ALERTS = 50  # the newest alerts the monitoring page lists
+CYCLES = 20  # the newest loop cycles the monitoring page lists
+VERSION_EVENTS = 20  # the newest alias moves to a version that its page lists
+VALIDATION_RULES = 200  # validation rules a dataset page lists
 _SECTIONS = ("params", "metrics", "tags")
 
 
 def home(project: Project, params: Params) -> Page:
     with project.store.read() as session:
         models, after = queries.models_page(session, params.get("after") or None)
-        held = queries.model_aliases(session, [m.id for m in models])
+        champions = queries.champions(session, [m.id for m in models])
         alerts = queries.alert_counts(session, [m.name for m in models])
         rows = []
         for model in models:
-            champion = held.get(model.id, {}).get("champion")
+            champion = champions.get(model.id)
             version = (
                 queries.version_of(session, model.id, champion)
                 if champion is not None
@@ -57,7 +65,6 @@ def home(project: Project, params: Params) -> Page:
             rows.append(
                 {
                     "name": model.name,
-                    "aliases": held.get(model.id, {}),
                     "champion": champion,
                     "metrics": _test_metrics(version.metrics if version else {}),
                     "rollout": rollout[0] if rollout and rollout[0].status == "active" else None,
@@ -103,7 +110,7 @@ def dataset(project: Project, params: Params, name: str) -> Page:
                 "chart": _histogram(cname, summary),
             }
         )
-    validation = {k: v for k, v in (shown.schema or {}).items() if k not in ("columns",)}
+    validation, more_rules = _validation(profile)
     return "dataset.html", {
         "name": name,
         "shown": shown,
@@ -111,6 +118,7 @@ def dataset(project: Project, params: Params, name: str) -> Page:
         "next": more,
         "columns": columns,
         "validation": validation,
+        "more_rules": more_rules,
     }
 
 
@@ -166,29 +174,27 @@ def runs(project: Project, params: Params) -> Page:
 def run(project: Project, params: Params, run_id: str) -> Page:
     with project.store.read() as session:
         record = run_queries.get_run(session, run_id)
-        keys = queries.metric_keys(session, record.id)
+        keys, more_curves = queries.metric_keys(session, record.id, limit=CURVES)
         curves = []
-        for key in keys[:8]:
+        for key in keys:
             points = queries.metric_points(session, [record.id], key)[record.id]
             if len(points) > 1:
                 curves.append(_curve(key, {record.id[:8]: points}))
-        artifacts = run_queries.artifacts_of(session, [record.id])[record.id]
+        artifacts, more_artifacts = queries.run_artifacts(session, record.id, RUN_ARTIFACTS)
         dataset_ref = run_queries.dataset_refs(session, [record.dataset_version_id]).get(
             record.dataset_version_id or -1
         )
-        models = session.execute(
-            select(ModelRecord.name, ModelVersionRecord.version)
-            .join(ModelVersionRecord)
-            .where(ModelVersionRecord.run_id == record.id)
-            .limit(20)
-        ).all()
+        models, more_models = queries.run_models(session, record.id, RUN_MODELS)
     return "run.html", {
         "run": record,
         "status": run_queries.shown_status(record),
         "curves": curves,
+        "more_curves": more_curves,
         "artifacts": artifacts,
+        "more_artifacts": more_artifacts,
         "dataset": dataset_ref,
         "models": models,
+        "more_models": more_models,
     }
 
 
@@ -263,9 +269,11 @@ def compare(project: Project, params: Params) -> Page:
 def models(project: Project, params: Params) -> Page:
     with project.store.read() as session:
         rows, after = queries.models_page(session, params.get("after") or None)
-        held = queries.model_aliases(session, [m.id for m in rows])
-        latest = {m.id: queries.latest_version(session, m.id) for m in rows}
-    table = [{"name": m.name, "aliases": held.get(m.id, {}), "latest": latest[m.id]} for m in rows]
+        table = []
+        for m in rows:
+            held, more = queries.listed_aliases(session, m.id, LISTED_ALIASES)
+            latest = queries.latest_version(session, m.id)
+            table.append({"name": m.name, "aliases": held, "more": more, "latest": latest})
     return "models.html", {"models": table, "next": after}
 
 
@@ -274,7 +282,7 @@ def model(project: Project, params: Params, name: str, *, actions: bool) -> Page
     events_before = _int(params.get("events_before"), "events_before")
     with project.store.read() as session:
         record = registry_queries.get_model(session, name)
-        held = registry_queries.aliases(session, record.id)
+        held, more_aliases = queries.listed_aliases(session, record.id, MODEL_ALIASES)
         versions, more = queries.versions_page(session, record.id, before)
         events, more_events = queries.events_page(session, record.id, events_before)
         rollouts = queries.rollouts_page(session, record.id)
@@ -286,6 +294,7 @@ def model(project: Project, params: Params, name: str, *, actions: bool) -> Page
     return "model.html", {
         "name": name,
         "aliases": held,
+        "more_aliases": more_aliases,
         "by_version": by_version,
         "versions": [(v, _test_metrics(v.metrics), _gate_passed(v.lineage)) for v in versions],
         "next": more,
@@ -305,13 +314,18 @@ def version(project: Project, params: Params, name: str, number: int) -> Page:
     with project.store.read() as session:
         record = registry_queries.get_model(session, name)
         row = registry_queries.get_version(session, record, number)
-        held = [a for a, v in registry_queries.aliases(session, record.id).items() if v == number]
-        events, _ = queries.events_page(session, record.id, version=number, limit=20)
+        held, more_aliases = queries.listed_aliases(session, record.id, MODEL_ALIASES, number)
+        events, older = queries.events_page(
+            session, record.id, version=number, limit=VERSION_EVENTS
+        )
+        more_events = queries.event_count(session, record.id, number) - len(events) if older else 0
     gate = _gate(row.lineage, events)
     return "version.html", {
         "name": name,
         "version": row,
-        "aliases": held,
+        "aliases": list(held),
+        "more_aliases": more_aliases,
+        "more_events": more_events,
         "metrics": _flat(row.metrics),
         "lineage": _flat(row.lineage),
         "inputs": (row.signature or {}).get("inputs", []),
@@ -326,8 +340,16 @@ def monitoring(project: Project, params: Params, name: str) -> Page:
         windows = window_queries.latest(
             session, name, limit=MONITOR_WINDOWS, before=_time(params.get("before"))
         )
-        alerts = queries.alerts_page(session, name)
-        cycles = queries.cycles_page(session, name)
+        alerts, more_alerts = queries.cut(
+            queries.alerts_page(session, name, limit=ALERTS + 1),
+            ALERTS,
+            lambda: queries.alert_count(session, name),
+        )
+        cycles, more_cycles = queries.cut(
+            queries.cycles_page(session, name, limit=CYCLES + 1),
+            CYCLES,
+            lambda: queries.cycle_count(session, name),
+        )
     starts = [_aware(w.window_start) for w in windows]
     drift = charts.line_chart(
         [charts.Series("drift share", starts, [w.drift_share for w in windows], markers=True)],
@@ -370,13 +392,16 @@ def monitoring(project: Project, params: Params, name: str) -> Page:
         "heat": heat,
         "heat_colour": _heat_colour,
         "alerts": alerts,
+        "more_alerts": more_alerts,
         "cycles": [(c, cycle_sentence(c.status, c.stage, c.details or {})) for c in cycles],
+        "more_cycles": more_cycles,
         "reports": report_files(project),
     }
 
 
 def report_files(project: Project) -> list[str]:
-    """The HTML reports kept in the project's folder (the demo writes its pages there)."""
+    """The first 50 HTML reports by name in the project's folder (the demo writes its pages
+    there); the only files ``/reports/`` serves."""
     return sorted(p.name for p in project.root.glob("*.html") if p.is_file())[:50]
 
 
@@ -541,6 +566,20 @@ def _heat_colour(effect: float | None, drifted: bool) -> str:
     strength = max(0.08, min(1.0, effect * 4))
     hue = "220,38,38" if drifted else "37,99,235"
     return f"rgba({hue},{strength:.2f})"
+
+
+def _validation(profile: Mapping[str, Any]) -> tuple[list[dict[str, str]] | None, int]:
+    """The rules ingest checked, as (rule, column, result) rows, and how many more there are;
+    None for a version stored before ingest kept them."""
+    rules = profile.get("validation")
+    if not isinstance(rules, list):
+        return None, 0
+    rows = [
+        {k: str(rule.get(k, "")) for k in ("rule", "column", "result")}
+        for rule in rules[:VALIDATION_RULES]
+        if isinstance(rule, Mapping)
+    ]
+    return rows, max(0, len(rules) - VALIDATION_RULES)
 
 
 def _histogram(name: str, summary: Mapping[str, Any]) -> Markup | None:
