@@ -34,7 +34,7 @@ def test_train_says_what_it_trained_on_how_it_decides_and_which_gate_ran(
     forgeml_cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = _project(tmp_path / "p", TRAIN)
-    monkeypatch.delenv("COLUMNS")  # as in a CI log: no terminal, no width
+    monkeypatch.delenv("COLUMNS", raising=False)  # as in a CI log: no terminal, no width
     done = forgeml_cli("-p", str(root), "train")
     assert done.code == 0, done.err
     out = done.out
