@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forgeml.deploy.modeldir import ModelDir, write_model_dir
-from forgeml.deploy.requirements import SERVER_PACKAGES, forgeml_requirement, locked, model_packages
+from forgeml.deploy.requirements import (
+    forgeml_requirement,
+    locked,
+    model_packages,
+    server_packages,
+)
 from forgeml.deploy.staging import empty_target, staged
 from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike
@@ -72,7 +77,7 @@ def build_context(
 
 def lock_for(flavor: str, *, calibrated: bool = False) -> list[str]:
     """Every package serving a model of ``flavor`` needs, pinned, closed over requirements."""
-    packages = locked([*model_packages(flavor, calibrated=calibrated), *SERVER_PACKAGES])
+    packages = locked([*model_packages(flavor, calibrated=calibrated), *server_packages()])
     return [forgeml_requirement(), *packages]
 
 
