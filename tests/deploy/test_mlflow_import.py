@@ -1,5 +1,5 @@
 """Import from MLflow: forgeml's own exports round-trip; models MLflow saved are registered,
-pickles only on trust (recorded), ONNX and unreadable folders refused clearly."""
+pickles only on trust (recorded), unreadable folders refused clearly (ONNX: test_onnx_import)."""
 
 from __future__ import annotations
 
@@ -105,11 +105,13 @@ def _mlmodel(folder: Path, text: str) -> Path:
     return folder
 
 
-def test_onnx_and_unreadable_folders_are_refused(deploy_project: Project, tmp_path: Path) -> None:
+def test_missing_and_unreadable_folders_are_refused(
+    deploy_project: Project, tmp_path: Path
+) -> None:
     with pytest.raises(ConfigError, match="no MLmodel file"):
         import_mlflow(tmp_path, "x", project=deploy_project)
     onnx = _mlmodel(tmp_path / "onnx", "flavors:\n  onnx:\n    data: model.onnx\n")
-    with pytest.raises(ConfigError, match="ONNX model"):
+    with pytest.raises(ConfigError, match=r"model\.onnx does not exist"):
         import_mlflow(onnx, "x", project=deploy_project)
     signature = json.dumps([{"type": "double", "name": "a"}])
     escape = _mlmodel(

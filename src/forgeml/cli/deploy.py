@@ -150,7 +150,7 @@ def import_mlflow_command(
         help="Read a pickle or cloudpickle file (it can run code); recorded with the version.",
     ),
 ) -> None:
-    """Register an MLflow model as a new model version (sklearn, lightgbm, xgboost)."""
+    """Register an MLflow model as a new model version (sklearn, lightgbm, xgboost, onnx)."""
     from forgeml.deploy.mlflow_import import import_mlflow
 
     if task is not None and task not in ("binary", "multiclass", "regression"):

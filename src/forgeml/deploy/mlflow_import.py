@@ -7,14 +7,15 @@
 * an MLflow model with a native flavor: ``sklearn`` saved with ``serialization_format:
   skops`` (read through forgeml's allow-list), ``lightgbm`` (its model text) or
   ``xgboost`` (JSON or UBJ). Its signature's columns become the version's inputs; they
-  must be numbers or booleans, since the model takes them as they are.
+  must be numbers or booleans, since the model takes them as they are;
+* an MLflow model with the ``onnx`` flavor: registered as forgeml's ONNX flavor, scored
+  by onnxruntime (:mod:`forgeml.deploy.onnx_import`).
 
 Pickle and cloudpickle payloads (scikit-learn's default, LightGBM's scikit-learn API) can
 run code when they are read: they are refused unless ``trust_pickle`` is given, and then
 the model is converted to a safe format on the way in and the trust (who, when, which
-file) is recorded in the version's lineage, which no one can change afterwards. An ONNX
-flavor is recognised and refused with a clear message: forgeml's bundles hold LightGBM,
-XGBoost and scikit-learn models. The version is registered through
+file) is recorded in the version's lineage, which no one can change afterwards. The
+version is registered through
 :func:`~forgeml.registry.register_model`, so it must predict on example rows like any other;
 promoting it goes through the project's gate as usual.
 """
@@ -92,17 +93,17 @@ def import_mlflow(
     elif "xgboost" in flavors:
         estimator, flavor = _xgboost(root, flavors["xgboost"]), "xgboost"
     elif "onnx" in flavors:
-        raise ConfigError(
-            f"{root} holds an ONNX model; forgeml's model bundles hold LightGBM, XGBoost and "
-            "scikit-learn models",
-            fix="export the model from its training library (sklearn with skops, LightGBM or "
-            "XGBoost) and import that",
-        )
+        from forgeml.deploy.onnx_import import import_onnx
+
+        conf = flavors["onnx"] if isinstance(flavors["onnx"], dict) else {}
+        path = root / _relative(root, str(conf.get("data") or "model.onnx"))
+        signature = document.get("signature")
+        return import_onnx(path, signature, name, task=task, lineage=lineage, project=found)
     else:
         raise ConfigError(
             f"{root} has none of the flavors forgeml imports (found: {', '.join(flavors)})",
             fix="save the model with mlflow.sklearn (serialization_format='skops'), "
-            "mlflow.lightgbm or mlflow.xgboost",
+            "mlflow.lightgbm, mlflow.xgboost or mlflow.onnx",
         )
     columns = schema_from_signature(document.get("signature"), root)
     chosen = task or _task(flavor, estimator)
@@ -136,7 +137,8 @@ def schema_from_signature(signature: Any, root: Path) -> list[dict[str, Any]]:
                 fix="save the model with a DataFrame signature (named columns)",
             )
         name = column.get("name") or f"x{i}"
-        columns.append({"name": str(name), "kind": kind, "nullable": not column.get("required")})
+        optional = column.get("required") is False  # MLflow before 2.9 wrote no "required"
+        columns.append({"name": str(name), "kind": kind, "nullable": optional})
     return columns
 
 
