@@ -88,10 +88,15 @@ def test_pickles_need_trust_and_the_trust_is_recorded(
     with pytest.raises(UntrustedModel, match="cloudpickle file"):
         import_mlflow(folder / "pickled", "clf_pickled", project=deploy_project)
     version = import_mlflow(
-        folder / "pickled", "clf_pickled", trust_pickle=True, project=deploy_project
+        folder / "pickled",
+        "clf_pickled",
+        trust_pickle=True,
+        trust_reason="saved by our training job",
+        project=deploy_project,
     )
     trust = version.lineage["trusted_pickle"]
     assert trust["format"] == "cloudpickle" and trust["by"]
+    assert trust["reason"] == "saved by our training job"
     probe = expected["probe"]
     assert isinstance(probe, dict)
     got = _scores(deploy_project, version.ref, probe)
