@@ -187,3 +187,26 @@ def test_a_tensor_file_outside_the_folder_is_refused(project: Project, tmp_path:
         import_mlflow(folder, "escape", task="regression", project=project)
     with pytest.raises(NotFound):
         model_version("escape", project=project)
+
+
+def test_a_graph_with_one_input_per_column_is_fed_by_name(project: Project, tmp_path: Path) -> None:
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    scale = ColumnTransformer([("scale", StandardScaler(), ["a", "b", "c"])])
+    fitted = make_pipeline(scale, LinearRegression()).fit(frame, X[:, 0] - 3 * X[:, 2])
+    graph = to_onnx(fitted, frame[:1])  # one [None, 1] input per column
+    assert [i.name for i in graph.graph.input] == ["a", "b", "c"]
+    columns = [{"type": "float", "name": n, "required": True} for n in ("c", "a", "b")]
+    folder = save_mlflow_onnx(graph, tmp_path / "by-name", columns, [])
+    version = import_mlflow(folder, "by_name", task="regression", project=project)
+    assert [c["name"] for c in version.signature["inputs"]] == ["a", "b", "c"]
+    session = onnxruntime.InferenceSession(str(folder / "model.onnx"))
+    (expected,) = session.run(None, {n: PROBE[:, [i]] for i, n in enumerate("abc")})
+    rows = {n: PROBE[:, i].tolist() for i, n in enumerate("abc")}
+    got = forgeml.load_model(version.ref, project=project).predict(rows)
+    assert np.array_equal(np.asarray(got, dtype=np.float64), expected[:, 0].astype(np.float64))

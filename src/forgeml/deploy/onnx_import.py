@@ -135,8 +135,32 @@ def _inputs(signature: Any, model: Any, path: Path) -> dict[str, Any]:
     if specs and all(s.get("type") != "tensor" for s in specs):
         from forgeml.deploy.mlflow_import import schema_from_signature
 
-        return {"inputs": schema_from_signature(signature, path.parent)}
+        columns = schema_from_signature(signature, path.parent)
+        return {"inputs": _in_graph_order(columns, _graph_inputs(model), path)}
     return {"tensors": [_graph_tensor(model, path)]}
+
+
+def _graph_inputs(model: Any) -> list[Any]:
+    """The graph's inputs that the caller feeds (initializers listed as inputs excluded)."""
+    initialized = {t.name for t in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in initialized]
+
+
+def _in_graph_order(
+    columns: list[dict[str, Any]], inputs: list[Any], path: Path
+) -> list[dict[str, Any]]:
+    """A graph with one input per column is fed by position: the columns in its order."""
+    if len(inputs) == 1:
+        return columns  # one matrix, its columns in the signature's order
+    by_name = {c["name"]: c for c in columns}
+    names = [i.name for i in inputs]
+    if sorted(names) != sorted(by_name):
+        raise ConfigError(
+            f"the ONNX model {path} takes inputs {', '.join(names)} but its signature lists "
+            f"columns {', '.join(by_name)}",
+            fix="save the model with the signature of the frame it was converted from",
+        )
+    return [by_name[n] for n in names]
 
 
 def _signature_inputs(signature: Any) -> list[dict[str, Any]]:
@@ -153,8 +177,7 @@ def _graph_tensor(model: Any, path: Path) -> dict[str, Any]:
     """``{"name", "dtype", "shape"}`` of the graph's first input, -1 for the batch."""
     from onnx import helper
 
-    initialized = {t.name for t in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in initialized]
+    inputs = _graph_inputs(model)
     if len(inputs) != 1:
         raise ConfigError(
             f"the ONNX model {path} takes {len(inputs)} inputs; forgeml imports a graph with "
