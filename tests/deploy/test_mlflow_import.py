@@ -1,5 +1,5 @@
 """Import from MLflow: forgeml's own exports round-trip; models MLflow saved are registered,
-pickles only on trust (recorded), ONNX and unreadable folders refused clearly."""
+pickles only on trust (recorded), unreadable folders refused clearly (ONNX: test_onnx_import)."""
 
 from __future__ import annotations
 
@@ -88,10 +88,15 @@ def test_pickles_need_trust_and_the_trust_is_recorded(
     with pytest.raises(UntrustedModel, match="cloudpickle file"):
         import_mlflow(folder / "pickled", "clf_pickled", project=deploy_project)
     version = import_mlflow(
-        folder / "pickled", "clf_pickled", trust_pickle=True, project=deploy_project
+        folder / "pickled",
+        "clf_pickled",
+        trust_pickle=True,
+        trust_reason="saved by our training job",
+        project=deploy_project,
     )
     trust = version.lineage["trusted_pickle"]
     assert trust["format"] == "cloudpickle" and trust["by"]
+    assert trust["reason"] == "saved by our training job"
     probe = expected["probe"]
     assert isinstance(probe, dict)
     got = _scores(deploy_project, version.ref, probe)
@@ -105,11 +110,13 @@ def _mlmodel(folder: Path, text: str) -> Path:
     return folder
 
 
-def test_onnx_and_unreadable_folders_are_refused(deploy_project: Project, tmp_path: Path) -> None:
+def test_missing_and_unreadable_folders_are_refused(
+    deploy_project: Project, tmp_path: Path
+) -> None:
     with pytest.raises(ConfigError, match="no MLmodel file"):
         import_mlflow(tmp_path, "x", project=deploy_project)
     onnx = _mlmodel(tmp_path / "onnx", "flavors:\n  onnx:\n    data: model.onnx\n")
-    with pytest.raises(ConfigError, match="ONNX model"):
+    with pytest.raises(ConfigError, match=r"model\.onnx does not exist"):
         import_mlflow(onnx, "x", project=deploy_project)
     signature = json.dumps([{"type": "double", "name": "a"}])
     escape = _mlmodel(

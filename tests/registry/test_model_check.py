@@ -24,6 +24,7 @@ from forgeml.registry import (
     versions,
 )
 from forgeml.registry.bundle import read_manifest
+from forgeml.registry.byo import log_model
 from forgeml.serve.deployment import Deployment
 from registry.gadgets import Scratch, gadget_of, plant_version
 from serve.serving import credit_table, fit_bundle, register
@@ -129,3 +130,24 @@ def test_forgeml_predict_refuses_the_gadget(
     assert "Traceback" not in captured.out + captured.err
     assert not planted.wrote()
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_inputs_without_a_recorded_range_are_probed_with_0_and_1(
+    sqlite_project: Project,
+) -> None:
+    from forgeml.registry.model_check import example_rows
+
+    # LogisticRegression refuses NaN: a missing value instead of a probe would fail the check
+    x = np.array([[0.0, 2.0], [1.0, 0.5], [2.0, 1.0], [3.0, 0.0]])
+    model = LogisticRegression().fit(x, [0, 0, 1, 1])
+    columns = [
+        {"name": "a", "kind": "float", "nullable": False},  # names and types only
+        {"name": "b", "kind": "integer", "nullable": False, "min": 5, "max": 9},
+    ]
+    version = log_model(
+        model, name="ranges", signature_from={"inputs": columns}, project=sqlite_project
+    )
+    _, bundle = load_model(version.ref, project=sqlite_project)
+    rows = example_rows(bundle, version.signature)
+    assert rows.tolist() == [[0.0, 5.0], [1.0, 9.0]]
+    assert model_version("ranges@1", project=sqlite_project).flavor == "sklearn"

@@ -147,16 +147,27 @@ def import_mlflow_command(
     trust_pickle: bool = typer.Option(
         False,
         "--trust-pickle",
-        help="Read a pickle or cloudpickle file (it can run code); recorded with the version.",
+        help="Read a pickle or cloudpickle file (it can run code); needs --trust-reason.",
+    ),
+    trust_reason: str | None = typer.Option(
+        None, "--trust-reason", help="With --trust-pickle: why (kept in the audit trail)."
     ),
 ) -> None:
-    """Register an MLflow model as a new model version (sklearn, lightgbm, xgboost)."""
+    """Register an MLflow model as a new model version (sklearn, lightgbm, xgboost, onnx)."""
     from forgeml.deploy.mlflow_import import import_mlflow
 
     if task is not None and task not in ("binary", "multiclass", "regression"):
         raise typer.BadParameter("use binary, multiclass or regression", param_hint="--task")
+    if trust_reason is not None and not trust_pickle:
+        raise typer.BadParameter("only with --trust-pickle", param_hint="--trust-reason")
     version = import_mlflow(
-        folder, name, task=task, trust_pickle=trust_pickle, project=state(ctx).project()
+        folder,
+        name,
+        task=task,
+        trust_pickle=trust_pickle,
+        trust_reason=trust_reason,
+        project=state(ctx).project(),
     )
-    trusted = " (a pickle, read because --trust-pickle was given)" if trust_pickle else ""
-    console.print(f"[bold]{version.ref}[/] registered from {folder}{trusted}")
+    trusted = version.lineage.get("trusted_pickle")
+    read = f" (a pickle, read on your trust: see 'forgeml history {name}')" if trusted else ""
+    console.print(f"[bold]{version.ref}[/] registered from {folder}{read}")

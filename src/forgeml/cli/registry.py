@@ -186,7 +186,7 @@ def _print_trust_grants(name: str, project: Any) -> None:
             g.actor,
             g.reason,
         )
-    console.print("code trusted (Keras Lambda layers, .h5 files):")
+    console.print("code trusted (Keras Lambda layers, .h5 files, pickles read on import):")
     console.print(table)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forgeml.deploy.modeldir import ModelDir, class_distribution, model_roots, write_model_dir
-from forgeml.deploy.requirements import SERVER_PACKAGES, forgeml_requirement, locked
+from forgeml.deploy.requirements import forgeml_requirement, locked, server_packages
 from forgeml.deploy.staging import empty_target, staged
 from forgeml.errors import ConfigError
 from forgeml.project import ProjectLike
@@ -83,7 +83,7 @@ def lock_for(
 ) -> list[str]:
     """Every package serving a model of ``flavor`` needs, pinned, closed over requirements."""
     roots = model_roots(flavor, calibrated=calibrated, python_class=python_class)
-    packages = locked([*roots, *SERVER_PACKAGES])
+    packages = locked([*roots, *server_packages()])
     return [forgeml_requirement(), *packages]
 
 

@@ -7,14 +7,16 @@
 * an MLflow model with a native flavor: ``sklearn`` saved with ``serialization_format:
   skops`` (read through forgeml's allow-list), ``lightgbm`` (its model text) or
   ``xgboost`` (JSON or UBJ). Its signature's columns become the version's inputs; they
-  must be numbers or booleans, since the model takes them as they are.
+  must be numbers or booleans, since the model takes them as they are;
+* an MLflow model with the ``onnx`` flavor: registered as forgeml's ONNX flavor, scored
+  by onnxruntime (:mod:`forgeml.deploy.onnx_import`).
 
 Pickle and cloudpickle payloads (scikit-learn's default, LightGBM's scikit-learn API) can
-run code when they are read: they are refused unless ``trust_pickle`` is given, and then
-the model is converted to a safe format on the way in and the trust (who, when, which
-file) is recorded in the version's lineage, which no one can change afterwards. An ONNX
-flavor is recognised and refused with a clear message: forgeml's bundles hold LightGBM,
-XGBoost and scikit-learn models. The version is registered through
+run code when they are read: they are refused unless ``trust_pickle`` is given with a
+``trust_reason``, and then the model is converted to a safe format on the way in and the
+trust (who, when, why, which file) is recorded in the version's lineage, which no one can
+change afterwards, and as an ``import`` row of the audit trail that ``forgeml history``
+lists. The version is registered through
 :func:`~forgeml.registry.register_model`, so it must predict on example rows like any other;
 promoting it goes through the project's gate as usual.
 """
@@ -74,10 +76,15 @@ def import_mlflow(
     *,
     task: str | None = None,
     trust_pickle: bool = False,
+    trust_reason: str | None = None,
     project: ProjectLike = None,
 ) -> ModelVersion:
-    """Register the MLflow model in ``folder`` as the next version of ``name``."""
+    """Register the MLflow model in ``folder`` as the next version of ``name``.
+
+    ``trust_pickle`` (with ``trust_reason``, required) admits a pickle or cloudpickle file.
+    """
     root = Path(folder)
+    reason = _trust_reason(root, trust_reason) if trust_pickle else None
     document = read_mlmodel(root)
     flavors = document["flavors"]
     found = resolve_project(project)
@@ -92,25 +99,47 @@ def import_mlflow(
     elif "xgboost" in flavors:
         estimator, flavor = _xgboost(root, flavors["xgboost"]), "xgboost"
     elif "onnx" in flavors:
-        raise ConfigError(
-            f"{root} holds an ONNX model; forgeml's model bundles hold LightGBM, XGBoost and "
-            "scikit-learn models",
-            fix="export the model from its training library (sklearn with skops, LightGBM or "
-            "XGBoost) and import that",
-        )
+        from forgeml.deploy.onnx_import import import_onnx
+
+        conf = flavors["onnx"] if isinstance(flavors["onnx"], dict) else {}
+        path = root / _relative(root, str(conf.get("data") or "model.onnx"))
+        signature = document.get("signature")
+        return import_onnx(path, signature, name, task=task, lineage=lineage, project=found)
     else:
         raise ConfigError(
             f"{root} has none of the flavors forgeml imports (found: {', '.join(flavors)})",
             fix="save the model with mlflow.sklearn (serialization_format='skops'), "
-            "mlflow.lightgbm or mlflow.xgboost",
+            "mlflow.lightgbm, mlflow.xgboost or mlflow.onnx",
         )
     columns = schema_from_signature(document.get("signature"), root)
     chosen = task or _task(flavor, estimator)
     bundle = _bundle(flavor, estimator, columns, chosen, root)
     signature = {"inputs": columns, "task": chosen, "classes": bundle.extras.get("classes")}
-    return register_model(
+    trusted = lineage.get("trusted_pickle")
+    if trusted:
+        trusted["reason"] = reason
+    version = register_model(
         name, bundle, signature=signature, metrics={}, lineage=lineage, project=found
     )
+    if trusted:
+        from forgeml.registry.code_trust import record_trust
+
+        stored = "skops" if flavor == "sklearn" else f"{flavor}'s own format"
+        admitted = [f"{trusted['format']} file {trusted['file']} (stored as {stored})"]
+        record_trust(
+            version.ref, reason=str(reason), action="import", admitted=admitted, project=found
+        )
+    return version
+
+
+def _trust_reason(root: Path, reason: str | None) -> str:
+    if reason is None or not reason.strip():
+        raise ConfigError(
+            f"--trust-pickle for {root} needs a reason, which the audit trail records",
+            fix="say why you trust the file: --trust-reason 'saved by our training job, run "
+            "1234' (trust_reason= in Python); or save the model with skops instead",
+        )
+    return reason.strip()
 
 
 def schema_from_signature(signature: Any, root: Path) -> list[dict[str, Any]]:
@@ -136,7 +165,8 @@ def schema_from_signature(signature: Any, root: Path) -> list[dict[str, Any]]:
                 fix="save the model with a DataFrame signature (named columns)",
             )
         name = column.get("name") or f"x{i}"
-        columns.append({"name": str(name), "kind": kind, "nullable": not column.get("required")})
+        optional = column.get("required") is False  # MLflow before 2.9 wrote no "required"
+        columns.append({"name": str(name), "kind": kind, "nullable": optional})
     return columns
 
 
@@ -195,7 +225,8 @@ def _unpickle(path: Path, form: str, trust: bool, lineage: dict[str, Any]) -> An
         raise UntrustedModel(
             f"{path} is a {form} file: reading it can run any code it holds, so it was not read",
             fix="save the model again with serialization_format='skops' (or the library's own "
-            "format), or pass --trust-pickle if you trust its source (recorded with the version)",
+            "format), or pass --trust-pickle --trust-reason TEXT if you trust its source "
+            "(recorded in the audit trail)",
         )
     lineage["trusted_pickle"] = {
         "file": path.name,

@@ -6,6 +6,12 @@ the closure of a few root packages over the installed distributions' requirement
 pinned to the version installed in this environment (the versions the model was checked
 with), so an image or an MLflow environment installs exactly what was tested.
 
+The roots are named by the module the code imports (``sklearn``, ``yaml``, ``xgboost``)
+and written as the distribution installed here that provides it (``scikit-learn``,
+``PyYAML``, ``xgboost`` or ``xgboost-cpu``): a requirement names what pip can install.
+
+>>> installed("yaml")
+'PyYAML'
 >>> lock = locked(["numpy"])
 >>> lock[0].startswith("numpy==")
 True
@@ -13,31 +19,34 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from functools import cache
 from importlib import metadata
 
 from forgeml.errors import ConfigError
 
 __all__ = [
-    "FLAVOR_PACKAGES",
-    "SERVER_PACKAGES",
+    "FLAVOR_MODULES",
+    "SERVER_MODULES",
     "forgeml_requirement",
+    "installed",
     "locked",
     "model_packages",
     "pinned",
+    "server_packages",
 ]
 
-FLAVOR_PACKAGES: dict[str, tuple[str, ...]] = {
+FLAVOR_MODULES: dict[str, tuple[str, ...]] = {
     "lightgbm": ("lightgbm",),
     "xgboost": ("xgboost",),
-    "sklearn": ("scikit-learn", "skops"),
+    "sklearn": ("sklearn", "skops"),
 }
-"""The library each flavor's model file is read with."""
+"""The modules each flavor's model file is read with."""
 
-PREDICTOR_PACKAGES = ("numpy", "pyarrow", "pydantic", "pyyaml", "sqlalchemy")
+PREDICTOR_MODULES = ("numpy", "pyarrow", "pydantic", "yaml", "sqlalchemy")
 """What forgeml's preprocessing and predictor import."""
 
-SERVER_PACKAGES = (
+SERVER_MODULES = (
     "uvicorn",
     "httptools",
     "uvloop",
@@ -46,18 +55,51 @@ SERVER_PACKAGES = (
     "rich",
     "alembic",
     "fsspec",
-    "swagger-ui-bundle-v2",
+    "swagger_ui_bundle",
     "threadpoolctl",  # one thread per native library in each server process
 )
 """What ``forgeml serve`` imports besides the predictor."""
 
 
+def installed(module_name: str) -> str:
+    """The name of the installed distribution that provides the top-level ``module_name``.
+
+    XGBoost, for one, is imported as ``xgboost`` but installed as ``xgboost`` or
+    ``xgboost-cpu``; a requirement must name the one pip installed here.
+    """
+    top = module_name.partition(".")[0]
+    found = sorted(set(_providers().get(top, [])), key=str.lower)
+    if not found:
+        raise _missing(top)
+    if len(found) > 1:  # two distributions write the module (a leftover install)
+        exact = [d for d in found if _key(d) == _key(top)]
+        if len(exact) != 1:
+            raise ConfigError(
+                f"module {top!r} is provided by {len(found)} installed distributions "
+                f"({', '.join(found)}), so which one to pin is unclear",
+                fix=f"uninstall all but one of them (pip uninstall {' '.join(found[1:])})",
+            )
+        found = exact
+    return str(metadata.distribution(found[0]).metadata["Name"])
+
+
+@cache
+def _providers() -> Mapping[str, list[str]]:
+    """Top-level module -> the distributions that provide it (read once: a full scan)."""
+    return metadata.packages_distributions()
+
+
 def model_packages(flavor: str, *, calibrated: bool = False) -> list[str]:
-    """The root packages that predicting with a model of ``flavor`` needs (forgeml excluded)."""
-    roots = [*PREDICTOR_PACKAGES, *FLAVOR_PACKAGES.get(flavor, ())]
-    if calibrated and "skops" not in roots:
-        roots += ["scikit-learn", "skops"]  # a calibrator is a skops part
-    return roots
+    """The installed distributions that predicting with a ``flavor`` model needs (no forgeml)."""
+    modules = [*PREDICTOR_MODULES, *FLAVOR_MODULES.get(flavor, ())]
+    if calibrated and "skops" not in modules:
+        modules += ["sklearn", "skops"]  # a calibrator is a skops part
+    return [installed(m) for m in modules]
+
+
+def server_packages() -> list[str]:
+    """The installed distributions ``forgeml serve`` needs besides the predictor's."""
+    return [installed(m) for m in SERVER_MODULES]
 
 
 def pinned(packages: Iterable[str]) -> list[str]:
@@ -115,7 +157,7 @@ def _key(name: str) -> str:
 def _missing(package: str) -> ConfigError:
     return ConfigError(
         f"package {package!r} is not installed, so its version cannot be pinned",
-        fix=f"pip install {package}, the library the model is read with",
+        fix=f"install {package} (the library the model is read with) in this environment",
     )
 
 

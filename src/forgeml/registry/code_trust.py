@@ -9,6 +9,10 @@ with a reason, through :func:`trust_code` (``forgeml.load_model(..., trust_code=
 is an audit row (who, when, which version, why, what it admitted), and it holds for this
 process only: a bundle is trusted by its sha256, never by anything stored with it.
 
+The same audit trail records, through :func:`record_trust`, trust that was used once and
+holds nothing afterwards: a pickle read by ``forgeml import mlflow --trust-pickle``
+(action ``import``), whose model is stored in a safe format on the way in.
+
 The flag never admits pickle, nor a Keras config naming a module outside Keras
 (``os.system``) or a custom object: those stay refused.
 
@@ -45,13 +49,14 @@ __all__ = [
     "grant",
     "in_trusted_block",
     "is_trusted",
+    "record_trust",
     "trust_code",
     "trust_history",
     "trusting",
 ]
 
-Action = Literal["log", "load", "serve", "gate"]
-_ACTIONS = ("log", "load", "serve", "gate")
+Action = Literal["log", "load", "serve", "gate", "import"]
+_ACTIONS = ("log", "load", "serve", "gate", "import")
 
 _granted: set[str] = set()  # bundle ids trusted in this process
 _scope: ContextVar[bool] = ContextVar("forgeml_trusting_code", default=False)
@@ -63,7 +68,7 @@ class TrustEvent:
 
     model: str
     version: int
-    action: str  # log | load | serve | gate
+    action: str  # log | load | serve | gate | import
     admitted: list[str]
     actor: str
     reason: str
@@ -123,6 +128,37 @@ def trust_code(
     ``reason`` says why (required). Raises UntrustedModel when the version holds code
     that is never admitted (a Keras config naming ``os.system``, a pickle).
     """
+    event, sha = _audit(ref, reason, action, None, actor, project)
+    grant([sha])
+    return event
+
+
+def record_trust(
+    ref: str,
+    *,
+    reason: str,
+    action: Action,
+    admitted: list[str],
+    actor: str | None = None,
+    project: Any = None,
+) -> TrustEvent:
+    """Record that ``admitted`` was trusted for model version ``ref``; nothing is granted.
+
+    For trust used once, before the version existed (a pickle read on import, its model
+    stored in a safe format): the audit row is all that remains of it.
+    """
+    return _audit(ref, reason, action, list(admitted), actor, project)[0]
+
+
+def _audit(
+    ref: str,
+    reason: str,
+    action: str,
+    admitted: list[str] | None,
+    actor: str | None,
+    project: Any,
+) -> tuple[TrustEvent, str]:
+    """Write one audit row; ``admitted`` None: what the stored version holds that runs code."""
     from forgeml.project import resolve_project, who
     from forgeml.registry.refs import parse_model_ref
     from forgeml.store import registry as queries
@@ -130,12 +166,15 @@ def trust_code(
 
     why = check_reason(reason, ref)
     if action not in _ACTIONS:
-        raise ConfigError(f"unknown trust action {action!r}", fix="use log, load, serve or gate")
+        raise ConfigError(
+            f"unknown trust action {action!r}", fix=f"use one of: {', '.join(_ACTIONS)}"
+        )
     found = resolve_project(project)
     name, selector = parse_model_ref(ref)
     with found.store.write() as session:
         record = queries.get_version(session, queries.get_model(session, name), selector)
-        admitted = code_in_version(record.artifact_sha256, found.artifacts)
+        if admitted is None:
+            admitted = code_in_version(record.artifact_sha256, found.artifacts)
         row = CodeTrustRecord(
             model_version_id=record.id,
             action=action,
@@ -146,9 +185,7 @@ def trust_code(
         session.add(row)
         session.flush()
         event = TrustEvent(name, record.version, action, admitted, row.actor, why, row.created_at)
-        sha = record.artifact_sha256
-    grant([sha])
-    return event
+        return event, record.artifact_sha256
 
 
 def trust_history(name: str, *, project: Any = None) -> list[TrustEvent]:

@@ -4,6 +4,8 @@ Before a version is registered, before an alias moves to it, and when a server l
 the model predicts on a few example rows: the smallest and the largest value of every
 numeric input and the first and last category of every categorical one (as the
 signature recorded them from the training data), and a row with every input missing.
+A numeric input whose range the signature does not record (a model imported with its
+column names and types only) is probed with 0 and 1 instead.
 An unfitted estimator, one that raises, or one that answers with a wrong number of rows
 or values that are not finite is refused with :class:`~forgeml.errors.ModelCannotPredict`.
 
@@ -95,11 +97,16 @@ def _has_pipeline(bundle: ModelBundle) -> bool:
     return bundle.features.get("format") == FORMAT
 
 
+_PROBES = {"min": 0, "max": 1}
+"""The values a numeric input without a recorded range is tried with."""
+
+
 def _value(column: Mapping[str, Any], end: str | None) -> Any:
     if end is None:
         return None
-    if column.get("kind") in ("integer", "float") and column.get(end) is not None:
-        return column[end]
+    if column.get("kind") in ("integer", "float"):
+        recorded = column.get(end)
+        return _PROBES[end] if recorded is None else recorded
     categories = column.get("categories")
     if column.get("kind") == "category" and categories:
         return categories[0] if end == "min" else categories[-1]

@@ -274,7 +274,7 @@ class CodeTrustRecord(Base):
     model_version_id: Mapped[int] = mapped_column(
         ForeignKey("model_versions.id", ondelete="CASCADE")
     )
-    action: Mapped[str] = mapped_column(String(32))  # log | load | serve
+    action: Mapped[str] = mapped_column(String(32))  # log | load | serve | gate | import
     admitted: Mapped[list[str]] = mapped_column(JSONDoc)  # e.g. ["Lambda layer (Python code)"]
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
