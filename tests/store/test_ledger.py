@@ -107,3 +107,12 @@ def test_a_store_at_an_older_revision_is_upgraded_before_the_plain_ledger_uses_i
 )
 def test_only_a_plain_sqlite_file_url_gets_the_plain_ledger(url: str, path: Path | None) -> None:
     assert sqlite_path(url) == path
+
+
+def test_each_backend_gets_its_ledger_and_finds_a_cached_step(project: Project) -> None:
+    plain = sqlite_path(project.settings.db_url) is not None
+    assert isinstance(project.ledger, SqliteLedger if plain else StoreLedger)
+    project.ledger.start_run(RUN, "demo", "local", {}, "me@host")
+    project.ledger.start_step(RUN, "load", "m:load", "k1", {}, status="succeeded", outputs={})
+    project.ledger.finish_run(RUN, "succeeded")
+    assert project.ledger.cached_step("k1") == CachedStep({}, RUN)
