@@ -34,7 +34,7 @@ def _source(ctx: StepContext) -> Outputs:
 
         return {"source": display_url(source), "query": ctx.params.get("query"), "volatile": True}
     path = ctx.path("source")
-    return {"source": str(path), "sha256": file_sha256(path)}
+    return {"source": str(path), "sha256": ctx.file_sha256(path)}
 
 
 def _dataset_name(ctx: StepContext) -> str:
@@ -249,7 +249,7 @@ def _predict_fingerprint(ctx: StepContext) -> Outputs:
     source = ctx.path("input")
     return {
         **_pinned_model(ctx, ref),
-        "input": file_sha256(source),
+        "input": ctx.file_sha256(source),
         "output": str(ctx.path("output")),
     }
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from forgeml.errors import ConfigError, DataError, ForgemlError, NotFound
-from forgeml.pipeline.context import StepContext, file_sha256
+from forgeml.pipeline.context import StepContext
 from forgeml.pipeline.dag import Pipeline, Step, load_pipeline
+from forgeml.pipeline.file_hashes import FILE_NAME, FileHashes
 from forgeml.pipeline.functions import StepKind, resolve
 from forgeml.project import Project, ProjectLike, resolve_project, who
 
@@ -128,24 +129,29 @@ def run_pipeline(
     keys: dict[str, str] = {}
     broken: set[str] = set()
     wanted = set(dag.order()) if only is None else {only}
-    if only is not None:
-        _stored_upstream(dag, only, found, outputs, keys, say)
-    for name in dag.order():
-        if name not in wanted:
-            continue
-        step = dag.steps[name]
-        if broken & set(step.after):
-            broken.add(name)
-            run.steps.append(_record(found, run.id, StepRun(name, step.target, "skipped")))
-            say(f"{name}: skipped (an earlier step failed)")
-            continue
-        result = _run_step(dag, step, found, outputs, keys, name in forced, execute, say, run.id)
-        run.steps.append(result)
-        if result.status == "failed":
-            broken.add(name)
-        else:
-            outputs[name] = result.outputs or {}
-            keys[name] = result.cache_key
+    hashes = FileHashes(found.state_dir / FILE_NAME)
+    try:
+        if only is not None:
+            _stored_upstream(dag, only, found, outputs, keys, say, hashes)
+        for name in dag.order():
+            if name not in wanted:
+                continue
+            step = dag.steps[name]
+            if broken & set(step.after):
+                broken.add(name)
+                run.steps.append(_record(found, run.id, StepRun(name, step.target, "skipped")))
+                say(f"{name}: skipped (an earlier step failed)")
+                continue
+            ctx = _context(dag, step, found, outputs, say, hashes)
+            result = _run_step(step, ctx, keys, name in forced, execute, say, run.id)
+            run.steps.append(result)
+            if result.status == "failed":
+                broken.add(name)
+            else:
+                outputs[name] = result.outputs or {}
+                keys[name] = result.cache_key
+    finally:
+        hashes.save()
     run.status = "failed" if broken else "succeeded"
     run.seconds = time.perf_counter() - started
     failed = [s for s in run.steps if s.status == "failed"]
@@ -154,17 +160,15 @@ def run_pipeline(
 
 
 def _run_step(
-    dag: Pipeline,
     step: Step,
-    project: Project,
-    outputs: dict[str, dict[str, Any]],
+    ctx: StepContext,
     keys: dict[str, str],
     forced: bool,
     execute: Execute,
     say: Say,
     run_id: str,
 ) -> StepRun:
-    ctx = _context(dag, step, project, outputs, say)
+    project, outputs = ctx.project, ctx.upstream
     try:
         kind = resolve(step.uses if step.uses is not None else step.name, project.root)
         fingerprint = kind.fingerprint(ctx)
@@ -182,7 +186,7 @@ def _run_step(
     reusable = step.cache and not kind.volatile and not fingerprint.get("volatile")
     if not forced and reusable:
         hit = project.ledger.cached_step(key)
-        if hit is not None and _files_intact(hit.outputs):
+        if hit is not None and _files_intact(hit.outputs, ctx):
             say(f"{step.name}: unchanged inputs, reused the result of run {hit.run_id[:8]}")
             project.ledger.start_step(
                 run_id, step.name, kind.target, key, inputs, status="cached", outputs=hit.outputs
@@ -222,7 +226,12 @@ def _run_step(
 
 
 def _context(
-    dag: Pipeline, step: Step, project: Project, outputs: dict[str, dict[str, Any]], say: Say
+    dag: Pipeline,
+    step: Step,
+    project: Project,
+    outputs: dict[str, dict[str, Any]],
+    say: Say,
+    hashes: FileHashes,
 ) -> StepContext:
     return StepContext(
         project=project,
@@ -231,6 +240,7 @@ def _context(
         params=dict(step.params),
         upstream={b: outputs[b] for b in step.after},
         say=lambda text: say(f"{step.name}: {text}"),
+        hashes=hashes,
     )
 
 
@@ -241,6 +251,7 @@ def _stored_upstream(
     outputs: dict[str, dict[str, Any]],
     keys: dict[str, str],
     say: Say,
+    hashes: FileHashes,
 ) -> None:
     """Fill ``outputs`` with the stored results of every step ``only`` depends on."""
     needed = dag.ancestors(only)
@@ -248,7 +259,7 @@ def _stored_upstream(
         if name not in needed:
             continue
         step = dag.steps[name]
-        ctx = _context(dag, step, project, outputs, say)
+        ctx = _context(dag, step, project, outputs, say, hashes)
         kind = resolve(step.uses if step.uses is not None else step.name, project.root)
         key = cache_key(kind, step, kind.fingerprint(ctx), {b: outputs[b] for b in step.after})
         hit = project.ledger.cached_step(key)
@@ -287,7 +298,7 @@ def _json_outputs(value: Any, step: str) -> dict[str, Any]:
         ) from None
 
 
-def _files_intact(outputs: Mapping[str, Any]) -> bool:
+def _files_intact(outputs: Mapping[str, Any], ctx: StepContext) -> bool:
     """A stored result that names files (``files: {path: sha256}``) is reused only while
     each file still has the bytes the step wrote."""
     files = outputs.get("files")
@@ -298,7 +309,7 @@ def _files_intact(outputs: Mapping[str, Any]) -> bool:
         if not target.is_file():
             return False
         try:
-            if file_sha256(target) != digest:
+            if ctx.file_sha256(target) != digest:
                 return False
         except ConfigError:
             return False
