@@ -12,15 +12,19 @@ import re
 from forgeml.errors import ConfigError
 
 __all__ = [
+    "ALIAS_PATTERN",
     "MAX_VERSION",
     "NAME_PATTERN",
     "check_dataset_name",
+    "check_model_name",
     "is_version_number",
     "parse_dataset_ref",
+    "parse_model_ref",
     "parse_version_number",
 ]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
+ALIAS_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
 MAX_VERSION = 2**31 - 1
 """The largest version number the store holds (a 32-bit integer column on every backend)."""
 
@@ -87,3 +91,44 @@ def parse_dataset_ref(ref: str) -> tuple[str, int | None]:
             fix="write NAME@N with N a version number from 1, or NAME@latest",
         )
     return name, parse_version_number(version, ref)
+
+
+def check_model_name(name: str) -> str:
+    """A model name follows the dataset rules: 1-200 letters, digits, '_', '-' or '.'.
+
+    >>> check_model_name("credit-risk")
+    'credit-risk'
+    """
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ConfigError(
+            f"{name!r} is not a valid model name",
+            fix="use 1-200 letters, digits, '_', '-' or '.', starting with a letter or digit",
+        )
+    return name
+
+
+def parse_model_ref(ref: str) -> tuple[str, int | str | None]:
+    """Split ``name[@version|@alias]``: a number, an alias, or None for the newest version.
+
+    >>> parse_model_ref("credit@3"), parse_model_ref("credit@champion")
+    (('credit', 3), ('credit', 'champion'))
+    >>> parse_model_ref("credit"), parse_model_ref("credit@latest")
+    (('credit', None), ('credit', None))
+    """
+    if not isinstance(ref, str):
+        raise ConfigError(
+            f"a model reference must be a string, not a {type(ref).__name__}",
+            fix="write NAME, NAME@N or NAME@ALIAS",
+        )
+    name, _, selector = ref.partition("@")
+    check_model_name(name)
+    if selector in ("", "latest"):
+        return name, None
+    if is_version_number(selector):
+        return name, parse_version_number(selector, ref)
+    if not ALIAS_PATTERN.match(selector):
+        raise ConfigError(
+            f"{ref!r} has neither a version number nor a valid alias after '@'",
+            fix="write NAME@N (a version from 1), NAME@ALIAS (e.g. credit@champion) or NAME@latest",
+        )
+    return name, selector

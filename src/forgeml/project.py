@@ -17,6 +17,7 @@ import os
 import socket
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from forgeml.artifacts import ArtifactStore, open_artifact_store
 from forgeml.artifacts.local import TMP_DIR
@@ -25,7 +26,10 @@ from forgeml.artifacts.urls import local_path_from_url
 from forgeml.config import SPEC_FILE, STATE_DIR, Settings, Spec, load_spec
 from forgeml.errors import ConfigError, ProjectNotFound
 from forgeml.spec_template import SPEC_TEMPLATE, ignore_state
-from forgeml.store import MetadataStore
+
+if TYPE_CHECKING:  # SQLAlchemy loads when a store is first used, not with the project
+    from forgeml.store import MetadataStore
+    from forgeml.store.ledger import PipelineLedger
 
 __all__ = ["ENV_PROJECT", "Project", "ProjectLike", "resolve_project", "who"]
 
@@ -124,13 +128,25 @@ class Project:
 
     @cached_property
     def store(self) -> MetadataStore:
+        from forgeml.store import MetadataStore
+
         return MetadataStore(self.settings.db_url)
+
+    @cached_property
+    def ledger(self) -> PipelineLedger:
+        """The pipeline runs' records and step cache (plain ``sqlite3`` on a SQLite store)."""
+        from forgeml.store.ledger import open_ledger
+
+        return open_ledger(self.settings.db_url, lambda: self.store)
 
     @cached_property
     def artifacts(self) -> ArtifactStore:
         return open_artifact_store(self.settings.artifacts_url, cache_dir=self.state_dir / "cache")
 
     def close(self) -> None:
+        if "ledger" in self.__dict__:
+            self.ledger.close()
+            del self.__dict__["ledger"]
         if "store" in self.__dict__:
             self.store.close()
             del self.__dict__["store"]

@@ -3,6 +3,9 @@ predict → a user step; and the built-in retrain pipeline, from the command lin
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import pyarrow.csv as csv
@@ -40,6 +43,37 @@ def test_the_example_runs_every_step_then_reuses_every_result(
     again = run_pipeline("nightly", project=example)
     assert again.executed == [] and again.cached == ALL
     assert time.perf_counter() - began < 30  # generous for a loaded machine; the benchmark times it
+
+
+HEAVY = ("sqlalchemy", "pandas", "pyarrow", "numpy", "sklearn", "lightgbm", "xgboost", "torch")
+RERUN = """
+import json, sys
+from forgeml.cli import main
+sys.argv = ["forgeml", "--project", sys.argv[1], "pipeline", "run", "nightly"]
+code = 0
+try:
+    main()
+except SystemExit as done:
+    code = done.code
+loaded = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
+print(json.dumps({"exit": code, "loaded": loaded}), file=sys.stderr)
+"""
+
+
+def test_a_rerun_that_reuses_every_step_loads_no_data_model_or_sql_library(
+    example: Project, first: PipelineRun
+) -> None:
+    assert first.status == "succeeded"
+    done = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{RERUN}", str(example.root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "7 reused from the cache" in done.stdout and "0 steps ran" in done.stdout, done.stdout
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report == {"exit": 0, "loaded": []}, done.stderr[-2000:]
 
 
 def test_new_rows_to_score_rerun_only_the_steps_after_them(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -262,3 +264,27 @@ def test_a_cache_hit_never_imports_the_step_module_and_helpers_version_it(
     broken = run_pipeline(pipeline, project=proj)
     assert broken.status == "failed"
     assert "is not valid Python" in (broken.step("price").error or "")
+
+
+def test_an_input_touched_keeps_the_cache_and_one_rewritten_behind_its_stat_does_not(
+    proj: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forgeml.pipeline import file_hashes
+
+    monkeypatch.setattr(file_hashes, "RACY_S", -1.0)  # remember hashes of fresh files too
+    data = proj.root / "input.txt"
+    before = data.stat()
+    assert run_pipeline(_pipeline(), project=proj).status == "succeeded"
+    assert (proj.state_dir / file_hashes.FILE_NAME).is_file()
+    _calls(proj)
+
+    os.utime(data)  # touched: a new mtime, the same bytes
+    touched = run_pipeline(_pipeline(), project=proj)
+    assert touched.executed == [] and _calls(proj) == []
+
+    time.sleep(0.05)  # past the file system's timestamp tick
+    data.write_text("4")  # the same size, and the old mtime put back
+    os.utime(data, ns=(before.st_atime_ns, before.st_mtime_ns))
+    rewritten = run_pipeline(_pipeline(), project=proj)
+    assert _calls(proj) == ["load", "double", "side", "report"]
+    assert rewritten.step("report").outputs == {"text": "n=8"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -119,7 +118,9 @@ def local_path_from_url(url: str | os.PathLike[str]) -> Path | None:
             f"the file URL {redact_url(url)!r} names the host {host!r}",
             fix="write an absolute local path as file:///path/to/folder, or a plain path",
         )
-    return Path(urllib.request.url2pathname(parts.path))
+    from urllib.request import url2pathname  # loads http.client and ssl: only for file URLs
+
+    return Path(url2pathname(parts.path))
 
 
 def check_url_path(url: str) -> str:

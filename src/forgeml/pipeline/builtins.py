@@ -34,7 +34,7 @@ def _source(ctx: StepContext) -> Outputs:
 
         return {"source": display_url(source), "query": ctx.params.get("query"), "volatile": True}
     path = ctx.path("source")
-    return {"source": str(path), "sha256": file_sha256(path)}
+    return {"source": str(path), "sha256": ctx.file_sha256(path)}
 
 
 def _dataset_name(ctx: StepContext) -> str:
@@ -86,16 +86,14 @@ def _dataset_ref(ctx: StepContext) -> str:
 def _dataset_fingerprint(ctx: StepContext) -> Outputs:
     # Reads the version's row only: the data library is not even imported on a cache hit
     from forgeml.names import parse_dataset_ref
-    from forgeml.store import datasets as queries
 
     if ctx.params.get("source") is not None:  # validate a file before it is ingested
         name = str(ctx.params.get("name") or _dataset_name(ctx))
         rules = ctx.project.spec.dataset(name).validation.model_dump(mode="json")
         return {"source": _source(ctx), "name": name, "rules": rules}
     name, number = parse_dataset_ref(_dataset_ref(ctx))
-    with ctx.project.store.read() as session:  # pins NAME to its newest version
-        record = queries.get_version(session, name, number)
-        ref, content_hash = f"{name}@{record.version}", record.content_hash
+    version, content_hash = ctx.project.ledger.dataset_version(name, number)  # pins NAME@N
+    ref = f"{name}@{version}"
     rules = ctx.project.spec.dataset(name).validation.model_dump(mode="json")
     return {"dataset": ref, "content_hash": content_hash, "rules": rules}
 
@@ -167,10 +165,7 @@ def _train(ctx: StepContext) -> Outputs:
 def _gate_fingerprint(ctx: StepContext) -> Outputs:
     pinned: Outputs = {}
     if ctx.params.get("model") is not None:
-        from forgeml.registry.versions import model_version
-
-        version = model_version(str(ctx.params["model"]), project=ctx.project)
-        pinned = {"model": version.ref, "bundle": version.artifact_sha256}
+        pinned = _pinned_model(ctx, str(ctx.params["model"]))
     return {"gate": ctx.project.spec.gate.model_dump(mode="json"), **pinned}
 
 
@@ -237,18 +232,24 @@ def _model_ref(ctx: StepContext) -> str:
     return str(ref)
 
 
-def _predict_fingerprint(ctx: StepContext) -> Outputs:
-    from forgeml.registry.versions import model_version
+def _pinned_model(ctx: StepContext, ref: str) -> Outputs:
+    """``name@N`` and the bundle's sha256 of model reference ``ref`` (an alias pinned to
+    the version it is on now)."""
+    from forgeml.names import parse_model_ref
 
+    name, selector = parse_model_ref(ref)
+    version, bundle = ctx.project.ledger.model_version(name, selector)
+    return {"model": f"{name}@{version}", "bundle": bundle}
+
+
+def _predict_fingerprint(ctx: StepContext) -> Outputs:
     ref = _model_ref(ctx)
     if "@" not in ref:
         ref += "@champion"
-    version = model_version(ref, project=ctx.project)  # pins an alias to its version
     source = ctx.path("input")
     return {
-        "model": version.ref,
-        "bundle": version.artifact_sha256,
-        "input": file_sha256(source),
+        **_pinned_model(ctx, ref),
+        "input": ctx.file_sha256(source),
         "output": str(ctx.path("output")),
     }
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from forgeml.errors import ConfigError
 
 if TYPE_CHECKING:
+    from forgeml.pipeline.file_hashes import FileHashes
     from forgeml.project import Project
 
 __all__ = ["StepContext", "StepFailed", "file_sha256"]
@@ -30,6 +31,7 @@ class StepContext:
     params: Mapping[str, Any]
     upstream: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     say: Callable[[str], None] = field(default=lambda _text: None, repr=False)
+    hashes: FileHashes | None = field(default=None, repr=False, compare=False)
 
     def find(self, key: str) -> Any:
         """``params[key]``, else the value an upstream step output under ``key`` (the nearest
@@ -40,6 +42,11 @@ class StepContext:
             if outputs.get(key) is not None:
                 return outputs[key]
         return None
+
+    def file_sha256(self, path: Path) -> str:
+        """sha256 of a file the step reads; within a pipeline run, hashed again only when
+        the file's stat changed since it was last hashed."""
+        return self.hashes.sha256(path) if self.hashes is not None else file_sha256(path)
 
     def path(self, key: str) -> Path:
         """Parameter ``key`` as a path; a relative path is relative to the project folder."""

@@ -28,7 +28,7 @@ from forgeml.pipeline.code_version import (
     project_module_file,
     project_sources,
 )
-from forgeml.pipeline.context import StepContext, file_sha256
+from forgeml.pipeline.context import StepContext
 
 __all__ = ["StepKind", "resolve"]
 
@@ -143,7 +143,7 @@ def _user_fingerprint(ctx: StepContext) -> dict[str, Any]:
     files = {}
     for name in listed:
         path = Path(name).expanduser()
-        files[name] = file_sha256(path if path.is_absolute() else ctx.project.root / path)
+        files[name] = ctx.file_sha256(path if path.is_absolute() else ctx.project.root / path)
     return {"files": files} if files else {}
 
 

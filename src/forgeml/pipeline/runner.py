@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from forgeml.errors import ConfigError, DataError, ForgemlError, NotFound
-from forgeml.pipeline.context import StepContext, file_sha256
+from forgeml.pipeline.context import StepContext
 from forgeml.pipeline.dag import Pipeline, Step, load_pipeline
+from forgeml.pipeline.file_hashes import FILE_NAME, FileHashes
 from forgeml.pipeline.functions import StepKind, resolve
 from forgeml.project import Project, ProjectLike, resolve_project, who
-from forgeml.store import display_url
-from forgeml.store import pipelines as queries
 
 __all__ = ["PipelineRun", "StepRun", "cache_key", "run_pipeline"]
 
@@ -124,51 +123,52 @@ def run_pipeline(
     )
     run = PipelineRun(uuid.uuid4().hex, dag.name, "running")
     options = {"from": from_step, "only": only, "force": force}
-    with found.store.write() as session:
-        queries.start_run(session, run.id, dag.name, chosen_executor, options, who())
+    found.ledger.start_run(run.id, dag.name, chosen_executor, options, who())
     started = time.perf_counter()
     outputs: dict[str, dict[str, Any]] = {}
     keys: dict[str, str] = {}
     broken: set[str] = set()
     wanted = set(dag.order()) if only is None else {only}
-    if only is not None:
-        _stored_upstream(dag, only, found, outputs, keys, say)
-    for name in dag.order():
-        if name not in wanted:
-            continue
-        step = dag.steps[name]
-        if broken & set(step.after):
-            broken.add(name)
-            run.steps.append(_record(found, run.id, StepRun(name, step.target, "skipped")))
-            say(f"{name}: skipped (an earlier step failed)")
-            continue
-        result = _run_step(dag, step, found, outputs, keys, name in forced, execute, say, run.id)
-        run.steps.append(result)
-        if result.status == "failed":
-            broken.add(name)
-        else:
-            outputs[name] = result.outputs or {}
-            keys[name] = result.cache_key
+    hashes = FileHashes(found.state_dir / FILE_NAME)
+    try:
+        if only is not None:
+            _stored_upstream(dag, only, found, outputs, keys, say, hashes)
+        for name in dag.order():
+            if name not in wanted:
+                continue
+            step = dag.steps[name]
+            if broken & set(step.after):
+                broken.add(name)
+                run.steps.append(_record(found, run.id, StepRun(name, step.target, "skipped")))
+                say(f"{name}: skipped (an earlier step failed)")
+                continue
+            ctx = _context(dag, step, found, outputs, say, hashes)
+            result = _run_step(step, ctx, keys, name in forced, execute, say, run.id)
+            run.steps.append(result)
+            if result.status == "failed":
+                broken.add(name)
+            else:
+                outputs[name] = result.outputs or {}
+                keys[name] = result.cache_key
+    finally:
+        hashes.save()
     run.status = "failed" if broken else "succeeded"
     run.seconds = time.perf_counter() - started
     failed = [s for s in run.steps if s.status == "failed"]
-    with found.store.write() as session:
-        queries.finish_run(session, run.id, run.status, failed[0].error if failed else None)
+    found.ledger.finish_run(run.id, run.status, failed[0].error if failed else None)
     return run
 
 
 def _run_step(
-    dag: Pipeline,
     step: Step,
-    project: Project,
-    outputs: dict[str, dict[str, Any]],
+    ctx: StepContext,
     keys: dict[str, str],
     forced: bool,
     execute: Execute,
     say: Say,
     run_id: str,
 ) -> StepRun:
-    ctx = _context(dag, step, project, outputs, say)
+    project, outputs = ctx.project, ctx.upstream
     try:
         kind = resolve(step.uses if step.uses is not None else step.name, project.root)
         fingerprint = kind.fingerprint(ctx)
@@ -185,27 +185,14 @@ def _run_step(
     }
     reusable = step.cache and not kind.volatile and not fingerprint.get("volatile")
     if not forced and reusable:
-        with project.store.read() as session:
-            hit = queries.cached_step(session, key)
-            stored = dict(hit.outputs or {}) if hit is not None else None
-            origin = hit.run_id if hit is not None else ""
-        if stored is not None and _files_intact(stored):
-            say(f"{step.name}: unchanged inputs, reused the result of run {origin[:8]}")
-            result = StepRun(step.name, kind.target, "cached", key, stored)
-            with project.store.write() as session:
-                queries.start_step(
-                    session,
-                    run_id,
-                    step.name,
-                    kind.target,
-                    key,
-                    inputs,
-                    status="cached",
-                    outputs=stored,
-                )
-            return result
-    with project.store.write() as session:
-        row_id = queries.start_step(session, run_id, step.name, kind.target, key, inputs)
+        hit = project.ledger.cached_step(key)
+        if hit is not None and _files_intact(hit.outputs, ctx):
+            say(f"{step.name}: unchanged inputs, reused the result of run {hit.run_id[:8]}")
+            project.ledger.start_step(
+                run_id, step.name, kind.target, key, inputs, status="cached", outputs=hit.outputs
+            )
+            return StepRun(step.name, kind.target, "cached", key, hit.outputs)
+    row_id = project.ledger.start_step(run_id, step.name, kind.target, key, inputs)
     say(f"{step.name}: running")
     began = time.perf_counter()
     attempts, error_text, produced = 0, None, None
@@ -230,17 +217,21 @@ def _run_step(
             say(f"{step.name}: attempt {attempts} failed ({error_text}); retrying in {wait:g} s")
             time.sleep(wait)
     status = "failed" if error_text is not None else "succeeded"
-    with project.store.write() as session:
-        queries.finish_step(
-            session, row_id, status, attempts=attempts, outputs=produced, error=error_text
-        )
+    project.ledger.finish_step(
+        row_id, status, attempts=attempts, outputs=produced, error=error_text
+    )
     seconds = time.perf_counter() - began
     say(f"{step.name}: {status} in {seconds:.1f} s" + (f": {error_text}" if error_text else ""))
     return StepRun(step.name, kind.target, status, key, produced, attempts, seconds, error_text)
 
 
 def _context(
-    dag: Pipeline, step: Step, project: Project, outputs: dict[str, dict[str, Any]], say: Say
+    dag: Pipeline,
+    step: Step,
+    project: Project,
+    outputs: dict[str, dict[str, Any]],
+    say: Say,
+    hashes: FileHashes,
 ) -> StepContext:
     return StepContext(
         project=project,
@@ -249,6 +240,7 @@ def _context(
         params=dict(step.params),
         upstream={b: outputs[b] for b in step.after},
         say=lambda text: say(f"{step.name}: {text}"),
+        hashes=hashes,
     )
 
 
@@ -259,6 +251,7 @@ def _stored_upstream(
     outputs: dict[str, dict[str, Any]],
     keys: dict[str, str],
     say: Say,
+    hashes: FileHashes,
 ) -> None:
     """Fill ``outputs`` with the stored results of every step ``only`` depends on."""
     needed = dag.ancestors(only)
@@ -266,34 +259,25 @@ def _stored_upstream(
         if name not in needed:
             continue
         step = dag.steps[name]
-        ctx = _context(dag, step, project, outputs, say)
+        ctx = _context(dag, step, project, outputs, say, hashes)
         kind = resolve(step.uses if step.uses is not None else step.name, project.root)
         key = cache_key(kind, step, kind.fingerprint(ctx), {b: outputs[b] for b in step.after})
-        with project.store.read() as session:
-            hit = queries.cached_step(session, key)
-            stored = dict(hit.outputs or {}) if hit is not None else None
-        if stored is None:
+        hit = project.ledger.cached_step(key)
+        if hit is None:
             raise NotFound(
                 f"step {name!r} of pipeline {dag.name!r} has no stored result for its current "
                 f"inputs, and step {only!r} needs it",
                 fix=f"run 'forgeml pipeline run {dag.name}' (or with --only {name}) first",
             )
-        outputs[name], keys[name] = stored, key
+        outputs[name], keys[name] = hit.outputs, key
 
 
 def _record(project: Project, run_id: str, result: StepRun) -> StepRun:
-    with project.store.write() as session:
-        row = queries.start_step(
-            session,
-            run_id,
-            result.name,
-            result.uses,
-            result.cache_key,
-            {},
-            status=result.status,
-        )
-        if result.error is not None:
-            queries.finish_step(session, row, result.status, attempts=0, error=result.error)
+    row = project.ledger.start_step(
+        run_id, result.name, result.uses, result.cache_key, {}, status=result.status
+    )
+    if result.error is not None:
+        project.ledger.finish_step(row, result.status, attempts=0, error=result.error)
     return result
 
 
@@ -314,7 +298,7 @@ def _json_outputs(value: Any, step: str) -> dict[str, Any]:
         ) from None
 
 
-def _files_intact(outputs: Mapping[str, Any]) -> bool:
+def _files_intact(outputs: Mapping[str, Any], ctx: StepContext) -> bool:
     """A stored result that names files (``files: {path: sha256}``) is reused only while
     each file still has the bytes the step wrote."""
     files = outputs.get("files")
@@ -325,7 +309,7 @@ def _files_intact(outputs: Mapping[str, Any]) -> bool:
         if not target.is_file():
             return False
         try:
-            if file_sha256(target) != digest:
+            if ctx.file_sha256(target) != digest:
                 return False
         except ConfigError:
             return False
@@ -333,6 +317,10 @@ def _files_intact(outputs: Mapping[str, Any]) -> bool:
 
 
 def _masked(params: Mapping[str, Any]) -> dict[str, Any]:
+    if not any(isinstance(v, str) and "://" in v for v in params.values()):
+        return dict(params)
+    from forgeml.store import display_url
+
     return {
         k: display_url(v) if isinstance(v, str) and "://" in v else v for k, v in params.items()
     }

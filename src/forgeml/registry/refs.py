@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from forgeml.errors import ConfigError
-from forgeml.names import NAME_PATTERN, is_version_number, parse_version_number
+from forgeml.names import ALIAS_PATTERN, check_model_name, parse_model_ref
 
 __all__ = ["RESERVED_ALIASES", "check_alias", "check_model_name", "parse_model_ref"]
 
-ALIAS_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
 RESERVED_ALIASES = frozenset({"latest"})
 """Words that already mean a version, so no alias may take them."""
-
-
-def check_model_name(name: str) -> str:
-    """A model name follows the dataset rules: 1-200 letters, digits, '_', '-' or '.'.
-
-    >>> check_model_name("credit-risk")
-    'credit-risk'
-    """
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise ConfigError(
-            f"{name!r} is not a valid model name",
-            fix="use 1-200 letters, digits, '_', '-' or '.', starting with a letter or digit",
-        )
-    return name
 
 
 def check_alias(alias: str) -> str:
@@ -53,30 +36,3 @@ def check_alias(alias: str) -> str:
             "digit, e.g. 'champion'",
         )
     return alias
-
-
-def parse_model_ref(ref: str) -> tuple[str, int | str | None]:
-    """Split ``name[@version|@alias]``: a number, an alias, or None for the newest version.
-
-    >>> parse_model_ref("credit@3"), parse_model_ref("credit@champion")
-    (('credit', 3), ('credit', 'champion'))
-    >>> parse_model_ref("credit"), parse_model_ref("credit@latest")
-    (('credit', None), ('credit', None))
-    """
-    if not isinstance(ref, str):
-        raise ConfigError(
-            f"a model reference must be a string, not a {type(ref).__name__}",
-            fix="write NAME, NAME@N or NAME@ALIAS",
-        )
-    name, _, selector = ref.partition("@")
-    check_model_name(name)
-    if selector in ("", "latest"):
-        return name, None
-    if is_version_number(selector):
-        return name, parse_version_number(selector, ref)
-    if not ALIAS_PATTERN.match(selector):
-        raise ConfigError(
-            f"{ref!r} has neither a version number nor a valid alias after '@'",
-            fix="write NAME@N (a version from 1), NAME@ALIAS (e.g. credit@champion) or NAME@latest",
-        )
-    return name, selector

@@ -16,12 +16,12 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from forgeml.errors import ConfigError, MissingDependency
+from forgeml.store.sqlite_pragmas import BUSY_TIMEOUT_S, configure_sqlite
 
-__all__ = ["WRITE", "display_url", "make_engine"]
+__all__ = ["BUSY_TIMEOUT_S", "WRITE", "display_url", "make_engine"]
 
 # Execution option that marks a connection's transaction as a write.
 WRITE = "forgeml_write"
-BUSY_TIMEOUT_S = 60.0
 
 
 def display_url(url: str | URL) -> str:
@@ -76,14 +76,7 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let us issue BEGIN ourselves so writers can take the lock up front.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-        cursor.close()
+        configure_sqlite(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -11,9 +11,10 @@ from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from forgeml.errors import StoreError, StoreVersionError
+from forgeml.errors import StoreVersionError
 from forgeml.store import migrate
-from forgeml.store.engine import BUSY_TIMEOUT_S, WRITE, display_url, make_engine
+from forgeml.store.engine import WRITE, display_url, make_engine
+from forgeml.store.sqlite_pragmas import store_unusable
 
 __all__ = ["MetadataStore", "UpgradePolicy"]
 
@@ -145,17 +146,6 @@ class MetadataStore:
             yield
         except OperationalError as e:
             reason = str(e.orig).strip().splitlines()[0] if e.orig else type(e).__name__
-            if "database is locked" in reason:
-                raise StoreError(
-                    f"metadata store {self.display_url} stayed locked by another writer for "
-                    f"{BUSY_TIMEOUT_S:.0f} s",
-                    fix="wait for the other forgeml command to finish, or stop a process that "
-                    "holds the database open in a write transaction",
-                ) from None
-            raise StoreError(
-                f"metadata store {self.display_url} cannot be used: {reason}",
-                fix="check that the database server is running and the URL "
-                "(FORGEML_DB_URL or store.db_url) is right",
-            ) from None
+            raise store_unusable(self.display_url, reason) from None
         except SQLAlchemyError:
             raise

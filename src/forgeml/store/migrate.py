@@ -1,7 +1,8 @@
 """Schema revisions of the metadata store, applied with Alembic under a store-wide lock.
 
 Alembic is imported only to migrate: checking that a store is current is one query, so
-every process start stays cheap.
+every process start stays cheap; SQLAlchemy only when a function here runs, so
+``HEAD_REVISION`` can be read without it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, inspect, text
-
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Connection
 
 __all__ = [
     "HEAD_REVISION",
@@ -36,6 +36,8 @@ def head_revision() -> str:
 
 def current_revision(connection: Connection) -> str | None:
     """The store's revision, or None for a store that has never been migrated."""
+    from sqlalchemy import inspect, text
+
     if not inspect(connection).has_table("alembic_version"):
         return None
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -53,6 +55,8 @@ def known_revisions() -> list[str]:
 def lock_for_migration(connection: Connection) -> None:
     """Serialise migrations across processes (SQLite already holds its write lock)."""
     if connection.dialect.name == "postgresql":
+        from sqlalchemy import text
+
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
 
 
