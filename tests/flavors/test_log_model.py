@@ -243,3 +243,27 @@ def test_an_open_run_gets_the_model_params_and_training_curves(
     curve = metric_history(run.id, "valid_0/binary_logloss", project=byo_project)
     assert len(curve) == 4
     assert metric_history(loop.id, "loss", project=byo_project) == [(0, 1.0), (1, 0.5)]
+
+
+def test_a_logged_version_has_a_card_that_says_what_it_is(
+    byo_project: Project, table: Table
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from forgeml.training.report import model_card
+
+    frame, y = table
+    model = LogisticRegression().fit(frame, y)
+    version = forgeml.log_model(
+        model,
+        name="carded",
+        signature_from=frame,
+        metrics={"roc_auc": 0.8125, "curve": [1, 2]},
+        project=byo_project,
+    )
+    html = model_card(version.ref, project=byo_project)
+    assert "carded v1" in html
+    for label, value in (("Task", "binary"), ("Flavor", "sklearn"), ("Classes", "")):
+        assert f"<dt>{label}</dt><dd>{value}" in html, label
+    assert "0.8125" in html  # the metric given at logging, without the nested curve
+    assert "<dt>Created by</dt>" in html and "UTC</dd>" in html

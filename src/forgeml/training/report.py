@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from forgeml.project import ProjectLike, resolve_project
-from forgeml.registry import model_version
+from forgeml.registry import ModelVersion, model_version
 from forgeml.training.card import render_card
 from forgeml.training.tracking import get_run
 from forgeml.training.trainer import CARD_CONTEXT
 
-__all__ = ["model_card", "write_report"]
+__all__ = ["model_card", "registered_context", "write_report"]
 
 
 def model_card(ref: str, *, project: ProjectLike = None) -> str:
@@ -27,12 +28,34 @@ def model_card(ref: str, *, project: ProjectLike = None) -> str:
             return render_card(context)
     if version.card_sha256:
         return found.artifacts.get_bytes(version.card_sha256).decode("utf-8")
-    return render_card(
-        {
-            "model": {"name": version.name, "version": version.version, "flavor": version.flavor},
-            "metrics": {"test": version.metrics.get("test", version.metrics)},
-        }
-    )
+    return render_card(registered_context(version))
+
+
+def registered_context(version: ModelVersion) -> dict[str, Any]:
+    """What a card can say of a version that no forgeml training run describes (one logged
+    from the user's own code, or imported): its task, classes, target, lineage, metrics."""
+    signature, lineage = version.signature, version.lineage
+    metrics = version.metrics.get("test", version.metrics)
+    flat = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+    return {
+        "model": {
+            "name": version.name,
+            "version": version.version,
+            "flavor": version.flavor,
+            "aliases": version.aliases,
+            "task": signature.get("task"),
+            "target": signature.get("target"),
+            "classes": signature.get("classes"),
+        },
+        "metrics": {"test": flat},
+        "dataset": {"ref": lineage.get("dataset")} if lineage.get("dataset") else {},
+        "lineage": {
+            "dataset": lineage.get("dataset"),
+            "run_id": version.run_id,
+            "created_by": lineage.get("logged_by") or version.created_by,
+            "created_at": f"{version.created_at:%Y-%m-%d %H:%M} UTC",
+        },
+    }
 
 
 def write_report(
