@@ -255,3 +255,32 @@ def test_a_champion_that_served_nothing_yet_is_kept_with_the_reason(tmp_path: Pa
         cycle = retrain("credit", project=fresh, now=MONTH_END)
     assert cycle.status == "kept", cycle.details
     assert "has seen every labelled prediction so far" in str(cycle.details), cycle.details
+
+
+def test_a_logged_model_goes_through_a_canary_like_a_trained_one(project: Project) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import forgeml
+    from forgeml.serve.rollout import start_rollout
+
+    month9 = generate_credit(rows_per_month=300, months=9, seed=3).slice(8 * 300)
+    numbers = ["age", "income", "credit_limit", "utilisation", "late_payments_12m"]
+    frame = month9.select(numbers).to_pandas()
+    # fitted outside forgeml, on the very rows it will be judged on: it must win its canary
+    fitted = make_pipeline(StandardScaler(), LogisticRegression()).fit(
+        frame, month9.column("defaulted").to_numpy()
+    )
+    logged = forgeml.log_model(fitted, name="credit", signature_from=frame, project=project)
+    assert (logged.version, logged.lineage["source"]) == (2, "log_model")
+    start_rollout(
+        "credit@2", mode="canary", share=0.5, reason="the risk team's model", project=project
+    )
+    assert active_rollout(project, "credit") is not None
+    _log(project, month9.slice(0, 150), "credit@1", "champion", prefix="c")
+    _log(project, month9.slice(150), "credit@2", "canary", prefix="k")
+    verdict = settle(project, "credit")
+    assert verdict is not None and verdict.decided and verdict.outcome == "promoted"
+    assert model_version("credit@champion", project=project).version == 2
+    assert active_rollout(project, "credit") is None
