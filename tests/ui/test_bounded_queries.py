@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,18 +84,10 @@ def test_every_page_reads_a_bounded_number_of_rows(client: UIClient, built: Buil
 
 @pytest.mark.postgres
 def test_every_page_reads_a_bounded_number_of_rows_on_postgresql(
-    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pg_ui: tuple[Project, UIClient],
 ) -> None:
-    monkeypatch.setenv("FORGEML_DB_URL", pg_url)
-    monkeypatch.delenv("FORGEML_ARTIFACTS_URL", raising=False)
-    monkeypatch.delenv("FORGEML_ALERT_WEBHOOKS", raising=False)
-    project = Project.init(tmp_path / "proj", name="pg")
-    client = UIClient(UIApp(project, admin_key="k"))
-    try:
-        _assert_bounded(client, project, build(project))
-    finally:
-        client.close()
-        project.close()
+    project, client = pg_ui
+    _assert_bounded(client, project, build(project))
 
 
 def _assert_bounded(client: UIClient, project: Project, found: dict[str, Any]) -> None:
