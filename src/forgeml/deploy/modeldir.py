@@ -11,7 +11,7 @@ brought (ONNX, PyTorch, Keras) keeps its parts as stored::
     keras:  model.keras (loaded in safe mode)
 
 The manifest's ``formats`` names each part's format. Loading goes through
-:func:`forgeml.serve.model_dir.load_model_dir`, re-exported here. Nothing is pickled.
+:func:`forgeml.registry.directory.load_model_dir`, re-exported here. Nothing is pickled.
 Writing is atomic: the directory appears complete, or not at all.
 """
 
@@ -27,9 +27,14 @@ from forgeml.errors import ConfigError
 from forgeml.flavors import NEURAL
 from forgeml.project import ProjectLike, resolve_project
 from forgeml.registry.bundle import read_manifest
-from forgeml.registry.directory import MANIFEST, MODEL_DIR_FORMAT, ModelDir, read_model_dir
+from forgeml.registry.directory import (
+    MANIFEST,
+    MODEL_DIR_FORMAT,
+    ModelDir,
+    load_model_dir,
+    read_model_dir,
+)
 from forgeml.registry.versions import ModelVersion, model_version
-from forgeml.serve.model_dir import load_model_dir
 
 __all__ = [
     "MANIFEST",

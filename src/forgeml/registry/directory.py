@@ -9,6 +9,8 @@ One model version, self-contained, in its libraries' own formats (written by
       schema.json          the input signature (columns, kinds, ranges, categories)
       model.txt            LightGBM's model text   | model.json  XGBoost's JSON model
                                                    | model.skops a scikit-learn model (skops)
+                           or a neural model's parts, named in ``formats``: model.onnx;
+                           model.safetensors + architecture.json; model.keras
       calibrator.skops     the fitted calibrator, when the version has one
       input_example.json   one typical input record
       requirements.txt     forgeml and the model's library, pinned
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from forgeml.errors import ArtifactError, ConfigError, IntegrityError
+from forgeml.flavors import NEURAL
 from forgeml.registry.bundle import FLAVORS, ModelBundle, load_model_part
 from forgeml.registry.trust import load_checked
 from forgeml.registry.versions import ModelVersion
@@ -149,19 +152,27 @@ def read_model_dir(path: str | os.PathLike[str]) -> ModelDir:
 
 
 def load_model_dir(path: str | os.PathLike[str]) -> tuple[ModelVersion, ModelBundle]:
-    """The version and its bundle from a model directory, each file verified before parsing."""
+    """The version and its bundle from a model directory, each file verified before parsing.
+
+    A neural model's parts (``onnx``, ``torch``, ``keras``: each named in the manifest's
+    ``formats``) go to the flavor's own loader, the one a registered version goes through;
+    a Keras model holding code is refused, since a directory has no audit trail for trust.
+    """
     found = read_model_dir(path)
     manifest = found.manifest
-    model_path = found.file("model")
-    data = model_path.read_bytes()
-    _recheck(found, model_path, data)
-    estimator = load_model_part(found.flavor, data, str(model_path))
+    if found.flavor in NEURAL:
+        from forgeml.flavors import flavor_module
+
+        parts = {role: _verified(found, role) for role in _model_parts(found)}
+        estimator = flavor_module(found.flavor).load(parts, found.extras)
+    else:
+        estimator = load_model_part(
+            found.flavor, _verified(found, "model"), str(found.file("model"))
+        )
     calibrator = None
     if "calibrator" in manifest["files"]:
-        calibrator_path = found.file("calibrator")
-        raw = calibrator_path.read_bytes()
-        _recheck(found, calibrator_path, raw)
-        calibrator = load_checked(raw, f"calibrator {calibrator_path}")
+        raw = _verified(found, "calibrator")
+        calibrator = load_checked(raw, f"calibrator {found.file('calibrator')}")
     bundle = ModelBundle(
         found.flavor,  # type: ignore[arg-type]  # checked against FLAVORS above
         estimator,
@@ -172,13 +183,29 @@ def load_model_dir(path: str | os.PathLike[str]) -> tuple[ModelVersion, ModelBun
     return found.version(), bundle
 
 
-def _recheck(found: ModelDir, path: Path, data: bytes) -> None:
-    """The bytes about to be parsed are the bytes that were verified (no swap in between)."""
+def _model_parts(found: ModelDir) -> list[str]:
+    """The roles of a neural model's own parts (``formats`` lists them; a calibrator apart)."""
+    formats: Any = found.manifest.get("formats")
+    roles = [r for r in formats if r != "calibrator"] if isinstance(formats, dict) else []
+    if "model" not in roles or any(r not in found.manifest["files"] for r in roles):
+        raise ArtifactError(
+            f"{found.path} is a {found.flavor} model directory whose manifest does not list "
+            "the format and file of each model part",
+            fix="export the model again with 'forgeml export MODEL@V --format dir DIR'",
+        )
+    return roles
+
+
+def _verified(found: ModelDir, role: str) -> bytes:
+    """The bytes of a role's file, the very bytes that were verified (no swap in between)."""
+    path = found.file(role)
+    data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != found.manifest["sha256"][path.name]:
         raise IntegrityError(
             f"{path} changed while it was being loaded",
             fix="export the model again into a folder nothing else writes to",
         )
+    return data
 
 
 def _inside(root: Path, name: str) -> Path:

@@ -16,10 +16,9 @@ from typing import cast
 
 from forgeml.errors import ModelCannotPredict
 from forgeml.project import Project
-from forgeml.registry.directory import read_model_dir
+from forgeml.registry.directory import load_model_dir, read_model_dir
 from forgeml.serve.deployment import Deployment, Serving
 from forgeml.serve.inputs import OutOfRange
-from forgeml.serve.model_dir import load_model_dir
 
 __all__ = ["DirectoryDeployment", "log_project"]
 
