@@ -21,8 +21,9 @@ from deploy.neural_nets import Branchy
 from forgeml.deploy.cloud import export_cloud
 from forgeml.deploy.docker import build_context
 from forgeml.deploy.mlflow_export import export_mlflow
+from forgeml.deploy.mlflow_import import import_mlflow
 from forgeml.deploy.modeldir import load_model_dir, write_model_dir
-from forgeml.errors import ConfigError, ForgemlError, IntegrityError
+from forgeml.errors import ConfigError, ForgemlError, IntegrityError, NotFound
 from forgeml.flavors import keras_flavor, torch_flavor
 from forgeml.flavors.nets import MLP, SmallCNN
 from forgeml.onnx_export import PARITY, export_onnx
@@ -187,6 +188,7 @@ def test_mlflow_export_writes_the_onnx_flavor(
     out = export_mlflow(f"{flavor}@1", tmp_path / "mlflow", project=project)
     assert sorted(p.name for p in out.iterdir()) == [
         "MLmodel",
+        "forgeml",
         "input_example.json",
         "model.onnx",
         "python_env.yaml",
@@ -223,6 +225,86 @@ def test_mlflow_export_writes_the_onnx_flavor(
         np.max(np.abs(np.asarray(got, dtype=np.float64).reshape(expected.shape) - expected))
         <= PARITY
     )
+
+
+@pytest.mark.parametrize("flavor", ["onnx", "torch"])
+def test_an_mlflow_export_imported_again_is_the_same_version(
+    project: Project, tmp_path: Path, flavor: str
+) -> None:
+    out = export_mlflow(f"{flavor}@1", tmp_path / "mlflow", project=project)
+    assert _mlmodel(out)["metadata"]["forgeml_model_dir"] == "forgeml"
+    carried = json.loads((out / "forgeml" / "forgeml.json").read_text())
+    assert sorted(carried["formats"]) == sorted(p.split(".")[0] for p in PART_FILES[flavor])
+    back = import_mlflow(out, f"{flavor}-back", project=project)
+    original = forgeml.model_version(f"{flavor}@1", project=project)
+    assert back.ref == f"{flavor}-back@1" and back.flavor == flavor
+    assert back.signature == original.signature
+    assert back.artifact_sha256 == original.artifact_sha256  # the very bytes, re-registered
+    assert back.lineage["imported_from"] == f"{flavor}@1"
+    assert back.lineage["source"] == "mlflow"
+    restored = forgeml.load_model(back.ref, project=project)
+    registered = forgeml.load_model(f"{flavor}@1", project=project)
+    assert (restored.task, restored.classes) == (registered.task, registered.classes)
+    if flavor == "torch":
+        assert restored.classes == ["a", "b", "c"]
+        x = _inputs(flavor)
+        assert np.array_equal(restored.predict_proba(x), registered.predict_proba(x))
+    x = _inputs(flavor)
+    assert np.array_equal(restored.predict(x), registered.predict(x))
+
+
+def test_a_table_torch_model_keeps_its_columns_and_classes_through_mlflow(
+    project: Project, table_torch: tuple[str, Any], tmp_path: Path
+) -> None:
+    ref, frame = table_torch
+    out = export_mlflow(ref, tmp_path / "mlflow", project=project)
+    back = import_mlflow(out, "table-mlp-back", project=project)
+    original = forgeml.model_version(ref, project=project)
+    assert back.signature == original.signature
+    assert [c["name"] for c in back.signature["inputs"]] == ["a", "b", "c"]
+    restored = forgeml.load_model(back.ref, project=project)
+    registered = forgeml.load_model(ref, project=project)
+    assert (restored.task, restored.classes) == ("binary", [0, 1])
+    assert np.array_equal(restored.predict_proba(frame), registered.predict_proba(frame))
+
+
+@pytest.mark.parametrize("flavor", ["onnx", "torch"])
+def test_a_tampered_carried_directory_is_not_imported(
+    project: Project, tmp_path: Path, flavor: str
+) -> None:
+    out = export_mlflow(f"{flavor}@1", tmp_path / "mlflow", project=project)
+    part = out / "forgeml" / PART_FILES[flavor][-1]
+    data = bytearray(part.read_bytes())
+    data[-1] ^= 1
+    part.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match=f"{part.name} does not match its sha256") as e:
+        import_mlflow(out, f"{flavor}-tampered", project=project)
+    assert "export the model again" in e.value.fix
+    with pytest.raises(NotFound):  # nothing was registered
+        forgeml.model_version(f"{flavor}-tampered", project=project)
+
+
+def test_a_carried_directory_outside_the_folder_is_refused(
+    project: Project, tmp_path: Path
+) -> None:
+    out = export_mlflow("onnx@1", tmp_path / "mlflow", project=project)
+    elsewhere = tmp_path / "elsewhere"
+    (out / "forgeml").rename(elsewhere)
+    document = _mlmodel(out)
+    for pointer in ("../elsewhere", str(elsewhere)):
+        document["metadata"]["forgeml_model_dir"] = pointer
+        (out / "MLmodel").write_text(yaml.safe_dump(document))
+        with pytest.raises(ConfigError, match="outside the model folder"):
+            import_mlflow(out, "onnx-escaped", project=project)
+    (out / "forgeml").symlink_to(elsewhere, target_is_directory=True)
+    document["metadata"]["forgeml_model_dir"] = "forgeml"
+    (out / "MLmodel").write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match="outside the model folder"):
+        import_mlflow(out, "onnx-escaped", project=project)
+    (out / "forgeml").unlink()
+    with pytest.raises(ConfigError, match="not a forgeml model directory") as e:
+        import_mlflow(out, "onnx-escaped", project=project)
+    assert "copy the whole exported folder" in e.value.fix
 
 
 def test_a_module_onnx_cannot_reproduce_is_refused(project: Project, tmp_path: Path) -> None:

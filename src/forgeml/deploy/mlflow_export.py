@@ -19,7 +19,9 @@ signature describes the raw columns that ``python_function`` takes.
 
 A model the user brought is written in MLflow's ``onnx`` flavor instead
 (:mod:`forgeml.deploy.mlflow_onnx`): an ONNX version as stored, a PyTorch module through
-ONNX with a parity check. A Keras version is refused with what to do instead.
+ONNX with a parity check. A Keras version is refused with what to do instead. Either way
+``metadata.forgeml_model_dir`` names the ``forgeml/`` model directory the folder carries,
+which ``forgeml import mlflow`` registers again as it was.
 """
 
 from __future__ import annotations
@@ -117,7 +119,11 @@ def mlmodel(found: ModelDir) -> dict[str, Any]:
         "signature": {k: json.dumps(v) for k, v in signature.items()} | {"params": None},
         "saved_input_example_info": _EXAMPLE_INFO["dataframe"],
         "utc_time_created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
-        "metadata": {"forgeml_model": found.ref, "forgeml_bundle": found.manifest["bundle_sha256"]},
+        "metadata": {
+            "forgeml_model": found.ref,
+            "forgeml_bundle": found.manifest["bundle_sha256"],
+            "forgeml_model_dir": MODEL_SUBDIR,
+        },
     }
 
 

@@ -1,9 +1,13 @@
 """``forgeml import mlflow DIR --name MODEL``: register an MLflow model as a model version.
 
-``MLmodel`` is parsed as YAML (never imported or executed). Two kinds of folder are read:
+``MLmodel`` is parsed as YAML (never imported or executed). Three kinds of folder are read:
 
-* a forgeml export (``python_function`` loads ``forgeml/``): the model directory inside is
-  registered as it is, preprocessing included: an export and an import give the same model;
+* a forgeml export (``metadata.forgeml_model_dir`` names the ``forgeml/`` model directory it
+  carries; older exports of table models name it as their ``forgeml_pyfunc`` loader's
+  data): the directory's files are checked against their sha256, loaded, and registered
+  byte for byte with its signature, metrics and lineage, preprocessing, classes, threshold
+  and calibrator included: an export and an import give the same model, for a table model
+  and for an ONNX or PyTorch one alike;
 * an MLflow model with a native flavor: ``sklearn`` saved with ``serialization_format:
   skops`` (read through forgeml's allow-list), ``lightgbm`` (its model text) or
   ``xgboost`` (JSON or UBJ). Its signature's columns become the version's inputs; they
@@ -88,9 +92,9 @@ def import_mlflow(
     document = read_mlmodel(root)
     flavors = document["flavors"]
     found = resolve_project(project)
-    pyfunc = flavors.get("python_function") or {}
-    if pyfunc.get("loader_module") == "forgeml_pyfunc":
-        return _import_forgeml(root / _relative(root, str(pyfunc.get("data"))), name, found)
+    carried = _carried_dir(document)
+    if carried is not None:
+        return _import_forgeml(root / _relative(root, carried), name, found)
     lineage: dict[str, Any] = {"source": "mlflow", "folder": str(root.resolve())}
     if "sklearn" in flavors:
         estimator, flavor = _sklearn(root, flavors["sklearn"], trust_pickle, lineage), "sklearn"
@@ -170,14 +174,37 @@ def schema_from_signature(signature: Any, root: Path) -> list[dict[str, Any]]:
     return columns
 
 
-def _import_forgeml(model_dir: Path, name: str, project: Any) -> ModelVersion:
-    from forgeml.deploy.modeldir import load_model_dir
+def _carried_dir(document: dict[str, Any]) -> str | None:
+    """The forgeml model directory a forgeml export carries (``metadata.forgeml_model_dir``;
+    before it was written, the ``data`` of its ``forgeml_pyfunc`` loader), or None."""
+    meta = document.get("metadata")
+    if isinstance(meta, dict) and meta.get("forgeml_model_dir") is not None:
+        return str(meta["forgeml_model_dir"])
+    pyfunc = document["flavors"].get("python_function")
+    if isinstance(pyfunc, dict) and pyfunc.get("loader_module") == "forgeml_pyfunc":
+        return str(pyfunc.get("data"))
+    return None
 
-    version, bundle = load_model_dir(model_dir)  # every file checked, nothing unpickled
+
+def _import_forgeml(model_dir: Path, name: str, project: Any) -> ModelVersion:
+    """The carried model directory registered byte for byte: the same bundle (model parts,
+    preprocessing, extras, calibrator), signature, metrics and lineage as the version it
+    was exported from."""
+    from forgeml.registry.directory import store_model_dir
+
+    if not (model_dir / "forgeml.json").is_file():
+        raise ConfigError(
+            f"{model_dir} is not a forgeml model directory, though {model_dir.parent}/MLmodel "
+            "names it as the one this export carries",
+            fix="copy the whole exported folder, or export the model again with "
+            "'forgeml export MODEL@V --format mlflow DIR'",
+        )
+    # every file checked against its sha256 and parsed before a byte is stored
+    version, bundle_sha = store_model_dir(model_dir, project.artifacts)
     lineage = {**version.lineage, "source": "mlflow", "imported_from": version.ref}
     return register_model(
         name,
-        bundle,
+        bundle_sha,
         signature=version.signature,
         metrics=version.metrics,
         lineage=lineage,
@@ -187,7 +214,11 @@ def _import_forgeml(model_dir: Path, name: str, project: Any) -> ModelVersion:
 
 def _relative(root: Path, name: str) -> Path:
     path = Path(name)
-    if path.is_absolute() or ".." in path.parts:
+    if (
+        path.is_absolute()
+        or ".." in path.parts
+        or not (root / path).resolve().is_relative_to(root.resolve())  # a link out
+    ):
         raise ConfigError(
             f"{root}/MLmodel names a file outside the model folder: {name!r}",
             fix="pass an MLflow model whose files are inside its folder",

@@ -1,12 +1,19 @@
 """MLflow's ``onnx`` flavor for the models users bring: an ONNX version as stored, a PyTorch
 one converted through ONNX with a parity check.
 
-The folder is the one ``mlflow.onnx.save_model`` writes, with no Python of forgeml's in it::
+The folder is the one ``mlflow.onnx.save_model`` writes, with no Python of forgeml's in it,
+plus the version's forgeml model directory, which MLflow does not read::
 
     DIR/
-      MLmodel                  flavors onnx and python_function (loader_module mlflow.onnx)
+      MLmodel                  flavors onnx and python_function (loader_module mlflow.onnx);
+                               metadata.forgeml_model_dir names forgeml/
       model.onnx               the graph: an ONNX version's stored bytes, or a PyTorch
                                module exported by torch.onnx.export at its recorded tensor
+      forgeml/                 the model directory (:mod:`forgeml.deploy.modeldir`): the
+                               stored parts (model.onnx; model.safetensors and
+                               architecture.json), manifest with each file's sha256,
+                               signature, task, classes, metrics and lineage; what
+                               ``forgeml import mlflow`` registers again
       input_example.json       one input (a tensor: zeros of the recorded shape)
       serving_input_example.json
       requirements.txt         onnx, onnxruntime, numpy and pandas, pinned to this machine's
@@ -52,7 +59,11 @@ def write_mlflow_onnx(version: ModelVersion, project: Project, root: Path) -> No
     """The onnx-flavor MLflow model of a neural ``version`` in the (empty) folder ``root``."""
     data = onnx_graph(version, project)
     (root / MODEL_FILE).write_bytes(data)
-    from forgeml.deploy.mlflow_export import python_env, write_input_example
+    from forgeml.deploy.mlflow_export import MODEL_SUBDIR, python_env, write_input_example
+    from forgeml.deploy.modeldir import write_model_dir
+
+    # forgeml's own directory rides along, so 'forgeml import mlflow' restores the version
+    write_model_dir(version.ref, root / MODEL_SUBDIR, project=project)
 
     example = write_input_example(root, version.signature)
     packages = ("onnx", "onnxruntime", "numpy", "pandas")
@@ -101,6 +112,8 @@ def mlmodel(version: ModelVersion, data: bytes, example: dict[str, Any]) -> dict
     """The ``MLmodel`` document: flavors ``onnx`` and ``python_function`` over ``data``."""
     import onnx
 
+    from forgeml.deploy.mlflow_export import MODEL_SUBDIR
+
     flavors = {
         "onnx": {
             "code": None,
@@ -130,6 +143,7 @@ def mlmodel(version: ModelVersion, data: bytes, example: dict[str, Any]) -> dict
             "forgeml_model": version.ref,
             "forgeml_bundle": version.artifact_sha256,
             "forgeml_flavor": version.flavor,
+            "forgeml_model_dir": MODEL_SUBDIR,
         }
         | {f"forgeml_{k}": v for k, v in extras.items() if v is not None},
     }

@@ -26,7 +26,7 @@ from forgeml.deploy.staging import empty_target, staged
 from forgeml.errors import ConfigError
 from forgeml.flavors import NEURAL
 from forgeml.project import ProjectLike, resolve_project
-from forgeml.registry.bundle import read_manifest
+from forgeml.registry.bundle import TABULAR_FORMATS, read_manifest
 from forgeml.registry.directory import (
     MANIFEST,
     MODEL_DIR_FORMAT,
@@ -53,7 +53,6 @@ MODEL_FILES = {"lightgbm": "model.txt", "xgboost": "model.json", "sklearn": "mod
 CALIBRATOR_FILE = "calibrator.skops"
 PART_EXTENSIONS = {"onnx": "onnx", "safetensors": "safetensors", "json": "json", "keras": "keras"}
 """The file extension of each stored format a neural flavor's part has (``model.onnx``)."""
-_TABULAR_FORMATS = {"lightgbm": "lightgbm-text", "xgboost": "xgboost-json", "sklearn": "skops"}
 
 
 def write_model_dir(
@@ -76,7 +75,7 @@ def write_model_dir(
     else:
         files = {MODEL_FILES[flavor]: stored["model"]}
         roles = {"model": MODEL_FILES[flavor]}
-        formats.setdefault("model", _TABULAR_FORMATS[flavor])
+        formats.setdefault("model", TABULAR_FORMATS[flavor])
     if "calibrator" in stored:
         files[CALIBRATOR_FILE] = stored["calibrator"]
         roles["calibrator"] = CALIBRATOR_FILE

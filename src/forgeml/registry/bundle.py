@@ -49,18 +49,22 @@ from forgeml.registry.trust import load_checked, refused_types
 __all__ = [
     "FLAVORS",
     "MANIFEST_FORMAT",
+    "TABULAR_FORMATS",
     "Flavor",
     "ModelBundle",
     "load_bundle",
     "load_model_part",
     "read_manifest",
     "save_bundle",
+    "save_parts",
 ]
 
 Flavor = Literal["lightgbm", "xgboost", "sklearn", "torch", "keras", "onnx"]
 FLAVORS: tuple[str, ...] = get_args(Flavor)
 MANIFEST_FORMAT = 1
 
+TABULAR_FORMATS = {"lightgbm": "lightgbm-text", "xgboost": "xgboost-json", "sklearn": "skops"}
+"""The stored format of each table flavor's model part: the library's own."""
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -102,14 +106,30 @@ def save_bundle(bundle: ModelBundle, artifacts: ArtifactStore) -> str:
     if bundle.calibrator is not None:
         encoded["calibrator"] = ("skops", _skops_bytes(bundle.calibrator, "calibrator"))
     # every part is encoded and checked before the first one is stored
+    return save_parts(bundle.flavor, encoded, features, extras, artifacts)
+
+
+def save_parts(
+    flavor: str,
+    encoded: dict[str, tuple[str, bytes]],
+    features: dict[str, Any],
+    extras: dict[str, Any],
+    artifacts: ArtifactStore,
+) -> str:
+    """Store already encoded parts (name: (format, bytes)) and their manifest; the id.
+
+    The caller has checked that the parts load (:func:`save_bundle` encodes and checks
+    them; a model directory's parts are verified and loaded before they are stored), so
+    the same bytes give the same bundle id.
+    """
     parts = {name: artifacts.put_bytes(data) for name, (_, data) in encoded.items()}
     manifest = {
         "format": MANIFEST_FORMAT,
-        "flavor": bundle.flavor,
+        "flavor": flavor,
         "parts": parts,
         "formats": {name: fmt for name, (fmt, _) in encoded.items()},
-        "features": features,
-        "extras": extras,
+        "features": json_document(features, "features"),
+        "extras": json_document(extras, "extras"),
     }
     return artifacts.put_bytes(canonical_bytes(manifest))
 
@@ -216,8 +236,8 @@ def _model_parts(bundle: ModelBundle) -> dict[str, tuple[str, bytes]]:
             return keras_parts
         found: dict[str, tuple[str, bytes]] = module.dump(bundle.estimator)
         return found
-    formats = {"lightgbm": "lightgbm-text", "xgboost": "xgboost-json", "sklearn": "skops"}
-    return {"model": (formats[bundle.flavor], _model_bytes(bundle.flavor, bundle.estimator))}
+    model = _model_bytes(bundle.flavor, bundle.estimator)
+    return {"model": (TABULAR_FORMATS[bundle.flavor], model)}
 
 
 def _model_bytes(flavor: str, estimator: Any) -> bytes:

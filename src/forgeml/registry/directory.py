@@ -29,13 +29,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from forgeml.artifacts import ArtifactStore
 from forgeml.errors import ArtifactError, ConfigError, IntegrityError
 from forgeml.flavors import NEURAL
-from forgeml.registry.bundle import FLAVORS, ModelBundle, load_model_part
+from forgeml.registry.bundle import (
+    FLAVORS,
+    TABULAR_FORMATS,
+    ModelBundle,
+    load_model_part,
+    save_parts,
+)
 from forgeml.registry.trust import load_checked
 from forgeml.registry.versions import ModelVersion
 
-__all__ = ["MANIFEST", "MODEL_DIR_FORMAT", "ModelDir", "load_model_dir", "read_model_dir"]
+__all__ = [
+    "MANIFEST",
+    "MODEL_DIR_FORMAT",
+    "ModelDir",
+    "load_model_dir",
+    "read_model_dir",
+    "store_model_dir",
+]
 
 MANIFEST = "forgeml.json"
 MODEL_DIR_FORMAT = 1
@@ -159,28 +173,63 @@ def load_model_dir(path: str | os.PathLike[str]) -> tuple[ModelVersion, ModelBun
     a Keras model holding code is refused, since a directory has no audit trail for trust.
     """
     found = read_model_dir(path)
+    return found.version(), _bundle(found, _verified_parts(found))
+
+
+def store_model_dir(
+    path: str | os.PathLike[str], artifacts: ArtifactStore
+) -> tuple[ModelVersion, str]:
+    """Store a model directory's parts as a bundle, byte for byte; the version it was
+    written from and the bundle's id.
+
+    Each file is verified against its sha256 and loaded (as :func:`load_model_dir` does)
+    before anything is stored, and the bytes stored are the ones verified: the bundle is
+    the one the directory was exported from, so it answers exactly as that version did.
+    """
+    found = read_model_dir(path)
+    parts = _verified_parts(found)
+    _bundle(found, parts)  # parses: a part that would not load is refused here
+    manifest = found.manifest
+    sha = save_parts(found.flavor, parts, manifest["features"], manifest["extras"], artifacts)
+    return found.version(), sha
+
+
+def _verified_parts(found: ModelDir) -> dict[str, tuple[str, bytes]]:
+    """Each bundle part of the directory as (format, verified bytes)."""
+    formats: Any = found.manifest.get("formats")
+    formats = formats if isinstance(formats, dict) else {}
+    if found.flavor in NEURAL:
+        roles = _model_parts(found)
+    else:
+        roles = ["model"]
+        formats = {"model": TABULAR_FORMATS[found.flavor], **formats}
+    if "calibrator" in found.manifest["files"]:
+        roles.append("calibrator")
+        formats = {"calibrator": "skops", **formats}
+    return {role: (str(formats[role]), _verified(found, role)) for role in roles}
+
+
+def _bundle(found: ModelDir, parts: dict[str, tuple[str, bytes]]) -> ModelBundle:
+    """The bundle loaded from verified ``parts``; nothing in it is unpickled."""
     manifest = found.manifest
     if found.flavor in NEURAL:
         from forgeml.flavors import flavor_module
 
-        parts = {role: _verified(found, role) for role in _model_parts(found)}
-        estimator = flavor_module(found.flavor).load(parts, found.extras)
+        model_parts = {role: data for role, (_, data) in parts.items() if role != "calibrator"}
+        estimator = flavor_module(found.flavor).load(model_parts, found.extras)
     else:
-        estimator = load_model_part(
-            found.flavor, _verified(found, "model"), str(found.file("model"))
-        )
+        estimator = load_model_part(found.flavor, parts["model"][1], str(found.file("model")))
     calibrator = None
-    if "calibrator" in manifest["files"]:
-        raw = _verified(found, "calibrator")
+    if "calibrator" in parts:
+        raw = parts["calibrator"][1]
         calibrator = load_checked(raw, f"calibrator {found.file('calibrator')}")
-    bundle = ModelBundle(
+    return ModelBundle(
         found.flavor,  # type: ignore[arg-type]  # checked against FLAVORS above
         estimator,
         dict(manifest["features"]),
         dict(manifest["extras"]),
         calibrator,
     )
-    return found.version(), bundle
 
 
 def _model_parts(found: ModelDir) -> list[str]:
