@@ -16,7 +16,7 @@ from forgeml.deploy.mlflow_import import import_mlflow
 from forgeml.errors import ConfigError, UntrustedModel
 from forgeml.model import Model
 from forgeml.project import Project
-from forgeml.registry import load_model
+from forgeml.registry import load_model, model_version
 
 SAVE = """
 import json, sys
@@ -57,6 +57,10 @@ def test_export_then_import_gives_the_same_model(deploy_project: Project, tmp_pa
     out = export_mlflow("tier@1", tmp_path / "tier", project=deploy_project)
     version = import_mlflow(out, "tier_back", project=deploy_project)
     assert version.lineage["imported_from"] == "tier@1"
+    original = model_version("tier@1", project=deploy_project)
+    assert version.signature == original.signature  # columns, kinds, ranges, classes
+    assert version.metrics == original.metrics
+    assert version.artifact_sha256 == original.artifact_sha256  # model, preprocessing, extras
     records = rows(10)
     back = forgeml_scores(deploy_project, version.ref, records)
     assert np.array_equal(back, forgeml_scores(deploy_project, "tier@1", records))

@@ -31,6 +31,7 @@ from forgeml.project import Project
 from forgeml.registry import load_model
 from forgeml.serve.server import ServeSettings, build_app
 from forgeml.training.predict import Predictor
+from forgeml.training.report import model_card
 from serve.asgi import InProcessClient
 
 FLAVORS = ("onnx", "torch", "keras")
@@ -245,6 +246,8 @@ def test_an_mlflow_export_imported_again_is_the_same_version(
     restored = forgeml.load_model(back.ref, project=project)
     registered = forgeml.load_model(f"{flavor}@1", project=project)
     assert (restored.task, restored.classes) == (registered.task, registered.classes)
+    card = model_card(back.ref, project=project)
+    assert original.signature["task"] in card
     if flavor == "torch":
         assert restored.classes == ["a", "b", "c"]
         x = _inputs(flavor)
