@@ -1,8 +1,10 @@
-"""Kubernetes and KServe manifests: valid for two Kubernetes versions, equal to golden files."""
+"""Kubernetes and KServe manifests: valid for two Kubernetes versions (KServe's against its
+own schema), equal to golden files."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -11,9 +13,20 @@ import yaml
 from forgeml.deploy.k8s import K8sOptions, kserve_manifests, manifests, write_manifests
 from forgeml.errors import ConfigError
 from forgeml.project import Project
+from openapi_schemas import (
+    REMOVED,
+    errors,
+    errors_when,
+    json_schema,
+    kubernetes_type,
+    model_tables,
+    validator,
+)
+from toolvenvs import tool_python
 
 GOLDEN = Path(__file__).parent / "golden"
 KUBERNETES = ["1.30", "1.34"]
+KSERVE = "kserve==0.21.0"  # its models are generated from KServe's OpenAPI spec
 
 
 @pytest.mark.parametrize("version", KUBERNETES)
@@ -60,8 +73,8 @@ def test_kserve_inference_service(deploy_project: Project, tmp_path: Path) -> No
     (service,) = kserve_manifests("credit", 1, K8sOptions(image="registry.example/credit:1"))
     assert service["apiVersion"] == "serving.kserve.io/v1beta1"
     predictor = service["spec"]["predictor"]
-    assert predictor["protocolVersion"] == "v2"
     (container,) = predictor["containers"]
+    assert container["env"] == [{"name": "PROTOCOL", "value": "v2"}]  # KServe reads it here
     assert container["name"] == "kserve-container"
     assert container["image"] == "registry.example/credit:1"
     # the container part is a core/v1 Container: check it with Kubernetes' own schema
@@ -69,6 +82,45 @@ def test_kserve_inference_service(deploy_project: Project, tmp_path: Path) -> No
     pod["spec"] = {"containers": [container]}
     for version in KUBERNETES:
         kubernetes_validate.validate(pod, version, strict=True)
+
+
+@pytest.fixture(scope="module")
+def kserve_tables() -> dict[str, Any]:
+    python = tool_python("kserve", [KSERVE])  # its pins (pandas < 3) conflict with ours
+    return model_tables(python, "kserve.models", "V1beta1InferenceService")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", KUBERNETES)
+def test_inference_service_is_valid_against_kserves_schema(
+    kserve_tables: dict[str, Any], version: str
+) -> None:
+    check = validator(json_schema(kserve_tables, kubernetes_type(version)), version)
+    golden = yaml.safe_load((GOLDEN / "inferenceservice.yaml").read_text())
+    (service,) = kserve_manifests("credit", 2, K8sOptions(namespace="ml", grace_seconds=45))
+    assert errors(check, golden) == []
+    assert errors(check, service) == []
+
+    def broken(path: str, value: object) -> list[str]:
+        return errors_when(check, golden, path, value)
+
+    predictor = "spec.predictor"
+    container = f"{predictor}.containers.0"
+    assert broken(f"{predictor}.protocolVersion", "v2") == [
+        f"{predictor}: Additional properties are not allowed ('protocolVersion' was unexpected)"
+    ]
+    assert broken(f"{predictor}.maxReplicas", "10") == [
+        f"{predictor}.maxReplicas: '10' is not of type 'integer'"
+    ]
+    assert broken("spec.predictor", REMOVED) == ["spec: 'predictor' is a required property"]
+    # the container part is Kubernetes' own core/v1 Container, strict
+    assert broken(f"{container}.name", REMOVED) == [f"{container}: 'name' is a required property"]
+    assert broken(f"{container}.imagePullPolicyy", "Always") == [
+        f"{container}: Additional properties are not allowed ('imagePullPolicyy' was unexpected)"
+    ]
+    assert broken(f"{container}.ports.0.containerPort", "8080") == [
+        f"{container}.ports.0.containerPort: '8080' is not of type 'integer'"
+    ]
 
 
 def test_bad_options_are_refused() -> None:

@@ -1,5 +1,6 @@
-"""Compiled pipelines, checked by the real tools: kfp loads the KFP YAML, Argo's models
-(hera's, generated from Argo's JSON schema) validate the Workflow, Python parses the DAG."""
+"""Compiled pipelines, checked by the real tools: kfp loads the KFP YAML, Argo's OpenAPI spec
+(as the ``argo-workflows`` client's models carry it) and hera's models (generated from Argo's
+JSON schema) validate the Workflow, Python parses the DAG."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from forgeml.errors import ConfigError
 from forgeml.pipeline import load_pipeline
 from forgeml.pipeline.compile import compile_pipeline
 from forgeml.project import Project
+from openapi_schemas import REMOVED, errors, errors_when, json_schema, model_tables, validator
 from toolvenvs import run_in, tool_python
 
 EDGES = {
@@ -96,6 +98,35 @@ def test_argo_workflow_validates_against_argos_schema(nightly: Project, tmp_path
     document["spec"]["entrypiont"] = document["spec"].pop("entrypoint")
     broken.write_text(yaml.safe_dump(document))
     assert run_in(python, ARGO_CHECK, str(broken)).returncode != 0
+
+
+def test_argo_workflow_is_valid_against_argos_openapi_spec(
+    nightly: Project, tmp_path: Path
+) -> None:
+    python = tool_python("argo-workflows", ["argo-workflows==6.7.18"])
+    tables = model_tables(python, "argo_workflows.models", "IoArgoprojWorkflowV1alpha1Workflow")
+    check = validator(json_schema(tables))  # Argo's spec defines the Kubernetes types it uses
+    out = compile_pipeline("nightly", target="argo", output=tmp_path / "wf.yaml", project=nightly)
+    document = yaml.safe_load(out.read_text())
+    assert errors(check, document) == []
+
+    def broken(path: str, value: object) -> list[str]:
+        return errors_when(check, document, path, value)
+
+    templates = document["spec"]["templates"]
+    task = f"spec.templates.{next(i for i, t in enumerate(templates) if 'dag' in t)}.dag.tasks.1"
+    step = f"spec.templates.{next(i for i, t in enumerate(templates) if 'container' in t)}"
+    assert broken("spec.entrypiont", "nightly") == [
+        "spec: Additional properties are not allowed ('entrypiont' was unexpected)"
+    ]
+    assert broken(f"{task}.name", REMOVED) == [f"{task}: 'name' is a required property"]
+    assert broken(f"{task}.dependencies", "ingest") == [
+        f"{task}.dependencies: 'ingest' is not of type 'array'"
+    ]
+    assert broken(f"{step}.container.image", REMOVED) == [
+        f"{step}.container: 'image' is a required property"
+    ]
+    assert broken("spec", REMOVED) == ["(top level): 'spec' is a required property"]
 
 
 def test_airflow_dag_file_names_every_step_and_edge(nightly: Project, tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ liveness on ``/v2/health/live``, a startupProbe for the model's load, a preStop 
 endpoints drop the pod before it stops, a grace period longer than the server's drain), a
 Service, a HorizontalPodAutoscaler (``autoscaling/v2`` with an explicit ``behavior``) and
 a PodDisruptionBudget. With KServe: one ``InferenceService`` whose predictor is the same
-container, speaking the Open Inference Protocol (``protocolVersion: v2``).
+container, speaking the Open Inference Protocol: KServe reads a custom container's protocol
+from its ``PROTOCOL`` variable (``protocolVersion`` belongs to a model spec, not to a
+predictor of containers, and KServe's schema refuses it there).
 """
 
 from __future__ import annotations
@@ -156,6 +158,7 @@ def kserve_manifests(name: str, version: int, options: K8sOptions) -> list[dict[
     labels = {"app.kubernetes.io/managed-by": "forgeml", "forgeml.dev/version": str(version)}
     container = _container(name, version, options)
     container["name"] = "kserve-container"  # the name KServe expects for a custom predictor
+    container["env"] = [{"name": "PROTOCOL", "value": "v2"}]  # KServe's key for its protocol
     service: dict[str, Any] = {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
@@ -172,7 +175,6 @@ def kserve_manifests(name: str, version: int, options: K8sOptions) -> list[dict[
         },
     }
     service["metadata"]["annotations"] = {"serving.kserve.io/deploymentMode": "RawDeployment"}
-    service["spec"]["predictor"]["protocolVersion"] = "v2"
     return [service]
 
 
