@@ -156,7 +156,7 @@ def test_the_html_report_is_self_contained_with_a_section_and_chart_per_input(
     timeline = spec(page[page.index('id="timeline"') :])
     assert timeline["x"]["time"] and len(timeline["series"][0]["x"]) == len(report.windows)
     performance = spec(page[page.index("of the labelled predictions, per window") :])
-    assert performance["references"][0]["name"] == "at training"
+    assert performance["references"][0]["name"] == "baseline"
     assert '<span class="badge fail">inputs drifted</span>' in page
     assert '<span class="badge fail">performance decayed</span>' in page
     first = page.index("<h3>", page.index('id="inputs"'))

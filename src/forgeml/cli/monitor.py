@@ -188,7 +188,7 @@ def _verdict(report: MonitorReport) -> str:
         names = sorted({n for w in report.windows if w.drift for n in w.drift.drifted_columns})
         found.append(f"drifted ({', '.join(names)})")
     if report.decayed:
-        found.append(f"decayed ({report.metric} fell more than allowed below training)")
+        found.append(f"decayed ({report.metric} fell more than allowed below its baseline)")
     issues = sorted({i for w in report.windows if w.quality for i in w.quality.issues})
     if issues:
         found.append(f"data quality ({', '.join(issues[:6])})")

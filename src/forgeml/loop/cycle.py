@@ -183,6 +183,7 @@ def retrain(
                 promote=False,
                 model=model,
                 versus_champion=False,  # judged next, on rows neither was fitted on
+                split_by_time=False,  # the cycle held out the newest rows by time already
                 progress=lambda text: say(f"cycle {key}: {text}"),  # trial n/N, time left
             )
             challenger = result.model
@@ -208,6 +209,7 @@ def retrain(
                 trials=trials,
                 time_budget=seconds,
                 versus_champion=False,
+                split_by_time=False,
                 progress=lambda text: say(f"cycle {key}: recent: {text}"),
             )
             recent_model = result.model
@@ -438,6 +440,7 @@ def _refit(project: Project, model: str, details: dict[str, Any], say: Say) -> i
             promote=False,
             model=model,
             versus_champion=False,  # the judged challenger passed; this only adds rows
+            split_by_time=False,
             progress=say,
         )
         found = result.model

@@ -40,9 +40,9 @@ from forgeml.errors import ForgemlError
 from forgeml.loop.cycle import judged_through, seen_before
 from forgeml.loop.data import unseen_rows
 from forgeml.loop.rows import data_time
-from forgeml.monitor.baseline import decay_baseline
+from forgeml.monitor.baseline import decay_baseline, own_labelled_predictions
 from forgeml.monitor.bootstrap import metric_interval
-from forgeml.monitor.performance import LabelledRows, labelled_rows, window_metrics
+from forgeml.monitor.performance import window_metrics
 from forgeml.monitor.run import MonitorReport
 from forgeml.project import Project
 from forgeml.registry.versions import ModelVersion, model_version
@@ -159,13 +159,20 @@ def _performance(
     task = str(champion.signature.get("task") or "binary")
     metric = (report.metric if report is not None else None) or spec.metric
     metric = metric or ("accuracy" if task == "multiclass" else m.DEFAULT_METRIC[task])
-    baseline = decay_baseline(project, champion, metric)
+    baseline = decay_baseline(project, champion, metric, now=now)
     if baseline is None:
         return Finding("performance", False, f"the champion has no {metric} baseline")
+    if baseline.value is None:
+        return Finding("performance", False, f"no {metric} baseline yet: {baseline.source}")
     kept = _last_kept(project, champion, now=now)
-    rows = _champion_labels(project, champion, now=now, arrived_after=kept)
+    rows = own_labelled_predictions(project, champion, now=now, arrived_after=kept)
+    if baseline.until is not None:  # judged only on predictions after the baseline's
+        after = np.datetime64(baseline.until.replace(tzinfo=None), "us")
+        rows = rows.take(np.flatnonzero(rows.times > after))
     if len(rows) < spec.min_labels:
         since = "so far" if kept is None else f"since a cycle kept it at {kept:%Y-%m-%d %H:%M}"
+        if baseline.until is not None:
+            since = f"after its baseline's ({baseline.source})"
         return Finding(
             "performance",
             False,
@@ -182,24 +189,17 @@ def _performance(
     value = window_metrics(rows, span, threshold=threshold)[0].metrics.get(metric)
     if not isinstance(value, int | float):
         return Finding("performance", False, f"{metric} could not be measured")
-    newest_rows = LabelledRows(
-        rows.times[first:],
-        rows.y[first:],
-        rows.scores[first:],
-        rows.predicted[first:],
-        rows.versions[first:],
-        rows.task,
-    )
+    newest_rows = rows.take(slice(first, None))
     low, high = metric_interval(newest_rows, metric, threshold)
     higher = m.HIGHER_IS_BETTER.get(metric, True)
     what = (
         f"{metric} {value:.4f} on the {len(rows) - first} newest labelled predictions "
-        f"vs baseline {baseline:.4f}"
+        f"vs baseline {baseline.value:.4f} ({baseline.source})"
     )
     if low is None or high is None:
         return Finding("performance", False, f"{what}: no interval could be computed")
     what += f" (95% interval {low:.4f} to {high:.4f})"
-    if (baseline > high) if higher else (baseline < low):
+    if (baseline.value > high) if higher else (baseline.value < low):
         return Finding("performance", True, f"{what}: worse beyond doubt")
     return Finding("performance", False, f"{what}: within noise of the baseline")
 
@@ -217,33 +217,6 @@ def _last_kept(project: Project, champion: ModelVersion, *, now: datetime) -> da
             if at is not None and at <= now and (last is None or at > last):
                 last = at
     return last
-
-
-def _champion_labels(
-    project: Project, champion: ModelVersion, *, now: datetime, arrived_after: datetime | None
-) -> LabelledRows:
-    """The champion's own labelled predictions whose labels arrived by ``now``.
-
-    ``arrived_after``: only labels that arrived after this time count (those before it were
-    judged already, by a cycle that kept the champion).
-    """
-    joined = labelled_predictions(project, champion.name, end=now)
-    if joined.num_rows:
-        arrived = joined.column("label_time")
-        after = arrived_after or datetime.min.replace(tzinfo=UTC)
-        keep = pc.and_(
-            pc.and_(
-                pc.less_equal(arrived, pa.scalar(now, arrived.type)),
-                pc.greater(arrived, pa.scalar(after, arrived.type)),
-            ),
-            pc.and_(
-                pc.equal(joined.column("arm"), "champion"),
-                pc.equal(joined.column("version"), champion.version),
-            ),
-        )
-        joined = joined.filter(keep)
-    task = str(champion.signature.get("task") or "binary")
-    return labelled_rows(joined, task=task, classes=champion.signature.get("classes"))
 
 
 def _new_labels(project: Project, champion: ModelVersion, *, now: datetime) -> Finding:

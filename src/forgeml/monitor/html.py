@@ -129,7 +129,8 @@ def _facts(report: MonitorReport, reference: ReferenceProfile, axis: _Axis) -> l
         ("Rows", sum(w.rows for w in report.windows)),
         ("Reference rows", reference.profile.rows),
         ("Metric", report.metric),
-        ("At training (test)", report.baseline),
+        ("Baseline", report.baseline),
+        ("Baseline from", report.baseline_source or "-"),
     ]
 
 
@@ -143,7 +144,7 @@ def _verdicts(report: MonitorReport) -> list[tuple[str, str]]:
         else ("no input drift", "pass") if tested
         else ("too few rows to test drift", "muted"),
         ("performance decayed", "fail") if report.decayed
-        else ("no training baseline", "muted") if report.baseline is None
+        else ("no baseline yet", "muted") if report.baseline is None
         else ("performance held", "pass") if labelled
         else ("no labels yet", "muted"),
         ("data quality issues", "fail") if any(q.issues for q in checked)
@@ -167,7 +168,7 @@ def _timeline(report: MonitorReport, axis: _Axis) -> list[Markup]:
     )]  # fmt: skip
     values = [_float(w.performance.metrics.get(report.metric)) for w in report.windows]
     if any(math.isfinite(v) for v in values):
-        baseline = None if report.baseline is None else ("at training", report.baseline)
+        baseline = None if report.baseline is None else ("baseline", report.baseline)
         drawn.append(charts.line_chart(
             [charts.Series(report.metric, xs, values, markers=True)], baseline=baseline,
             title=f"{report.metric} of the labelled predictions, per window",

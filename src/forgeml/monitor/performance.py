@@ -56,6 +56,17 @@ class LabelledRows:
     def __len__(self) -> int:
         return len(self.y)
 
+    def take(self, positions: np.ndarray | slice) -> LabelledRows:
+        """The rows at ``positions`` (an index array or a slice), in the same order."""
+        return LabelledRows(
+            self.times[positions],
+            self.y[positions],
+            self.scores[positions],
+            self.predicted[positions],
+            self.versions[positions],
+            self.task,
+        )
+
     def errors(self) -> np.ndarray:
         """Per-prediction loss: log loss (binary), 0/1 error (multiclass), |error| (regression)."""
         if self.task == "binary":

@@ -94,6 +94,7 @@ class MonitorReport:
     window_profiles: list[WindowProfile] = field(default_factory=list)
     label_conflicts: int = 0
     """Feedback labels stored for the model that differ from their request's first label."""
+    baseline_source: str = ""  # where the baseline comes from (forgeml.monitor.baseline)
 
     @property
     def drifted(self) -> bool:
@@ -111,6 +112,7 @@ class MonitorReport:
             "end": self.end.isoformat(),
             "metric": self.metric,
             "baseline": self.baseline,
+            "baseline_source": self.baseline_source,
             "drifted": self.drifted,
             "decayed": self.decayed,
             "windows": [w.to_dict() for w in self.windows],
@@ -187,7 +189,8 @@ def monitor(
     task = str(version.signature.get("task") or "binary")
     # The log keeps the top class only: multiclass windows are judged on accuracy.
     metric = metric or ("accuracy" if task == "multiclass" else m.DEFAULT_METRIC[task])
-    baseline = decay_baseline(found, version, metric)
+    found_baseline = decay_baseline(found, version, metric, now=end)
+    baseline = None if found_baseline is None else found_baseline.value
     joined = labelled_predictions(found, model, start=start, end=end)
     if joined.num_rows:
         joined = joined.filter(pc.not_equal(joined.column("arm"), "shadow"))
@@ -209,6 +212,7 @@ def monitor(
         end=end,
         metric=metric,
         baseline=baseline,
+        baseline_source="" if found_baseline is None else found_baseline.source,
         windows=windows,
         overall=compare(reference, whole) if enough else None,
         quality=data_quality(reference, whole) if enough else None,
@@ -264,8 +268,8 @@ def _alerts(project: Any, report: MonitorReport, max_drop: float) -> list[Alert]
                     kind="performance",
                     severity="critical",
                     message=f"{report.metric} {value:.4f} on {w.performance.rows} labelled "
-                    f"predictions, against {report.baseline:.4f} at training "
-                    f"(allowed drop {max_drop})",
+                    f"predictions, against its baseline {report.baseline:.4f} "
+                    f"({report.baseline_source}; allowed drop {max_drop})",
                     details={"metric": report.metric, "value": value, "baseline": report.baseline},
                     window=span,
                 )

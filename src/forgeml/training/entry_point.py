@@ -82,6 +82,7 @@ def train_with_entry_point(
     model: str | None = None,
     versus_champion: bool = True,
     say: Progress = lambda _text: None,
+    split_by_time: bool = True,
 ) -> TrainResult:
     """Fit the entry point's model on the training rows, gate it, register it if it passes."""
     plan = plan_training(
@@ -93,6 +94,7 @@ def train_with_entry_point(
         model=model,
         task=task,
         metric=metric,
+        split_by_time=split_by_time,
     )
     entry = str(plan.spec.entry_point)
     fit = resolve_entry_point(entry)

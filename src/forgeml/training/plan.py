@@ -73,10 +73,18 @@ def plan_training(
     model: str | None = None,
     task: str | None = None,
     metric: str | None = None,
+    split_by_time: bool = True,
 ) -> TrainingPlan:
-    """Load and check everything a training run needs; raise before any fitting."""
+    """Load and check everything a training run needs; raise before any fitting.
+
+    ``split_by_time=False``: ``train.split.time_column`` is ignored (see ``train``).
+    """
     found = resolve_project(project)
     spec = found.spec.train
+    if not split_by_time and spec.split.time_column:
+        method = "auto" if spec.split.method == "time" else spec.split.method
+        untimed = spec.split.model_copy(update={"time_column": None, "method": method})
+        spec = spec.model_copy(update={"split": untimed})
     if model:
         spec = spec.model_copy(update={"model": model})
     if target:

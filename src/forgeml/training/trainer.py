@@ -84,6 +84,7 @@ def train(
     versus_champion: bool = True,
     backend: str = "local",
     address: str | None = None,
+    split_by_time: bool = True,
 ) -> TrainResult:
     """Train, evaluate, gate and (when it passes) register and promote a model.
 
@@ -96,6 +97,9 @@ def train(
     ``backend="ray"`` runs the search's trials as Ray tasks on the cluster at ``address``
     (``auto``: the one started on this machine; None: ``RAY_ADDRESS``, else a Ray started
     for this process), with the same records, gate and registration as ``"local"``.
+    ``split_by_time=False`` splits the rows as if ``train.split.time_column`` were not set
+    (the retraining loop holds out the newest rows by time itself, and its training rows
+    carry no time column).
     When the spec names ``train.entry_point``, the user's function fits the model instead
     of the search (:mod:`forgeml.training.entry_point`); the gate and registration are the
     same.
@@ -117,6 +121,7 @@ def train(
             model=model,
             versus_champion=versus_champion,
             say=say,
+            split_by_time=split_by_time,
         )
     if backend not in ("local", "ray"):
         raise ConfigError(
@@ -136,6 +141,7 @@ def train(
         exclude=exclude,
         say=say,
         model=model,
+        split_by_time=split_by_time,
     )
     # Native thread pools (OpenMP) stay as small for the evaluation as for the search: a
     # small table's predictions on every core only wait on each other under load.
