@@ -123,6 +123,7 @@ class Scorer:
         )
         self.width = len(pipeline.feature_names)
         position = {name: j for j, name in enumerate(self.schema.numeric)}
+        self._numeric = position
         direct_in: list[int] = []
         direct_out: list[int] = []
         self._steps: list[tuple[Encoder, slice, int | None]] = []
@@ -168,6 +169,12 @@ class Scorer:
         """The feature matrix of checked rows, exactly as the fitted pipeline writes it."""
         if self.tensors:
             return batch.numbers
+        if self.predictor.feeds is not None:  # each column as sent, in the graph's order
+            out = np.empty((batch.rows, len(self.predictor.feeds)), dtype=object)
+            for j, name in enumerate(self.predictor.feeds):
+                column = self._numeric.get(name)
+                out[:, j] = batch.columns[name] if column is None else batch.numbers[:, column]
+            return out
         if self._all_direct:
             return batch.numbers
         out = np.empty((batch.rows, self.width), dtype=np.float64)
