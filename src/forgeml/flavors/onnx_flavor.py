@@ -25,12 +25,6 @@ from forgeml.errors import ArtifactError, ConfigError, InputRejected
 
 __all__ = ["dump", "graph_columns", "input_dtype", "load", "owns", "predict"]
 
-_DTYPES = {
-    "tensor(float)": np.float32,
-    "tensor(double)": np.float64,
-    "tensor(int64)": np.int64,
-    "tensor(int32)": np.int32,
-}
 _ELEMENTS = {"float": "float32", "double": "float64", "string": "object"}
 """onnxruntime's element type names that are not NumPy's."""
 _KINDS = {"f": "float", "i": "integer", "u": "integer", "b": "boolean", "O": "category"}
@@ -93,7 +87,16 @@ def load(
 
 def input_dtype(session: Any) -> Any:
     """The NumPy dtype of the session's first input (float32 when unknown)."""
-    return _DTYPES.get(session.get_inputs()[0].type, np.float32)
+    return _dtype(session.get_inputs()[0].type) or np.dtype(np.float32)
+
+
+def _dtype(given: str) -> np.dtype[Any] | None:
+    """The NumPy dtype of an onnxruntime type name (``tensor(uint32)``), None if it has none."""
+    element = given.removeprefix("tensor(").removesuffix(")")
+    try:
+        return np.dtype(_ELEMENTS.get(element, element))
+    except TypeError:
+        return None
 
 
 def graph_columns(model: Any) -> list[dict[str, Any]] | None:
@@ -161,14 +164,13 @@ def predict(session: Any, x: np.ndarray) -> np.ndarray:
 
 def _column(given: Any, values: np.ndarray) -> np.ndarray:
     """One column as the graph input ``given`` takes it; InputRejected when it cannot be."""
-    fast = values.dtype == _DTYPES.get(given.type)  # already the input's type: no check
+    fast = values.dtype == _dtype(given.type)  # already the input's type: no check
     converted = values if fast else _converted(given, values)
     return np.ascontiguousarray(converted.reshape(-1, 1) if len(given.shape) == 2 else converted)
 
 
 def _converted(given: Any, values: np.ndarray) -> np.ndarray:
-    element = given.type.removeprefix("tensor(").removesuffix(")")
-    dtype = np.dtype(_ELEMENTS.get(element, element))
+    dtype = _dtype(given.type) or np.dtype(object)
     kind = _KINDS.get(dtype.kind, "")
     if kind == "category":
         if all(isinstance(v, str) for v in values.tolist()):
@@ -194,6 +196,9 @@ def _converted(given: Any, values: np.ndarray) -> np.ndarray:
 
 def _refused(name: str, dtype: str, kind: str) -> InputRejected:
     expected = _EXPECTED.get(kind, dtype)
+    if kind == "integer":
+        info = np.iinfo(dtype)
+        expected = f"{expected} from {info.min} to {info.max}"
     return InputRejected(
         [{"field": name, "problem": f"expected {expected} (the model's input {name} is {dtype})"}],
         fix=f"send {name} as {expected} in every row: the ONNX graph takes it as {dtype}",
