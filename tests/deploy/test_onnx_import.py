@@ -294,7 +294,7 @@ def test_a_graph_whose_inputs_have_different_types_is_served(
     assert np.allclose(np.asarray(got)[:, -1], expected[:, 1], rtol=0, atol=1e-6)
 
     promote("mixed@1", reason="test", project=project)
-    with live_server(project, "mixed", log=False) as (_app, client):
+    with live_server(project, "mixed") as (_app, client):
         status, body, _ = client.post("/predict", MIXED_ROWS)
         assert status == 200, body
         assert np.allclose(body["scores"], expected[:, 1], rtol=0, atol=1e-6)
@@ -340,3 +340,43 @@ def test_a_single_input_graph_is_not_fed_string_columns(project: Project) -> Non
             task="binary",
             project=project,
         )
+
+
+def test_a_file_is_scored_in_batch_by_a_mixed_graph(project: Project, tmp_path: Path) -> None:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from forgeml.serve.batch import predict_file
+
+    graph, frame = _mixed_pipeline()
+    version = forgeml.log_model(
+        graph, name="mixed_batch", signature_from=frame, task="binary", project=project
+    )
+    source = tmp_path / "rows.parquet"
+    pd.DataFrame(MIXED_ROWS).to_parquet(source)
+    predict_file(version.ref, source, tmp_path / "out.parquet", project=project)
+    scored = pq.read_table(tmp_path / "out.parquet").to_pandas()
+    session = onnxruntime.InferenceSession(graph.SerializeToString())
+    _labels, expected = session.run(None, _mixed_feed(MIXED_ROWS))
+    assert np.allclose(scored["score"], expected[:, 1], rtol=0, atol=1e-6)
+
+
+def test_a_column_signature_is_checked_against_the_graph_input_types(
+    project: Project, tmp_path: Path
+) -> None:
+    graph, _ = _mixed_pipeline()
+    columns = [
+        {"type": "double", "name": "income", "required": True},
+        {"type": "long", "name": "visits", "required": True},
+        {"type": "double", "name": "plan", "required": True},  # a string input in the graph
+    ]
+    folder = save_mlflow_onnx(graph, tmp_path / "wrong", columns, [])
+    with pytest.raises(ConfigError, match="'plan' is float in the signature") as wrong:
+        import_mlflow(folder, "wrong_types", task="binary", project=project)
+    assert "takes str" in wrong.value.message
+    with pytest.raises(NotFound):
+        model_version("wrong_types", project=project)
+    columns[2]["type"] = "string"
+    folder = save_mlflow_onnx(graph, tmp_path / "right", columns, [])
+    version = import_mlflow(folder, "right_types", task="binary", project=project)
+    assert [c["dtype"] for c in version.signature["inputs"]] == ["float64", "int64", "str"]

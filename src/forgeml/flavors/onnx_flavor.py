@@ -23,7 +23,7 @@ import numpy as np
 
 from forgeml.errors import ArtifactError, ConfigError, InputRejected
 
-__all__ = ["dump", "graph_columns", "input_dtype", "load", "owns", "predict"]
+__all__ = ["dump", "feed", "graph_columns", "input_dtype", "load", "owns", "predict"]
 
 _ELEMENTS = {"float": "float32", "double": "float64", "string": "object"}
 """onnxruntime's element type names that are not NumPy's."""
@@ -147,12 +147,7 @@ def predict(session: Any, x: np.ndarray) -> np.ndarray:
     name) is fed the matrix's columns in order, each as its own input's type: a float
     block for numbers, or an object block (rows, inputs) when a column holds strings.
     """
-    inputs = session.get_inputs()
-    if len(inputs) > 1 and x.ndim == 2 and x.shape[1] == len(inputs):
-        feed = {i.name: _column(i, x[:, j]) for j, i in enumerate(inputs)}  # one input a column
-    else:
-        feed = {inputs[0].name: np.ascontiguousarray(x, dtype=input_dtype(session))}
-    outputs = session.run(None, feed)
+    outputs = session.run(None, feed(session, x))
     chosen = outputs[0]
     for out in outputs[1:]:  # skl2onnx classifiers: [labels, probabilities]
         if isinstance(out, np.ndarray) and out.dtype.kind == "f":
@@ -160,6 +155,18 @@ def predict(session: Any, x: np.ndarray) -> np.ndarray:
         elif isinstance(out, list) and out and isinstance(out[0], dict):  # zipmap
             chosen = np.array([[row[k] for k in sorted(row)] for row in out])
     return np.asarray(chosen, dtype=np.float64)
+
+
+def feed(session: Any, x: np.ndarray) -> dict[str, np.ndarray]:
+    """The session's inputs from a matrix: its columns one an input, each of its input's
+    type, when the graph takes one input per column; else the matrix as the first input.
+
+    Raises :class:`InputRejected` naming the input when a value does not fit its type.
+    """
+    inputs = session.get_inputs()
+    if len(inputs) > 1 and x.ndim == 2 and x.shape[1] == len(inputs):
+        return {i.name: _column(i, x[:, j]) for j, i in enumerate(inputs)}
+    return {inputs[0].name: np.ascontiguousarray(x, dtype=input_dtype(session))}
 
 
 def _column(given: Any, values: np.ndarray) -> np.ndarray:

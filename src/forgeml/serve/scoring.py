@@ -20,6 +20,7 @@ import numpy as np
 from forgeml.errors import InputRejected
 from forgeml.features.encoders import Encoder, NumberEncoder
 from forgeml.features.scaling import Standardizer
+from forgeml.flavors.onnx_flavor import feed as onnx_feed
 from forgeml.registry import ModelBundle
 from forgeml.registry.versions import ModelVersion
 from forgeml.serve.finite import NONFINITE_FIX, NONFINITE_PROBLEM, nonfinite_rows, unscorable
@@ -174,6 +175,9 @@ class Scorer:
             for j, name in enumerate(self.predictor.feeds):
                 column = self._numeric.get(name)
                 out[:, j] = batch.columns[name] if column is None else batch.numbers[:, column]
+            onnx_feed(
+                self.predictor.bundle.estimator, out
+            )  # a value its input cannot hold: 422 now
             return out
         if self._all_direct:
             return batch.numbers
