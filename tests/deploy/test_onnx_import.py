@@ -302,6 +302,20 @@ def test_a_graph_whose_inputs_have_different_types_is_served(
         status, body, _ = client.post("/predict", MIXED_ROWS[0])  # one row
         assert status == 200, body
         assert abs(body["scores"][0] - expected[0, 1]) <= 1e-6
+        inputs = [
+            {"name": "income", "shape": [4], "datatype": "FP64"},
+            {"name": "visits", "shape": [4, 1], "datatype": "INT64"},
+            {"name": "plan", "shape": [4], "datatype": "BYTES"},
+        ]
+        for tensor in inputs:
+            tensor["data"] = [r[str(tensor["name"])] for r in MIXED_ROWS]
+        status, body, _ = client.post("/v2/models/mixed/infer", {"inputs": inputs})
+        assert status == 200, body
+        (proba,) = [o for o in body["outputs"] if o["name"] == "predict_proba"]
+        assert np.allclose(proba["data"][1::2], expected[:, 1], rtol=0, atol=1e-6)
+        status, body, _ = client.get("/v2/models/mixed")
+        kinds = [(i["name"], i["datatype"]) for i in body["inputs"]]
+        assert kinds == [("income", "FP64"), ("visits", "INT64"), ("plan", "BYTES")]
         status, body, _ = client.post("/predict", {"income": 50.0, "visits": 2.5, "plan": "pro"})
         assert status == 422, body
         text = json.dumps(body)

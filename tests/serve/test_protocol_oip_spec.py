@@ -262,8 +262,9 @@ def test_the_spec_example_with_one_column_per_input(mymodel: Client) -> None:
         ],
         "outputs": [{"name": "predict"}],  # adapted: forgeml's name for output0
     }
-    status, body, _ = mymodel.post("/v2/models/mymodel/infer", request)
+    status, body, headers = mymodel.post("/v2/models/mymodel/infer", request)
     assert status == 200, body
+    assert headers["content-type"].startswith("application/json")
     check_inference_response(body, "42")
     (output,) = body["outputs"]
     assert output["name"] == "predict" and output["shape"] == [3]

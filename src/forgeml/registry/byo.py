@@ -213,7 +213,7 @@ def _onnx_columns(model: Any, columns: list[dict[str, Any]]) -> list[dict[str, A
                 f"ONNX model's input of that name takes {column['dtype']}",
                 fix="give the signature the column types of the frame the model was converted from",
             )
-        out.append({**sent, "kind": column["kind"], "dtype": column["dtype"]})
+        out.append({**sent, "dtype": column["dtype"]})  # the kind a request sends: as given
     return out
 
 
