@@ -206,8 +206,8 @@ def _onnx_columns(model: Any, columns: list[dict[str, Any]]) -> list[dict[str, A
     out = []
     for column in graph:
         sent = given[column["name"]]
-        numeric = (sent.get("kind") in _NUMERIC_KINDS) == (column["kind"] != "category")
-        if not numeric:
+        agrees = (sent.get("kind") in _NUMERIC_KINDS) == (column["kind"] != "category")
+        if not agrees:  # a number column for a string input, or the other way round
             raise ConfigError(
                 f"column {column['name']!r} is {sent.get('kind')} in the signature but the "
                 f"ONNX model's input of that name takes {column['dtype']}",
