@@ -157,7 +157,8 @@ def test_signature_errors_name_the_field(credit: Served) -> None:
     request["inputs"][0]["data"] = [None] if request["inputs"][0]["name"] == "income" else [1]
     request["inputs"] = [t for t in request["inputs"] if t["name"] != "age"]
     status, body, _ = client.post("/v2/models/credit/infer", request)
-    assert status == 400 and body["error"] == "invalid input"
+    assert status == 400 and body["error"].startswith("invalid input: ")
+    assert "age: is missing" in body["error"]  # the error itself says what is wrong
     assert {"field": "age", "problem": "is missing", "expected": "a number"} in body["problems"]
     status, body, _ = client.post("/v2/models/credit/infer", raw=b"{nope")
     assert status == 400 and body["error"] == "malformed JSON"

@@ -7,8 +7,10 @@ is operators and tensors, so nothing read runs code. The version stores the whol
 (tensors inlined) as forgeml's ``onnx`` flavor and is scored by onnxruntime.
 
 Its inputs come from the signature: a tensor signature (MLflow's default for ONNX) takes
-its dtype and shape from the graph's input, a column signature gives named numeric
-columns. The task comes from the graph when it holds a classifier's labels
+its dtype and shape from the graph's input, a column signature gives named columns. A
+graph with one input per column (skl2onnx's conversion of a pipeline over a DataFrame)
+is fed each column as its own input's type (a double, an int64, a string), the types
+recorded in the signature. The task comes from the graph when it holds a classifier's labels
 (``ai.onnx.ml`` classifiers and ``ZipMap``); anything else needs ``--task``.
 """
 
@@ -130,13 +132,22 @@ def _output_width(model: Any) -> int | None:
 
 
 def _inputs(signature: Any, model: Any, path: Path) -> dict[str, Any]:
-    """forgeml's signature source: named columns, or the graph's first input as a tensor."""
+    """forgeml's signature source: named columns, or the graph's first input as a tensor.
+
+    A graph with one input per column gets one column per input, of that input's type:
+    from a column signature (checked against the graph), or from the graph itself.
+    """
+    from forgeml.flavors.onnx_flavor import graph_columns
+
     specs = _signature_inputs(signature)
-    if specs and all(s.get("type") != "tensor" for s in specs):
+    by_column = bool(specs) and all(s.get("type") != "tensor" for s in specs)
+    if by_column:
         from forgeml.deploy.mlflow_import import schema_from_signature
 
-        columns = schema_from_signature(signature, path.parent)
-        return {"inputs": _in_graph_order(columns, _graph_inputs(model), path)}
+        return {"inputs": schema_from_signature(signature, path.parent)}
+    columns = graph_columns(model)
+    if columns is not None:
+        return {"inputs": columns}
     return {"tensors": [_graph_tensor(model, path)]}
 
 
@@ -144,23 +155,6 @@ def _graph_inputs(model: Any) -> list[Any]:
     """The graph's inputs that the caller feeds (initializers listed as inputs excluded)."""
     initialized = {t.name for t in model.graph.initializer}
     return [i for i in model.graph.input if i.name not in initialized]
-
-
-def _in_graph_order(
-    columns: list[dict[str, Any]], inputs: list[Any], path: Path
-) -> list[dict[str, Any]]:
-    """A graph with one input per column is fed by position: the columns in its order."""
-    if len(inputs) == 1:
-        return columns  # one matrix, its columns in the signature's order
-    by_name = {c["name"]: c for c in columns}
-    names = [i.name for i in inputs]
-    if sorted(names) != sorted(by_name):
-        raise ConfigError(
-            f"the ONNX model {path} takes inputs {', '.join(names)} but its signature lists "
-            f"columns {', '.join(by_name)}",
-            fix="save the model with the signature of the frame it was converted from",
-        )
-    return [by_name[n] for n in names]
 
 
 def _signature_inputs(signature: Any) -> list[dict[str, Any]]:

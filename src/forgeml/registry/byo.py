@@ -165,12 +165,56 @@ def model_bundle(
         from forgeml.features import FeaturePipeline
         from forgeml.features.encoders import NumberEncoder
 
-        signature["inputs"] = shape["inputs"]
-        names = [c["name"] for c in shape["inputs"]]
+        columns = shape["inputs"]
+        if flavor == "onnx":
+            columns = _onnx_columns(estimator, columns)
+            if len({c.get("dtype") for c in columns}) > 1:  # else one float block feeds it
+                extras["feeds"] = [c["name"] for c in columns]
+        signature["inputs"] = columns
+        names = [c["name"] for c in columns]
         features = FeaturePipeline([NumberEncoder(n) for n in names], strategy="tree").to_dict()
         extras["frame"] = bool(getattr(estimator, "feature_names_in_", None) is not None)
     bundle = ModelBundle(flavor, estimator, features, extras)  # type: ignore[arg-type]
     return PreparedModel(bundle, signature)
+
+
+def _onnx_columns(model: Any, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The columns in the graph's input order, each with the type its input takes.
+
+    A graph with one input is fed the columns as one matrix, in the signature's order.
+    """
+    from forgeml.flavors.onnx_flavor import graph_columns
+
+    graph = graph_columns(model)
+    if graph is None:
+        strings = [c["name"] for c in columns if c.get("kind") not in _NUMERIC_KINDS]
+        if strings:
+            raise ConfigError(
+                f"the ONNX model takes one input tensor, so it cannot be fed the string "
+                f"columns {', '.join(strings)}",
+                fix="encode those columns to numbers before converting, or export the model "
+                "with one input per column (skl2onnx does for a DataFrame)",
+            )
+        return columns
+    given = {c["name"]: c for c in columns}
+    if sorted(given) != sorted(c["name"] for c in graph):
+        raise ConfigError(
+            f"the ONNX model takes inputs {', '.join(c['name'] for c in graph)} but the "
+            f"signature lists columns {', '.join(given)}",
+            fix="give the signature the columns of the frame the model was converted from",
+        )
+    out = []
+    for column in graph:
+        sent = given[column["name"]]
+        agrees = (sent.get("kind") in _NUMERIC_KINDS) == (column["kind"] != "category")
+        if not agrees:  # a number column for a string input, or the other way round
+            raise ConfigError(
+                f"column {column['name']!r} is {sent.get('kind')} in the signature but the "
+                f"ONNX model's input of that name takes {column['dtype']}",
+                fix="give the signature the column types of the frame the model was converted from",
+            )
+        out.append({**sent, "dtype": column["dtype"]})  # the kind a request sends: as given
+    return out
 
 
 def _store_reference(version: ModelVersion, sample: Any, project: Any) -> None:
@@ -285,7 +329,7 @@ def _signature_source(sample: Any, flavor: str) -> dict[str, Any]:
             return {"kind": "tensors", "tensors": [_checked_tensor(t) for t in sample["tensors"]]}
         return {"kind": "inputs", "inputs": [dict(c) for c in sample["inputs"]]}
     if _is_table(sample):
-        return {"kind": "inputs", "inputs": _columns(sample)}
+        return {"kind": "inputs", "inputs": _columns(sample, strings=flavor == "onnx")}
     array = _array(sample)
     if flavor in NEURAL:
         return {"kind": "tensors", "tensors": [tensor_signature(array)]}
@@ -325,7 +369,7 @@ def _is_table(sample: Any) -> bool:
     return module in ("pandas", "polars", "pyarrow")
 
 
-def _columns(sample: Any) -> list[dict[str, Any]]:
+def _columns(sample: Any, *, strings: bool = False) -> list[dict[str, Any]]:
     from forgeml.data.normalize import normalize
     from forgeml.data.profile import profile_table
     from forgeml.data.schema import infer_schema
@@ -333,7 +377,8 @@ def _columns(sample: Any) -> list[dict[str, Any]]:
 
     table = normalize(read_frame(sample).table)
     columns: list[dict[str, Any]] = infer_schema(table, profile_table(table))["columns"]
-    other = [f"{c['name']} ({c['kind']})" for c in columns if c["kind"] not in _NUMERIC_KINDS]
+    allowed = (*_NUMERIC_KINDS, "category", "text") if strings else _NUMERIC_KINDS
+    other = [f"{c['name']} ({c['kind']})" for c in columns if c["kind"] not in allowed]
     if other:
         raise ConfigError(
             "a logged model takes numeric and boolean columns; signature_from= also has "

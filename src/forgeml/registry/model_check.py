@@ -55,6 +55,10 @@ def example_rows(bundle: ModelBundle, signature: Mapping[str, Any]) -> np.ndarra
             {name: _value(inputs.get(name, {}), end) for name in pipeline.input_columns}
             for end in ends
         ]
+        feeds = bundle.extras.get("feeds")
+        if feeds:  # an ONNX graph fed each column as it is sent, strings among them
+            rows = [[_sent(inputs.get(n, {}), r[n]) for n in feeds] for r in records]
+            return np.array(rows, dtype=object)
         return pipeline.transform_records(records)
     width = _width(bundle.estimator) or max(1, len(signature.get("inputs", [])))
     return np.vstack([np.zeros(width), np.ones(width), np.linspace(-1.0, 1.0, width)])
@@ -113,6 +117,13 @@ def _value(column: Mapping[str, Any], end: str | None) -> Any:
     if column.get("kind") == "boolean":
         return end == "max"
     return None
+
+
+def _sent(column: Mapping[str, Any], value: Any) -> Any:
+    """A request's value: a string column without recorded categories is sent ``""``."""
+    if value is None and column.get("kind") in ("category", "text"):
+        return ""
+    return value
 
 
 def _width(estimator: Any) -> int | None:

@@ -20,6 +20,7 @@ import numpy as np
 from forgeml.errors import InputRejected
 from forgeml.features.encoders import Encoder, NumberEncoder
 from forgeml.features.scaling import Standardizer
+from forgeml.flavors.onnx_flavor import feed as onnx_feed
 from forgeml.registry import ModelBundle
 from forgeml.registry.versions import ModelVersion
 from forgeml.serve.finite import NONFINITE_FIX, NONFINITE_PROBLEM, nonfinite_rows, unscorable
@@ -123,6 +124,7 @@ class Scorer:
         )
         self.width = len(pipeline.feature_names)
         position = {name: j for j, name in enumerate(self.schema.numeric)}
+        self._numeric = position
         direct_in: list[int] = []
         direct_out: list[int] = []
         self._steps: list[tuple[Encoder, slice, int | None]] = []
@@ -168,6 +170,15 @@ class Scorer:
         """The feature matrix of checked rows, exactly as the fitted pipeline writes it."""
         if self.tensors:
             return batch.numbers
+        if self.predictor.feeds is not None:  # each column as sent, in the graph's order
+            out = np.empty((batch.rows, len(self.predictor.feeds)), dtype=object)
+            for j, name in enumerate(self.predictor.feeds):
+                column = self._numeric.get(name)
+                out[:, j] = batch.columns[name] if column is None else batch.numbers[:, column]
+            onnx_feed(
+                self.predictor.bundle.estimator, out
+            )  # a value its input cannot hold: 422 now
+            return out
         if self._all_direct:
             return batch.numbers
         out = np.empty((batch.rows, self.width), dtype=np.float64)

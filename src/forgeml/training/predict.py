@@ -27,6 +27,8 @@ class Predictor:
         self.bundle = bundle
         # a model that takes tensors has no column preprocessing
         self.tensors: list[dict[str, Any]] | None = bundle.extras.get("tensors")
+        # an ONNX graph fed one input per column, of its own type (strings among them)
+        self.feeds: list[str] | None = bundle.extras.get("feeds")
         self.pipeline = (
             FeaturePipeline([], strategy="tree")
             if self.tensors is not None
@@ -44,6 +46,8 @@ class Predictor:
         """
         if self.tensors is not None:
             return self.scores_from_matrix(self._tensor(data, self.tensors[0]))
+        if self.feeds is not None:
+            return self.scores_from_matrix(self._fed(data, self.feeds))
         return self.scores_from_matrix(self.pipeline.transform(data))
 
     def _tensor(self, data: Any, spec: dict[str, Any]) -> np.ndarray:
@@ -65,6 +69,15 @@ class Predictor:
                 )
             return flat.reshape(-1, *spec["shape"][1:]).astype(spec["dtype"])
         return np.asarray(data)
+
+    @staticmethod
+    def _fed(data: Any, names: list[str]) -> np.ndarray:
+        """The columns as they are, one an input: an object block (rows, inputs)."""
+        columns = [_values(data, name) for name in names]
+        out = np.empty((len(columns[0]) if columns else 0, len(names)), dtype=object)
+        for j, values in enumerate(columns):
+            out[:, j] = values
+        return out
 
     def scores_from_matrix(self, x: np.ndarray) -> np.ndarray:
         raw = self._raw(x)
@@ -107,6 +120,16 @@ class Predictor:
         if self.task == "binary" and out.ndim == 2:
             out = out[:, 1]
         return out.astype(np.float64, copy=False)
+
+
+def _values(data: Any, name: str) -> Any:
+    if isinstance(data, pa.Table):
+        if name not in data.column_names:
+            raise DataError(
+                f"the model's input column {name!r} is missing", fix=f"add a column {name!r}"
+            )
+        return data.column(name).to_numpy(zero_copy_only=False)
+    return np.asarray(data[name])
 
 
 def _frame(model: Any, x: np.ndarray) -> Any:

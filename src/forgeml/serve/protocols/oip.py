@@ -55,6 +55,8 @@ _DTYPE_TYPE = {
     "float16": "FP16",
     "float32": "FP32",
     "float64": "FP64",
+    "bool": "BOOL",
+    "str": "BYTES",
     **{
         f"{sign}int{bits}": f"{sign.upper()}INT{bits}"
         for sign in ("", "u")
@@ -368,7 +370,9 @@ def model_metadata(scorer: Scorer, flavor: str) -> dict[str, Any]:
         inputs = [
             {
                 "name": column["name"],
-                "datatype": _KIND_TYPE.get(str(column.get("kind")), "BYTES"),
+                # the input's own type where the signature records it (an ONNX graph's)
+                "datatype": _DTYPE_TYPE.get(str(column.get("dtype")))
+                or _KIND_TYPE.get(str(column.get("kind")), "BYTES"),
                 "shape": [-1],
             }
             for column in schema.inputs

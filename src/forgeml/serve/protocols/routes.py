@@ -205,7 +205,9 @@ class ProtocolRoutes:
         except InputRejected as error:
             status = 413 if error.status == 413 else (400 if style != "plain" else error.status)
             fix = error.fix or "send every input column with the type the model was trained on"
-            return await fail(send, style, status, "invalid input", fix, error.problems)
+            # the protocol's one required field describes the error: the problems in words
+            said = error.message if style == "oip" else "invalid input"
+            return await fail(send, style, status, said, fix, error.problems)
         await send_bytes(
             send,
             200,
