@@ -68,3 +68,20 @@ def test_each_fold_stops_on_its_own_training_rows(
         assert not stopping & scored, f"fold {number} stopped early on rows it was scored on"
         assert stopping | fitted == _rows(x_train) and not stopping & fitted
         assert len(stop_x) == pytest.approx(0.2 * len(x_train), abs=1)
+
+
+def test_the_finalists_are_scored_again_on_redrawn_folds(tmp_path: Path) -> None:
+    from forgeml.training.trainer import train
+
+    plan = _plan(tmp_path / "p", "lightgbm, xgboost")  # within reach of each other here
+    said: list[str] = []
+    result = train(project=plan.project, trials=6, progress=said.append)
+    redrawn = result.context["search"]["finalists"]
+    assert set(redrawn) == {"lightgbm", "xgboost"}, said
+    line = next(s for s in said if s.startswith("finalists on redrawn folds:"))
+    assert line.endswith(f": {result.candidate}")
+    chosen = max(redrawn, key=lambda name: redrawn[name])  # roc_auc: higher is better
+    assert result.candidate == chosen
+    # the winner keeps the score its search trial had on the search's folds
+    searched = [t.score for t in result.trials if t.candidate == chosen and t.score is not None]
+    assert result.context["search"]["best"]["score"] == max(searched)

@@ -38,12 +38,14 @@ from forgeml.training.calibration import apply_calibration, choose_calibration
 from forgeml.training.candidates import Candidate, Fitted
 from forgeml.training.deadline import passed
 from forgeml.training.evaluation import score_one
+from forgeml.training.finalists import FINALIST_RESERVE_SHARE, rescore_finalists, trial_loss
 from forgeml.training.objectives import COUNT_OBJECTIVES, count_target, with_count_objectives
 from forgeml.training.pace import paced_space, paced_start, paced_warm_starts, probe
 from forgeml.training.plan import TrainingPlan
 from forgeml.training.refit import refit, refit_rounds, rounds_of
+from forgeml.training.schedule import trail_for
 from forgeml.training.search import Cut, SearchResult, Trial, parse_duration, run_search
-from forgeml.training.splits import cv_folds
+from forgeml.training.splits import cv_folds, resolve_method
 from forgeml.training.tracking import Run
 
 __all__ = [
@@ -183,7 +185,16 @@ def search_and_fit(
             plan, plan.candidates[cand], params, matrices, use_cv, report, keep, deadline, costs
         )
 
+    redraw = use_cv and resolve_method(spec.split, plan.info) in ("stratified", "random")
+    higher = m.HIGHER_IS_BETTER[plan.metric]
+    leaders: dict[str, Trial] = {}  # each candidate's best trial: the finalists' costs
+
     def on_trial(trial: Trial, best: Trial | None) -> None:
+        held = leaders.get(trial.candidate)
+        if trial.state == "complete" and (
+            held is None or trial_loss(trial, higher) < trial_loss(held, higher)
+        ):
+            leaders[trial.candidate] = trial
         value = trial.score if trial.score is not None else math.nan
         best_value = best.score if best is not None and best.score is not None else math.nan
         run.log_metrics({"search/score": value, "search/best": best_value}, step=trial.number)
@@ -240,17 +251,45 @@ def search_and_fit(
             seed=spec.seed,
             on_trial=on_trial,
             warm_starts=warm_starts,
-            reserve=lambda best: budget.trial_reserve(
-                best.seconds if best is not None else None,
-                train_rows=train_rows,
-                fitted_rows=fitted_rows,
-                row_seconds=costs.of(best.candidate, best.params) if best is not None else 0.0,
-                own_refit=not use_cv,
+            reserve=lambda best: (
+                budget.trial_reserve(
+                    best.seconds if best is not None else None,
+                    train_rows=train_rows,
+                    fitted_rows=fitted_rows,
+                    row_seconds=costs.of(best.candidate, best.params) if best is not None else 0.0,
+                    own_refit=not use_cv,
+                )
+                + (finalists_reserve(budget, leaders) if redraw else 0.0)
             ),
             valid_rows=fitted_rows if use_cv else len(plan.split.valid),
             pool=pool,
             starts=starts,
         )
+        if redraw:
+
+            def again(name: str, params: dict[str, Any]) -> float | Cut:
+                if pool is not None:  # where the search's trials ran
+                    return pool.score_again(name, params, budget.end, spec.seed + 1)
+                return evaluate_trial(
+                    plan,
+                    plan.candidates[name],
+                    params,
+                    matrices,
+                    True,
+                    lambda _step, _value: None,
+                    None,
+                    budget.end,
+                    folds_seed=spec.seed + 1,
+                )
+
+            result = rescore_finalists(
+                result,
+                again,
+                higher_is_better=higher,
+                trail=trail_for(fitted_rows),
+                seconds_left=lambda: _finalists_time(budget, result, train_rows, fitted_rows),
+                say=say,
+            )
         say(f"refitting {result.candidate} on the training and validation rows")
         chosen = plan.candidates[result.candidate]
         reuse = best_fit.matching(result.candidate, result.params)
@@ -263,6 +302,33 @@ def search_and_fit(
             pool.close()
         limit.restore_original_limits()
     return Winner(result, chosen, bundle, valid_scores, refitted, budget)
+
+
+def finalists_reserve(budget: TimeBudget, leaders: dict[str, Trial]) -> float:
+    """Seconds kept after the search to score each candidate's best configuration again
+    (see :mod:`forgeml.training.finalists`): what their trials took, with a margin, and at
+    most :data:`FINALIST_RESERVE_SHARE` of the budget."""
+    if budget.seconds is None:
+        return 0.0
+    wanted = 1.2 * sum(t.seconds for t in leaders.values()) * budget.slowdown()
+    return min(wanted, FINALIST_RESERVE_SHARE * budget.seconds)
+
+
+def _finalists_time(
+    budget: TimeBudget, result: SearchResult, train_rows: int, fitted_rows: int
+) -> float | None:
+    """Seconds the finalists may take: the time left less what the refit and the steps
+    after it keep (None: no time budget)."""
+    left = budget.left()
+    if left is None:
+        return None
+    winner = next((t for t in result.trials if t.params == result.params), None)
+    kept = budget.reserve(
+        winner.seconds if winner is not None else 0.0,
+        train_rows=train_rows,
+        fitted_rows=fitted_rows,
+    )
+    return left - kept
 
 
 def _paced_starts(
@@ -356,10 +422,13 @@ def evaluate_trial(
     keep: Keep | None,
     deadline: float | None,
     costs: ScoringCosts | None = None,
+    folds_seed: int | None = None,
 ) -> float | Cut:
     """The trial's score; a :class:`Cut` when the deadline ended it early.
 
     ``costs`` records how long the (last fold's) model takes to score a row.
+    ``folds_seed`` draws the cross-validation folds with another seed than the search's
+    (see :mod:`forgeml.training.finalists`).
 
     With a hold-out, a boosted model cut short is scored on the validation rows like any
     other (and is the model the winner would keep): the cut is ``whole``. With
@@ -369,16 +438,19 @@ def evaluate_trial(
     spec, split, info, y = plan.spec, plan.split, plan.info, plan.y
     if use_cv:
         rows = np.concatenate([split.train, split.valid])
-        folds = cv_folds(plan.table, rows, spec.split, info, seed=spec.seed)
+        seed = spec.seed if folds_seed is None else folds_seed
+        folds = cv_folds(plan.table, rows, spec.split, info, seed=seed)
     else:
         folds = [(split.train, split.valid)]
+    drawn = 0 if folds_seed is None else REDRAWN_FOLDS  # their matrices are cached apart
     values: list[float] = []
     stopped = False
     for number, (train, valid) in enumerate(folds):
         if values and passed(deadline):  # stop between folds; the first always runs
             stopped = True
             break
-        pipe, x_train, x_valid = matrices.get(cand.strategy, number if use_cv else -1, train, valid)
+        fold = drawn + number if use_cv else -1
+        pipe, x_train, x_valid = matrices.get(cand.strategy, fold, train, valid)
         fit_on, stop_on = (x_train, y[train]), (x_valid, y[valid])
         carved = None
         if use_cv and cand.name in STOPS_EARLY:  # stop on the fold's own training rows
@@ -413,6 +485,7 @@ def evaluate_trial(
     return Cut(mean, whole=not use_cv) if stopped else mean
 
 
+REDRAWN_FOLDS = 1000  # the cache key of folds drawn with another seed: 1000 + fold number
 STOPS_EARLY = frozenset({"lightgbm", "xgboost", "mlp"})  # early stopping on validation rows
 STOPPING_SHARE = 0.2
 MIN_STOPPING_ROWS = 50

@@ -303,6 +303,7 @@ def _context(
         "search": {
             "metric": plan.metric,
             "best": {"candidate": result.candidate, "params": result.params, "score": result.score},
+            "finalists": result.finalists,  # each one's score on redrawn folds
             "trials": [
                 {
                     "number": t.number,

@@ -79,6 +79,22 @@ class RayTrials:
         ref = self._task.remote(self._data, self._token, self._use_cv, candidate, params, left)
         self._running[ref] = key
 
+    def score_again(
+        self, candidate: str, params: Params, deadline: float | None, folds_seed: int
+    ) -> float | Cut:
+        """One trial on cross-validation folds drawn with ``folds_seed``, run as a Ray task
+        and waited for (a finalist scored again, see :mod:`forgeml.training.finalists`);
+        NaN when it failed."""
+        left = None if deadline is None else deadline - time.monotonic()
+        ref = self._task.remote(
+            self._data, self._token, self._use_cv, candidate, params, left, folds_seed
+        )
+        try:
+            value, _reports, _seconds, _error = self._ray.get(ref)
+        except self._ray.exceptions.RayError:
+            return float("nan")
+        return float("nan") if value is None else value
+
     def next_done(self) -> tuple[int, Outcome]:
         done, _ = self._ray.wait(list(self._running), num_returns=1)
         key = self._running.pop(done[0])
@@ -107,6 +123,7 @@ def _trial_task(
     candidate: str,
     params: Params,
     left: float | None,
+    folds_seed: int | None = None,
 ) -> tuple[float | Cut | None, list[tuple[int, float]], float, str | None]:
     """Run one trial in a worker: its result (None on error), reports, seconds and error."""
     from threadpoolctl import threadpool_limits
@@ -128,6 +145,7 @@ def _trial_task(
                 lambda step, score: reports.append((step, score)),
                 None,
                 deadline,
+                folds_seed=folds_seed,
             )
     except Exception as e:
         return None, reports, time.monotonic() - began, f"{type(e).__name__}: {e}"

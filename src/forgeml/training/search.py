@@ -129,6 +129,7 @@ class SearchResult:
     params: Params
     score: float
     trials: list[Trial] = field(default_factory=list)
+    finalists: dict[str, float] = field(default_factory=dict)  # scores on redrawn folds
 
 
 def parse_duration(text: str | None) -> float | None:
