@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 from forgeml.config import PolicySpec, parse_duration
 from forgeml.data.ingest import ingest
 from forgeml.data.versions import dataset
+from forgeml.errors import ForgemlError
 from forgeml.loop.data import cycle_data
 from forgeml.loop.evaluate import Comparison, compare_versions
 from forgeml.monitor.alerts import raise_alert
@@ -201,18 +202,22 @@ def retrain(
         if recent_model is None:
             say(f"cycle {key}: training a challenger on the recent rows only")
             trials, seconds = _half_budget(found)
-            result = train(
-                dataset_ref=details["recent_dataset"],
-                project=found,
-                promote=False,
-                model=model,
-                trials=trials,
-                time_budget=seconds,
-                versus_champion=False,
-                split_by_time=False,
-                progress=lambda text: say(f"cycle {key}: recent: {text}"),
-            )
-            recent_model = result.model
+            try:
+                result = train(
+                    dataset_ref=details["recent_dataset"],
+                    project=found,
+                    promote=False,
+                    model=model,
+                    trials=trials,
+                    time_budget=seconds,
+                    versus_champion=False,
+                    split_by_time=False,
+                    progress=lambda text: say(f"cycle {key}: recent: {text}"),
+                )
+                recent_model = result.model
+            except ForgemlError as e:  # a few recent rows can be untrainable (a rare class)
+                say(f"cycle {key}: the challenger on the recent rows could not be trained: {e}")
+                recent_model = None
         # 0: it failed its gate; the challenger on everything is judged alone
         found_version = 0 if recent_model is None else recent_model.version
         details = _step(found, cycle, "train", {"recent_challenger": found_version})
