@@ -322,7 +322,10 @@ def _finalists_time(
     left = budget.left()
     if left is None:
         return None
-    winner = next((t for t in result.trials if t.params == result.params), None)
+    winner = next(
+        (t for t in result.trials if (t.candidate, t.params) == (result.candidate, result.params)),
+        None,
+    )
     kept = budget.reserve(
         winner.seconds if winner is not None else 0.0,
         train_rows=train_rows,
